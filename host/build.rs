@@ -1,0 +1,59 @@
+//! Builds the built-in executor components (`executors-wasm/`) for `wasm32-wasip2`, so that
+//! a clean clone builds with plain cargo, and tells the crate where they are.
+//!
+//! The components are built by a nested cargo in a target directory of their own (a
+//! nested build in the outer one would wait forever on its lock).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const EXECUTORS: [&str; 3] = ["executor_echo", "executor_shell", "executor_http"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().expect("host/ sits in the repository");
+    for watched in ["executors-wasm", "sdk/src", "sdk/Cargo.toml", "wit"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    let target_dir = wasm_target_dir(&out_dir);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root.join("executors-wasm"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(root.join("executors-wasm").join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_MAKEFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "building executors-wasm for wasm32-wasip2 failed; is the target installed? \
+         (`rustup target add wasm32-wasip2`; rust-toolchain.toml asks rustup for it)"
+    );
+    let built = target_dir.join("wasm32-wasip2").join("release");
+    for name in EXECUTORS {
+        let file = built.join(format!("{name}.wasm"));
+        assert!(file.exists(), "{} was not built", file.display());
+    }
+    println!("cargo:rustc-env=SANDCRON_EXECUTORS_DIR={}", built.display());
+}
+
+/// `<target>/wasm-executors`, beside the outer build's profile directories.
+fn wasm_target_dir(out_dir: &Path) -> PathBuf {
+    // OUT_DIR is <target>/[<triple>/]<profile>/build/<package>-<hash>/out.
+    out_dir.ancestors().nth(4).map_or_else(
+        || out_dir.join("wasm-executors"),
+        |t| t.join("wasm-executors"),
+    )
+}

@@ -1,0 +1,72 @@
+//! The `process` capability: run a program from the granted allow-list, with arguments,
+//! only the environment passed in, a working directory, stdin, a timeout that kills the
+//! whole process group and a memory limit; stdout and stderr stream into the output.
+
+mod policy;
+mod spawn;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::process::{self as wit, Command, Error, ExitStatus, Host};
+use crate::output::OutputSink;
+pub use policy::{ProcessPolicy, Refusal};
+
+/// The host side of `sandcron:executor/process` for one execution.
+///
+/// The execution's deadline needs no handling here: when it passes, the runtime drops the
+/// call in progress, and dropping a running program kills its process group.
+pub struct ProcessHost {
+    policy: ProcessPolicy,
+    sink: OutputSink,
+}
+
+impl ProcessHost {
+    /// Runs what `policy` allows, writing output into `sink`.
+    pub fn new(policy: ProcessPolicy, sink: OutputSink) -> Self {
+        Self { policy, sink }
+    }
+}
+
+impl Host for ProcessHost {
+    async fn run(&mut self, command: Command) -> Result<ExitStatus, Error> {
+        let cwd = command.cwd.map(PathBuf::from);
+        let program = match self.policy.check(&command.program, cwd.as_deref()) {
+            Ok(program) => program,
+            Err(Refusal::Denied(reason)) => {
+                self.sink.host_note(&reason);
+                return Err(Error::Denied(reason));
+            }
+            Err(Refusal::NotFound(reason)) => return Err(Error::NotFound(reason)),
+        };
+        let kill_at = command
+            .timeout_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let spawn = spawn::Spawn {
+            program,
+            args: command.args,
+            env: command.env,
+            cwd,
+            stdin: command.stdin,
+            kill_at,
+            memory_limit: command.memory_limit_bytes,
+        };
+        match spawn::run(spawn, &self.sink).await {
+            Ok(spawn::Ended::Exited(code)) => Ok(ExitStatus::Exited(code)),
+            Ok(spawn::Ended::Signaled(signal)) => Ok(ExitStatus::Signaled(signal)),
+            Ok(spawn::Ended::TimedOut) => Ok(ExitStatus::TimedOut),
+            Ok(spawn::Ended::MemoryExceeded) => Ok(ExitStatus::MemoryExceeded),
+            Err(e) => Err(Error::SpawnFailed(format!("process: {e}"))),
+        }
+    }
+}
+
+/// Adds `sandcron:executor/process` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut ProcessHost,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasSelf<ProcessHost>>(linker, get)
+}

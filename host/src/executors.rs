@@ -1,0 +1,48 @@
+//! The built-in executors: components from `executors-wasm/`, built by `build.rs` and
+//! embedded in the binary. They run in the same sandbox as any upload.
+
+/// One built-in executor.
+#[derive(Debug)]
+pub struct BuiltIn {
+    /// The name a job's `executor` uses.
+    pub name: &'static str,
+    /// What it does, in one line.
+    pub summary: &'static str,
+    /// The component's bytes.
+    pub wasm: &'static [u8],
+}
+
+macro_rules! component {
+    ($file:literal) => {
+        include_bytes!(concat!(env!("SANDCRON_EXECUTORS_DIR"), "/", $file))
+    };
+}
+
+/// Every built-in executor.
+pub static BUILT_INS: &[BuiltIn] = &[
+    BuiltIn {
+        name: "shell",
+        summary: "runs a command (Dkron's shell executor)",
+        wasm: component!("executor_shell.wasm"),
+    },
+    BuiltIn {
+        name: "http",
+        summary: "sends an HTTP request (Dkron's http executor)",
+        wasm: component!("executor_http.wasm"),
+    },
+    BuiltIn {
+        name: "echo",
+        summary: "writes executor_config.message to the output",
+        wasm: component!("executor_echo.wasm"),
+    },
+];
+
+/// The built-in executor called `name`.
+pub fn built_in(name: &str) -> Option<&'static BuiltIn> {
+    BUILT_INS.iter().find(|b| b.name == name)
+}
+
+/// The names of all built-in executors, for messages.
+pub fn names() -> Vec<&'static str> {
+    BUILT_INS.iter().map(|b| b.name).collect()
+}

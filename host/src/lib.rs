@@ -1,0 +1,15 @@
+//! Sandcron: a job scheduler whose executors are sandboxed WebAssembly components.
+//!
+//! The data path of an execution runs one way: the caller (the CLI's `exec` today, the
+//! scheduler later) builds an [`runtime::ExecutionRequest`], the [`runtime::Runtime`] runs
+//! the executor component with the [`capabilities::Grants`] it was given, every byte of
+//! output goes through an [`output::OutputSink`], and the caller gets an
+//! [`runtime::ExecutionOutcome`] back. See `docs/architecture.md` for the map.
+
+pub mod bindings;
+pub mod capabilities;
+pub mod cli;
+pub mod executors;
+pub mod output;
+pub mod runtime;
+pub mod scheduler;

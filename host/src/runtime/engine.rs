@@ -1,0 +1,50 @@
+//! The one wasmtime [`Engine`] of a process: pooling allocator, epoch interruption, and the
+//! ticker thread that advances the epoch.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances: the granularity of deadlines, and how often a busy guest
+/// yields its thread to other executions.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds the engine. `max_instances` bounds the executions that may run at once;
+/// `max_memory_bytes` is the largest memory limit an execution may be given.
+pub fn build(max_instances: u32, max_memory_bytes: u64) -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    // A Rust component holds a few core instances (program, WASI adapter, shims) and up
+    // to two memories; give each execution room for more than that.
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances * 8)
+        .total_memories(max_instances * 2)
+        .total_tables(max_instances * 8)
+        .total_stacks(max_instances)
+        .max_core_instances_per_component(16)
+        .max_memories_per_component(4)
+        .max_tables_per_component(16)
+        .max_memory_size(usize::try_from(max_memory_bytes)?)
+        // Keep a little of each memory resident between uses: cheaper re-instantiation.
+        .linear_memory_keep_resident(64 * 1024)
+        .table_keep_resident(16 * 1024);
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped.
+pub fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("sandcron-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("the epoch thread starts");
+}

@@ -1,0 +1,79 @@
+//! Write Sandcron executors as WebAssembly components.
+//!
+//! An executor is a component that implements the `sandcron:executor/executor` world: the
+//! host calls [`Executor::run`] once per execution, in a fresh instance, and the component
+//! reaches the outside world only through what it imports (output, processes, outgoing
+//! HTTP), each a capability the host grants or refuses.
+//!
+//! ```ignore
+//! use sandcron_sdk::{Execution, Executor, Failure, output};
+//!
+//! struct Hello;
+//!
+//! impl Executor for Hello {
+//!     fn run(execution: Execution) -> Result<(), Failure> {
+//!         output::print(&format!("hello from {}\n", execution.job_name));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! sandcron_sdk::export_executor!(Hello);
+//! ```
+//!
+//! With `default-features = false` only the plain helpers compile ([`duration`], [`size`]
+//! and the string-map deserializer in [`config`]); the host uses the crate that way so both
+//! sides parse durations and sizes alike.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod duration;
+pub mod size;
+
+#[cfg(feature = "bindings")]
+#[allow(missing_docs)] // generated; the WIT's own comments are carried over where it has them
+pub mod bindings;
+#[cfg(feature = "bindings")]
+mod execution;
+#[cfg(feature = "bindings")]
+pub mod http;
+#[cfg(feature = "bindings")]
+pub mod output;
+#[cfg(feature = "bindings")]
+pub mod process;
+
+/// One execution of a job, as the host hands it to [`Executor::run`].
+///
+/// Besides its fields it has helpers: [`Execution::config`] for typed config,
+/// [`Execution::config_value`], [`Execution::time_left`] and [`Execution::scheduled_at`].
+#[cfg(feature = "bindings")]
+pub use bindings::Execution;
+/// Why an execution failed; the text is shown to the user as the failure reason.
+#[cfg(feature = "bindings")]
+pub use bindings::Failure;
+/// The trait an executor implements: one function, `run`, called once per execution.
+///
+/// Implement it on a unit struct and export that struct with [`export_executor!`].
+#[cfg(feature = "bindings")]
+pub use bindings::Guest as Executor;
+
+/// Exports a type implementing [`Executor`] as the component's `run` function.
+///
+/// Call it once, at the root of the executor crate (a `cdylib`):
+///
+/// ```ignore
+/// struct MyExec;
+/// impl sandcron_sdk::Executor for MyExec {
+///     fn run(execution: sandcron_sdk::Execution) -> Result<(), sandcron_sdk::Failure> {
+///         Ok(())
+///     }
+/// }
+/// sandcron_sdk::export_executor!(MyExec);
+/// ```
+#[cfg(feature = "bindings")]
+#[macro_export]
+macro_rules! export_executor {
+    ($executor:ident) => {
+        $crate::bindings::export_executor_world!($executor with_types_in $crate::bindings);
+    };
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the `sandcron` binary and the runtime against real processes, a real
+//! HTTP server on loopback, and real components (the built-ins, the SDK template, and the
+//! hostile fixtures in `tests/fixtures/hostile`).
+
+mod exec_cli;
+mod http_executor;
+mod runtime_limits;
+mod sdk_template;
+mod support;
