@@ -10,6 +10,8 @@ pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod executors;
+pub mod jobs;
 pub mod output;
 pub mod runtime;
 pub mod scheduler;
+pub mod store;

@@ -6,4 +6,5 @@ mod exec_cli;
 mod http_executor;
 mod runtime_limits;
 mod sdk_template;
+mod store;
 mod support;

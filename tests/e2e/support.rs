@@ -151,3 +151,41 @@ pub fn process_alive(pid: i32) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A fresh store on each backend: SQLite in a temporary directory, and a new database on
+/// the PostgreSQL that `scripts/peers up` starts (`SANDCRON_TEST_POSTGRES_URL`). Without
+/// PostgreSQL the test fails: it is never skipped.
+pub async fn each_store() -> Vec<(&'static str, std::sync::Arc<dyn sandcron::store::Store>)> {
+    use sqlx::Connection;
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = tempfile::tempdir().unwrap().keep();
+    let sqlite_url = format!("sqlite://{}", dir.join("sandcron.db").display());
+    let sqlite = sandcron::store::open(&sqlite_url).await.unwrap();
+
+    let base = std::env::var("SANDCRON_TEST_POSTGRES_URL").expect(
+        "SANDCRON_TEST_POSTGRES_URL is not set: run the suite with scripts/test, \
+         which starts PostgreSQL (scripts/peers up)",
+    );
+    let name = format!(
+        "sandcron_t{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("PostgreSQL answers at SANDCRON_TEST_POSTGRES_URL");
+    sqlx::Executor::execute(
+        &mut admin,
+        format!("DROP DATABASE IF EXISTS {name}").as_str(),
+    )
+    .await
+    .unwrap();
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let postgres = sandcron::store::open(&format!("{prefix}/{name}"))
+        .await
+        .unwrap();
+    vec![("sqlite", sqlite), ("postgres", postgres)]
+}

@@ -1,0 +1,187 @@
+//! The job definition, as stored and as the API accepts it: Dkron's fields with their JSON
+//! names, plus Sandcron's `timeout`, `retry_backoff` and `misfire`.
+//!
+//! Read-only fields of Dkron's job JSON (`status`, `next`, counters, `dependent_jobs`) are
+//! not part of the definition; the API reports them beside it and ignores them on input,
+//! so a Dkron export is accepted as it is.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// What a user defines: everything about a job except what running it changes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSpec {
+    /// Unique key: lower-case letters, digits, `_` and `-` (Dkron's slug rule).
+    pub name: String,
+    /// A name to show instead of `name`.
+    pub displayname: String,
+    /// When it runs (see `scheduler::schedule`); empty only for a child job.
+    pub schedule: String,
+    /// IANA time zone the schedule is read in; empty means UTC.
+    pub timezone: String,
+    /// Free text.
+    pub owner: String,
+    /// Free text.
+    pub owner_email: String,
+    /// A disabled job is not scheduled (it can still be run by hand).
+    pub disabled: bool,
+    /// Node-targeting tags (`"key": "value[:count]"`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub tags: BTreeMap<String, String>,
+    /// Free labels; the job list filters on them.
+    #[serde(deserialize_with = "null_as_default")]
+    pub metadata: BTreeMap<String, String>,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Delay between attempts.
+    pub retry_backoff: RetryBackoff,
+    /// The parent whose success triggers this job; empty for none.
+    pub parent_job: String,
+    /// Output processors and their config.
+    #[serde(deserialize_with = "null_as_default")]
+    pub processors: BTreeMap<String, BTreeMap<String, String>>,
+    /// Whether runs may overlap.
+    pub concurrency: Concurrency,
+    /// The executor: a built-in name (`shell`, `http`, `echo`) or an uploaded component.
+    pub executor: String,
+    /// The executor's config. Strings as Dkron; numbers and booleans are accepted and kept
+    /// as their text (Dkron refuses them, issue #986).
+    #[serde(deserialize_with = "string_map")]
+    pub executor_config: BTreeMap<String, String>,
+    /// Delete the job after its first successful run.
+    pub ephemeral: bool,
+    /// Do not run before this instant.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Do not run after this instant (the job stays, it is just not run).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Deadline of each execution, a Go duration (`30s`, `1h30m`); empty means one hour.
+    pub timeout: String,
+    /// What to do with ticks missed while no node was running.
+    pub misfire: Misfire,
+}
+
+/// Whether executions of one job may overlap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Concurrency {
+    /// They may (Dkron's default).
+    #[default]
+    Allow,
+    /// A tick is skipped while an execution of the job is running.
+    Forbid,
+}
+
+/// What happens to ticks missed while no node was running.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Misfire {
+    /// Drop them; the job next runs at its next tick from now.
+    #[default]
+    Skip,
+    /// Run once at start-up for all of them, then resume the schedule.
+    RunOnce,
+}
+
+/// Exponential backoff between attempts: `initial`, doubled each time up to `max`, with up
+/// to `jitter` (a fraction, 0 to 1) added at random.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryBackoff {
+    /// First delay, a Go duration.
+    pub initial: String,
+    /// Largest delay, a Go duration.
+    pub max: String,
+    /// Random extra, as a fraction of the delay.
+    pub jitter: f64,
+}
+
+impl Default for RetryBackoff {
+    fn default() -> Self {
+        Self {
+            initial: "1s".into(),
+            max: "5m".into(),
+            jitter: 0.1,
+        }
+    }
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A map whose values may be strings, numbers or booleans; each is kept as its text.
+fn string_map<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(deserializer)?;
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Null => String::new(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "executor_config.{key}: expected a string, number or boolean, found {other}"
+                    )));
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dkron_job_is_accepted_as_it_is() {
+        let dkron = r#"{
+            "name": "job1", "displayname": "", "schedule": "@every 10s", "timezone": "",
+            "owner": "ops", "owner_email": "ops@example.com", "success_count": 3,
+            "error_count": 0, "last_success": "2026-01-01T00:00:00Z", "last_error": null,
+            "disabled": false, "tags": {"role": "web:1"}, "metadata": null, "retries": 2,
+            "dependent_jobs": null, "parent_job": "", "processors": {}, "concurrency": "forbid",
+            "executor": "shell", "executor_config": {"command": "echo hi", "shell": "true"},
+            "status": "success", "next": "2026-01-01T00:00:10Z", "ephemeral": false,
+            "expires_at": null
+        }"#;
+        let spec: JobSpec = serde_json::from_str(dkron).unwrap();
+        assert_eq!(spec.name, "job1");
+        assert_eq!(spec.concurrency, Concurrency::Forbid);
+        assert_eq!(spec.executor_config["command"], "echo hi");
+        assert_eq!(spec.tags["role"], "web:1");
+        assert!(spec.metadata.is_empty());
+    }
+
+    #[test]
+    fn executor_config_accepts_numbers_and_booleans() {
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"name": "j", "executor_config": {"timeout": 30, "shell": true, "ratio": 0.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.executor_config["timeout"], "30");
+        assert_eq!(spec.executor_config["shell"], "true");
+        assert_eq!(spec.executor_config["ratio"], "0.5");
+    }
+
+    #[test]
+    fn nested_executor_config_values_are_refused_by_key() {
+        let err = serde_json::from_str::<JobSpec>(
+            r#"{"name": "j", "executor_config": {"headers": ["a"]}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("executor_config.headers"), "{err}");
+    }
+}

@@ -1,0 +1,299 @@
+//! The store: jobs and executions, on SQLite (the embedded default) or PostgreSQL, behind
+//! one trait. This module is the only one that speaks SQL.
+//!
+//! Both backends share one implementation (`sql.rs`): the SQL text is written once with
+//! `$N` placeholders, which sqlx binds by number on both. Each backend module holds only
+//! what differs: connecting, migrations (`host/migrations/<backend>/`), and the few
+//! statements whose dialects differ. Times are stored as milliseconds since the Unix epoch.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::jobs::JobSpec;
+
+/// A job as stored: its definition and what running it has changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredJob {
+    /// Internal id.
+    pub id: i64,
+    /// The definition.
+    pub spec: JobSpec,
+    /// `""` (never run), `success`, `failed` or `partially_failed`.
+    pub status: String,
+    /// When it fires next; `None` when it never fires by itself.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Successful executions.
+    pub success_count: i64,
+    /// Failed executions.
+    pub error_count: i64,
+    /// When the last successful execution finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// When the last failed execution finished.
+    pub last_error: Option<DateTime<Utc>>,
+    /// The jobs whose `parent_job` is this one.
+    pub dependent_jobs: Vec<String>,
+}
+
+/// Where an execution is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionState {
+    /// Claimed for a tick, not started yet.
+    Scheduled,
+    /// The executor is running.
+    Running,
+    /// It ended with success.
+    Succeeded,
+    /// It ended with a failure.
+    Failed,
+}
+
+impl ExecutionState {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "scheduled" => Self::Scheduled,
+            "running" => Self::Running,
+            "succeeded" => Self::Succeeded,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// One execution of a job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionRecord {
+    /// Unique id.
+    pub id: i64,
+    /// The job's name.
+    pub job_name: String,
+    /// Shared by every attempt of one tick.
+    pub group: i64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The tick it belongs to.
+    pub scheduled_at: DateTime<Utc>,
+    /// When the executor started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where it is.
+    pub state: ExecutionState,
+    /// The output kept (the tail).
+    pub output: Vec<u8>,
+    /// Whether older output was dropped.
+    pub output_truncated: bool,
+    /// Why it failed; empty otherwise.
+    pub reason: String,
+    /// The node that runs or ran it.
+    pub node: String,
+}
+
+/// A new execution, written before the executor starts.
+#[derive(Clone, Debug)]
+pub struct NewExecution {
+    /// The job's name.
+    pub job_name: String,
+    /// Shared by every attempt of one tick; `None` starts a new group.
+    pub group: Option<i64>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The tick it belongs to.
+    pub scheduled_at: DateTime<Utc>,
+    /// The node that runs it.
+    pub node: String,
+}
+
+/// How an execution ended.
+#[derive(Clone, Debug)]
+pub struct FinishedExecution {
+    /// Which execution.
+    pub id: i64,
+    /// When the executor started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// The output kept.
+    pub output: Vec<u8>,
+    /// Whether older output was dropped.
+    pub output_truncated: bool,
+    /// Why it failed; empty on success.
+    pub reason: String,
+}
+
+/// Which jobs to list, in which order, which slice.
+#[derive(Clone, Debug, Default)]
+pub struct JobQuery {
+    /// Substring of the name or the display name.
+    pub q: Option<String>,
+    /// `success`, `failed`, `partially_failed` or `untriggered`.
+    pub status: Option<String>,
+    /// Only disabled (`true`) or enabled (`false`) jobs.
+    pub disabled: Option<bool>,
+    /// Every pair must match the job's metadata.
+    pub metadata: Vec<(String, String)>,
+    /// The sort key.
+    pub sort: JobSort,
+    /// Descending order.
+    pub descending: bool,
+    /// First index of the slice (Dkron's `_start`).
+    pub start: u64,
+    /// End of the slice, exclusive (Dkron's `_end`); `None` for all.
+    pub end: Option<u64>,
+}
+
+/// What the job list can be sorted by (Dkron's indexes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JobSort {
+    /// By name (also Dkron's `id`).
+    #[default]
+    Name,
+    /// By display name.
+    Displayname,
+    /// By schedule text.
+    Schedule,
+    /// By successful executions.
+    SuccessCount,
+    /// By failed executions.
+    ErrorCount,
+    /// By last success.
+    LastSuccess,
+    /// By last failure.
+    LastError,
+    /// By next fire time.
+    Next,
+}
+
+impl JobSort {
+    /// Parses Dkron's `_sort` values.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "name" | "id" => Self::Name,
+            "displayname" => Self::Displayname,
+            "schedule" => Self::Schedule,
+            "success_count" => Self::SuccessCount,
+            "error_count" => Self::ErrorCount,
+            "last_success" => Self::LastSuccess,
+            "last_error" => Self::LastError,
+            "next" => Self::Next,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Displayname => "displayname",
+            Self::Schedule => "schedule",
+            Self::SuccessCount => "success_count",
+            Self::ErrorCount => "error_count",
+            Self::LastSuccess => "last_success",
+            Self::LastError => "last_error",
+            Self::Next => "next_run_at",
+        }
+    }
+}
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request conflicts with what is stored (a parent with children, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Stored data could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The store's operations; one implementation per backend.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a job, or replaces the definition of the one with the same name, keeping
+    /// its counters. `next_run_at` is when it fires next.
+    async fn put_job(
+        &self,
+        spec: &JobSpec,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<StoredJob, StoreError>;
+
+    /// The job called `name`.
+    async fn get_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;
+
+    /// A slice of the jobs matching `query`, and how many match in all.
+    async fn list_jobs(&self, query: &JobQuery) -> Result<(Vec<StoredJob>, u64), StoreError>;
+
+    /// Deletes a job and its executions; refused while other jobs name it as parent.
+    async fn delete_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;
+
+    /// Sets `disabled` and the next fire time.
+    async fn set_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<StoredJob>, StoreError>;
+
+    /// Writes a new execution in state `running`, before its executor starts.
+    async fn start_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError>;
+
+    /// Completes executions and updates their jobs' counters and status, in one
+    /// transaction.
+    async fn finish_executions(&self, finished: &[FinishedExecution]) -> Result<(), StoreError>;
+
+    /// A slice of a job's executions, newest first, and how many it has.
+    async fn list_executions(
+        &self,
+        job_name: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<(Vec<ExecutionRecord>, u64), StoreError>;
+
+    /// One execution of a job.
+    async fn get_execution(
+        &self,
+        job_name: &str,
+        id: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError>;
+
+    /// Closes as failed, with `reason`, every execution `node` left scheduled or running:
+    /// run at start-up, so a crash never leaves a phantom "running" behind.
+    async fn close_unfinished(&self, node: &str, reason: &str) -> Result<u64, StoreError>;
+}
+
+/// Opens the store at `url`: `sqlite://PATH` (created when missing) or `postgres://…`,
+/// and brings its schema up to date.
+pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        anyhow::bail!("database url {url:?}: expected sqlite://PATH or postgres://…")
+    }
+}
+
+fn to_millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,283 @@
+//! The store, against SQLite and a real PostgreSQL: every test runs on both.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use sandcron::jobs::JobSpec;
+use sandcron::store::{
+    ExecutionState, FinishedExecution, JobQuery, JobSort, NewExecution, Store, StoreError,
+};
+
+use crate::support::each_store;
+
+fn spec(json: &str) -> JobSpec {
+    serde_json::from_str(json).unwrap()
+}
+
+fn job(name: &str) -> JobSpec {
+    spec(&format!(
+        r#"{{"name": "{name}", "schedule": "@every 10s", "executor": "echo", "metadata": {{"team": "a"}}}}"#
+    ))
+}
+
+#[tokio::test]
+async fn put_get_replace_and_delete_a_job() {
+    for (backend, store) in each_store().await {
+        let next = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 10).unwrap();
+        let created = store.put_job(&job("backup"), Some(next)).await.unwrap();
+        assert_eq!(created.spec.name, "backup", "{backend}");
+        assert_eq!(created.next_run_at, Some(next), "{backend}");
+        assert_eq!(created.status, "", "{backend}");
+
+        let mut changed = job("backup");
+        changed.displayname = "Nightly backup".into();
+        let replaced = store.put_job(&changed, None).await.unwrap();
+        assert_eq!(
+            replaced.id, created.id,
+            "{backend}: replacing keeps the job"
+        );
+        assert_eq!(replaced.spec.displayname, "Nightly backup", "{backend}");
+        assert_eq!(replaced.next_run_at, None, "{backend}");
+
+        let deleted = store.delete_job("backup").await.unwrap().unwrap();
+        assert_eq!(deleted.spec.displayname, "Nightly backup", "{backend}");
+        assert!(
+            store.get_job("backup").await.unwrap().is_none(),
+            "{backend}"
+        );
+        assert!(
+            store.delete_job("backup").await.unwrap().is_none(),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_parent_lists_its_children_and_cannot_be_deleted_before_them() {
+    for (backend, store) in each_store().await {
+        store.put_job(&job("parent"), None).await.unwrap();
+        let mut child = job("child");
+        child.schedule.clear();
+        child.parent_job = "parent".into();
+        store.put_job(&child, None).await.unwrap();
+        let parent = store.get_job("parent").await.unwrap().unwrap();
+        assert_eq!(
+            parent.dependent_jobs,
+            vec!["child".to_string()],
+            "{backend}"
+        );
+        let refused = store.delete_job("parent").await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Conflict(m) if m.contains("child")),
+            "{backend}"
+        );
+        store.delete_job("child").await.unwrap();
+        store.delete_job("parent").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_list_filters_sorts_and_pages_in_the_database() {
+    for (backend, store) in each_store().await {
+        for name in ["alpha", "bravo", "charlie", "delta"] {
+            let mut spec = job(name);
+            if name == "bravo" {
+                spec.metadata.insert("team".into(), "b".into());
+                spec.displayname = "The B job".into();
+            }
+            if name == "delta" {
+                spec.disabled = true;
+            }
+            store.put_job(&spec, None).await.unwrap();
+        }
+        let page = |query: JobQuery| {
+            let store = store.clone();
+            async move {
+                let (jobs, total) = store.list_jobs(&query).await.unwrap();
+                (
+                    jobs.into_iter().map(|j| j.spec.name).collect::<Vec<_>>(),
+                    total,
+                )
+            }
+        };
+        assert_eq!(
+            page(JobQuery {
+                start: 1,
+                end: Some(3),
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["bravo".into(), "charlie".into()], 4),
+            "{backend}"
+        );
+        assert_eq!(
+            page(JobQuery {
+                sort: JobSort::Name,
+                descending: true,
+                end: Some(1),
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["delta".into()], 4),
+            "{backend}"
+        );
+        assert_eq!(
+            page(JobQuery {
+                metadata: vec![("team".into(), "b".into())],
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["bravo".into()], 1),
+            "{backend}"
+        );
+        assert_eq!(
+            page(JobQuery {
+                q: Some("B job".into()),
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["bravo".into()], 1),
+            "{backend}"
+        );
+        assert_eq!(
+            page(JobQuery {
+                disabled: Some(true),
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["delta".into()], 1),
+            "{backend}"
+        );
+        assert_eq!(
+            page(JobQuery {
+                status: Some("untriggered".into()),
+                ..JobQuery::default()
+            })
+            .await
+            .1,
+            4,
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn executions_are_written_before_and_completed_after() {
+    for (backend, store) in each_store().await {
+        store.put_job(&job("report"), None).await.unwrap();
+        let scheduled_at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let new = NewExecution {
+            job_name: "report".into(),
+            group: None,
+            attempt: 1,
+            scheduled_at,
+            node: "node-a".into(),
+        };
+        let running = store.start_execution(&new).await.unwrap();
+        assert_eq!(running.state, ExecutionState::Running, "{backend}");
+        let finished = FinishedExecution {
+            id: running.id,
+            started_at: running.started_at.unwrap(),
+            finished_at: Utc::now(),
+            success: false,
+            output: b"boom\n".to_vec(),
+            output_truncated: false,
+            reason: "exit status 1".into(),
+        };
+        store.finish_executions(&[finished]).await.unwrap();
+
+        let retry = NewExecution {
+            group: Some(running.group),
+            attempt: 2,
+            ..new
+        };
+        let second = store.start_execution(&retry).await.unwrap();
+        store
+            .finish_executions(&[FinishedExecution {
+                id: second.id,
+                started_at: Utc::now(),
+                finished_at: Utc::now(),
+                success: true,
+                output: b"ok\n".to_vec(),
+                output_truncated: false,
+                reason: String::new(),
+            }])
+            .await
+            .unwrap();
+
+        let job = store.get_job("report").await.unwrap().unwrap();
+        assert_eq!((job.success_count, job.error_count), (1, 1), "{backend}");
+        assert_eq!(job.status, "partially_failed", "{backend}");
+        assert!(
+            job.last_success.is_some() && job.last_error.is_some(),
+            "{backend}"
+        );
+
+        let (list, total) = store.list_executions("report", 0, None).await.unwrap();
+        assert_eq!(total, 2, "{backend}");
+        assert_eq!(list[0].id, second.id, "{backend}: newest first");
+        assert_eq!(list[1].output, b"boom\n", "{backend}");
+        assert_eq!(list[1].reason, "exit status 1", "{backend}");
+        assert_eq!(list[1].state, ExecutionState::Failed, "{backend}");
+        let one = store
+            .get_execution("report", second.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.attempt, 2, "{backend}");
+        assert!(
+            store
+                .get_execution("other", second.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
+    for (backend, store) in each_store().await {
+        store.put_job(&job("long"), None).await.unwrap();
+        let new = NewExecution {
+            job_name: "long".into(),
+            group: None,
+            attempt: 1,
+            scheduled_at: Utc::now(),
+            node: "node-a".into(),
+        };
+        let orphan = store.start_execution(&new).await.unwrap();
+        let elsewhere = store
+            .start_execution(&NewExecution {
+                node: "node-b".into(),
+                ..new
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .close_unfinished("node-a", "host restarted")
+                .await
+                .unwrap(),
+            1,
+            "{backend}"
+        );
+        let closed = store
+            .get_execution("long", orphan.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(closed.state, ExecutionState::Failed, "{backend}");
+        assert_eq!(closed.reason, "host restarted", "{backend}");
+        let untouched = store
+            .get_execution("long", elsewhere.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(untouched.state, ExecutionState::Running, "{backend}");
+    }
+}
+
+#[allow(dead_code)]
+fn assert_store_is_object_safe(_: Arc<dyn Store>) {}
