@@ -113,23 +113,20 @@ macro_rules! sql_store {
             }
 
             async fn with_dependents(&self, rows: Vec<$crate::store::sql::JobRow>) -> Result<Vec<StoredJob>, StoreError> {
-                let names: Vec<String> = rows
-                    .iter()
-                    .map(|row| serde_json::from_str::<JobSpec>(&row.spec).map(|s| s.name).unwrap_or_default())
-                    .collect();
-                let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                let dependents = self.dependents(&name_refs).await?;
-                rows.into_iter()
-                    .zip(names)
-                    .map(|(row, name)| {
-                        let children = dependents
-                            .iter()
-                            .filter(|(parent, _)| *parent == name)
-                            .map(|(_, child)| child.clone())
-                            .collect();
-                        row.into_job(children)
-                    })
-                    .collect()
+                let mut jobs = rows
+                    .into_iter()
+                    .map(|row| row.into_job(Vec::new()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let names: Vec<&str> = jobs.iter().map(|job| job.spec.name.as_str()).collect();
+                let dependents = self.dependents(&names).await?;
+                for job in &mut jobs {
+                    job.dependent_jobs = dependents
+                        .iter()
+                        .filter(|(parent, _)| *parent == job.spec.name)
+                        .map(|(_, child)| child.clone())
+                        .collect();
+                }
+                Ok(jobs)
             }
         }
 
