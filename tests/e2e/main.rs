@@ -5,6 +5,7 @@
 mod exec_cli;
 mod http_executor;
 mod runtime_limits;
+mod scheduler;
 mod sdk_template;
 mod store;
 mod support;
