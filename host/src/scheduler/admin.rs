@@ -143,9 +143,15 @@ impl Scheduler {
                 "job {name:?} forbids overlapping runs and an execution of it is running"
             )));
         }
+        let has_dependents = !job.dependent_jobs.is_empty();
         Ok(self
             .inner
-            .start_now(job.id, Arc::new(job.spec), ExecutionState::Running)
+            .start_now(
+                job.id,
+                Arc::new(job.spec),
+                has_dependents,
+                ExecutionState::Running,
+            )
             .await?)
     }
 

@@ -76,12 +76,14 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             }
             next
         };
+        let claiming = std::time::Instant::now();
         match inner
             .store
             .claim_due(&inner.config.node, until, batch, &plan)
             .await
         {
             Ok(ticks) => {
+                tracing::debug!(ticks = ticks.len(), took = ?claiming.elapsed(), "claimed");
                 let full = ticks.len() == batch;
                 for tick in ticks {
                     match tick.execution {
@@ -92,6 +94,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                             group: tick.group,
                             attempt: 1,
                             scheduled_at: tick.job.scheduled_at,
+                            has_dependents: tick.job.has_dependents,
                         }),
                         None => inner.metrics.skipped(),
                     }

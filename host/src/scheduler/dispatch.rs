@@ -27,6 +27,8 @@ pub(super) struct Run {
     pub group: i64,
     pub attempt: u32,
     pub scheduled_at: DateTime<Utc>,
+    /// Whether dependent jobs may need triggering after a success.
+    pub has_dependents: bool,
 }
 
 /// How one attempt ended.
@@ -188,6 +190,7 @@ impl Inner {
                 group: run.group,
                 attempt: record.attempt,
                 scheduled_at: due,
+                has_dependents: run.has_dependents,
             }),
             Err(error) => {
                 tracing::warn!(%error, job = %run.spec.name, "cannot write the retry");
@@ -196,19 +199,22 @@ impl Inner {
         }
     }
 
-    /// Deletes an ephemeral job; triggers the dependent jobs.
+    /// Triggers the dependent jobs; deletes an ephemeral job. Costs no query for a job
+    /// that is neither a parent nor ephemeral: the hot path stays free of per-job reads.
     async fn after_success(self: &Arc<Self>, run: &Run) {
-        let job = match self.store.get_job(&run.spec.name).await {
-            Ok(Some(job)) => job,
-            Ok(None) => return,
-            Err(error) => {
-                tracing::warn!(%error, job = %run.spec.name, "cannot read the job after its run");
-                return;
-            }
-        };
-        for child in &job.dependent_jobs {
-            if let Err(error) = self.trigger_child(child).await {
-                tracing::warn!(%error, job = %child, "cannot trigger the dependent job");
+        if run.has_dependents {
+            match self.store.get_job(&run.spec.name).await {
+                Ok(Some(job)) => {
+                    for child in &job.dependent_jobs {
+                        if let Err(error) = self.trigger_child(child).await {
+                            tracing::warn!(%error, job = %child, "cannot trigger the dependent job");
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, job = %run.spec.name, "cannot read the dependent jobs");
+                }
             }
         }
         if run.spec.ephemeral {
@@ -241,9 +247,15 @@ impl Inner {
             self.metrics.skipped();
             return Ok(());
         }
-        self.start_now(child.id, Arc::new(child.spec), ExecutionState::Scheduled)
-            .await
-            .map(|_| ())
+        let has_dependents = !child.dependent_jobs.is_empty();
+        self.start_now(
+            child.id,
+            Arc::new(child.spec),
+            has_dependents,
+            ExecutionState::Scheduled,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Writes an execution due now and starts it.
@@ -251,6 +263,7 @@ impl Inner {
         self: &Arc<Self>,
         job_id: i64,
         spec: Arc<JobSpec>,
+        has_dependents: bool,
         state: ExecutionState,
     ) -> Result<ExecutionRecord, crate::store::StoreError> {
         let record = self
@@ -271,6 +284,7 @@ impl Inner {
             group: record.group,
             attempt: 1,
             scheduled_at: record.scheduled_at,
+            has_dependents,
         });
         Ok(record)
     }

@@ -81,7 +81,14 @@ async fn write_loop(
         }
         let ended: HashSet<i64> = finished.iter().map(|done| done.id).collect();
         started.retain(|(id, _)| !ended.contains(id));
+        let writing = std::time::Instant::now();
         write_batch(&*store, &started, &finished).await;
+        tracing::debug!(
+            started = started.len(),
+            finished = finished.len(),
+            took = ?writing.elapsed(),
+            "recorded"
+        );
         retention.note_finished(finished.iter().map(|done| done.job_id));
         for done in flushes {
             let _ = done.send(());

@@ -151,6 +151,8 @@ pub struct DueJob {
     pub spec: JobSpec,
     /// The tick.
     pub scheduled_at: DateTime<Utc>,
+    /// Whether other jobs name it as their parent.
+    pub has_dependents: bool,
 }
 
 /// Decides when a due job fires after the tick it is claimed for (`None`: never again).
@@ -278,6 +280,10 @@ pub trait Store: Send + Sync + 'static {
         spec: &JobSpec,
         next_run_at: Option<DateTime<Utc>>,
     ) -> Result<StoredJob, StoreError>;
+
+    /// Creates or replaces many jobs in one transaction, a bulk statement per thousand;
+    /// a job that appears twice keeps its last definition.
+    async fn put_jobs(&self, jobs: &[(JobSpec, Option<DateTime<Utc>>)]) -> Result<(), StoreError>;
 
     /// The job called `name`.
     async fn get_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;

@@ -20,14 +20,23 @@ fn parse_spec(id: i64, json: &str) -> Result<JobSpec, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("job {id}: {e}")))
 }
 
-/// `(id, spec, next_run_at)` rows as due jobs.
-pub(super) fn due_jobs(rows: Vec<(i64, String, i64)>) -> Result<Vec<DueJob>, StoreError> {
+/// What a claim selects of a due job: see [`DueRow`].
+pub(super) const DUE_COLUMNS: &str = "id, spec, next_run_at, \
+     EXISTS (SELECT 1 FROM jobs AS child \
+     WHERE child.parent_job = jobs.name AND child.parent_job <> '') AS has_dependents";
+
+/// A due job's row: id, spec, next_run_at, has_dependents.
+pub(super) type DueRow = (i64, String, i64, bool);
+
+/// Due rows as due jobs.
+pub(super) fn due_jobs(rows: Vec<DueRow>) -> Result<Vec<DueJob>, StoreError> {
     rows.into_iter()
-        .map(|(id, spec, at)| {
+        .map(|(id, spec, at, has_dependents)| {
             Ok(DueJob {
                 id,
                 spec: parse_spec(id, &spec)?,
                 scheduled_at: from_millis(at),
+                has_dependents,
             })
         })
         .collect()
@@ -164,7 +173,8 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT parent_job, name FROM jobs WHERE parent_job IN (",
+                    // `parent_job <> ''` lets the partial index `jobs_parent` serve the lookup.
+                    "SELECT parent_job, name FROM jobs WHERE parent_job <> '' AND parent_job IN (",
                 );
                 let mut list = query.separated(", ");
                 for name in names {
@@ -238,29 +248,58 @@ macro_rules! sql_store {
                 spec: &JobSpec,
                 next_run_at: Option<DateTime<Utc>>,
             ) -> Result<StoredJob, StoreError> {
-                let now = to_millis(Utc::now());
-                let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "INSERT INTO jobs (name, spec, displayname, schedule, disabled, parent_job, \
-                     next_run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-                     ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, \
-                     displayname = excluded.displayname, schedule = excluded.schedule, \
-                     disabled = excluded.disabled, parent_job = excluded.parent_job, \
-                     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at",
-                )
-                .bind(&spec.name)
-                .bind(json)
-                .bind(&spec.displayname)
-                .bind(&spec.schedule)
-                .bind(spec.disabled)
-                .bind(&spec.parent_job)
-                .bind(next_run_at.map(to_millis))
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+                self.put_jobs(&[(spec.clone(), next_run_at)]).await?;
                 self.get_job(&spec.name)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("job {} vanished after writing", spec.name)))
+            }
+
+            async fn put_jobs(&self, jobs: &[(JobSpec, Option<DateTime<Utc>>)]) -> Result<(), StoreError> {
+                let now = to_millis(Utc::now());
+                // One statement may not touch a row twice: keep each name's last definition.
+                let last: std::collections::HashMap<&str, usize> =
+                    jobs.iter().enumerate().map(|(i, (spec, _))| (spec.name.as_str(), i)).collect();
+                let jobs: Vec<&(JobSpec, Option<DateTime<Utc>>)> = jobs
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (spec, _))| last[spec.name.as_str()] == *i)
+                    .map(|(_, job)| job)
+                    .collect();
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                for chunk in jobs.chunks($crate::store::sql::BULK_ROWS) {
+                    let rows = chunk
+                        .iter()
+                        .map(|(spec, next)| {
+                            serde_json::to_string(spec)
+                                .map(|json| (spec, json, next.map(to_millis)))
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO jobs (name, spec, displayname, schedule, disabled, parent_job, \
+                         next_run_at, created_at, updated_at) ",
+                    );
+                    insert.push_values(rows, |mut row, (spec, json, next)| {
+                        row.push_bind(spec.name.clone())
+                            .push_bind(json)
+                            .push_bind(spec.displayname.clone())
+                            .push_bind(spec.schedule.clone())
+                            .push_bind(spec.disabled)
+                            .push_bind(spec.parent_job.clone())
+                            .push_bind(next)
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    insert.push(
+                        " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, \
+                         displayname = excluded.displayname, schedule = excluded.schedule, \
+                         disabled = excluded.disabled, parent_job = excluded.parent_job, \
+                         next_run_at = excluded.next_run_at, updated_at = excluded.updated_at",
+                    );
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn get_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError> {
@@ -357,10 +396,11 @@ macro_rules! sql_store {
                 plan: PlanNext<'_>,
             ) -> Result<Vec<ClaimedTick>, StoreError> {
                 let mut tx = <$store>::begin_write(&self.pool).await?;
-                let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-                    "SELECT id, spec, next_run_at FROM jobs \
+                let rows: Vec<$crate::store::sql::DueRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM jobs \
                      WHERE next_run_at IS NOT NULL AND next_run_at <= $1 \
                      ORDER BY next_run_at LIMIT $2{}",
+                    $crate::store::sql::DUE_COLUMNS,
                     <$store>::CLAIM_LOCK
                 ))
                 .bind(to_millis(until))
@@ -459,10 +499,11 @@ macro_rules! sql_store {
                 let mut after_id = 0_i64;
                 loop {
                     let mut tx = <$store>::begin_write(&self.pool).await?;
-                    let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-                        "SELECT id, spec, next_run_at FROM jobs \
+                    let rows: Vec<$crate::store::sql::DueRow> = sqlx::query_as(&format!(
+                        "SELECT {} FROM jobs \
                          WHERE next_run_at IS NOT NULL AND next_run_at < $1 AND id > $2 \
                          ORDER BY id LIMIT $3{}",
+                        $crate::store::sql::DUE_COLUMNS,
                         <$store>::CLAIM_LOCK
                     ))
                     .bind(to_millis(before))

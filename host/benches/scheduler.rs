@@ -1,0 +1,295 @@
+//! Scheduler throughput: registers N jobs running the built-in `echo` executor
+//! `@every <interval>`, their first ticks spread evenly over one interval (as jobs created
+//! over time are), runs the real scheduler (claim loop, dispatcher, runtime, batched
+//! recorder) against SQLite or PostgreSQL, and reports the sustained executions per
+//! second, the start lateness of every tick in the measured window (read back from the
+//! executions table: every execution is persisted), and the peak RSS.
+//!
+//! ```sh
+//! cargo bench -p sandcron --bench scheduler -- --jobs 100000 --interval 10s \
+//!     --duration 60s --database sqlite
+//! cargo bench -p sandcron --bench scheduler -- --jobs 100000 \
+//!     --database postgres://postgres@127.0.0.1:5432/postgres
+//! ```
+//!
+//! With PostgreSQL, the URL is an administrative one: the bench creates (and afterwards
+//! drops) a database of its own next to it. `--capacity` registers the jobs `@every 1h`
+//! instead, so nothing fires, and reports the RSS and the time of the first page of the
+//! job list: the "a million jobs on one node" figures.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sandcron::jobs::JobSpec;
+use sandcron::runtime::{Runtime, RuntimeConfig};
+use sandcron::scheduler::{Scheduler, SchedulerConfig};
+use sandcron::store::{self, JobQuery, Store};
+use sandcron_sdk::duration::parse_duration;
+use sqlx::Connection;
+
+struct Args {
+    jobs: usize,
+    interval: Duration,
+    warmup: Duration,
+    duration: Duration,
+    database: String,
+    capacity: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let argv: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        argv.iter()
+            .position(|a| a == flag)
+            .and_then(|i| argv.get(i + 1))
+            .cloned()
+    };
+    let duration = |flag: &str, default: &str| -> anyhow::Result<Duration> {
+        let text = value(flag).unwrap_or_else(|| default.to_string());
+        parse_duration(&text).map_err(|e| anyhow::anyhow!("{flag} {text:?}: {e}"))
+    };
+    Ok(Args {
+        jobs: value("--jobs").map_or(Ok(100_000), |n| n.parse())?,
+        interval: duration("--interval", "10s")?,
+        warmup: duration("--warmup", "10s")?,
+        duration: duration("--duration", "60s")?,
+        database: value("--database").unwrap_or_else(|| "sqlite".into()),
+        capacity: argv.iter().any(|a| a == "--capacity"),
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SANDCRON_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let (url, drop_database) = database_url(&args.database, scratch.path()).await?;
+    let backend = if url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let store = store::open(&url).await?;
+    let schedule = if args.capacity {
+        "@every 1h".to_string()
+    } else {
+        format!(
+            "@every {}",
+            sandcron_sdk::duration::format_duration(args.interval)
+        )
+    };
+    println!(
+        "backend {backend}, {} jobs `{schedule}` (echo), warm-up {:?}, measured {:?}",
+        args.jobs, args.warmup, args.duration
+    );
+
+    let registering = Instant::now();
+    // First ticks spread over one interval, starting once registration is surely over.
+    let margin = Duration::from_secs(3) + Duration::from_micros(args.jobs as u64 * 40);
+    let first_tick = Utc::now() + TimeDelta::from_std(margin)?;
+    let spread = TimeDelta::from_std(args.interval)?;
+    let jobs: Vec<(JobSpec, Option<DateTime<Utc>>)> = (0..args.jobs)
+        .map(|i| {
+            let spec: JobSpec = serde_json::from_value(serde_json::json!({
+                "name": format!("bench-{i:07}"),
+                "schedule": schedule,
+                "executor": "echo",
+                "executor_config": {"message": "tick"},
+                "metadata": {"bench": "throughput"},
+            }))
+            .expect("a valid job");
+            let offset = spread * (i as i32) / (args.jobs.max(1) as i32);
+            (spec, Some(first_tick + offset))
+        })
+        .collect();
+    for chunk in jobs.chunks(10_000) {
+        store.put_jobs(chunk).await?;
+    }
+    drop(jobs);
+    let took = registering.elapsed();
+    println!(
+        "registered {} jobs in {:.1?} ({:.0} jobs/s)",
+        args.jobs,
+        took,
+        args.jobs as f64 / took.as_secs_f64()
+    );
+
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(scratch.path().join("cache")),
+        max_concurrent_executions: 1000,
+        ..RuntimeConfig::default()
+    })?;
+    let config = SchedulerConfig {
+        node: "bench".into(),
+        ..SchedulerConfig::default()
+    };
+    let scheduler = Scheduler::start(store.clone(), runtime, config).await?;
+
+    if args.capacity {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        report_capacity(&store).await?;
+    } else {
+        let start_at = first_tick + TimeDelta::from_std(args.warmup)?;
+        sleep_until(start_at).await;
+        let started_before = scheduler.executions_started();
+        let window_start = Utc::now();
+        tokio::time::sleep(args.duration).await;
+        let window_end = Utc::now();
+        let started = scheduler.executions_started() - started_before;
+        let seconds = (window_end - window_start).as_seconds_f64();
+        scheduler.shutdown(Duration::from_secs(10)).await;
+        println!(
+            "started {started} executions in {seconds:.1} s: {:.0} executions/s (expected {:.0}/s)",
+            started as f64 / seconds,
+            args.jobs as f64 / args.interval.as_secs_f64()
+        );
+        report_lateness(&url, window_start, window_end, args.jobs, args.interval).await?;
+    }
+    println!("peak RSS {} MiB", peak_rss_kib() / 1024);
+    drop(store);
+    if let Some(drop_database) = drop_database {
+        drop_database.await?;
+    }
+    Ok(())
+}
+
+/// The database to use, and for PostgreSQL what drops it afterwards.
+async fn database_url(
+    database: &str,
+    scratch: &std::path::Path,
+) -> anyhow::Result<(
+    String,
+    Option<std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>>>>>,
+)> {
+    if database == "sqlite" {
+        return Ok((
+            format!("sqlite://{}", scratch.join("bench.db").display()),
+            None,
+        ));
+    }
+    let name = format!("sandcron_bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(database).await?;
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await?;
+    let (prefix, _) = database
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("--database: expected postgres://…/DBNAME"))?;
+    let admin_url = database.to_string();
+    let url = format!("{prefix}/{name}");
+    let drop_it = async move {
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+        sqlx::Executor::execute(
+            &mut admin,
+            format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
+        )
+        .await?;
+        Ok(())
+    };
+    Ok((url, Some(Box::pin(drop_it))))
+}
+
+/// Lateness of every tick scheduled in the window, from the executions table.
+async fn report_lateness(
+    url: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    jobs: usize,
+    interval: Duration,
+) -> anyhow::Result<()> {
+    const SQL: &str = "SELECT started_at - scheduled_at, state FROM executions \
+                       WHERE scheduled_at >= $1 AND scheduled_at < $2";
+    macro_rules! fetch {
+        ($connection:expr) => {
+            sqlx::query_as::<_, (Option<i64>, String)>(SQL)
+                .bind(from.timestamp_millis())
+                .bind(to.timestamp_millis())
+                .fetch_all(&mut $connection)
+                .await?
+        };
+    }
+    let rows = if url.starts_with("sqlite") {
+        fetch!(sqlx::SqliteConnection::connect(url).await?)
+    } else {
+        fetch!(sqlx::PgConnection::connect(url).await?)
+    };
+    let expected = (to - from).as_seconds_f64() * jobs as f64 / interval.as_secs_f64();
+    let succeeded = rows.iter().filter(|(_, s)| s == "succeeded").count();
+    let mut lateness: Vec<i64> = rows.iter().filter_map(|(l, _)| *l).collect();
+    lateness.sort_unstable();
+    let pct = |p: f64| {
+        lateness
+            .get(((lateness.len() as f64 * p) as usize).min(lateness.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "ticks in the window: {} recorded (expected {expected:.0}), {succeeded} succeeded, \
+         {} other",
+        rows.len(),
+        rows.len() - succeeded
+    );
+    println!(
+        "start lateness (ms): p50 {} p90 {} p99 {} max {}",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        lateness.last().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// The first page of the job list, timed, as `GET /v1/jobs?_start=0&_end=50` asks it.
+async fn report_capacity(store: &Arc<dyn Store>) -> anyhow::Result<()> {
+    let query = JobQuery {
+        end: Some(50),
+        ..JobQuery::default()
+    };
+    let mut times = Vec::new();
+    let mut total = 0;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let (page, count) = store.list_jobs(&query).await?;
+        times.push(started.elapsed());
+        total = count;
+        assert_eq!(page.len(), 50.min(count as usize));
+    }
+    times.sort();
+    println!(
+        "list_jobs(_start=0, _end=50) over {total} jobs: median {:.1?}, max {:.1?}",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    Ok(())
+}
+
+async fn sleep_until(at: DateTime<Utc>) {
+    if let Ok(wait) = (at - Utc::now()).to_std() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Peak resident set size of this process, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
