@@ -6,6 +6,7 @@ mod api;
 mod exec_cli;
 mod http_executor;
 mod runtime_limits;
+mod scheduler;
 mod sdk_template;
 mod store;
 mod support;

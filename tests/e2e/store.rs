@@ -5,7 +5,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use sandcron::jobs::JobSpec;
 use sandcron::store::{
-    ExecutionState, FinishedExecution, JobQuery, JobSort, NewExecution, Store, StoreError,
+    DueJob, ExecutionState, FinishedExecution, JobQuery, JobSort, NewExecution, ReleasedTick,
+    Store, StoreError,
 };
 
 use crate::support::each_store;
@@ -171,18 +172,22 @@ async fn executions_are_written_before_and_completed_after() {
             group: None,
             attempt: 1,
             scheduled_at,
+            state: ExecutionState::Running,
             node: "node-a".into(),
         };
         let running = store.start_execution(&new).await.unwrap();
         assert_eq!(running.state, ExecutionState::Running, "{backend}");
+        let job_id = store.get_job("report").await.unwrap().unwrap().id;
         let finished = FinishedExecution {
             id: running.id,
+            job_id,
             started_at: running.started_at.unwrap(),
             finished_at: Utc::now(),
             success: false,
             output: b"boom\n".to_vec(),
             output_truncated: false,
             reason: "exit status 1".into(),
+            job_status: "failed",
         };
         store.finish_executions(&[finished]).await.unwrap();
 
@@ -195,12 +200,14 @@ async fn executions_are_written_before_and_completed_after() {
         store
             .finish_executions(&[FinishedExecution {
                 id: second.id,
+                job_id,
                 started_at: Utc::now(),
                 finished_at: Utc::now(),
                 success: true,
                 output: b"ok\n".to_vec(),
                 output_truncated: false,
                 reason: String::new(),
+                job_status: "partially_failed",
             }])
             .await
             .unwrap();
@@ -245,6 +252,7 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
             group: None,
             attempt: 1,
             scheduled_at: Utc::now(),
+            state: ExecutionState::Running,
             node: "node-a".into(),
         };
         let orphan = store.start_execution(&new).await.unwrap();
@@ -276,6 +284,172 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
             .unwrap()
             .unwrap();
         assert_eq!(untouched.state, ExecutionState::Running, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() {
+    for (backend, store) in each_store().await {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let second = chrono::TimeDelta::seconds(1);
+        store.put_job(&job("a"), Some(t0)).await.unwrap();
+        store.put_job(&job("b"), Some(t0 + second)).await.unwrap();
+        store
+            .put_job(&job("later"), Some(t0 + second * 60))
+            .await
+            .unwrap();
+        let mut forbid = job("f");
+        forbid.concurrency = sandcron::jobs::Concurrency::Forbid;
+        store.put_job(&forbid, Some(t0)).await.unwrap();
+        // `f` already has an open execution.
+        store
+            .start_execution(&NewExecution {
+                job_name: "f".into(),
+                group: None,
+                attempt: 1,
+                scheduled_at: t0,
+                state: ExecutionState::Running,
+                node: "n".into(),
+            })
+            .await
+            .unwrap();
+
+        let plan = |due: &DueJob| Some(due.scheduled_at + second * 10);
+        let ticks = store.claim_due("n", t0 + second, 10, &plan).await.unwrap();
+        let mut claimed: Vec<(&str, bool)> = ticks
+            .iter()
+            .map(|t| (t.job.spec.name.as_str(), t.execution.is_some()))
+            .collect();
+        claimed.sort();
+        assert_eq!(
+            claimed,
+            [("a", true), ("b", true), ("f", false)],
+            "{backend}"
+        );
+        let a = store.get_job("a").await.unwrap().unwrap();
+        assert_eq!(a.next_run_at, Some(t0 + second * 10), "{backend}");
+        let tick = ticks.iter().find(|t| t.job.spec.name == "a").unwrap();
+        let record = store
+            .get_execution("a", tick.execution.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.state, ExecutionState::Scheduled, "{backend}");
+        assert_eq!(record.scheduled_at, t0, "{backend}");
+        // Nothing is claimed twice.
+        assert!(
+            store
+                .claim_due("n", t0 + second, 10, &plan)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
+
+        // Marked running, then handed back at shutdown: only unstarted ticks go back.
+        store.mark_running(&[(record.id, t0)]).await.unwrap();
+        let b_tick = ticks.iter().find(|t| t.job.spec.name == "b").unwrap();
+        store
+            .release_ticks(&[ReleasedTick {
+                execution_id: b_tick.execution.unwrap(),
+                job_id: b_tick.job.id,
+                scheduled_at: b_tick.job.scheduled_at,
+            }])
+            .await
+            .unwrap();
+        let b = store.get_job("b").await.unwrap().unwrap();
+        assert_eq!(b.next_run_at, Some(t0 + second), "{backend}");
+        assert_eq!(
+            store.list_executions("b", 0, None).await.unwrap().1,
+            0,
+            "{backend}"
+        );
+        let a_record = store.get_execution("a", record.id).await.unwrap().unwrap();
+        assert_eq!(a_record.state, ExecutionState::Running, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn overdue_jobs_are_rescheduled_at_start_up() {
+    for (backend, store) in each_store().await {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        for name in ["x", "y"] {
+            store.put_job(&job(name), Some(t0)).await.unwrap();
+        }
+        store
+            .put_job(&job("future"), Some(t0 + chrono::TimeDelta::days(1)))
+            .await
+            .unwrap();
+        let later = t0 + chrono::TimeDelta::hours(1);
+        let changed = store
+            .reschedule_overdue(t0 + chrono::TimeDelta::seconds(1), &|_| Some(later))
+            .await
+            .unwrap();
+        assert_eq!(changed, 2, "{backend}");
+        let x = store.get_job("x").await.unwrap().unwrap();
+        assert_eq!(x.next_run_at, Some(later), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn pruning_keeps_the_newest_executions_of_each_job() {
+    for (backend, store) in each_store().await {
+        let job_id = store.put_job(&job("p"), None).await.unwrap().id;
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let record = store
+                .start_execution(&NewExecution {
+                    job_name: "p".into(),
+                    group: None,
+                    attempt: 1,
+                    scheduled_at: Utc::now(),
+                    state: ExecutionState::Running,
+                    node: "n".into(),
+                })
+                .await
+                .unwrap();
+            ids.push(record.id);
+        }
+        let finished: Vec<FinishedExecution> = ids[..4]
+            .iter()
+            .map(|id| FinishedExecution {
+                id: *id,
+                job_id,
+                started_at: Utc::now(),
+                finished_at: Utc::now(),
+                success: true,
+                output: Vec::new(),
+                output_truncated: false,
+                reason: String::new(),
+                job_status: "success",
+            })
+            .collect();
+        store.finish_executions(&finished).await.unwrap();
+        let job = store.get_job("p").await.unwrap().unwrap();
+        assert_eq!(
+            (job.success_count, job.status.as_str()),
+            (4, "success"),
+            "{backend}"
+        );
+        // Keep 2: the open one is never pruned, and counts among the newest.
+        let deleted = store.prune_executions(&[job_id], 2).await.unwrap();
+        assert_eq!(deleted, 3, "{backend}");
+        let (left, total) = store.list_executions("p", 0, None).await.unwrap();
+        assert_eq!(total, 2, "{backend}");
+        assert_eq!(left[0].id, ids[4], "{backend}");
+        assert_eq!(left[1].id, ids[3], "{backend}");
+
+        let cleared = store.delete_executions("p").await.unwrap().unwrap();
+        assert_eq!(
+            (cleared.success_count, cleared.status.as_str()),
+            (0, ""),
+            "{backend}"
+        );
+        assert_eq!(
+            store.list_executions("p", 0, None).await.unwrap().1,
+            1,
+            "{backend}: the open one stays"
+        );
     }
 }
 

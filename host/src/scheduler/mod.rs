@@ -8,17 +8,34 @@
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
 //!   (batched writes of started and finished executions) and the retention pruner.
 
+mod active;
+mod admin;
+mod backoff;
+mod claim;
+mod dispatch;
+mod metrics;
+mod recorder;
+mod retention;
 pub mod schedule;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::jobs::{FieldError, JobSpec};
-use crate::runtime::Runtime;
-use crate::store::{ExecutionRecord, Store, StoreError, StoredJob};
+use crate::capabilities::http::HttpPolicy;
+use crate::executors;
+use crate::jobs::FieldError;
+use crate::runtime::{Executable, Runtime};
+use crate::store::{ExecutionRecord, Store, StoreError};
+use active::ActiveExecutions;
+use metrics::Metrics;
+use recorder::Recorder;
+use retention::Retention;
 
 /// How the scheduler runs.
 #[derive(Clone, Debug)]
@@ -35,6 +52,11 @@ pub struct SchedulerConfig {
     pub max_age: Option<Duration>,
     /// Output bytes kept per execution (the tail).
     pub output_limit: usize,
+    /// Executions running at once; more wait for a slot.
+    pub max_running: usize,
+    /// Where jobs' executors may send HTTP requests. The default, `*://*:*`, allows any
+    /// public host and no loopback, private or link-local address.
+    pub http: HttpPolicy,
 }
 
 impl Default for SchedulerConfig {
@@ -46,6 +68,8 @@ impl Default for SchedulerConfig {
             keep_last: Some(100),
             max_age: None,
             output_limit: crate::output::DEFAULT_OUTPUT_LIMIT,
+            max_running: 1000,
+            http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
         }
     }
 }
@@ -76,6 +100,15 @@ pub enum JobError {
     Store(StoreError),
 }
 
+impl From<StoreError> for JobError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(message) => Self::Conflict(message),
+            other => Self::Store(other),
+        }
+    }
+}
+
 /// The output of a running execution: what was written so far, then each chunk as it is
 /// written. The receiver ends (`RecvError::Closed`) when the execution ends.
 pub struct OutputFollower {
@@ -91,28 +124,71 @@ pub struct Scheduler {
     inner: Arc<Inner>,
 }
 
+/// What the loops and tasks share.
 struct Inner {
     store: Arc<dyn Store>,
-    #[allow(dead_code)]
     runtime: Runtime,
     config: SchedulerConfig,
+    executables: HashMap<String, Arc<Executable>>,
+    active: Arc<ActiveExecutions>,
+    recorder: Recorder,
+    metrics: Metrics,
+    /// Wakes the claim loop when a job changed.
+    wake: Notify,
+    stopping: CancellationToken,
+    /// Every tick's task, so shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Bounds the executions running at once.
+    slots: Semaphore,
 }
 
 impl Scheduler {
-    /// Closes what a previous process left running, applies the misfire policies, and
-    /// starts the claim loop, the recorder and the pruner.
+    /// Closes what a previous process of this node left running, applies the misfire
+    /// policies, and starts the claim loop, the recorder and the pruner.
     pub async fn start(
         store: Arc<dyn Store>,
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        Ok(Self {
-            inner: Arc::new(Inner {
-                store,
-                runtime,
-                config,
-            }),
-        })
+        let closed = store
+            .close_unfinished(&config.node, "host restarted")
+            .await?;
+        if closed > 0 {
+            tracing::warn!(closed, "closed executions left open by a previous process");
+        }
+        let mut executables = HashMap::new();
+        for built_in in executors::BUILT_INS {
+            let executable = runtime
+                .load(Arc::from(built_in.wasm))
+                .await
+                .map_err(|e| anyhow::anyhow!("built-in executor {}: {e}", built_in.name))?;
+            executables.insert(built_in.name.to_string(), executable);
+        }
+        let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
+        let stopping = CancellationToken::new();
+        let inner = Arc::new(Inner {
+            recorder: Recorder::start(store.clone(), retention.clone()),
+            slots: Semaphore::new(config.max_running.max(1)),
+            store,
+            runtime,
+            config,
+            executables,
+            active: Arc::new(ActiveExecutions::default()),
+            metrics: Metrics::default(),
+            wake: Notify::new(),
+            stopping: stopping.clone(),
+            tasks: TaskTracker::new(),
+        });
+        let rescheduled = claim::apply_misfire_policies(&inner).await?;
+        if rescheduled > 0 {
+            tracing::info!(
+                rescheduled,
+                "applied misfire policies to ticks missed while stopped"
+            );
+        }
+        tokio::spawn(retention.run(inner.store.clone(), stopping));
+        tokio::spawn(claim::claim_loop(inner.clone()));
+        Ok(Self { inner })
     }
 
     /// The store jobs and executions are kept in.
@@ -125,74 +201,54 @@ impl Scheduler {
         &self.inner.config.node
     }
 
-    /// Validates and creates or replaces a job (Dkron's create-or-replace), and
-    /// schedules it. A missing parent or a job that would be its own ancestor is
-    /// `Invalid` naming `parent_job`.
-    pub async fn put_job(&self, spec: JobSpec) -> Result<StoredJob, JobError> {
-        let _ = spec;
-        todo!()
-    }
-
-    /// Flips `disabled`.
-    pub async fn toggle_job(&self, name: &str) -> Result<StoredJob, JobError> {
-        let _ = name;
-        todo!()
-    }
-
-    /// Deletes a job and its executions; `Conflict` while it has dependent jobs.
-    pub async fn delete_job(&self, name: &str) -> Result<StoredJob, JobError> {
-        let _ = name;
-        todo!()
-    }
-
-    /// Creates or replaces every job, parents before children (Dkron's restore). One
-    /// result per job, in the input's order.
-    pub async fn restore(&self, specs: Vec<JobSpec>) -> Vec<(String, Result<StoredJob, JobError>)> {
-        let _ = specs;
-        todo!()
-    }
-
-    /// Starts a run now and returns its execution record (state `running`) without
-    /// waiting for it. Ignores `disabled` and the time bounds as Dkron does, but honours
-    /// `forbid`: `Conflict` while an execution of the job is running.
-    pub async fn run_job(&self, name: &str) -> Result<ExecutionRecord, JobError> {
-        let _ = name;
-        todo!()
-    }
-
-    /// Deletes a job's executions and resets its counters.
-    pub async fn delete_executions(&self, name: &str) -> Result<StoredJob, JobError> {
-        let _ = name;
-        todo!()
+    /// Whether `name` is an executor this node can run.
+    pub fn executor_exists(&self, name: &str) -> bool {
+        self.inner.executables.contains_key(name)
     }
 
     /// The executions running on this node now, oldest first.
     pub fn busy(&self) -> Vec<ExecutionRecord> {
-        todo!()
+        self.inner.active.records()
     }
 
     /// Follows the output of a running execution; `None` when it is not running here.
     pub fn follow(&self, execution_id: i64) -> Option<OutputFollower> {
-        let _ = execution_id;
-        todo!()
+        self.inner.active.follow(execution_id)
     }
 
     /// Kills a running execution; it ends as failed with the reason `killed`. Returns
     /// whether it was running here.
     pub fn kill(&self, execution_id: i64) -> bool {
-        let _ = execution_id;
-        todo!()
+        self.inner.active.kill(execution_id)
     }
 
     /// The Prometheus text exposition of the scheduler's metrics.
     pub fn metrics_text(&self) -> String {
-        todo!()
+        self.inner.metrics.render(self.inner.active.len())
     }
 
-    /// Stops claiming, lets running executions end (up to `grace`), and flushes the
-    /// recorder.
+    /// Executions started since this process began.
+    pub fn executions_started(&self) -> u64 {
+        self.inner.metrics.started_total()
+    }
+
+    /// Stops claiming, hands unstarted ticks back, lets running executions end (up to
+    /// `grace`, then kills them), and writes every record.
     pub async fn shutdown(&self, grace: Duration) {
-        let _ = grace;
-        todo!()
+        let inner = &self.inner;
+        inner.stopping.cancel();
+        inner.tasks.close();
+        if tokio::time::timeout(grace, inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = inner.active.len(),
+                "executions still running after the grace period; killing them"
+            );
+            inner.active.kill_all();
+            let _ = tokio::time::timeout(Duration::from_secs(5), inner.tasks.wait()).await;
+        }
+        inner.recorder.flush().await;
     }
 }

@@ -111,8 +111,10 @@ pub struct NewExecution {
     pub group: Option<i64>,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// The tick it belongs to.
+    /// The tick it belongs to (for a retry: when it is due).
     pub scheduled_at: DateTime<Utc>,
+    /// `Running` when the executor starts now, `Scheduled` when it waits for its time.
+    pub state: ExecutionState,
     /// The node that runs it.
     pub node: String,
 }
@@ -122,6 +124,8 @@ pub struct NewExecution {
 pub struct FinishedExecution {
     /// Which execution.
     pub id: i64,
+    /// Its job.
+    pub job_id: i64,
     /// When the executor started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -134,6 +138,47 @@ pub struct FinishedExecution {
     pub output_truncated: bool,
     /// Why it failed; empty on success.
     pub reason: String,
+    /// The job's status after it (see [`group_status`]).
+    pub job_status: &'static str,
+}
+
+/// A job whose tick is due, as a claim sees it.
+#[derive(Clone, Debug)]
+pub struct DueJob {
+    /// Internal id.
+    pub id: i64,
+    /// The definition.
+    pub spec: JobSpec,
+    /// The tick.
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// Decides when a due job fires after the tick it is claimed for (`None`: never again).
+pub type PlanNext<'a> = &'a (dyn Fn(&DueJob) -> Option<DateTime<Utc>> + Send + Sync);
+
+/// A tick claimed by this node: its execution is written (state `scheduled`), and the
+/// job's next tick is already stored.
+#[derive(Clone, Debug)]
+pub struct ClaimedTick {
+    /// The job and the tick.
+    pub job: DueJob,
+    /// The execution written for it, or `None` when the tick was skipped because the job
+    /// forbids overlapping runs and one is still open.
+    pub execution: Option<i64>,
+    /// The execution group (every attempt of the tick shares it).
+    pub group: i64,
+}
+
+/// A claimed tick handed back unstarted (at shutdown): its execution is deleted and the
+/// job's next tick set back to it.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleasedTick {
+    /// The execution written for it.
+    pub execution_id: i64,
+    /// Its job.
+    pub job_id: i64,
+    /// The tick.
+    pub scheduled_at: DateTime<Utc>,
 }
 
 /// Which jobs to list, in which order, which slice.
@@ -251,12 +296,51 @@ pub trait Store: Send + Sync + 'static {
         next_run_at: Option<DateTime<Utc>>,
     ) -> Result<Option<StoredJob>, StoreError>;
 
-    /// Writes a new execution in state `running`, before its executor starts.
+    /// Claims up to `limit` ticks due by `until`, oldest first, in one transaction: writes
+    /// an execution (state `scheduled`) for each, except for a `forbid` job with an open
+    /// execution, and stores each job's next tick as `plan` gives it. On PostgreSQL the
+    /// rows are locked with `SKIP LOCKED`, so two nodes never claim the same tick.
+    async fn claim_due(
+        &self,
+        node: &str,
+        until: DateTime<Utc>,
+        limit: usize,
+        plan: PlanNext<'_>,
+    ) -> Result<Vec<ClaimedTick>, StoreError>;
+
+    /// Gives unstarted claimed ticks back: deletes their executions and sets each job's
+    /// next tick back to the earliest of them.
+    async fn release_ticks(&self, ticks: &[ReleasedTick]) -> Result<(), StoreError>;
+
+    /// Sets the next tick, as `plan` gives it, of every job whose tick is before `before`:
+    /// the misfire policies, applied at start-up. Returns how many jobs it changed.
+    async fn reschedule_overdue(
+        &self,
+        before: DateTime<Utc>,
+        plan: PlanNext<'_>,
+    ) -> Result<u64, StoreError>;
+
+    /// Writes a new execution, before its executor starts.
     async fn start_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError>;
 
+    /// Whether the job has an execution that is scheduled or running.
+    async fn has_open_execution(&self, job_id: i64) -> Result<bool, StoreError>;
+
+    /// Marks executions as running since the given instants.
+    async fn mark_running(&self, started: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError>;
+
     /// Completes executions and updates their jobs' counters and status, in one
-    /// transaction.
+    /// transaction, with a few statements whatever the number of executions.
     async fn finish_executions(&self, finished: &[FinishedExecution]) -> Result<(), StoreError>;
+
+    /// Deletes a job's executions and resets its counters and status.
+    async fn delete_executions(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;
+
+    /// Deletes the finished executions of these jobs beyond the newest `keep` of each.
+    async fn prune_executions(&self, job_ids: &[i64], keep: u32) -> Result<u64, StoreError>;
+
+    /// Deletes finished executions that ended before `before`.
+    async fn prune_finished_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// A slice of a job's executions, newest first, and how many it has.
     async fn list_executions(
@@ -287,6 +371,16 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
         anyhow::bail!("database url {url:?}: expected sqlite://PATH or postgres://…")
+    }
+}
+
+/// The job status after an execution of a group ended: Dkron's rule over the group's
+/// finished executions.
+pub fn group_status(succeeded: usize, failed: usize) -> &'static str {
+    match (succeeded > 0, failed > 0) {
+        (true, true) => "partially_failed",
+        (false, true) => "failed",
+        _ => "success",
     }
 }
 

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Pool, Postgres, QueryBuilder};
 
 use super::sql::{EXECUTION_COLUMNS, JOB_COLUMNS, sql_store};
 use super::{
-    ExecutionRecord, FinishedExecution, JobQuery, NewExecution, StoreError, StoredJob, from_millis,
-    to_millis,
+    ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
+    NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, from_millis, to_millis,
 };
 use crate::jobs::JobSpec;
 
@@ -25,6 +25,16 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Appended to the claim's `SELECT`: how due rows are locked.
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    /// A transaction that writes.
+    async fn begin_write(
+        pool: &Pool<Postgres>,
+    ) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
     }
 
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Postgres>, key: &str, value: &str) {

@@ -3,8 +3,82 @@
 //! bound by number on SQLite and PostgreSQL alike; a backend supplies only
 //! `push_metadata_filter` (JSON access differs) and its pool.
 
-use super::{ExecutionRecord, ExecutionState, StoreError, StoredJob, from_millis};
+use chrono::{DateTime, Utc};
+
+use super::{
+    DueJob, ExecutionRecord, ExecutionState, FinishedExecution, StoreError, StoredJob, from_millis,
+    to_millis,
+};
 use crate::jobs::JobSpec;
+
+/// Rows per bulk statement: 7 bound values each stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameters.
+pub(super) const BULK_ROWS: usize = 1000;
+
+/// Parses a job's stored definition.
+fn parse_spec(id: i64, json: &str) -> Result<JobSpec, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("job {id}: {e}")))
+}
+
+/// `(id, spec, next_run_at)` rows as due jobs.
+pub(super) fn due_jobs(rows: Vec<(i64, String, i64)>) -> Result<Vec<DueJob>, StoreError> {
+    rows.into_iter()
+        .map(|(id, spec, at)| {
+            Ok(DueJob {
+                id,
+                spec: parse_spec(id, &spec)?,
+                scheduled_at: from_millis(at),
+            })
+        })
+        .collect()
+}
+
+/// The execution group of a scheduled tick: its instant in nanoseconds, unique per job.
+pub(super) fn tick_group(scheduled_at: DateTime<Utc>) -> i64 {
+    to_millis(scheduled_at).saturating_mul(1_000_000)
+}
+
+/// What a batch of finished executions adds to one job.
+pub(super) struct JobTotals {
+    pub job_id: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub last_success: Option<i64>,
+    pub last_error: Option<i64>,
+    pub status: &'static str,
+    latest: i64,
+}
+
+impl JobTotals {
+    /// Sums `finished` per job; the status is the one of the job's latest execution.
+    pub(super) fn of(finished: &[FinishedExecution]) -> Vec<JobTotals> {
+        let mut totals = std::collections::BTreeMap::<i64, JobTotals>::new();
+        for done in finished {
+            let at = to_millis(done.finished_at);
+            let total = totals.entry(done.job_id).or_insert(JobTotals {
+                job_id: done.job_id,
+                succeeded: 0,
+                failed: 0,
+                last_success: None,
+                last_error: None,
+                status: done.job_status,
+                latest: at,
+            });
+            if done.success {
+                total.succeeded += 1;
+                total.last_success = total.last_success.max(Some(at));
+            } else {
+                total.failed += 1;
+                total.last_error = total.last_error.max(Some(at));
+            }
+            if at >= total.latest {
+                total.latest = at;
+                total.status = done.job_status;
+            }
+        }
+        totals.into_values().collect()
+    }
+}
 
 /// A `jobs` row, as the queries select it.
 #[derive(sqlx::FromRow)]
@@ -25,11 +99,9 @@ pub(super) const JOB_COLUMNS: &str =
 
 impl JobRow {
     pub(super) fn into_job(self, dependent_jobs: Vec<String>) -> Result<StoredJob, StoreError> {
-        let spec: JobSpec = serde_json::from_str(&self.spec)
-            .map_err(|e| StoreError::Corrupt(format!("job {}: {e}", self.id)))?;
         Ok(StoredJob {
             id: self.id,
-            spec,
+            spec: parse_spec(self.id, &self.spec)?,
             status: self.status,
             next_run_at: self.next_run_at.map(from_millis),
             success_count: self.success_count,
@@ -81,18 +153,9 @@ impl From<ExecutionRow> for ExecutionRecord {
     }
 }
 
-/// The job status after an execution of `group` ended: Dkron's rule over the group's
-/// finished executions.
-pub(super) fn group_status(succeeded: i64, failed: i64) -> &'static str {
-    match (succeeded > 0, failed > 0) {
-        (true, true) => "partially_failed",
-        (false, true) => "failed",
-        _ => "success",
-    }
-}
-
 /// Implements `Store` for `$store`, whose field `pool` is a `sqlx::Pool<$db>` and which
-/// has `fn push_metadata_filter(&mut QueryBuilder<$db>, &str, &str)`.
+/// has `fn push_metadata_filter(&mut QueryBuilder<$db>, &str, &str)`, `const CLAIM_LOCK`
+/// and `async fn begin_write(&Pool<$db>)`.
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -110,6 +173,44 @@ macro_rules! sql_store {
                 query.push(") ORDER BY name");
                 let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows)
+            }
+
+            /// Stores each job's next tick, in bulk.
+            async fn store_next_runs(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                next: &[(i64, Option<i64>)],
+            ) -> Result<(), StoreError> {
+                for chunk in next.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vnext) AS (");
+                    update.push_values(chunk, |mut row, (id, next)| {
+                        row.push_bind(*id).push_bind(*next);
+                    });
+                    update.push(") UPDATE jobs SET next_run_at = v.vnext FROM v WHERE jobs.id = v.vid");
+                    update.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Which of `job_ids` have an execution that is scheduled or running.
+            async fn jobs_with_open_executions(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_ids: &[i64],
+            ) -> Result<std::collections::HashSet<i64>, StoreError> {
+                let mut open = std::collections::HashSet::new();
+                for chunk in job_ids.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT DISTINCT job_id FROM executions \
+                         WHERE state IN ('scheduled', 'running') AND job_id IN (",
+                    );
+                    let mut ids = select.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64,)> = select.build_query_as().fetch_all(&mut **tx).await?;
+                    open.extend(rows.into_iter().map(|(id,)| id));
+                }
+                Ok(open)
             }
 
             async fn with_dependents(&self, rows: Vec<$crate::store::sql::JobRow>) -> Result<Vec<StoredJob>, StoreError> {
@@ -248,20 +349,155 @@ macro_rules! sql_store {
                 self.get_job(name).await
             }
 
+            async fn claim_due(
+                &self,
+                node: &str,
+                until: DateTime<Utc>,
+                limit: usize,
+                plan: PlanNext<'_>,
+            ) -> Result<Vec<ClaimedTick>, StoreError> {
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+                    "SELECT id, spec, next_run_at FROM jobs \
+                     WHERE next_run_at IS NOT NULL AND next_run_at <= $1 \
+                     ORDER BY next_run_at LIMIT $2{}",
+                    <$store>::CLAIM_LOCK
+                ))
+                .bind(to_millis(until))
+                .bind(limit as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let due = $crate::store::sql::due_jobs(rows)?;
+                let forbidding: Vec<i64> = due
+                    .iter()
+                    .filter(|job| job.spec.concurrency == $crate::jobs::Concurrency::Forbid)
+                    .map(|job| job.id)
+                    .collect();
+                let busy = Self::jobs_with_open_executions(&mut tx, &forbidding).await?;
+                let next: Vec<(i64, Option<i64>)> =
+                    due.iter().map(|job| (job.id, plan(job).map(to_millis))).collect();
+                Self::store_next_runs(&mut tx, &next).await?;
+
+                let runnable: Vec<&DueJob> = due.iter().filter(|job| !busy.contains(&job.id)).collect();
+                let mut executions = std::collections::HashMap::new();
+                for chunk in runnable.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
+                         state, node) ",
+                    );
+                    insert.push_values(chunk, |mut row, job| {
+                        row.push_bind(job.id)
+                            .push_bind(job.spec.name.clone())
+                            .push_bind($crate::store::sql::tick_group(job.scheduled_at))
+                            .push_bind(1_i32)
+                            .push_bind(to_millis(job.scheduled_at))
+                            .push_bind("scheduled")
+                            .push_bind(node.to_string());
+                    });
+                    insert.push(" RETURNING id, job_id");
+                    let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                    executions.extend(ids.into_iter().map(|(id, job_id)| (job_id, id)));
+                }
+                tx.commit().await?;
+                Ok(due
+                    .into_iter()
+                    .map(|job| ClaimedTick {
+                        execution: executions.get(&job.id).copied(),
+                        group: $crate::store::sql::tick_group(job.scheduled_at),
+                        job,
+                    })
+                    .collect())
+            }
+
+            async fn release_ticks(&self, ticks: &[ReleasedTick]) -> Result<(), StoreError> {
+                if ticks.is_empty() {
+                    return Ok(());
+                }
+                let mut earliest = std::collections::BTreeMap::<i64, i64>::new();
+                for tick in ticks {
+                    let at = to_millis(tick.scheduled_at);
+                    earliest.entry(tick.job_id).and_modify(|e| *e = (*e).min(at)).or_insert(at);
+                }
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                for chunk in ticks.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut delete = sqlx::QueryBuilder::<$db>::new(
+                        "DELETE FROM executions WHERE state = 'scheduled' AND id IN (",
+                    );
+                    let mut ids = delete.separated(", ");
+                    for tick in chunk {
+                        ids.push_bind(tick.execution_id);
+                    }
+                    delete.push(")");
+                    delete.build().execute(&mut *tx).await?;
+                }
+                let earliest: Vec<(i64, i64)> = earliest.into_iter().collect();
+                for chunk in earliest.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vat) AS (");
+                    update.push_values(chunk, |mut row, (id, at)| {
+                        row.push_bind(*id).push_bind(*at);
+                    });
+                    update.push(
+                        ") UPDATE jobs SET next_run_at = v.vat FROM v WHERE jobs.id = v.vid \
+                         AND jobs.disabled = FALSE \
+                         AND (jobs.next_run_at IS NULL OR jobs.next_run_at > v.vat)",
+                    );
+                    update.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn reschedule_overdue(
+                &self,
+                before: DateTime<Utc>,
+                plan: PlanNext<'_>,
+            ) -> Result<u64, StoreError> {
+                let mut changed = 0;
+                let mut after_id = 0_i64;
+                loop {
+                    let mut tx = <$store>::begin_write(&self.pool).await?;
+                    let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+                        "SELECT id, spec, next_run_at FROM jobs \
+                         WHERE next_run_at IS NOT NULL AND next_run_at < $1 AND id > $2 \
+                         ORDER BY id LIMIT $3{}",
+                        <$store>::CLAIM_LOCK
+                    ))
+                    .bind(to_millis(before))
+                    .bind(after_id)
+                    .bind($crate::store::sql::BULK_ROWS as i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let Some(last) = rows.last() else { break };
+                    after_id = last.0;
+                    let due = $crate::store::sql::due_jobs(rows)?;
+                    let next: Vec<(i64, Option<i64>)> =
+                        due.iter().map(|job| (job.id, plan(job).map(to_millis))).collect();
+                    Self::store_next_runs(&mut tx, &next).await?;
+                    tx.commit().await?;
+                    changed += next.len() as u64;
+                }
+                Ok(changed)
+            }
+
             async fn start_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError> {
                 let now = Utc::now();
                 let group = new
                     .group
                     .unwrap_or_else(|| now.timestamp_nanos_opt().unwrap_or_default());
+                let started_at = (new.state == ExecutionState::Running).then(|| to_millis(now));
                 let row: $crate::store::sql::ExecutionRow = sqlx::query_as(&format!(
                     "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
-                     started_at, state, node) SELECT id, name, $1, $2, $3, $4, 'running', $5 \
-                     FROM jobs WHERE name = $6 RETURNING {EXECUTION_COLUMNS}"
+                     started_at, state, node) SELECT id, name, $1, $2, $3, $4, $5, $6 \
+                     FROM jobs WHERE name = $7 RETURNING {EXECUTION_COLUMNS}"
                 ))
                 .bind(group)
                 .bind(new.attempt as i32)
                 .bind(to_millis(new.scheduled_at))
-                .bind(to_millis(now))
+                .bind(started_at)
+                .bind(new.state.as_str())
                 .bind(&new.node)
                 .bind(&new.job_name)
                 .fetch_one(&self.pool)
@@ -269,48 +505,131 @@ macro_rules! sql_store {
                 Ok(row.into())
             }
 
+            async fn has_open_execution(&self, job_id: i64) -> Result<bool, StoreError> {
+                let open: Option<(i32,)> = sqlx::query_as(
+                    "SELECT 1 FROM executions WHERE job_id = $1 \
+                     AND state IN ('scheduled', 'running') LIMIT 1",
+                )
+                .bind(job_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(open.is_some())
+            }
+
+            async fn mark_running(&self, started: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError> {
+                for chunk in started.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vat) AS (");
+                    update.push_values(chunk, |mut row, (id, at)| {
+                        row.push_bind(*id).push_bind(to_millis(*at));
+                    });
+                    update.push(
+                        ") UPDATE executions SET state = 'running', started_at = v.vat FROM v \
+                         WHERE executions.id = v.vid AND executions.state = 'scheduled'",
+                    );
+                    update.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
             async fn finish_executions(&self, finished: &[FinishedExecution]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
-                for done in finished {
-                    let state = if done.success { "succeeded" } else { "failed" };
-                    let row: Option<(i64, i64)> = sqlx::query_as(
-                        "UPDATE executions SET state = $1, started_at = $2, finished_at = $3, \
-                         output = $4, output_truncated = $5, reason = $6 WHERE id = $7 \
-                         RETURNING job_id, group_id",
-                    )
-                    .bind(state)
-                    .bind(to_millis(done.started_at))
-                    .bind(to_millis(done.finished_at))
-                    .bind(&done.output)
-                    .bind(done.output_truncated)
-                    .bind(&done.reason)
-                    .bind(done.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some((job_id, group)) = row else { continue };
-                    let (succeeded, failed): (i64, i64) = sqlx::query_as(
-                        "SELECT COALESCE(SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END), 0), \
-                         COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) \
-                         FROM executions WHERE group_id = $1 AND job_id = $2",
-                    )
-                    .bind(group)
-                    .bind(job_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let counters = if done.success {
-                        "success_count = success_count + 1, last_success = $1"
-                    } else {
-                        "error_count = error_count + 1, last_error = $1"
-                    };
-                    sqlx::query(&format!("UPDATE jobs SET {counters}, status = $2 WHERE id = $3"))
-                        .bind(to_millis(done.finished_at))
-                        .bind($crate::store::sql::group_status(succeeded, failed))
-                        .bind(job_id)
-                        .execute(&mut *tx)
-                        .await?;
+                if finished.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                for chunk in finished.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "WITH v (vid, vstate, vstart, vend, vout, vtrunc, vreason) AS (",
+                    );
+                    update.push_values(chunk, |mut row, done| {
+                        row.push_bind(done.id)
+                            .push_bind(if done.success { "succeeded" } else { "failed" })
+                            .push_bind(to_millis(done.started_at))
+                            .push_bind(to_millis(done.finished_at))
+                            .push_bind(done.output.clone())
+                            .push_bind(done.output_truncated)
+                            .push_bind(done.reason.clone());
+                    });
+                    update.push(
+                        ") UPDATE executions SET state = v.vstate, started_at = v.vstart, \
+                         finished_at = v.vend, output = v.vout, output_truncated = v.vtrunc, \
+                         reason = v.vreason FROM v WHERE executions.id = v.vid",
+                    );
+                    update.build().execute(&mut *tx).await?;
+                }
+                let totals = $crate::store::sql::JobTotals::of(finished);
+                for chunk in totals.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (",
+                    );
+                    update.push_values(chunk, |mut row, total| {
+                        row.push_bind(total.job_id)
+                            .push_bind(total.succeeded)
+                            .push_bind(total.failed)
+                            .push_bind(total.last_success)
+                            .push_bind(total.last_error)
+                            .push_bind(total.status);
+                    });
+                    update.push(
+                        ") UPDATE jobs SET success_count = success_count + v.vok, \
+                         error_count = error_count + v.verr, \
+                         last_success = COALESCE(v.vlast_ok, last_success), \
+                         last_error = COALESCE(v.vlast_err, last_error), status = v.vstatus \
+                         FROM v WHERE jobs.id = v.vid",
+                    );
+                    update.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn delete_executions(&self, name: &str) -> Result<Option<StoredJob>, StoreError> {
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                sqlx::query(
+                    "DELETE FROM executions WHERE job_id = (SELECT id FROM jobs WHERE name = $1) \
+                     AND state IN ('succeeded', 'failed')",
+                )
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE jobs SET success_count = 0, error_count = 0, last_success = NULL, \
+                     last_error = NULL, status = '' WHERE name = $1",
+                )
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                self.get_job(name).await
+            }
+
+            async fn prune_executions(&self, job_ids: &[i64], keep: u32) -> Result<u64, StoreError> {
+                let keep = i64::from(keep.max(1));
+                let mut deleted = 0;
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                for job_id in job_ids {
+                    deleted += sqlx::query(
+                        "DELETE FROM executions WHERE job_id = $1 \
+                         AND state IN ('succeeded', 'failed') AND id < (SELECT id FROM executions \
+                         WHERE job_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                    )
+                    .bind(job_id)
+                    .bind(keep - 1)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(deleted)
+            }
+
+            async fn prune_finished_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "DELETE FROM executions WHERE finished_at < $1 AND state IN ('succeeded', 'failed')",
+                )
+                .bind(to_millis(before))
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
             }
 
             async fn list_executions(
@@ -351,8 +670,8 @@ macro_rules! sql_store {
             }
 
             async fn close_unfinished(&self, node: &str, reason: &str) -> Result<u64, StoreError> {
-                let open: Vec<(i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, started_at FROM executions \
+                let open: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, job_id, started_at FROM executions \
                      WHERE node = $1 AND state IN ('scheduled', 'running')",
                 )
                 .bind(node)
@@ -361,14 +680,16 @@ macro_rules! sql_store {
                 let now = Utc::now();
                 let finished: Vec<FinishedExecution> = open
                     .iter()
-                    .map(|(id, started_at)| FinishedExecution {
+                    .map(|(id, job_id, started_at)| FinishedExecution {
                         id: *id,
+                        job_id: *job_id,
                         started_at: started_at.map_or(now, from_millis),
                         finished_at: now,
                         success: false,
                         output: Vec::new(),
                         output_truncated: false,
                         reason: reason.to_string(),
+                        job_status: "failed",
                     })
                     .collect();
                 self.finish_executions(&finished).await?;

@@ -9,8 +9,8 @@ use sqlx::{Pool, QueryBuilder, Sqlite};
 
 use super::sql::{EXECUTION_COLUMNS, JOB_COLUMNS, sql_store};
 use super::{
-    ExecutionRecord, FinishedExecution, JobQuery, NewExecution, StoreError, StoredJob, from_millis,
-    to_millis,
+    ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
+    NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, from_millis, to_millis,
 };
 use crate::jobs::JobSpec;
 
@@ -34,6 +34,16 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Appended to the claim's `SELECT`: how due rows are locked.
+    const CLAIM_LOCK: &'static str = "";
+
+    /// A transaction that writes.
+    async fn begin_write(
+        pool: &Pool<Sqlite>,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Sqlite>, key: &str, value: &str) {

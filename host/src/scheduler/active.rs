@@ -1,0 +1,230 @@
+//! The executions running on this node: what `GET /v1/busy` lists, what live output is
+//! followed from, and what a kill reaches. An entry lives exactly as long as its
+//! [`ActiveGuard`]; dropping the guard ends every follower's stream.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, broadcast};
+
+use super::OutputFollower;
+use crate::output::{OutputListener, Stream};
+use crate::store::ExecutionRecord;
+
+/// Chunks a slow follower may fall behind by before it skips ahead.
+const FOLLOW_BUFFER: usize = 256;
+
+/// The running executions, by id.
+#[derive(Default)]
+pub struct ActiveExecutions {
+    entries: Mutex<HashMap<i64, Entry>>,
+}
+
+struct Entry {
+    record: ExecutionRecord,
+    live: Arc<LiveOutput>,
+    kill: Arc<Notify>,
+}
+
+impl ActiveExecutions {
+    /// Registers a running execution; it is listed until the guard is dropped.
+    pub fn register(self: &Arc<Self>, record: ExecutionRecord, output_limit: usize) -> ActiveGuard {
+        let id = record.id;
+        let live = Arc::new(LiveOutput::new(output_limit));
+        let kill = Arc::new(Notify::new());
+        self.lock().insert(
+            id,
+            Entry {
+                record,
+                live: live.clone(),
+                kill: kill.clone(),
+            },
+        );
+        ActiveGuard {
+            registry: self.clone(),
+            id,
+            live,
+            kill,
+        }
+    }
+
+    /// The running executions, oldest first.
+    pub fn records(&self) -> Vec<ExecutionRecord> {
+        let mut records: Vec<ExecutionRecord> =
+            self.lock().values().map(|e| e.record.clone()).collect();
+        records.sort_by_key(|r| (r.started_at, r.id));
+        records
+    }
+
+    /// How many are running.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Follows one execution's output.
+    pub fn follow(&self, id: i64) -> Option<OutputFollower> {
+        let live = self.lock().get(&id)?.live.clone();
+        Some(live.subscribe())
+    }
+
+    /// Asks one execution to stop; returns whether it is running here.
+    pub fn kill(&self, id: i64) -> bool {
+        match self.lock().get(&id) {
+            Some(entry) => {
+                entry.kill.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks every execution to stop.
+    pub fn kill_all(&self) {
+        for entry in self.lock().values() {
+            entry.kill.notify_one();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Keeps one execution listed; removes it when dropped.
+pub struct ActiveGuard {
+    registry: Arc<ActiveExecutions>,
+    id: i64,
+    live: Arc<LiveOutput>,
+    kill: Arc<Notify>,
+}
+
+impl ActiveGuard {
+    /// The listener to hand the runtime, so followers see the output.
+    pub fn listener(&self) -> Arc<dyn OutputListener> {
+        self.live.clone()
+    }
+
+    /// The output written so far (the tail), for an execution stopped before its end.
+    pub fn output_so_far(&self) -> (Vec<u8>, bool) {
+        let state = self.live.lock();
+        (state.tail.iter().copied().collect(), state.truncated)
+    }
+
+    /// Resolves when a kill is asked for.
+    pub async fn killed(&self) {
+        self.kill.notified().await;
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+/// The live side of an execution's output: a tail for late followers and a broadcast
+/// for the chunks that come after.
+struct LiveOutput {
+    state: Mutex<LiveState>,
+    chunks: broadcast::Sender<Bytes>,
+}
+
+struct LiveState {
+    limit: usize,
+    tail: VecDeque<u8>,
+    truncated: bool,
+}
+
+impl LiveOutput {
+    fn new(limit: usize) -> Self {
+        Self {
+            state: Mutex::new(LiveState {
+                limit: limit.max(1),
+                tail: VecDeque::new(),
+                truncated: false,
+            }),
+            chunks: broadcast::channel(FOLLOW_BUFFER).0,
+        }
+    }
+
+    /// The tail so far and every later chunk: taken under one lock, so nothing is seen
+    /// twice or missed.
+    fn subscribe(&self) -> OutputFollower {
+        let state = self.lock();
+        OutputFollower {
+            backlog: state.tail.iter().copied().collect(),
+            chunks: self.chunks.subscribe(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LiveState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl OutputListener for LiveOutput {
+    fn on_chunk(&self, _stream: Stream, chunk: &[u8]) {
+        let mut state = self.lock();
+        let overflow = (state.tail.len() + chunk.len()).saturating_sub(state.limit);
+        if overflow > 0 {
+            state.truncated = true;
+            let drop_now = overflow.min(state.tail.len());
+            state.tail.drain(..drop_now);
+        }
+        let keep = chunk.len().min(state.limit);
+        state.tail.extend(&chunk[chunk.len() - keep..]);
+        if self.chunks.receiver_count() > 0 {
+            // Sent under the lock, so a new follower's backlog and stream line up.
+            let _ = self.chunks.send(Bytes::copy_from_slice(chunk));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ExecutionState;
+
+    fn record(id: i64) -> ExecutionRecord {
+        ExecutionRecord {
+            id,
+            job_name: "j".into(),
+            group: 1,
+            attempt: 1,
+            scheduled_at: chrono::Utc::now(),
+            started_at: Some(chrono::Utc::now()),
+            finished_at: None,
+            state: ExecutionState::Running,
+            output: Vec::new(),
+            output_truncated: false,
+            reason: String::new(),
+            node: "n".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_gets_the_backlog_then_the_chunks_then_the_end() {
+        let registry = Arc::new(ActiveExecutions::default());
+        let guard = registry.register(record(7), 1000);
+        guard.listener().on_chunk(Stream::Stdout, b"one ");
+        let mut follower = registry.follow(7).unwrap();
+        assert_eq!(follower.backlog, b"one ");
+        guard.listener().on_chunk(Stream::Stdout, b"two");
+        assert_eq!(follower.chunks.recv().await.unwrap().as_ref(), b"two");
+        assert_eq!(registry.records().len(), 1);
+        drop(guard);
+        assert!(follower.chunks.recv().await.is_err());
+        assert!(registry.follow(7).is_none());
+        assert!(!registry.kill(7));
+    }
+
+    #[test]
+    fn the_tail_is_capped() {
+        let registry = Arc::new(ActiveExecutions::default());
+        let guard = registry.register(record(1), 4);
+        guard.listener().on_chunk(Stream::Stdout, b"abc");
+        guard.listener().on_chunk(Stream::Stdout, b"defgh");
+        assert_eq!(guard.output_so_far(), (b"efgh".to_vec(), true));
+    }
+}

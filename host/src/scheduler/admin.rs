@@ -1,0 +1,168 @@
+//! Changing jobs through the scheduler: create or replace (validated, parent checked,
+//! next tick computed), toggle, delete, restore, run now, and clear executions. Every
+//! change wakes the claim loop, so a job due within the horizon is not missed.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::claim::{plan_next, schedule_of};
+use super::{JobError, Scheduler};
+use crate::jobs::{Concurrency, FieldError, JobSpec, validate};
+use crate::store::{ExecutionRecord, ExecutionState, StoredJob};
+
+/// How deep a chain of parents may be.
+const MAX_CHAIN_DEPTH: usize = 1000;
+
+impl Scheduler {
+    /// Validates and creates or replaces a job (Dkron's create-or-replace), and
+    /// schedules it. A missing parent or a job that would be its own ancestor is
+    /// `Invalid` naming `parent_job`.
+    pub async fn put_job(&self, spec: JobSpec) -> Result<StoredJob, JobError> {
+        validate(&spec, |executor| self.executor_exists(executor))?;
+        self.check_parent(&spec).await?;
+        let now = Utc::now();
+        // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
+        let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
+        let job = self.inner.store.put_job(&spec, next).await?;
+        self.inner.wake.notify_one();
+        Ok(job)
+    }
+
+    async fn check_parent(&self, spec: &JobSpec) -> Result<(), JobError> {
+        if spec.parent_job.is_empty() {
+            return Ok(());
+        }
+        let mut ancestor = spec.parent_job.clone();
+        for _ in 0..MAX_CHAIN_DEPTH {
+            let Some(job) = self.inner.store.get_job(&ancestor).await? else {
+                return Err(FieldError::new(
+                    "parent_job",
+                    format!("job {ancestor:?} does not exist; create the parent first"),
+                )
+                .into());
+            };
+            if job.spec.parent_job.is_empty() {
+                return Ok(());
+            }
+            if job.spec.parent_job == spec.name {
+                return Err(FieldError::new(
+                    "parent_job",
+                    format!(
+                        "{:?} would be its own ancestor (through {:?})",
+                        spec.name, job.spec.name
+                    ),
+                )
+                .into());
+            }
+            ancestor = job.spec.parent_job;
+        }
+        Err(FieldError::new("parent_job", "the chain of parents is too deep").into())
+    }
+
+    /// Flips `disabled`.
+    pub async fn toggle_job(&self, name: &str) -> Result<StoredJob, JobError> {
+        let job = self.get(name).await?;
+        let disabled = !job.spec.disabled;
+        let mut spec = job.spec;
+        spec.disabled = disabled;
+        let now = Utc::now();
+        let next = plan_next(&spec, now, now);
+        let job = self
+            .inner
+            .store
+            .set_disabled(name, disabled, next)
+            .await?
+            .ok_or_else(|| JobError::NotFound(name.to_string()))?;
+        self.inner.wake.notify_one();
+        Ok(job)
+    }
+
+    /// Deletes a job and its executions; `Conflict` while it has dependent jobs.
+    pub async fn delete_job(&self, name: &str) -> Result<StoredJob, JobError> {
+        self.inner
+            .store
+            .delete_job(name)
+            .await?
+            .ok_or_else(|| JobError::NotFound(name.to_string()))
+    }
+
+    /// Creates or replaces every job, parents before children (Dkron's restore). One
+    /// result per job, in the input's order.
+    pub async fn restore(&self, specs: Vec<JobSpec>) -> Vec<(String, Result<StoredJob, JobError>)> {
+        let mut results: Vec<Option<Result<StoredJob, JobError>>> =
+            specs.iter().map(|_| None).collect();
+        // Pass after pass, put the jobs whose parent is already there.
+        loop {
+            let mut progressed = false;
+            for (index, spec) in specs.iter().enumerate() {
+                if results[index].is_some() {
+                    continue;
+                }
+                let parent_waiting = !spec.parent_job.is_empty()
+                    && specs.iter().enumerate().any(|(other, candidate)| {
+                        candidate.name == spec.parent_job
+                            && results[other].is_none()
+                            && other != index
+                    });
+                if parent_waiting {
+                    continue;
+                }
+                results[index] = Some(self.put_job(spec.clone()).await);
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        specs
+            .into_iter()
+            .zip(results)
+            .map(|(spec, result)| {
+                let result = result.unwrap_or_else(|| {
+                    Err(FieldError::new(
+                        "parent_job",
+                        format!("{:?} is part of a cycle of parents", spec.parent_job),
+                    )
+                    .into())
+                });
+                (spec.name, result)
+            })
+            .collect()
+    }
+
+    /// Starts a run now and returns its execution record (state `running`) without
+    /// waiting for it. Ignores `disabled` and the time bounds as Dkron does, but honours
+    /// `forbid`: `Conflict` while an execution of the job is open.
+    pub async fn run_job(&self, name: &str) -> Result<ExecutionRecord, JobError> {
+        let job = self.get(name).await?;
+        if job.spec.concurrency == Concurrency::Forbid
+            && self.inner.store.has_open_execution(job.id).await?
+        {
+            return Err(JobError::Conflict(format!(
+                "job {name:?} forbids overlapping runs and an execution of it is running"
+            )));
+        }
+        Ok(self
+            .inner
+            .start_now(job.id, Arc::new(job.spec), ExecutionState::Running)
+            .await?)
+    }
+
+    /// Deletes a job's finished executions and resets its counters.
+    pub async fn delete_executions(&self, name: &str) -> Result<StoredJob, JobError> {
+        self.inner
+            .store
+            .delete_executions(name)
+            .await?
+            .ok_or_else(|| JobError::NotFound(name.to_string()))
+    }
+
+    async fn get(&self, name: &str) -> Result<StoredJob, JobError> {
+        self.inner
+            .store
+            .get_job(name)
+            .await?
+            .ok_or_else(|| JobError::NotFound(name.to_string()))
+    }
+}

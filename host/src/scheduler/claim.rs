@@ -1,0 +1,171 @@
+//! The claim loop: every half horizon (or as soon as a job changes), claims the ticks due
+//! within the horizon from the store, a batch per transaction, and hands each to the
+//! dispatcher, which waits for its instant. The cost of a claim is an index range scan
+//! over the due ticks: nothing is proportional to the number of jobs.
+//!
+//! Also the rule for a job's next tick ([`plan_next`]) and the misfire policies applied
+//! at start-up ([`apply_misfire_policies`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use super::Inner;
+use super::dispatch::Run;
+use super::schedule::Schedule;
+use crate::jobs::{JobSpec, Misfire};
+use crate::store::{DueJob, StoreError};
+
+/// How long after its tick a job counts as having missed it while no node was running.
+const MISFIRE_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// The job's schedule, or `None` for a child job or a bad stored schedule.
+pub(super) fn schedule_of(spec: &JobSpec) -> Option<Schedule> {
+    if !spec.parent_job.is_empty() || spec.schedule.is_empty() {
+        return None;
+    }
+    let timezone = Some(spec.timezone.as_str()).filter(|tz| !tz.is_empty());
+    Schedule::parse(&spec.schedule, timezone, &spec.name).ok()
+}
+
+/// The first tick of a job after `after`, not before `now`, within its time bounds;
+/// `None` when it is disabled, a child, or has no tick left. An `@every` series keeps its
+/// phase: a late claim skips ahead by whole intervals instead of firing every missed one.
+pub(super) fn plan_next(
+    spec: &JobSpec,
+    after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if spec.disabled {
+        return None;
+    }
+    let schedule = schedule_of(spec)?;
+    let not_before = spec.starts_at.map_or(now, |start| start.max(now));
+    schedule.next_within(after, Some(not_before), spec.expires_at)
+}
+
+/// Applies each job's misfire policy to ticks missed while no node was running: `skip`
+/// moves the job to its next tick from now, `run_once` makes it fire once now.
+pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreError> {
+    let now = Utc::now();
+    let plan = move |job: &DueJob| match job.spec.misfire {
+        Misfire::Skip => plan_next(&job.spec, job.scheduled_at, now),
+        Misfire::RunOnce => (!job.spec.disabled).then_some(now),
+    };
+    inner
+        .store
+        .reschedule_overdue(now - MISFIRE_GRACE, &plan)
+        .await
+}
+
+/// Claims and hands out ticks until the scheduler stops.
+pub(super) async fn claim_loop(inner: Arc<Inner>) {
+    let horizon = chrono::Duration::from_std(inner.config.horizon)
+        .unwrap_or(chrono::TimeDelta::milliseconds(500));
+    let pause = inner.config.horizon / 2;
+    let batch = inner.config.claim_batch.max(1);
+    while !inner.stopping.is_cancelled() {
+        let now = Utc::now();
+        let until = now + horizon;
+        let soonest = AtomicI64::new(i64::MAX);
+        let plan = |job: &DueJob| {
+            let next = plan_next(&job.spec, job.scheduled_at, now);
+            if let Some(next) = next {
+                soonest.fetch_min(next.timestamp_millis(), Ordering::Relaxed);
+            }
+            next
+        };
+        match inner
+            .store
+            .claim_due(&inner.config.node, until, batch, &plan)
+            .await
+        {
+            Ok(ticks) => {
+                let full = ticks.len() == batch;
+                for tick in ticks {
+                    match tick.execution {
+                        Some(execution_id) => inner.spawn_run(Run {
+                            job_id: tick.job.id,
+                            spec: Arc::new(tick.job.spec),
+                            execution_id,
+                            group: tick.group,
+                            attempt: 1,
+                            scheduled_at: tick.job.scheduled_at,
+                        }),
+                        None => inner.metrics.skipped(),
+                    }
+                }
+                // More are due now, or a job fires again within the horizon.
+                if full || soonest.load(Ordering::Relaxed) <= until.timestamp_millis() {
+                    continue;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "claiming due ticks failed; retrying in a second");
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = inner.stopping.cancelled() => {}
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = inner.wake.notified() => {}
+            _ = inner.stopping.cancelled() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> JobSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_late_every_series_skips_ahead_and_keeps_its_phase() {
+        let job = spec(r#"{"name": "j", "schedule": "@every 10s"}"#);
+        let next = plan_next(&job, at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:35Z"));
+        assert_eq!(next, Some(at("2026-01-01T00:00:40Z")));
+    }
+
+    #[test]
+    fn an_early_claim_gives_the_following_tick() {
+        let job = spec(r#"{"name": "j", "schedule": "@every 10s"}"#);
+        let next = plan_next(
+            &job,
+            at("2026-01-01T00:00:10Z"),
+            at("2026-01-01T00:00:09.6Z"),
+        );
+        assert_eq!(next, Some(at("2026-01-01T00:00:20Z")));
+    }
+
+    #[test]
+    fn disabled_children_and_expired_jobs_have_no_next_tick() {
+        let now = at("2026-01-01T00:00:00Z");
+        for json in [
+            r#"{"name": "j", "schedule": "@every 1s", "disabled": true}"#,
+            r#"{"name": "j", "schedule": "@every 1s", "parent_job": "p"}"#,
+            r#"{"name": "j", "schedule": "@every 1s", "expires_at": "2025-12-31T00:00:00Z"}"#,
+        ] {
+            assert_eq!(plan_next(&spec(json), now, now), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn starts_at_holds_the_first_tick_back() {
+        let job = spec(
+            r#"{"name": "j", "schedule": "0 0 * * * *", "starts_at": "2026-01-01T05:30:00Z"}"#,
+        );
+        let now = at("2026-01-01T00:00:00Z");
+        assert_eq!(plan_next(&job, now, now), Some(at("2026-01-01T06:00:00Z")));
+    }
+}

@@ -1,0 +1,314 @@
+//! The dispatcher: one task per tick (or manual run), which waits for its instant, runs
+//! the executor in the runtime, and carries the tick through its retries. After the last
+//! attempt it applies what the result means for the job: an ephemeral job that succeeded
+//! is deleted, and a success triggers the dependent jobs.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use sandcron_sdk::duration::parse_duration;
+
+use super::Inner;
+use super::backoff::retry_delay;
+use crate::capabilities::Grants;
+use crate::capabilities::process::ProcessPolicy;
+use crate::jobs::{Concurrency, JobSpec};
+use crate::runtime::{DEFAULT_TIMEOUT, ExecutionInfo, ExecutionRequest, Limits};
+use crate::store::{
+    ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick, group_status,
+};
+
+/// One attempt to run, with its execution record already written.
+pub(super) struct Run {
+    pub job_id: i64,
+    pub spec: Arc<JobSpec>,
+    pub execution_id: i64,
+    pub group: i64,
+    pub attempt: u32,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// How one attempt ended.
+struct Attempt {
+    success: bool,
+    killed: bool,
+}
+
+impl Inner {
+    /// Runs `run` (and its retries) in a task of its own.
+    pub(super) fn spawn_run(self: &Arc<Self>, run: Run) {
+        let inner = self.clone();
+        self.tasks.spawn(async move { inner.run_tick(run).await });
+    }
+
+    async fn run_tick(self: Arc<Self>, mut run: Run) {
+        // A tick ends at its first success, so only failures come before an attempt.
+        let mut failed = 0;
+        loop {
+            if !self.wait_for(&run).await {
+                return;
+            }
+            let attempt = self.run_attempt(&run, failed).await;
+            if attempt.success {
+                self.after_success(&run).await;
+                return;
+            }
+            failed += 1;
+            if attempt.killed || run.attempt > run.spec.retries || self.stopping.is_cancelled() {
+                return;
+            }
+            match self.schedule_retry(&run).await {
+                Some(retry) => run = retry,
+                None => return,
+            }
+        }
+    }
+
+    /// Sleeps until the run's instant. On shutdown, hands the tick back unstarted and
+    /// returns `false`.
+    async fn wait_for(&self, run: &Run) -> bool {
+        let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stopping.cancelled() => {
+                    let tick = ReleasedTick {
+                        execution_id: run.execution_id,
+                        job_id: run.job_id,
+                        scheduled_at: run.scheduled_at,
+                    };
+                    if let Err(error) = self.store.release_ticks(&[tick]).await {
+                        tracing::warn!(%error, "handing back an unstarted tick failed");
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Runs one attempt; `failed_before` attempts of the tick failed before it.
+    async fn run_attempt(&self, run: &Run, failed_before: usize) -> Attempt {
+        let _permit = self.slots.acquire().await;
+        let started_at = Utc::now();
+        let lateness = (started_at - run.scheduled_at).to_std().unwrap_or_default();
+        self.metrics.started(lateness);
+        self.recorder.started(run.execution_id, started_at);
+        let active = self.active.register(
+            ExecutionRecord {
+                id: run.execution_id,
+                job_name: run.spec.name.clone(),
+                group: run.group,
+                attempt: run.attempt,
+                scheduled_at: run.scheduled_at,
+                started_at: Some(started_at),
+                finished_at: None,
+                state: ExecutionState::Running,
+                output: Vec::new(),
+                output_truncated: false,
+                reason: String::new(),
+                node: self.config.node.clone(),
+            },
+            self.config.output_limit,
+        );
+
+        let (result, output, output_truncated, killed) =
+            match self.executables.get(&run.spec.executor) {
+                None => (
+                    Err(format!("unknown executor {:?}", run.spec.executor)),
+                    Vec::new(),
+                    false,
+                    false,
+                ),
+                Some(executable) => {
+                    let request = ExecutionRequest {
+                        info: self.execution_info(run),
+                        grants: self.grants_for(&run.spec),
+                        limits: Limits {
+                            timeout: job_timeout(&run.spec),
+                            output_bytes: self.config.output_limit,
+                            ..Limits::default()
+                        },
+                        listener: Some(active.listener()),
+                    };
+                    tokio::select! {
+                        outcome = self.runtime.execute(executable, request) => (
+                            outcome.result.map_err(|failure| failure.to_string()),
+                            outcome.output.bytes,
+                            outcome.output.truncated,
+                            false,
+                        ),
+                        _ = active.killed() => {
+                            let (output, truncated) = active.output_so_far();
+                            (Err("killed".to_string()), output, truncated, true)
+                        }
+                    }
+                }
+            };
+        let success = result.is_ok();
+        let (succeeded, failed) = if success {
+            (1, failed_before)
+        } else {
+            (0, failed_before + 1)
+        };
+        self.metrics.finished(success);
+        self.recorder.finished(FinishedExecution {
+            id: run.execution_id,
+            job_id: run.job_id,
+            started_at,
+            finished_at: Utc::now(),
+            success,
+            output,
+            output_truncated,
+            reason: result.err().unwrap_or_default(),
+            job_status: group_status(succeeded, failed),
+        });
+        drop(active);
+        Attempt { success, killed }
+    }
+
+    /// Writes the next attempt's record, due after the backoff.
+    async fn schedule_retry(&self, run: &Run) -> Option<Run> {
+        let delay = retry_delay(&run.spec.retry_backoff, run.attempt + 1, fastrand::f64());
+        let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let new = NewExecution {
+            job_name: run.spec.name.clone(),
+            group: Some(run.group),
+            attempt: run.attempt + 1,
+            scheduled_at: due,
+            state: ExecutionState::Scheduled,
+            node: self.config.node.clone(),
+        };
+        match self.store.start_execution(&new).await {
+            Ok(record) => Some(Run {
+                job_id: run.job_id,
+                spec: run.spec.clone(),
+                execution_id: record.id,
+                group: run.group,
+                attempt: record.attempt,
+                scheduled_at: due,
+            }),
+            Err(error) => {
+                tracing::warn!(%error, job = %run.spec.name, "cannot write the retry");
+                None
+            }
+        }
+    }
+
+    /// Deletes an ephemeral job; triggers the dependent jobs.
+    async fn after_success(self: &Arc<Self>, run: &Run) {
+        let job = match self.store.get_job(&run.spec.name).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, job = %run.spec.name, "cannot read the job after its run");
+                return;
+            }
+        };
+        for child in &job.dependent_jobs {
+            if let Err(error) = self.trigger_child(child).await {
+                tracing::warn!(%error, job = %child, "cannot trigger the dependent job");
+            }
+        }
+        if run.spec.ephemeral {
+            // The tick's record must be written before the job and its executions go.
+            self.recorder.flush().await;
+            if let Err(error) = self.store.delete_job(&run.spec.name).await {
+                tracing::warn!(%error, job = %run.spec.name, "cannot delete the ephemeral job");
+            }
+            self.wake.notify_one();
+        }
+    }
+
+    /// Runs a dependent job now, unless it is disabled, outside its time bounds, or
+    /// forbids overlapping runs while one is open (Dkron's run gating).
+    async fn trigger_child(self: &Arc<Self>, name: &str) -> Result<(), crate::store::StoreError> {
+        let Some(child) = self.store.get_job(name).await? else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let spec = &child.spec;
+        if spec.disabled
+            || spec.starts_at.is_some_and(|start| now < start)
+            || spec.expires_at.is_some_and(|end| now > end)
+        {
+            return Ok(());
+        }
+        if spec.concurrency == Concurrency::Forbid
+            && self.store.has_open_execution(child.id).await?
+        {
+            self.metrics.skipped();
+            return Ok(());
+        }
+        self.start_now(child.id, Arc::new(child.spec), ExecutionState::Scheduled)
+            .await
+            .map(|_| ())
+    }
+
+    /// Writes an execution due now and starts it.
+    pub(super) async fn start_now(
+        self: &Arc<Self>,
+        job_id: i64,
+        spec: Arc<JobSpec>,
+        state: ExecutionState,
+    ) -> Result<ExecutionRecord, crate::store::StoreError> {
+        let record = self
+            .store
+            .start_execution(&NewExecution {
+                job_name: spec.name.clone(),
+                group: None,
+                attempt: 1,
+                scheduled_at: Utc::now(),
+                state,
+                node: self.config.node.clone(),
+            })
+            .await?;
+        self.spawn_run(Run {
+            job_id,
+            spec,
+            execution_id: record.id,
+            group: record.group,
+            attempt: 1,
+            scheduled_at: record.scheduled_at,
+        });
+        Ok(record)
+    }
+
+    fn execution_info(&self, run: &Run) -> ExecutionInfo {
+        ExecutionInfo {
+            job_name: run.spec.name.clone(),
+            execution_id: run.execution_id.to_string(),
+            attempt: run.attempt,
+            scheduled_at: Some(SystemTime::from(run.scheduled_at)),
+            executor_config: run
+                .spec
+                .executor_config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            environment: Vec::new(),
+        }
+    }
+
+    /// What a job's executor may do: the node's HTTP grant, and for the built-in shell,
+    /// any program (as Dkron's shell executor, which runs as the node's user).
+    fn grants_for(&self, spec: &JobSpec) -> Grants {
+        Grants {
+            http: self.config.http.clone(),
+            process: if spec.executor == "shell" {
+                ProcessPolicy::Any
+            } else {
+                ProcessPolicy::Nothing
+            },
+        }
+    }
+}
+
+/// The job's `timeout`, or the default of one hour.
+fn job_timeout(spec: &JobSpec) -> Duration {
+    parse_duration(&spec.timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
