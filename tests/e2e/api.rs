@@ -540,16 +540,15 @@ async fn a_run_starts_at_once_and_its_output_is_followed_live() {
             "{backend}"
         );
 
-        let busy = server.get("/v1/busy").await;
-        assert_eq!(busy.status, 200, "{backend}");
-        let running: Vec<i64> = busy
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].as_i64().unwrap())
-            .collect();
-        assert_eq!(running, [id], "{backend}");
+        // The run registers as busy as its task starts, a moment after the answer.
+        let busy = eventually("the run to be busy", Duration::from_secs(5), || async {
+            let busy = server.get("/v1/busy").await;
+            assert_eq!(busy.status, 200, "{backend}");
+            (busy.json().as_array().unwrap().len() == 1).then_some(busy)
+        })
+        .await;
+        assert_eq!(busy.json()[0]["id"], id, "{backend}");
+        assert_eq!(busy.json()[0]["state"], "running", "{backend}");
         assert_eq!(busy.header("x-total-count"), Some("1"), "{backend}");
 
         let mut response = server

@@ -22,8 +22,13 @@ use crate::store::{ExecutionRecord, ExecutionState};
 /// Executions listed when `_end` is not given.
 const DEFAULT_PAGE: u64 = 100;
 
-/// How often a stored execution is looked at while the output waits for it to end.
-const OUTPUT_POLL: Duration = Duration::from_millis(250);
+/// The first and the longest pause between two looks at a stored execution while the
+/// output waits for it to start here or to end.
+const OUTPUT_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
+
+/// How long a kill waits for an execution the store says runs on this node to be
+/// registered as running: a run's record is written before its task starts.
+const KILL_WAIT: Duration = Duration::from_secs(2);
 
 /// `GET /v1/jobs/{name}/executions`: newest first, `_start`/`_end` (100 by default),
 /// `output_size_limit=N` keeps the last N bytes of each output; `X-Total-Count`.
@@ -73,19 +78,27 @@ pub async fn kill(
     State(scheduler): State<Scheduler>,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let record = stored(&scheduler, &name, &id).await?;
-    if scheduler.kill(record.id) {
-        Ok((
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "killed": true })),
-        )
-            .into_response())
-    } else {
-        Err(ApiError::conflict(format!(
-            "execution {} of job {name:?} is not running on this node (it is {})",
-            record.id,
-            record.state.as_str()
-        )))
+    let mut record = stored(&scheduler, &name, &id).await?;
+    let deadline = tokio::time::Instant::now() + KILL_WAIT;
+    loop {
+        if scheduler.kill(record.id) {
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "killed": true })),
+            )
+                .into_response());
+        }
+        let about_to_run_here = record.node == scheduler.node() && !is_finished(record.state);
+        if !about_to_run_here || tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::conflict(format!(
+                "execution {} of job {name:?} is not running on this node (it is {} on {})",
+                record.id,
+                record.state.as_str(),
+                record.node
+            )));
+        }
+        tokio::time::sleep(OUTPUT_POLL.0).await;
+        record = stored(&scheduler, &name, &id).await?;
     }
 }
 
@@ -115,6 +128,7 @@ pub async fn output(
 /// the store once the execution has ended (waiting for an execution that is scheduled,
 /// or runs on another node, or whose end is not written yet).
 async fn output_source(scheduler: Scheduler, job: String, id: i64) -> BoxStream<'static, Bytes> {
+    let (mut pause, longest) = OUTPUT_POLL;
     loop {
         if let Some(follower) = scheduler.follow(id) {
             return live(follower);
@@ -123,7 +137,10 @@ async fn output_source(scheduler: Scheduler, job: String, id: i64) -> BoxStream<
             Ok(Some(record)) if is_finished(record.state) => {
                 return stream::iter([Bytes::from(record.output)]).boxed();
             }
-            Ok(Some(_)) => tokio::time::sleep(OUTPUT_POLL).await,
+            Ok(Some(_)) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(longest);
+            }
             Ok(None) => return stream::empty().boxed(),
             Err(error) => {
                 tracing::warn!(job, id, "output: the store failed: {error}");
