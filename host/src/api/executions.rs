@@ -27,8 +27,9 @@ const DEFAULT_PAGE: u64 = 100;
 const OUTPUT_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
 
 /// How long a kill waits for an execution the store says runs on this node to be
-/// registered as running: a run's record is written before its task starts.
-const KILL_WAIT: Duration = Duration::from_secs(2);
+/// registered as running (a run's record is written before its task starts), and how
+/// often it looks.
+const KILL_WAIT: (Duration, Duration) = (Duration::from_secs(2), Duration::from_millis(20));
 
 /// `GET /v1/jobs/{name}/executions`: newest first, `_start`/`_end` (100 by default),
 /// `output_size_limit=N` keeps the last N bytes of each output; `X-Total-Count`.
@@ -79,7 +80,8 @@ pub async fn kill(
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     let mut record = stored(&scheduler, &name, &id).await?;
-    let deadline = tokio::time::Instant::now() + KILL_WAIT;
+    let (wait, pause) = KILL_WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         if scheduler.kill(record.id) {
             return Ok((
@@ -97,7 +99,7 @@ pub async fn kill(
                 record.node
             )));
         }
-        tokio::time::sleep(OUTPUT_POLL.0).await;
+        tokio::time::sleep(pause).await;
         record = stored(&scheduler, &name, &id).await?;
     }
 }
