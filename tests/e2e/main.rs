@@ -2,6 +2,7 @@
 //! HTTP server on loopback, and real components (the built-ins, the SDK template, and the
 //! hostile fixtures in `tests/fixtures/hostile`).
 
+mod api;
 mod exec_cli;
 mod http_executor;
 mod runtime_limits;

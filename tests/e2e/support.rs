@@ -156,12 +156,20 @@ pub fn process_alive(pid: i32) -> bool {
 /// the PostgreSQL that `scripts/peers up` starts (`SANDCRON_TEST_POSTGRES_URL`). Without
 /// PostgreSQL the test fails: it is never skipped.
 pub async fn each_store() -> Vec<(&'static str, std::sync::Arc<dyn sandcron::store::Store>)> {
-    use sqlx::Connection;
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = tempfile::tempdir().unwrap().keep();
     let sqlite_url = format!("sqlite://{}", dir.join("sandcron.db").display());
     let sqlite = sandcron::store::open(&sqlite_url).await.unwrap();
+    let postgres = sandcron::store::open(&fresh_postgres_database().await)
+        .await
+        .unwrap();
+    vec![("sqlite", sqlite), ("postgres", postgres)]
+}
 
+/// The URL of a new, empty database on the test PostgreSQL (`SANDCRON_TEST_POSTGRES_URL`,
+/// set by `scripts/test`); panics when there is none, so no test silently skips it.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let base = std::env::var("SANDCRON_TEST_POSTGRES_URL").expect(
         "SANDCRON_TEST_POSTGRES_URL is not set: run the suite with scripts/test, \
          which starts PostgreSQL (scripts/peers up)",
@@ -184,8 +192,222 @@ pub async fn each_store() -> Vec<(&'static str, std::sync::Arc<dyn sandcron::sto
         .await
         .unwrap();
     let (prefix, _) = base.rsplit_once('/').unwrap();
-    let postgres = sandcron::store::open(&format!("{prefix}/{name}"))
-        .await
-        .unwrap();
-    vec![("sqlite", sqlite), ("postgres", postgres)]
+    format!("{prefix}/{name}")
+}
+
+/// A running `sandcron serve` on a free loopback port, with its own data directory (and,
+/// on PostgreSQL, its own database). Killed when dropped.
+pub struct Server {
+    /// `sqlite` or `postgres`, for assertion messages.
+    pub backend: &'static str,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    child: std::process::Child,
+    log: Arc<Mutex<String>>,
+    http: reqwest::Client,
+    _data_dir: tempfile::TempDir,
+}
+
+/// One answer of the API.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `field` of a refusal.
+    pub fn field(&self) -> String {
+        self.json()["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A server on SQLite and one on a fresh PostgreSQL database: every API test runs on
+/// both. Without PostgreSQL the test fails (it is never skipped).
+pub async fn each_server() -> Vec<Server> {
+    vec![
+        Server::sqlite(&[]),
+        Server::postgres(&fresh_postgres_database().await, &[]),
+    ]
+}
+
+impl Server {
+    /// Serves on SQLite in a fresh data directory, with `extra` arguments.
+    pub fn sqlite(extra: &[&str]) -> Self {
+        Self::spawn("sqlite", None, extra)
+    }
+
+    /// Serves on the PostgreSQL database at `url`, with `extra` arguments.
+    pub fn postgres(url: &str, extra: &[&str]) -> Self {
+        Self::spawn("postgres", Some(url.to_string()), extra)
+    }
+
+    fn spawn(backend: &'static str, database_url: Option<String>, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut command = sandcron();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--node", "test-node"])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(extra)
+            .env_remove("SANDCRON_DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(url) = &database_url {
+            command.args(["--database-url", url]);
+        }
+        let mut child = command.spawn().expect("sandcron serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log: Arc<Mutex<String>> = Arc::default();
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        let writer = log.clone();
+        // Read stderr to its end, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = writer.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+                let _ = lines_tx.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let base = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("sandcron: listening on ") {
+                        let (url, _) = rest.split_once(" (").unwrap_or((rest, ""));
+                        break url.to_string();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{backend}: sandcron serve did not start listening:\n{}",
+                        log.lock().unwrap()
+                    );
+                }
+            }
+        };
+        Self {
+            backend,
+            base,
+            child,
+            log,
+            http: reqwest::Client::new(),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// What the server printed to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the server to exit, and returns its status.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `method path` with an optional JSON body.
+    pub async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.reply(request).await
+    }
+
+    /// Sends a prepared request (a raw body, a multipart form…).
+    pub async fn reply(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: request failed: {e}\n{}", self.backend, self.log()));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// A request builder on this server's client, for what `call` does not cover.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.call("POST", path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.call("PUT", path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call("DELETE", path, None).await
+    }
+
+    /// Runs the `sandcron` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        sandcron()
+            .env("SANDCRON_SERVER", &self.base)
+            .args(args)
+            .output()
+            .expect("sandcron runs")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

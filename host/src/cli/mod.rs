@@ -1,8 +1,18 @@
-//! The command line: `sandcron <command>`, parsed with clap. Each command is a module;
-//! this one only dispatches and turns results into exit codes (0 success, 1 the work
-//! failed, 2 a usage error).
+//! The command line: `sandcron <command>`, parsed with clap. Each command (or group of
+//! commands) is a module; this one only dispatches and turns results into exit codes
+//! (0 success, 1 the work failed, 2 a usage error).
+//!
+//! * `exec`: one execution, here, without a server.
+//! * `serve`: the scheduler and the HTTP API.
+//! * `job`, `execution`: clients of a running server's API, through `client` (the HTTP
+//!   client they share) and `table` (their plain-text tables).
 
+mod client;
 mod exec;
+mod execution;
+mod job;
+mod serve;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,12 +25,29 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The server the `job` and `execution` commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "SANDCRON_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    server: String,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one execution of an executor and print its output as it streams.
     Exec(exec::ExecArgs),
+    /// Run the scheduler and serve the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Define, list, run and remove jobs on a server.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// List, read, follow and kill a job's executions on a server.
+    #[command(subcommand)]
+    Execution(execution::ExecutionCommand),
 }
 
 /// How a command ended, short of success.
@@ -28,8 +55,11 @@ enum Command {
 pub enum CliError {
     /// The command line or its input was wrong (exit 2).
     Usage(String),
-    /// The work ran and failed (exit 1).
+    /// The execution ran and failed (exit 1).
     Failed(String),
+    /// The command could not do its work: the server refused or could not be reached,
+    /// the database could not be opened… (exit 1).
+    Error(String),
 }
 
 /// Runs the command line of this process.
@@ -44,11 +74,18 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Exec(args) => exec::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Job(command) => job::run(&cli.server, command),
+        Command::Execution(command) => execution::run(&cli.server, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Failed(reason)) => {
             eprintln!("sandcron: execution failed: {reason}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Error(reason)) => {
+            eprintln!("sandcron: {reason}");
             ExitCode::from(1)
         }
         Err(CliError::Usage(reason)) => {

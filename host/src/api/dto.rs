@@ -1,0 +1,142 @@
+//! The JSON shapes the API answers with: a job as Dkron shows it (the definition plus
+//! `id`, `status`, `next` and the counters), and an execution.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::jobs::JobSpec;
+use crate::store::{ExecutionRecord, ExecutionState, StoredJob};
+
+/// A job as the API shows it: every field of the definition, and what running it changed.
+#[derive(Debug, Serialize)]
+pub struct JobOut {
+    /// A copy of `name`, as in Dkron.
+    pub id: String,
+    /// The definition.
+    #[serde(flatten)]
+    pub spec: JobSpec,
+    /// `""` (never run), `success`, `failed` or `partially_failed`.
+    pub status: String,
+    /// When it fires next.
+    pub next: Option<DateTime<Utc>>,
+    /// Successful executions.
+    pub success_count: i64,
+    /// Failed executions.
+    pub error_count: i64,
+    /// When the last successful execution finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// When the last failed execution finished.
+    pub last_error: Option<DateTime<Utc>>,
+    /// The jobs whose `parent_job` is this one.
+    pub dependent_jobs: Vec<String>,
+}
+
+impl From<StoredJob> for JobOut {
+    fn from(job: StoredJob) -> Self {
+        Self {
+            id: job.spec.name.clone(),
+            spec: job.spec,
+            status: job.status,
+            next: job.next_run_at,
+            success_count: job.success_count,
+            error_count: job.error_count,
+            last_success: job.last_success,
+            last_error: job.last_error,
+            dependent_jobs: job.dependent_jobs,
+        }
+    }
+}
+
+/// One execution as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ExecutionOut {
+    /// Unique id.
+    pub id: i64,
+    /// The job's name.
+    pub job_name: String,
+    /// Shared by every attempt of one tick.
+    pub group: i64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The tick it belongs to.
+    pub scheduled_at: DateTime<Utc>,
+    /// When the executor started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended; `null` while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `scheduled`, `running`, `succeeded` or `failed`.
+    pub state: &'static str,
+    /// Whether it ended with success.
+    pub success: bool,
+    /// The output kept, as UTF-8 (invalid bytes replaced).
+    pub output: String,
+    /// Whether older output was dropped, when it ran or by `output_size_limit`.
+    pub output_truncated: bool,
+    /// Why it failed; empty otherwise.
+    pub reason: String,
+    /// The node that runs or ran it.
+    pub node_name: String,
+}
+
+impl ExecutionOut {
+    /// The execution with at most the last `output_limit` bytes of its output (all of it
+    /// when `None`).
+    pub fn new(record: ExecutionRecord, output_limit: Option<usize>) -> Self {
+        let (output, cut) = match output_limit {
+            Some(limit) => tail(&record.output, limit),
+            None => (record.output.as_slice(), false),
+        };
+        Self {
+            id: record.id,
+            output: String::from_utf8_lossy(output).into_owned(),
+            output_truncated: record.output_truncated || cut,
+            job_name: record.job_name,
+            group: record.group,
+            attempt: record.attempt,
+            scheduled_at: record.scheduled_at,
+            started_at: record.started_at,
+            finished_at: record.finished_at,
+            state: record.state.as_str(),
+            success: record.state == ExecutionState::Succeeded,
+            reason: record.reason,
+            node_name: record.node,
+        }
+    }
+}
+
+impl From<ExecutionRecord> for ExecutionOut {
+    fn from(record: ExecutionRecord) -> Self {
+        Self::new(record, None)
+    }
+}
+
+/// The last `limit` bytes of `output` (fewer if the cut would split a UTF-8 character),
+/// and whether anything was dropped.
+fn tail(output: &[u8], limit: usize) -> (&[u8], bool) {
+    if output.len() <= limit {
+        return (output, false);
+    }
+    let start = output.len() - limit;
+    // A character cut in two leaves up to three continuation bytes (10xxxxxx): skip them.
+    let partial = output[start..]
+        .iter()
+        .take(3)
+        .take_while(|byte| *byte & 0xC0 == 0x80)
+        .count();
+    (&output[start + partial..], true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_last_bytes_and_whole_characters() {
+        assert_eq!(tail(b"hello", 10), (&b"hello"[..], false));
+        assert_eq!(tail(b"hello", 3), (&b"llo"[..], true));
+        assert_eq!(tail(b"hello", 0), (&b""[..], true));
+        let text = "aé".as_bytes(); // 'é' is two bytes
+        assert_eq!(tail(text, 1), (&b""[..], true));
+        assert_eq!(tail(text, 2), ("é".as_bytes(), true));
+    }
+}

@@ -1,0 +1,123 @@
+//! Every refusal the API gives, as one type: an HTTP status and a JSON body
+//! `{"error": "<field>: <message>", "field": "<field>"}` (`field` only when one field is to
+//! blame), so a client can always read the reason the same way.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::jobs::FieldError;
+use crate::scheduler::JobError;
+use crate::store::StoreError;
+
+/// A refused request: its status, and the field to blame if there is one.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    field: Option<String>,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// A refusal of one field of the input (400).
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::of_field(StatusCode::BAD_REQUEST, field, message)
+    }
+
+    /// A refusal of one field of the input with another status (413 for a body too
+    /// large, say).
+    pub fn of_field(
+        status: StatusCode,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// Something that does not exist (404).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::NOT_FOUND, message)
+    }
+
+    /// A request that conflicts with the current state (409).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::CONFLICT, message)
+    }
+
+    /// A failure of the server itself (500); the cause is logged.
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::error!("api: {message}");
+        Self::with_status(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// Any other status, blaming no field.
+    pub fn with_status(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// The status this refusal is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `error` text: the field, if any, then the message.
+    pub fn text(&self) -> String {
+        match &self.field {
+            Some(field) => format!("{field}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::invalid(error.field, error.message)
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::Invalid(field_error) => field_error.into(),
+            JobError::NotFound(_) => Self::not_found(error.to_string()),
+            JobError::Conflict(message) => Self::conflict(message),
+            JobError::Store(store_error) => store_error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(message) => Self::conflict(message),
+            other => Self::internal(format!("store: {other}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.text(),
+            field: self.field.as_deref(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

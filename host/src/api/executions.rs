@@ -1,0 +1,188 @@
+//! A job's executions: the list (newest first, paged, outputs optionally cut to their
+//! tail), one execution, deleting them all, following the output of a running one as it
+//! is written, and killing one.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use futures::stream::{self, BoxStream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::dto::{ExecutionOut, JobOut};
+use super::error::ApiError;
+use super::input::{PathParams, QueryPairs};
+use super::page;
+use crate::scheduler::{JobError, OutputFollower, Scheduler};
+use crate::store::{ExecutionRecord, ExecutionState};
+
+/// Executions listed when `_end` is not given.
+const DEFAULT_PAGE: u64 = 100;
+
+/// The first and the longest pause between two looks at a stored execution while the
+/// output waits for it to start here or to end.
+const OUTPUT_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
+
+/// How long a kill waits for an execution the store says runs on this node to be
+/// registered as running (a run's record is written before its task starts), and how
+/// often it looks.
+const KILL_WAIT: (Duration, Duration) = (Duration::from_secs(2), Duration::from_millis(20));
+
+/// `GET /v1/jobs/{name}/executions`: newest first, `_start`/`_end` (100 by default),
+/// `output_size_limit=N` keeps the last N bytes of each output; `X-Total-Count`.
+pub async fn list(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    let start = query.non_negative("_start")?.unwrap_or(0);
+    let end = query
+        .non_negative("_end")?
+        .unwrap_or(start.saturating_add(DEFAULT_PAGE));
+    let output_limit = query
+        .non_negative("output_size_limit")?
+        .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+    let store = scheduler.store();
+    if store.get_job(&name).await?.is_none() {
+        return Err(JobError::NotFound(name).into());
+    }
+    let (records, total) = store.list_executions(&name, start, Some(end)).await?;
+    let executions = records
+        .into_iter()
+        .map(|record| ExecutionOut::new(record, output_limit))
+        .collect();
+    Ok(page(total, executions))
+}
+
+/// `DELETE /v1/jobs/{name}/executions`: deletes them and resets the job's counters.
+pub async fn delete_all(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<JobOut>, ApiError> {
+    Ok(Json(scheduler.delete_executions(&name).await?.into()))
+}
+
+/// `GET /v1/jobs/{name}/executions/{id}`: the whole execution.
+pub async fn get(
+    State(scheduler): State<Scheduler>,
+    PathParams((name, id)): PathParams<(String, String)>,
+) -> Result<Json<ExecutionOut>, ApiError> {
+    Ok(Json(stored(&scheduler, &name, &id).await?.into()))
+}
+
+/// `POST /v1/jobs/{name}/executions/{id}/kill`: 202 once the kill is sent (the execution
+/// then ends as failed, reason `killed`); 409 when it is not running on this node.
+pub async fn kill(
+    State(scheduler): State<Scheduler>,
+    PathParams((name, id)): PathParams<(String, String)>,
+) -> Result<Response, ApiError> {
+    let mut record = stored(&scheduler, &name, &id).await?;
+    let (wait, pause) = KILL_WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if scheduler.kill(record.id) {
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "killed": true })),
+            )
+                .into_response());
+        }
+        let about_to_run_here = record.node == scheduler.node() && !is_finished(record.state);
+        if !about_to_run_here || tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::conflict(format!(
+                "execution {} of job {name:?} is not running on this node (it is {} on {})",
+                record.id,
+                record.state.as_str(),
+                record.node
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        record = stored(&scheduler, &name, &id).await?;
+    }
+}
+
+/// `GET /v1/jobs/{name}/executions/{id}/output`: the output as plain text. For a running
+/// execution, what was written so far and then each chunk as it is written, until it
+/// ends; for a finished one, the stored output.
+pub async fn output(
+    State(scheduler): State<Scheduler>,
+    PathParams((name, id)): PathParams<(String, String)>,
+) -> Result<Response, ApiError> {
+    let record = stored(&scheduler, &name, &id).await?;
+    let chunks = stream::once(output_source(scheduler, name, record.id))
+        .flatten()
+        .map(Ok::<_, Infallible>);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
+/// Where the output comes from: the live follower while the execution runs here, else
+/// the store once the execution has ended (waiting for an execution that is scheduled,
+/// or runs on another node, or whose end is not written yet).
+async fn output_source(scheduler: Scheduler, job: String, id: i64) -> BoxStream<'static, Bytes> {
+    let (mut pause, longest) = OUTPUT_POLL;
+    loop {
+        if let Some(follower) = scheduler.follow(id) {
+            return live(follower);
+        }
+        match scheduler.store().get_execution(&job, id).await {
+            Ok(Some(record)) if is_finished(record.state) => {
+                return stream::iter([Bytes::from(record.output)]).boxed();
+            }
+            Ok(Some(_)) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(longest);
+            }
+            Ok(None) => return stream::empty().boxed(),
+            Err(error) => {
+                tracing::warn!(job, id, "output: the store failed: {error}");
+                return stream::empty().boxed();
+            }
+        }
+    }
+}
+
+/// The backlog, then each chunk until the execution ends. A reader too slow to keep up
+/// misses what the channel dropped, and goes on.
+fn live(follower: OutputFollower) -> BoxStream<'static, Bytes> {
+    let backlog = stream::iter([Bytes::from(follower.backlog)]);
+    let chunks = stream::unfold(follower.chunks, |mut chunks| async move {
+        loop {
+            match chunks.recv().await {
+                Ok(chunk) => return Some((chunk, chunks)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    backlog
+        .chain(chunks)
+        .filter(|chunk| std::future::ready(!chunk.is_empty()))
+        .boxed()
+}
+
+fn is_finished(state: ExecutionState) -> bool {
+    matches!(state, ExecutionState::Succeeded | ExecutionState::Failed)
+}
+
+/// The execution `id` of job `name` from the store; 404 when there is none.
+async fn stored(scheduler: &Scheduler, name: &str, id: &str) -> Result<ExecutionRecord, ApiError> {
+    let not_found = || ApiError::not_found(format!("execution {id} of job {name:?} not found"));
+    // Ids are numbers: any other text names no execution.
+    let id = id.parse().map_err(|_| not_found())?;
+    scheduler
+        .store()
+        .get_execution(name, id)
+        .await?
+        .ok_or_else(not_found)
+}

@@ -1,0 +1,244 @@
+//! The job routes: list (filters, sort, paging), create or replace, read, delete, run now,
+//! toggle. Definitions are checked by the scheduler; this module only reads the request
+//! and shapes the answer.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+
+use super::dto::{ExecutionOut, JobOut};
+use super::error::ApiError;
+use super::input::{JsonObject, PathParams, QueryPairs};
+use super::{job_location, page, with_location};
+use crate::jobs::JobSpec;
+use crate::scheduler::{JobError, Scheduler};
+use crate::store::{JobQuery, JobSort};
+
+/// The `status` values the list filters on.
+const STATUSES: [&str; 4] = ["success", "failed", "partially_failed", "untriggered"];
+
+/// `GET /v1/jobs`: the jobs matching the query, a page of them, `X-Total-Count` all.
+pub async fn list(
+    State(scheduler): State<Scheduler>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    let (jobs, total) = scheduler.store().list_jobs(&job_query(&query)?).await?;
+    Ok(page(total, jobs.into_iter().map(JobOut::from).collect()))
+}
+
+/// Reads Dkron's list parameters; unknown ones are ignored, as Dkron does.
+fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
+    let metadata = query
+        .pairs()
+        .filter_map(|(key, value)| {
+            let label = key.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((label.to_string(), value.to_string()))
+        })
+        .collect();
+    let status = query
+        .get("status")
+        .map(|status| {
+            if STATUSES.contains(&status) {
+                Ok(status.to_string())
+            } else {
+                Err(ApiError::invalid(
+                    "status",
+                    format!("{status:?} is not one of {}", STATUSES.join(", ")),
+                ))
+            }
+        })
+        .transpose()?;
+    let disabled = query
+        .get("disabled")
+        .map(|disabled| match disabled {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(ApiError::invalid(
+                "disabled",
+                format!("{other:?} is not true or false"),
+            )),
+        })
+        .transpose()?;
+    let sort = match query.get("_sort") {
+        None => JobSort::default(),
+        Some(key) => JobSort::parse(key).ok_or_else(|| {
+            ApiError::invalid(
+                "_sort",
+                format!(
+                    "cannot sort by {key:?}: expected name, id, displayname, schedule, \
+                     success_count, error_count, last_success, last_error or next"
+                ),
+            )
+        })?,
+    };
+    let descending = match query.get("_order") {
+        None => false,
+        Some(order) if order.eq_ignore_ascii_case("asc") => false,
+        Some(order) if order.eq_ignore_ascii_case("desc") => true,
+        Some(order) => {
+            return Err(ApiError::invalid(
+                "_order",
+                format!("{order:?} is not ASC or DESC"),
+            ));
+        }
+    };
+    Ok(JobQuery {
+        q: query.get("q").filter(|q| !q.is_empty()).map(str::to_string),
+        status,
+        disabled,
+        metadata,
+        sort,
+        descending,
+        start: query.non_negative("_start")?.unwrap_or(0),
+        end: query.non_negative("_end")?,
+    })
+}
+
+/// `POST /v1/jobs` and `PATCH /v1/jobs`: create or replace (201); `?runoncreate` also
+/// starts a run.
+pub async fn create(
+    State(scheduler): State<Scheduler>,
+    query: QueryPairs,
+    JsonObject(spec): JsonObject<JobSpec>,
+) -> Result<Response, ApiError> {
+    let job = save(&scheduler, &query, spec).await?;
+    Ok(saved(StatusCode::CREATED, job))
+}
+
+/// `PUT /v1/jobs/{name}`: create (201) or replace (200) the job of the path; the body's
+/// `name` may be left out, and must not differ.
+pub async fn replace(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+    query: QueryPairs,
+    JsonObject(mut spec): JsonObject<JobSpec>,
+) -> Result<Response, ApiError> {
+    if spec.name.is_empty() {
+        spec.name.clone_from(&name);
+    } else if spec.name != name {
+        return Err(ApiError::invalid(
+            "name",
+            format!("{:?} differs from the job of the path, {name:?}", spec.name),
+        ));
+    }
+    let existed = scheduler.store().get_job(&name).await?.is_some();
+    let job = save(&scheduler, &query, spec).await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(saved(status, job))
+}
+
+/// Puts the job, then starts a run if `?runoncreate` asks. A run that cannot start does
+/// not undo the save: it is logged, and the job is still answered.
+async fn save(
+    scheduler: &Scheduler,
+    query: &QueryPairs,
+    spec: JobSpec,
+) -> Result<JobOut, ApiError> {
+    let job = scheduler.put_job(spec).await?;
+    if query.has("runoncreate")
+        && let Err(error) = scheduler.run_job(&job.spec.name).await
+    {
+        tracing::warn!(job = %job.spec.name, "runoncreate: the run did not start: {error}");
+    }
+    Ok(job.into())
+}
+
+fn saved(status: StatusCode, job: JobOut) -> Response {
+    let location = job_location(&job.spec.name);
+    with_location((status, Json(job)).into_response(), location)
+}
+
+/// `GET /v1/jobs/{name}`.
+pub async fn get(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<JobOut>, ApiError> {
+    match scheduler.store().get_job(&name).await? {
+        Some(job) => Ok(Json(job.into())),
+        None => Err(JobError::NotFound(name).into()),
+    }
+}
+
+/// `DELETE /v1/jobs/{name}`: the deleted job; 409 while other jobs name it as parent.
+pub async fn delete(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<JobOut>, ApiError> {
+    Ok(Json(scheduler.delete_job(&name).await?.into()))
+}
+
+/// `POST /v1/jobs/{name}/run` and `POST /v1/jobs/{name}`: starts a run and answers at
+/// once (202) with the execution; 409 when `forbid` and a run is going.
+pub async fn run(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let execution = ExecutionOut::from(scheduler.run_job(&name).await?);
+    let location = format!("{}/executions/{}", job_location(&name), execution.id);
+    Ok(with_location(
+        (StatusCode::ACCEPTED, Json(execution)).into_response(),
+        location,
+    ))
+}
+
+/// `POST /v1/jobs/{name}/toggle`: flips `disabled`.
+pub async fn toggle(
+    State(scheduler): State<Scheduler>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<JobOut>, ApiError> {
+    Ok(Json(scheduler.toggle_job(&name).await?.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(raw: &str) -> Result<JobQuery, ApiError> {
+        job_query(&QueryPairs::parse(raw))
+    }
+
+    #[test]
+    fn dkron_list_parameters_are_read() {
+        let parsed = query(
+            "metadata[team]=ops&metadata%5Benv%5D=prod&q=back&status=failed&disabled=false\
+             &_sort=next&_order=desc&_start=5&_end=10&unknown=1",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.metadata,
+            vec![
+                ("team".to_string(), "ops".to_string()),
+                ("env".to_string(), "prod".to_string())
+            ]
+        );
+        assert_eq!(parsed.q.as_deref(), Some("back"));
+        assert_eq!(parsed.status.as_deref(), Some("failed"));
+        assert_eq!(parsed.disabled, Some(false));
+        assert_eq!(parsed.sort, JobSort::Next);
+        assert!(parsed.descending);
+        assert_eq!((parsed.start, parsed.end), (5, Some(10)));
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        for (raw, field) in [
+            ("status=running", "status"),
+            ("disabled=yes", "disabled"),
+            ("_sort=owner", "_sort"),
+            ("_order=up", "_order"),
+            ("_start=-1", "_start"),
+            ("_end=ten", "_end"),
+        ] {
+            let error = query(raw).unwrap_err();
+            assert!(
+                error.text().starts_with(&format!("{field}: ")),
+                "{raw}: {}",
+                error.text()
+            );
+        }
+    }
+}

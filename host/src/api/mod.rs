@@ -1,0 +1,120 @@
+//! The HTTP API: Dkron's `/v1` routes (jobs, executions, busy, restore) plus live output,
+//! kill, health, metrics and an OpenAPI document, served by axum in front of a
+//! [`Scheduler`].
+//!
+//! * `jobs`: the job routes; `executions`: a job's executions, live output and kill;
+//!   `system`: health, metrics, agent info, busy, restore and the OpenAPI document.
+//! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
+//!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
+//!   its status; `dto`: the JSON shapes of jobs and executions.
+//!
+//! Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
+//! as Dkron's does. `docs/api.md` lists the routes with examples.
+
+mod dto;
+mod error;
+mod executions;
+mod input;
+mod jobs;
+mod system;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::scheduler::Scheduler;
+pub use error::ApiError;
+
+/// The header naming the node that answered.
+const X_WHOM: HeaderName = HeaderName::from_static("x-whom");
+
+/// The header giving how many items match a list request, before paging.
+const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+
+/// The largest restore upload: a whole export of jobs.
+const RESTORE_BODY_LIMIT: usize = 64 << 20;
+
+/// The API's routes, answering with `scheduler`.
+pub fn router(scheduler: Scheduler) -> Router {
+    let whom = HeaderValue::from_str(scheduler.node())
+        .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/metrics", get(system::metrics))
+        .route("/v1", get(system::agent))
+        .route("/v1/", get(system::agent))
+        .route("/v1/openapi.json", get(system::openapi))
+        .route("/v1/busy", get(system::busy))
+        .route(
+            "/v1/restore",
+            post(system::restore).layer(DefaultBodyLimit::max(RESTORE_BODY_LIMIT)),
+        )
+        .route(
+            "/v1/jobs",
+            get(jobs::list).post(jobs::create).patch(jobs::create),
+        )
+        .route(
+            "/v1/jobs/{name}",
+            get(jobs::get)
+                .put(jobs::replace)
+                .delete(jobs::delete)
+                .post(jobs::run),
+        )
+        .route("/v1/jobs/{name}/run", post(jobs::run))
+        .route("/v1/jobs/{name}/toggle", post(jobs::toggle))
+        .route(
+            "/v1/jobs/{name}/executions",
+            get(executions::list).delete(executions::delete_all),
+        )
+        .route("/v1/jobs/{name}/executions/{id}", get(executions::get))
+        .route(
+            "/v1/jobs/{name}/executions/{id}/output",
+            get(executions::output),
+        )
+        .route(
+            "/v1/jobs/{name}/executions/{id}/kill",
+            post(executions::kill),
+        )
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response_with_state(whom, add_whom))
+        .with_state(scheduler)
+}
+
+async fn add_whom(State(whom): State<HeaderValue>, mut response: Response) -> Response {
+    response.headers_mut().insert(X_WHOM, whom);
+    response
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::with_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// A page of a list, with `X-Total-Count` giving how many match in all.
+fn page<T: Serialize>(total: u64, items: Vec<T>) -> Response {
+    ([(X_TOTAL_COUNT, total.to_string())], Json(items)).into_response()
+}
+
+/// `/v1/jobs/<name>`, for `Location` (names are slugs; anything else is escaped).
+fn job_location(name: &str) -> String {
+    let escaped: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("/v1/jobs/{escaped}")
+}
+
+/// `response` with a `Location` header (escaped ASCII, so always a valid value).
+fn with_location(mut response: Response, location: String) -> Response {
+    if let Ok(value) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}

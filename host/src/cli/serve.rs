@@ -1,0 +1,254 @@
+//! `sandcron serve`: opens the store, starts the scheduler and serves the HTTP API until
+//! SIGINT or SIGTERM, then stops taking requests, lets running executions end (up to ten
+//! seconds) and flushes what they recorded.
+//!
+//! Once it listens it prints one line to stderr, `sandcron: listening on http://ADDR
+//! (database URL)`, with the address actually bound (so `--listen 127.0.0.1:0` can be
+//! read back) and the database URL without its password.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use sandcron_sdk::duration::parse_duration;
+
+use super::CliError;
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
+
+/// How long running executions get to end once a stop is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long open HTTP connections (followers of live output, say) get to end after the
+/// scheduler has stopped.
+const CONNECTIONS_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; port 0 picks a free one.
+    #[arg(
+        long,
+        env = "SANDCRON_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    listen: String,
+    /// Where the SQLite database and the component cache live; created if missing
+    /// [default: $XDG_DATA_HOME/sandcron, else ~/.local/share/sandcron].
+    #[arg(long, env = "SANDCRON_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The store: sqlite://PATH or postgres://USER@HOST/DATABASE
+    /// [default: sqlite://<data-dir>/sandcron.db].
+    #[arg(long, env = "SANDCRON_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+    /// This node's name, written on every execution it runs [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// Executions kept per job, the newest; 0 keeps them all.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    keep_executions: u32,
+    /// Executions older than this are deleted, a duration such as 720h or 30m.
+    #[arg(long, value_name = "DURATION")]
+    max_execution_age: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let max_age = args
+        .max_execution_age
+        .as_deref()
+        .map(|text| {
+            parse_duration(text)
+                .map_err(|e| CliError::Usage(format!("--max-execution-age {text:?}: {e}")))
+        })
+        .transpose()?;
+    let data_dir = data_dir(args.data_dir.clone())?;
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sandcron.db").display()));
+    let runtime_config = RuntimeConfig {
+        cache_dir: Some(cache_dir(&data_dir)),
+        max_concurrent_executions: 1000,
+        ..RuntimeConfig::default()
+    };
+    let scheduler_config = SchedulerConfig {
+        node: args.node.clone().unwrap_or_else(default_node_name),
+        keep_last: Some(args.keep_executions).filter(|keep| *keep > 0),
+        max_age,
+        ..SchedulerConfig::default()
+    };
+    let tokio = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
+    tokio.block_on(async move {
+        let store = crate::store::open(&database_url).await.map_err(|e| {
+            CliError::Error(format!(
+                "cannot open the database {}: {e:#}",
+                redact_password(&database_url)
+            ))
+        })?;
+        let runtime = Runtime::new(runtime_config)
+            .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
+        let scheduler = Scheduler::start(store, runtime, scheduler_config)
+            .await
+            .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
+        eprintln!(
+            "sandcron: listening on http://{address} (database {})",
+            redact_password(&database_url)
+        );
+        serve(listener, scheduler).await
+    })
+}
+
+/// Serves until a stop signal, then winds down: no new connections, the scheduler's
+/// executions end (which ends the streams that follow them), open connections get a
+/// last moment to finish.
+async fn serve(listener: tokio::net::TcpListener, scheduler: Scheduler) -> Result<(), CliError> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = crate::api::router(scheduler.clone());
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    tokio::select! {
+        signal = stop_signal() => signal?,
+        ended = &mut server => {
+            return Err(CliError::Error(match ended {
+                Ok(Ok(())) => "the HTTP server stopped".to_string(),
+                Ok(Err(e)) => format!("the HTTP server failed: {e}"),
+                Err(e) => format!("the HTTP server failed: {e}"),
+            }));
+        }
+    }
+    eprintln!("sandcron: stopping");
+    let _ = stop_tx.send(());
+    // A second signal stops at once.
+    tokio::spawn(async {
+        if stop_signal().await.is_ok() {
+            eprintln!("sandcron: stopped before running executions ended");
+            std::process::exit(130);
+        }
+    });
+    scheduler.shutdown(SHUTDOWN_GRACE).await;
+    if tokio::time::timeout(CONNECTIONS_GRACE, &mut server)
+        .await
+        .is_err()
+    {
+        server.abort();
+    }
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn stop_signal() -> Result<(), CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind| {
+        signal(kind).map_err(|e| CliError::Error(format!("cannot listen for signals: {e}")))
+    };
+    let mut interrupt = listen(SignalKind::interrupt())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+/// The data directory, created if missing, made absolute.
+fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = given
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("sandcron")))
+        .or_else(|| env("HOME").map(|d| d.join(".local").join("share").join("sandcron")))
+        .ok_or_else(|| {
+            CliError::Usage("no data directory: give --data-dir (HOME is not set)".into())
+        })?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        CliError::Error(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    std::path::absolute(&dir).map_err(|e| {
+        CliError::Error(format!(
+            "cannot resolve the data directory {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
+/// `$SANDCRON_CACHE_DIR` when set, else `<data-dir>/cache`.
+fn cache_dir(data_dir: &Path) -> PathBuf {
+    std::env::var_os("SANDCRON_CACHE_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir.join("cache"))
+}
+
+/// `url` with any password replaced by `***`: in the user info
+/// (`postgres://user:secret@host`) and in a `password=` parameter.
+fn redact_password(url: &str) -> String {
+    let mut redacted = url.to_string();
+    if let Some(scheme_end) = redacted.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = redacted[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(redacted.len(), |end| authority_start + end);
+        if let Some(at) = redacted[authority_start..authority_end].rfind('@')
+            && let Some(colon) = redacted[authority_start..authority_start + at].find(':')
+        {
+            redacted.replace_range(authority_start + colon + 1..authority_start + at, "***");
+        }
+    }
+    if let Some(query_start) = redacted.find('?') {
+        let (base, query) = redacted.split_at(query_start + 1);
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        redacted = format!("{base}{query}");
+    }
+    redacted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_never_printed() {
+        assert_eq!(
+            redact_password("postgres://app:s3cr%40t@db.local:5432/jobs"),
+            "postgres://app:***@db.local:5432/jobs"
+        );
+        assert_eq!(
+            redact_password("postgres://app@127.0.0.1/jobs?sslmode=disable&password=x"),
+            "postgres://app@127.0.0.1/jobs?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            redact_password("sqlite:///var/lib/sandcron/sandcron.db"),
+            "sqlite:///var/lib/sandcron/sandcron.db"
+        );
+        assert_eq!(
+            redact_password("postgres://a:b:c@h@host/db"),
+            "postgres://a:***@host/db"
+        );
+    }
+}
