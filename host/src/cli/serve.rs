@@ -13,6 +13,7 @@ use clap::Args;
 use sandcron_sdk::duration::parse_duration;
 
 use super::CliError;
+use crate::capabilities::http::HttpPolicy;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
 
@@ -50,6 +51,11 @@ pub struct ServeArgs {
     /// Executions older than this are deleted, a duration such as 720h or 30m.
     #[arg(long, value_name = "DURATION")]
     max_execution_age: Option<String>,
+    /// Where jobs' executors may send HTTP requests, scheme://host[:port] (`*` and
+    /// `*.domain` wildcards, CIDR blocks); repeat. Loopback, private and link-local
+    /// addresses must be named explicitly [default: *://*:*, any public host].
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    allow_host: Vec<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -71,12 +77,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     };
-    let scheduler_config = SchedulerConfig {
+    let mut scheduler_config = SchedulerConfig {
         node: args.node.clone().unwrap_or_else(default_node_name),
         keep_last: Some(args.keep_executions).filter(|keep| *keep > 0),
         max_age,
         ..SchedulerConfig::default()
     };
+    if !args.allow_host.is_empty() {
+        scheduler_config.http = HttpPolicy::parse(&args.allow_host)
+            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
+    }
     let tokio = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
     tokio.block_on(async move {

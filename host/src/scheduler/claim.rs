@@ -95,6 +95,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                             attempt: 1,
                             scheduled_at: tick.job.scheduled_at,
                             has_dependents: tick.job.has_dependents,
+                            registered: None,
                         }),
                         None => inner.metrics.skipped(),
                     }

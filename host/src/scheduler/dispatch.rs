@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sandcron_sdk::duration::parse_duration;
 
 use super::Inner;
+use super::active::ActiveGuard;
 use super::backoff::retry_delay;
 use crate::capabilities::Grants;
 use crate::capabilities::process::ProcessPolicy;
@@ -29,6 +30,9 @@ pub(super) struct Run {
     pub scheduled_at: DateTime<Utc>,
     /// Whether dependent jobs may need triggering after a success.
     pub has_dependents: bool,
+    /// Registered as running before the run was handed out (a manual run, so that the
+    /// API can follow or kill it as soon as it answers).
+    pub registered: Option<ActiveGuard>,
 }
 
 /// How one attempt ended.
@@ -51,7 +55,7 @@ impl Inner {
             if !self.wait_for(&run).await {
                 return;
             }
-            let attempt = self.run_attempt(&run, failed).await;
+            let attempt = self.run_attempt(&mut run, failed).await;
             if attempt.success {
                 self.after_success(&run).await;
                 return;
@@ -91,29 +95,16 @@ impl Inner {
     }
 
     /// Runs one attempt; `failed_before` attempts of the tick failed before it.
-    async fn run_attempt(&self, run: &Run, failed_before: usize) -> Attempt {
+    async fn run_attempt(&self, run: &mut Run, failed_before: usize) -> Attempt {
         let _permit = self.slots.acquire().await;
         let started_at = Utc::now();
         let lateness = (started_at - run.scheduled_at).to_std().unwrap_or_default();
         self.metrics.started(lateness);
         self.recorder.started(run.execution_id, started_at);
-        let active = self.active.register(
-            ExecutionRecord {
-                id: run.execution_id,
-                job_name: run.spec.name.clone(),
-                group: run.group,
-                attempt: run.attempt,
-                scheduled_at: run.scheduled_at,
-                started_at: Some(started_at),
-                finished_at: None,
-                state: ExecutionState::Running,
-                output: Vec::new(),
-                output_truncated: false,
-                reason: String::new(),
-                node: self.config.node.clone(),
-            },
-            self.config.output_limit,
-        );
+        let active = match run.registered.take() {
+            Some(active) => active,
+            None => self.register(run, started_at),
+        };
 
         let (result, output, output_truncated, killed) =
             match self.executables.get(&run.spec.executor) {
@@ -170,6 +161,27 @@ impl Inner {
         Attempt { success, killed }
     }
 
+    /// Lists the run as running on this node.
+    fn register(&self, run: &Run, started_at: DateTime<Utc>) -> ActiveGuard {
+        self.active.register(
+            ExecutionRecord {
+                id: run.execution_id,
+                job_name: run.spec.name.clone(),
+                group: run.group,
+                attempt: run.attempt,
+                scheduled_at: run.scheduled_at,
+                started_at: Some(started_at),
+                finished_at: None,
+                state: ExecutionState::Running,
+                output: Vec::new(),
+                output_truncated: false,
+                reason: String::new(),
+                node: self.config.node.clone(),
+            },
+            self.config.output_limit,
+        )
+    }
+
     /// Writes the next attempt's record, due after the backoff.
     async fn schedule_retry(&self, run: &Run) -> Option<Run> {
         let delay = retry_delay(&run.spec.retry_backoff, run.attempt + 1, fastrand::f64());
@@ -191,6 +203,7 @@ impl Inner {
                 attempt: record.attempt,
                 scheduled_at: due,
                 has_dependents: run.has_dependents,
+                registered: None,
             }),
             Err(error) => {
                 tracing::warn!(%error, job = %run.spec.name, "cannot write the retry");
@@ -277,7 +290,7 @@ impl Inner {
                 node: self.config.node.clone(),
             })
             .await?;
-        self.spawn_run(Run {
+        let mut run = Run {
             job_id,
             spec,
             execution_id: record.id,
@@ -285,7 +298,13 @@ impl Inner {
             attempt: 1,
             scheduled_at: record.scheduled_at,
             has_dependents,
-        });
+            registered: None,
+        };
+        if state == ExecutionState::Running {
+            let started_at = record.started_at.unwrap_or(record.scheduled_at);
+            run.registered = Some(self.register(&run, started_at));
+        }
+        self.spawn_run(run);
         Ok(record)
     }
 
