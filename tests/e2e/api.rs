@@ -947,3 +947,43 @@ async fn serve_hides_the_database_password_and_stops_on_sigterm() {
         server.log()
     );
 }
+
+#[tokio::test]
+async fn an_execution_cut_short_by_kill_9_of_the_server_is_closed_as_failed_on_restart() {
+    for server in each_server().await {
+        let backend = server.backend;
+        server
+            .post("/v1/jobs", manual("long", "echo begun; sleep 60"))
+            .await;
+        let run = server.call("POST", "/v1/jobs/long/run", None).await;
+        assert_eq!(run.status, 202, "{backend}: {}", run.text);
+        let id = run.json()["id"].as_i64().unwrap();
+        let path = format!("/v1/jobs/long/executions/{id}");
+        eventually(
+            "the execution to be running",
+            Duration::from_secs(10),
+            || async { (server.get(&path).await.json()["state"] == "running").then_some(()) },
+        )
+        .await;
+
+        let server = server.crash_and_restart();
+        let execution = server.get(&path).await.json();
+        assert_eq!(execution["state"], "failed", "{backend}: {execution}");
+        assert_eq!(
+            execution["reason"], "host restarted",
+            "{backend}: {execution}"
+        );
+        assert!(!execution["finished_at"].is_null(), "{backend}");
+        let busy = server.get("/v1/busy").await;
+        assert_eq!(
+            busy.json(),
+            json!([]),
+            "{backend}: no phantom running execution"
+        );
+        let job = server.get("/v1/jobs/long").await.json();
+        assert_eq!(job["status"], "failed", "{backend}: {job}");
+        // The job runs again after the restart.
+        let again = server.call("POST", "/v1/jobs/long/run", None).await;
+        assert_eq!(again.status, 202, "{backend}: {}", again.text);
+    }
+}

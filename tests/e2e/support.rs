@@ -205,7 +205,9 @@ pub struct Server {
     child: std::process::Child,
     log: Arc<Mutex<String>>,
     http: reqwest::Client,
-    _data_dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
+    database_url: Option<String>,
+    extra: Vec<String>,
 }
 
 /// One answer of the API.
@@ -258,14 +260,36 @@ impl Server {
     }
 
     fn spawn(backend: &'static str, database_url: Option<String>, extra: &[&str]) -> Self {
+        let extra = extra.iter().map(|a| a.to_string()).collect();
+        Self::spawn_in(tempfile::tempdir().unwrap(), backend, database_url, extra)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and starts it again on the same
+    /// data directory and database.
+    pub fn crash_and_restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data_dir = self
+            .data_dir
+            .take()
+            .expect("a server keeps its data directory");
+        let (database_url, extra) = (self.database_url.clone(), self.extra.clone());
+        Self::spawn_in(data_dir, self.backend, database_url, extra)
+    }
+
+    fn spawn_in(
+        data_dir: tempfile::TempDir,
+        backend: &'static str,
+        database_url: Option<String>,
+        extra: Vec<String>,
+    ) -> Self {
         use std::io::BufRead;
-        let data_dir = tempfile::tempdir().unwrap();
         let mut command = sandcron();
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--node", "test-node"])
             .arg("--data-dir")
             .arg(data_dir.path())
-            .args(extra)
+            .args(&extra)
             .env_remove("SANDCRON_DATABASE_URL")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -314,7 +338,9 @@ impl Server {
             child,
             log,
             http: reqwest::Client::new(),
-            _data_dir: data_dir,
+            data_dir: Some(data_dir),
+            database_url,
+            extra,
         }
     }
 
