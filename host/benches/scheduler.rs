@@ -15,7 +15,8 @@
 //! With PostgreSQL, the URL is an administrative one: the bench creates (and afterwards
 //! drops) a database of its own next to it. `--capacity` registers the jobs `@every 1h`
 //! instead, so nothing fires, and reports the RSS and the time of the first page of the
-//! job list: the "a million jobs on one node" figures.
+//! job list, measured `--settle` (default 60s) after the load: the "a million jobs on one
+//! node" figures.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +36,7 @@ struct Args {
     duration: Duration,
     database: String,
     capacity: bool,
+    settle: Duration,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -56,6 +58,7 @@ fn parse_args() -> anyhow::Result<Args> {
         duration: duration("--duration", "60s")?,
         database: value("--database").unwrap_or_else(|| "sqlite".into()),
         capacity: argv.iter().any(|a| a == "--capacity"),
+        settle: duration("--settle", "60s")?,
     })
 }
 
@@ -99,26 +102,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let registering = Instant::now();
     // First ticks spread over one interval, starting once registration is surely over.
     let margin = Duration::from_secs(3) + Duration::from_micros(args.jobs as u64 * 40);
+    let (margin, interval) = if args.capacity {
+        // Nothing fires while the capacity figures are taken.
+        (Duration::from_secs(3600), Duration::from_secs(3600))
+    } else {
+        (margin, args.interval)
+    };
     let first_tick = Utc::now() + TimeDelta::from_std(margin)?;
-    let spread = TimeDelta::from_std(args.interval)?;
-    let jobs: Vec<(JobSpec, Option<DateTime<Utc>>)> = (0..args.jobs)
-        .map(|i| {
-            let spec: JobSpec = serde_json::from_value(serde_json::json!({
-                "name": format!("bench-{i:07}"),
-                "schedule": schedule,
-                "executor": "echo",
-                "executor_config": {"message": "tick"},
-                "metadata": {"bench": "throughput"},
-            }))
-            .expect("a valid job");
-            let offset = spread * (i as i32) / (args.jobs.max(1) as i32);
-            (spec, Some(first_tick + offset))
-        })
-        .collect();
-    for chunk in jobs.chunks(10_000) {
-        store.put_jobs(chunk).await?;
+    let spread = TimeDelta::from_std(interval)?;
+    // Built and written ten thousand at a time, so the bench's own memory stays small.
+    let job = |i: usize| {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "name": format!("bench-{i:07}"),
+            "schedule": schedule,
+            "executor": "echo",
+            "executor_config": {"message": "tick"},
+            "metadata": {"bench": "throughput"},
+        }))
+        .expect("a valid job");
+        let offset = spread * (i as i32) / (args.jobs.max(1) as i32);
+        (spec, Some(first_tick + offset))
+    };
+    for first in (0..args.jobs).step_by(10_000) {
+        let chunk: Vec<(JobSpec, Option<DateTime<Utc>>)> =
+            (first..(first + 10_000).min(args.jobs)).map(job).collect();
+        store.put_jobs(&chunk).await?;
     }
-    drop(jobs);
     let took = registering.elapsed();
     println!(
         "registered {} jobs in {:.1?} ({:.0} jobs/s)",
@@ -139,8 +148,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let scheduler = Scheduler::start(store.clone(), runtime, config).await?;
 
     if args.capacity {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Let the database finish what a million-row load sets off (autovacuum, analyze).
+        tokio::time::sleep(args.settle).await;
         report_capacity(&store).await?;
+        println!(
+            "RSS with the scheduler running: {} MiB",
+            rss_kib("VmRSS:") / 1024
+        );
+        scheduler.shutdown(Duration::from_secs(10)).await;
     } else {
         let start_at = first_tick + TimeDelta::from_std(args.warmup)?;
         sleep_until(start_at).await;
@@ -158,7 +173,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
         report_lateness(&url, window_start, window_end, args.jobs, args.interval).await?;
     }
-    println!("peak RSS {} MiB", peak_rss_kib() / 1024);
+    println!("peak RSS {} MiB", rss_kib("VmHWM:") / 1024);
     drop(store);
     if let Some(drop_database) = drop_database {
         drop_database.await?;
@@ -280,14 +295,15 @@ async fn sleep_until(at: DateTime<Utc>) {
     }
 }
 
-/// Peak resident set size of this process, in KiB.
-fn peak_rss_kib() -> u64 {
+/// A memory figure of this process from /proc/self/status (`VmRSS:` now, `VmHWM:` the
+/// peak), in KiB.
+fn rss_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|n| n.parse().ok())
         })

@@ -83,7 +83,18 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             .await
         {
             Ok(ticks) => {
-                tracing::debug!(ticks = ticks.len(), took = ?claiming.elapsed(), "claimed");
+                let claimed_at = Utc::now();
+                let late_ms = ticks
+                    .iter()
+                    .map(|tick| (claimed_at - tick.job.scheduled_at).num_milliseconds())
+                    .max()
+                    .unwrap_or(0);
+                tracing::debug!(
+                    ticks = ticks.len(),
+                    took = ?claiming.elapsed(),
+                    late_ms,
+                    "claimed"
+                );
                 let full = ticks.len() == batch;
                 for tick in ticks {
                     match tick.execution {

@@ -1,10 +1,15 @@
 //! PostgreSQL: for production, and for several nodes sharing one database.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Pool, Postgres, QueryBuilder};
+use std::str::FromStr;
 
-use super::sql::{EXECUTION_COLUMNS, JOB_COLUMNS, sql_store};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Pool, Postgres, QueryBuilder, Transaction};
+
+use super::sql::{
+    ADD_JOB_TOTALS, EXECUTION_COLUMNS, JOB_COLUMNS, JobTotals, finished_state, sql_store,
+    tick_group,
+};
 use super::{
     ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
     NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, from_millis, to_millis,
@@ -19,9 +24,14 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` and migrates the database.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // Every statement is planned for its own values: a generic plan of a prepared
+        // statement cannot see that a page is small or a filter selective, and may scan a
+        // million rows (seen with the job list's dependents lookup before statistics).
+        let options =
+            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect(url)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
@@ -35,6 +45,129 @@ impl PgStore {
         pool: &Pool<Postgres>,
     ) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
         pool.begin().await
+    }
+
+    /// Stores each job's next tick: one statement over arrays, whatever the count.
+    async fn store_next_runs(
+        tx: &mut Transaction<'_, Postgres>,
+        next: &[(i64, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        let (ids, nexts): (Vec<i64>, Vec<Option<i64>>) = next.iter().copied().unzip();
+        sqlx::query(
+            "UPDATE jobs SET next_run_at = v.next \
+             FROM UNNEST($1::int8[], $2::int8[]) AS v (id, next) WHERE jobs.id = v.id",
+        )
+        .bind(ids)
+        .bind(nexts)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Writes the executions of claimed ticks; returns `(id, job_id)` pairs.
+    async fn insert_tick_executions(
+        tx: &mut Transaction<'_, Postgres>,
+        node: &str,
+        jobs: &[&DueJob],
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+        let names: Vec<&str> = jobs.iter().map(|job| job.spec.name.as_str()).collect();
+        let groups: Vec<i64> = jobs
+            .iter()
+            .map(|job| tick_group(job.scheduled_at))
+            .collect();
+        let ticks: Vec<i64> = jobs.iter().map(|job| to_millis(job.scheduled_at)).collect();
+        Ok(sqlx::query_as(
+            "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, state, \
+             node) SELECT v.job_id, v.name, v.grp, 1, v.tick, 'scheduled', $5 \
+             FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[]) AS v (job_id, name, grp, tick) \
+             RETURNING id, job_id",
+        )
+        .bind(ids)
+        .bind(names)
+        .bind(groups)
+        .bind(ticks)
+        .bind(node)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    /// Marks executions as running.
+    async fn write_running(
+        pool: &PgPool,
+        started: &[(i64, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<i64> = started.iter().map(|(id, _)| *id).collect();
+        let ats: Vec<i64> = started.iter().map(|(_, at)| to_millis(*at)).collect();
+        sqlx::query(
+            "UPDATE executions SET state = 'running', started_at = v.at \
+             FROM UNNEST($1::int8[], $2::int8[]) AS v (id, at) \
+             WHERE executions.id = v.id AND executions.state = 'scheduled'",
+        )
+        .bind(ids)
+        .bind(ats)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Completes executions.
+    async fn write_finished(
+        tx: &mut Transaction<'_, Postgres>,
+        finished: &[FinishedExecution],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<i64> = finished.iter().map(|done| done.id).collect();
+        let states: Vec<&str> = finished.iter().map(finished_state).collect();
+        let starts: Vec<i64> = finished.iter().map(|d| to_millis(d.started_at)).collect();
+        let ends: Vec<i64> = finished.iter().map(|d| to_millis(d.finished_at)).collect();
+        let outputs: Vec<&[u8]> = finished.iter().map(|d| d.output.as_slice()).collect();
+        let truncated: Vec<bool> = finished.iter().map(|d| d.output_truncated).collect();
+        let reasons: Vec<&str> = finished.iter().map(|d| d.reason.as_str()).collect();
+        sqlx::query(
+            "UPDATE executions SET state = v.state, started_at = v.started, \
+             finished_at = v.finished, output = v.output, output_truncated = v.truncated, \
+             reason = v.reason \
+             FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::bytea[], \
+             $6::bool[], $7::text[]) AS v (id, state, started, finished, output, truncated, reason) \
+             WHERE executions.id = v.id",
+        )
+        .bind(ids)
+        .bind(states)
+        .bind(starts)
+        .bind(ends)
+        .bind(outputs)
+        .bind(truncated)
+        .bind(reasons)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds finished executions to their jobs' counters and status.
+    async fn add_job_totals(
+        tx: &mut Transaction<'_, Postgres>,
+        totals: &[JobTotals],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<i64> = totals.iter().map(|t| t.job_id).collect();
+        let ok: Vec<i64> = totals.iter().map(|t| t.succeeded).collect();
+        let err: Vec<i64> = totals.iter().map(|t| t.failed).collect();
+        let last_ok: Vec<Option<i64>> = totals.iter().map(|t| t.last_success).collect();
+        let last_err: Vec<Option<i64>> = totals.iter().map(|t| t.last_error).collect();
+        let status: Vec<&str> = totals.iter().map(|t| t.status).collect();
+        sqlx::query(&format!(
+            "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (SELECT * FROM \
+             UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[])) \
+             {ADD_JOB_TOTALS}"
+        ))
+        .bind(ids)
+        .bind(ok)
+        .bind(err)
+        .bind(last_ok)
+        .bind(last_err)
+        .bind(status)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Postgres>, key: &str, value: &str) {

@@ -20,10 +20,17 @@ fn parse_spec(id: i64, json: &str) -> Result<JobSpec, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("job {id}: {e}")))
 }
 
+/// Whether other jobs name the row's job as parent: a lookup per row that the partial
+/// index `jobs_parent` serves, whatever the planner knows of the table.
+macro_rules! has_dependents {
+    () => {
+        "EXISTS (SELECT 1 FROM jobs AS child \
+         WHERE child.parent_job = jobs.name AND child.parent_job <> '') AS has_dependents"
+    };
+}
+
 /// What a claim selects of a due job: see [`DueRow`].
-pub(super) const DUE_COLUMNS: &str = "id, spec, next_run_at, \
-     EXISTS (SELECT 1 FROM jobs AS child \
-     WHERE child.parent_job = jobs.name AND child.parent_job <> '') AS has_dependents";
+pub(super) const DUE_COLUMNS: &str = concat!("id, spec, next_run_at, ", has_dependents!());
 
 /// A due job's row: id, spec, next_run_at, has_dependents.
 pub(super) type DueRow = (i64, String, i64, bool);
@@ -46,6 +53,17 @@ pub(super) fn due_jobs(rows: Vec<DueRow>) -> Result<Vec<DueJob>, StoreError> {
 pub(super) fn tick_group(scheduled_at: DateTime<Utc>) -> i64 {
     to_millis(scheduled_at).saturating_mul(1_000_000)
 }
+
+/// The stored state of a finished execution.
+pub(super) fn finished_state(done: &FinishedExecution) -> &'static str {
+    if done.success { "succeeded" } else { "failed" }
+}
+
+/// Adds the CTE `v (vid, vok, verr, vlast_ok, vlast_err, vstatus)` to the jobs' counters.
+pub(super) const ADD_JOB_TOTALS: &str = "UPDATE jobs SET success_count = success_count + v.vok, \
+     error_count = error_count + v.verr, last_success = COALESCE(v.vlast_ok, last_success), \
+     last_error = COALESCE(v.vlast_err, last_error), status = v.vstatus \
+     FROM v WHERE jobs.id = v.vid";
 
 /// What a batch of finished executions adds to one job.
 pub(super) struct JobTotals {
@@ -100,11 +118,14 @@ pub(super) struct JobRow {
     pub error_count: i64,
     pub last_success: Option<i64>,
     pub last_error: Option<i64>,
+    pub has_dependents: bool,
 }
 
 /// The columns of [`JobRow`].
-pub(super) const JOB_COLUMNS: &str =
-    "id, spec, status, next_run_at, success_count, error_count, last_success, last_error";
+pub(super) const JOB_COLUMNS: &str = concat!(
+    "id, spec, status, next_run_at, success_count, error_count, last_success, last_error, ",
+    has_dependents!()
+);
 
 impl JobRow {
     pub(super) fn into_job(self, dependent_jobs: Vec<String>) -> Result<StoredJob, StoreError> {
@@ -163,44 +184,12 @@ impl From<ExecutionRow> for ExecutionRecord {
 }
 
 /// Implements `Store` for `$store`, whose field `pool` is a `sqlx::Pool<$db>` and which
-/// has `fn push_metadata_filter(&mut QueryBuilder<$db>, &str, &str)`, `const CLAIM_LOCK`
-/// and `async fn begin_write(&Pool<$db>)`.
+/// has what differs between the dialects: `fn push_metadata_filter`, `const CLAIM_LOCK`,
+/// `async fn begin_write`, and the bulk statements of the hot path (`store_next_runs`,
+/// `insert_tick_executions`, `write_running`, `write_finished`, `add_job_totals`).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         impl $store {
-            async fn dependents(&self, names: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
-                if names.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut query = sqlx::QueryBuilder::<$db>::new(
-                    // `parent_job <> ''` lets the partial index `jobs_parent` serve the lookup.
-                    "SELECT parent_job, name FROM jobs WHERE parent_job <> '' AND parent_job IN (",
-                );
-                let mut list = query.separated(", ");
-                for name in names {
-                    list.push_bind(name.to_string());
-                }
-                query.push(") ORDER BY name");
-                let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&self.pool).await?;
-                Ok(rows)
-            }
-
-            /// Stores each job's next tick, in bulk.
-            async fn store_next_runs(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                next: &[(i64, Option<i64>)],
-            ) -> Result<(), StoreError> {
-                for chunk in next.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vnext) AS (");
-                    update.push_values(chunk, |mut row, (id, next)| {
-                        row.push_bind(*id).push_bind(*next);
-                    });
-                    update.push(") UPDATE jobs SET next_run_at = v.vnext FROM v WHERE jobs.id = v.vid");
-                    update.build().execute(&mut **tx).await?;
-                }
-                Ok(())
-            }
-
             /// Which of `job_ids` have an execution that is scheduled or running.
             async fn jobs_with_open_executions(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -223,19 +212,27 @@ macro_rules! sql_store {
                 Ok(open)
             }
 
+            /// The names of the jobs whose parent is `parent`.
+            async fn dependents_of(&self, parent: &str) -> Result<Vec<String>, StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT name FROM jobs WHERE parent_job = $1 AND parent_job <> '' ORDER BY name",
+                )
+                .bind(parent)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(name,)| name).collect())
+            }
+
+            /// Rows as jobs, with their dependent jobs: a lookup per parent only.
             async fn with_dependents(&self, rows: Vec<$crate::store::sql::JobRow>) -> Result<Vec<StoredJob>, StoreError> {
-                let mut jobs = rows
-                    .into_iter()
-                    .map(|row| row.into_job(Vec::new()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let names: Vec<&str> = jobs.iter().map(|job| job.spec.name.as_str()).collect();
-                let dependents = self.dependents(&names).await?;
-                for job in &mut jobs {
-                    job.dependent_jobs = dependents
-                        .iter()
-                        .filter(|(parent, _)| *parent == job.spec.name)
-                        .map(|(_, child)| child.clone())
-                        .collect();
+                let mut jobs = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let has_dependents = row.has_dependents;
+                    let mut job = row.into_job(Vec::new())?;
+                    if has_dependents {
+                        job.dependent_jobs = self.dependents_of(&job.spec.name).await?;
+                    }
+                    jobs.push(job);
                 }
                 Ok(jobs)
             }
@@ -334,17 +331,27 @@ macro_rules! sql_store {
                         <$store>::push_metadata_filter(builder, key, value);
                     }
                 }
-                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM jobs");
-                filters(&mut count, query);
-                let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+                let unfiltered = query.q.is_none()
+                    && query.status.is_none()
+                    && query.disabled.is_none()
+                    && query.metadata.is_empty();
+                let (total,): (i64,) = if unfiltered {
+                    // Kept by triggers (migration 0002): no count over every row.
+                    sqlx::query_as("SELECT n FROM job_count").fetch_one(&self.pool).await?
+                } else {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM jobs");
+                    filters(&mut count, query);
+                    count.build_query_as().fetch_one(&self.pool).await?
+                };
 
                 let mut select = sqlx::QueryBuilder::<$db>::new(format!("SELECT {JOB_COLUMNS} FROM jobs"));
                 filters(&mut select, query);
                 let order = if query.descending { "DESC" } else { "ASC" };
                 select.push(format!(" ORDER BY {} {order}, id {order}", query.sort.column()));
                 let limit = query.end.map_or(i64::MAX, |end| end.saturating_sub(query.start) as i64);
-                select.push(" LIMIT ").push_bind(limit);
-                select.push(" OFFSET ").push_bind(query.start as i64);
+                // Literal numbers, not parameters: a generic plan of a prepared statement
+                // does not know the page is small and may sort every row.
+                select.push(format!(" LIMIT {limit} OFFSET {}", query.start.min(i64::MAX as u64)));
                 let rows = select.build_query_as().fetch_all(&self.pool).await?;
                 Ok((self.with_dependents(rows).await?, total as u64))
             }
@@ -419,28 +426,15 @@ macro_rules! sql_store {
                 let busy = Self::jobs_with_open_executions(&mut tx, &forbidding).await?;
                 let next: Vec<(i64, Option<i64>)> =
                     due.iter().map(|job| (job.id, plan(job).map(to_millis))).collect();
-                Self::store_next_runs(&mut tx, &next).await?;
+                <$store>::store_next_runs(&mut tx, &next).await?;
 
                 let runnable: Vec<&DueJob> = due.iter().filter(|job| !busy.contains(&job.id)).collect();
-                let mut executions = std::collections::HashMap::new();
-                for chunk in runnable.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
-                         state, node) ",
-                    );
-                    insert.push_values(chunk, |mut row, job| {
-                        row.push_bind(job.id)
-                            .push_bind(job.spec.name.clone())
-                            .push_bind($crate::store::sql::tick_group(job.scheduled_at))
-                            .push_bind(1_i32)
-                            .push_bind(to_millis(job.scheduled_at))
-                            .push_bind("scheduled")
-                            .push_bind(node.to_string());
-                    });
-                    insert.push(" RETURNING id, job_id");
-                    let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut *tx).await?;
-                    executions.extend(ids.into_iter().map(|(id, job_id)| (job_id, id)));
-                }
+                let executions: std::collections::HashMap<i64, i64> =
+                    <$store>::insert_tick_executions(&mut tx, node, &runnable)
+                        .await?
+                        .into_iter()
+                        .map(|(id, job_id)| (job_id, id))
+                        .collect();
                 tx.commit().await?;
                 Ok(due
                     .into_iter()
@@ -516,7 +510,7 @@ macro_rules! sql_store {
                     let due = $crate::store::sql::due_jobs(rows)?;
                     let next: Vec<(i64, Option<i64>)> =
                         due.iter().map(|job| (job.id, plan(job).map(to_millis))).collect();
-                    Self::store_next_runs(&mut tx, &next).await?;
+                    <$store>::store_next_runs(&mut tx, &next).await?;
                     tx.commit().await?;
                     changed += next.len() as u64;
                 }
@@ -558,18 +552,10 @@ macro_rules! sql_store {
             }
 
             async fn mark_running(&self, started: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError> {
-                for chunk in started.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vat) AS (");
-                    update.push_values(chunk, |mut row, (id, at)| {
-                        row.push_bind(*id).push_bind(to_millis(*at));
-                    });
-                    update.push(
-                        ") UPDATE executions SET state = 'running', started_at = v.vat FROM v \
-                         WHERE executions.id = v.vid AND executions.state = 'scheduled'",
-                    );
-                    update.build().execute(&self.pool).await?;
+                if started.is_empty() {
+                    return Ok(());
                 }
-                Ok(())
+                <$store>::write_running(&self.pool, started).await
             }
 
             async fn finish_executions(&self, finished: &[FinishedExecution]) -> Result<(), StoreError> {
@@ -577,48 +563,9 @@ macro_rules! sql_store {
                     return Ok(());
                 }
                 let mut tx = <$store>::begin_write(&self.pool).await?;
-                for chunk in finished.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut update = sqlx::QueryBuilder::<$db>::new(
-                        "WITH v (vid, vstate, vstart, vend, vout, vtrunc, vreason) AS (",
-                    );
-                    update.push_values(chunk, |mut row, done| {
-                        row.push_bind(done.id)
-                            .push_bind(if done.success { "succeeded" } else { "failed" })
-                            .push_bind(to_millis(done.started_at))
-                            .push_bind(to_millis(done.finished_at))
-                            .push_bind(done.output.clone())
-                            .push_bind(done.output_truncated)
-                            .push_bind(done.reason.clone());
-                    });
-                    update.push(
-                        ") UPDATE executions SET state = v.vstate, started_at = v.vstart, \
-                         finished_at = v.vend, output = v.vout, output_truncated = v.vtrunc, \
-                         reason = v.vreason FROM v WHERE executions.id = v.vid",
-                    );
-                    update.build().execute(&mut *tx).await?;
-                }
+                <$store>::write_finished(&mut tx, finished).await?;
                 let totals = $crate::store::sql::JobTotals::of(finished);
-                for chunk in totals.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut update = sqlx::QueryBuilder::<$db>::new(
-                        "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (",
-                    );
-                    update.push_values(chunk, |mut row, total| {
-                        row.push_bind(total.job_id)
-                            .push_bind(total.succeeded)
-                            .push_bind(total.failed)
-                            .push_bind(total.last_success)
-                            .push_bind(total.last_error)
-                            .push_bind(total.status);
-                    });
-                    update.push(
-                        ") UPDATE jobs SET success_count = success_count + v.vok, \
-                         error_count = error_count + v.verr, \
-                         last_success = COALESCE(v.vlast_ok, last_success), \
-                         last_error = COALESCE(v.vlast_err, last_error), status = v.vstatus \
-                         FROM v WHERE jobs.id = v.vid",
-                    );
-                    update.build().execute(&mut *tx).await?;
-                }
+                <$store>::add_job_totals(&mut tx, &totals).await?;
                 tx.commit().await?;
                 Ok(())
             }

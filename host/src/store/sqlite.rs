@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, QueryBuilder, Sqlite};
+use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
-use super::sql::{EXECUTION_COLUMNS, JOB_COLUMNS, sql_store};
+use super::sql::{
+    ADD_JOB_TOTALS, BULK_ROWS, EXECUTION_COLUMNS, JOB_COLUMNS, JobTotals, finished_state,
+    sql_store, tick_group,
+};
 use super::{
     ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
     NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, from_millis, to_millis,
@@ -44,6 +47,124 @@ impl SqliteStore {
         pool: &Pool<Sqlite>,
     ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Stores each job's next tick: a `VALUES` list per thousand jobs.
+    async fn store_next_runs(
+        tx: &mut Transaction<'_, Sqlite>,
+        next: &[(i64, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        for chunk in next.chunks(BULK_ROWS) {
+            let mut update = QueryBuilder::<Sqlite>::new("WITH v (vid, vnext) AS (");
+            update.push_values(chunk, |mut row, (id, next)| {
+                row.push_bind(*id).push_bind(*next);
+            });
+            update.push(") UPDATE jobs SET next_run_at = v.vnext FROM v WHERE jobs.id = v.vid");
+            update.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the executions of claimed ticks; returns `(id, job_id)` pairs.
+    async fn insert_tick_executions(
+        tx: &mut Transaction<'_, Sqlite>,
+        node: &str,
+        jobs: &[&DueJob],
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(BULK_ROWS) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
+                 state, node) ",
+            );
+            insert.push_values(chunk, |mut row, job| {
+                row.push_bind(job.id)
+                    .push_bind(job.spec.name.clone())
+                    .push_bind(tick_group(job.scheduled_at))
+                    .push_bind(1_i32)
+                    .push_bind(to_millis(job.scheduled_at))
+                    .push_bind("scheduled")
+                    .push_bind(node.to_string());
+            });
+            insert.push(" RETURNING id, job_id");
+            ids.extend(
+                insert
+                    .build_query_as::<(i64, i64)>()
+                    .fetch_all(&mut **tx)
+                    .await?,
+            );
+        }
+        Ok(ids)
+    }
+
+    /// Marks executions as running.
+    async fn write_running(
+        pool: &Pool<Sqlite>,
+        started: &[(i64, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        for chunk in started.chunks(BULK_ROWS) {
+            let mut update = QueryBuilder::<Sqlite>::new("WITH v (vid, vat) AS (");
+            update.push_values(chunk, |mut row, (id, at)| {
+                row.push_bind(*id).push_bind(to_millis(*at));
+            });
+            update.push(
+                ") UPDATE executions SET state = 'running', started_at = v.vat FROM v \
+                 WHERE executions.id = v.vid AND executions.state = 'scheduled'",
+            );
+            update.build().execute(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Completes executions.
+    async fn write_finished(
+        tx: &mut Transaction<'_, Sqlite>,
+        finished: &[FinishedExecution],
+    ) -> Result<(), StoreError> {
+        for chunk in finished.chunks(BULK_ROWS) {
+            let mut update = QueryBuilder::<Sqlite>::new(
+                "WITH v (vid, vstate, vstart, vend, vout, vtrunc, vreason) AS (",
+            );
+            update.push_values(chunk, |mut row, done| {
+                row.push_bind(done.id)
+                    .push_bind(finished_state(done))
+                    .push_bind(to_millis(done.started_at))
+                    .push_bind(to_millis(done.finished_at))
+                    .push_bind(done.output.clone())
+                    .push_bind(done.output_truncated)
+                    .push_bind(done.reason.clone());
+            });
+            update.push(
+                ") UPDATE executions SET state = v.vstate, started_at = v.vstart, \
+                 finished_at = v.vend, output = v.vout, output_truncated = v.vtrunc, \
+                 reason = v.vreason FROM v WHERE executions.id = v.vid",
+            );
+            update.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds finished executions to their jobs' counters and status.
+    async fn add_job_totals(
+        tx: &mut Transaction<'_, Sqlite>,
+        totals: &[JobTotals],
+    ) -> Result<(), StoreError> {
+        for chunk in totals.chunks(BULK_ROWS) {
+            let mut update = QueryBuilder::<Sqlite>::new(
+                "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (",
+            );
+            update.push_values(chunk, |mut row, total| {
+                row.push_bind(total.job_id)
+                    .push_bind(total.succeeded)
+                    .push_bind(total.failed)
+                    .push_bind(total.last_success)
+                    .push_bind(total.last_error)
+                    .push_bind(total.status);
+            });
+            update.push(format!(") {ADD_JOB_TOTALS}"));
+            update.build().execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Sqlite>, key: &str, value: &str) {
