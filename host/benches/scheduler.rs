@@ -37,6 +37,7 @@ struct Args {
     database: String,
     capacity: bool,
     settle: Duration,
+    horizon: Option<Duration>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -59,6 +60,9 @@ fn parse_args() -> anyhow::Result<Args> {
         database: value("--database").unwrap_or_else(|| "sqlite".into()),
         capacity: argv.iter().any(|a| a == "--capacity"),
         settle: duration("--settle", "60s")?,
+        horizon: value("--horizon")
+            .map(|text| parse_duration(&text).map_err(|e| anyhow::anyhow!("--horizon: {e}")))
+            .transpose()?,
     })
 }
 
@@ -95,8 +99,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
     };
     println!(
-        "backend {backend}, {} jobs `{schedule}` (echo), warm-up {:?}, measured {:?}",
-        args.jobs, args.warmup, args.duration
+        "backend {backend}, {} jobs `{schedule}` (echo), warm-up {:?}, measured {:?}, \
+         claim horizon {:?}",
+        args.jobs,
+        args.warmup,
+        args.duration,
+        args.horizon.unwrap_or(SchedulerConfig::default().horizon)
     );
 
     let registering = Instant::now();
@@ -141,10 +149,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     })?;
-    let config = SchedulerConfig {
+    let mut config = SchedulerConfig {
         node: "bench".into(),
         ..SchedulerConfig::default()
     };
+    if let Some(horizon) = args.horizon {
+        config.horizon = horizon;
+    }
     let scheduler = Scheduler::start(store.clone(), runtime, config).await?;
 
     if args.capacity {

@@ -435,3 +435,34 @@ async fn start_up_closes_what_a_dead_process_left_running() {
         scheduler.shutdown(Duration::from_secs(5)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_hands_unstarted_ticks_back() {
+    for (backend, store) in each_store().await {
+        let scheduler = start(store.clone()).await;
+        // Due in a second: within the claim horizon, so claimed at once.
+        let job = scheduler
+            .put_job(spec(
+                r#"{"name": "soon", "schedule": "@every 1s", "executor": "echo"}"#,
+            ))
+            .await
+            .unwrap();
+        let tick = job.next_run_at.unwrap();
+        // The claim loop takes the tick within its horizon; wait until it is written.
+        wait_for(&store, "soon", Duration::from_secs(5), |l| !l.is_empty()).await;
+        scheduler.shutdown(Duration::from_secs(5)).await;
+        let list = executions(&store, "soon").await;
+        assert!(
+            list.iter().all(|e| e.state != ExecutionState::Scheduled),
+            "{backend}: an unstarted tick was left behind: {list:#?}"
+        );
+        let job = store.get_job("soon").await.unwrap().unwrap();
+        let next = job.next_run_at.unwrap();
+        // Either the tick ran before the stop, or it is due again.
+        let ran = list.iter().any(|e| e.scheduled_at == tick);
+        assert!(
+            ran || next == tick,
+            "{backend}: tick {tick} lost; next {next}"
+        );
+    }
+}

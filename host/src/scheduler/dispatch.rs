@@ -71,22 +71,20 @@ impl Inner {
         }
     }
 
-    /// Sleeps until the run's instant. On shutdown, hands the tick back unstarted and
-    /// returns `false`.
+    /// Sleeps until the run's instant. On shutdown, sets the tick aside to be handed back
+    /// unstarted, and returns `false`.
     async fn wait_for(&self, run: &Run) -> bool {
         let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
         if !wait.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.stopping.cancelled() => {
-                    let tick = ReleasedTick {
+                    // Handed back in one batch by `Scheduler::shutdown`.
+                    self.released.lock().unwrap_or_else(|p| p.into_inner()).push(ReleasedTick {
                         execution_id: run.execution_id,
                         job_id: run.job_id,
                         scheduled_at: run.scheduled_at,
-                    };
-                    if let Err(error) = self.store.release_ticks(&[tick]).await {
-                        tracing::warn!(%error, "handing back an unstarted tick failed");
-                    }
+                    });
                     return false;
                 }
             }

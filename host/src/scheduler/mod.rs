@@ -31,7 +31,7 @@ use crate::capabilities::http::HttpPolicy;
 use crate::executors;
 use crate::jobs::FieldError;
 use crate::runtime::{Executable, Runtime};
-use crate::store::{ExecutionRecord, Store, StoreError};
+use crate::store::{ExecutionRecord, ReleasedTick, Store, StoreError};
 use active::ActiveExecutions;
 use metrics::Metrics;
 use recorder::Recorder;
@@ -63,7 +63,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             node: default_node_name(),
-            horizon: Duration::from_millis(500),
+            horizon: Duration::from_secs(2),
             claim_batch: 2000,
             keep_last: Some(100),
             max_age: None,
@@ -140,6 +140,8 @@ struct Inner {
     tasks: TaskTracker,
     /// Bounds the executions running at once.
     slots: Semaphore,
+    /// Ticks claimed but not started when the scheduler stopped.
+    released: std::sync::Mutex<Vec<ReleasedTick>>,
 }
 
 impl Scheduler {
@@ -178,6 +180,7 @@ impl Scheduler {
             wake: Notify::new(),
             stopping: stopping.clone(),
             tasks: TaskTracker::new(),
+            released: std::sync::Mutex::default(),
         });
         let rescheduled = claim::apply_misfire_policies(&inner).await?;
         if rescheduled > 0 {
@@ -248,6 +251,11 @@ impl Scheduler {
             );
             inner.active.kill_all();
             let _ = tokio::time::timeout(Duration::from_secs(5), inner.tasks.wait()).await;
+        }
+        let released =
+            std::mem::take(&mut *inner.released.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Err(error) = inner.store.release_ticks(&released).await {
+            tracing::warn!(%error, ticks = released.len(), "handing back unstarted ticks failed");
         }
         inner.recorder.flush().await;
     }
