@@ -1,6 +1,8 @@
 //! Builds the built-in executor components (`executors-wasm/`) for `wasm32-wasip2`, so that
 //! a clean clone builds with plain cargo, and tells the crate where they are.
 //!
+//! It also makes a change under `host/migrations/` rebuild the crate, which embeds them.
+//!
 //! The components are built by a nested cargo in a target directory of their own (a
 //! nested build in the outer one would wait forever on its lock).
 
@@ -12,7 +14,14 @@ const EXECUTORS: [&str; 3] = ["executor_echo", "executor_shell", "executor_http"
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().expect("host/ sits in the repository");
-    for watched in ["executors-wasm", "sdk/src", "sdk/Cargo.toml", "wit"] {
+    // `host/migrations` is embedded by `sqlx::migrate!`: a new migration must rebuild.
+    for watched in [
+        "executors-wasm",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "wit",
+        "host/migrations",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());

@@ -67,8 +67,9 @@ pub struct JobSpec {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Concurrency {
-    /// They may (Dkron's default).
+    /// They may (Dkron's default; `""` means this too, as in Dkron).
     #[default]
+    #[serde(alias = "")]
     Allow,
     /// A tick is skipped while an execution of the job is running.
     Forbid,
@@ -163,6 +164,13 @@ mod tests {
         assert_eq!(spec.executor_config["command"], "echo hi");
         assert_eq!(spec.tags["role"], "web:1");
         assert!(spec.metadata.is_empty());
+    }
+
+    #[test]
+    fn an_empty_concurrency_means_allow_as_in_dkron() {
+        let spec: JobSpec = serde_json::from_str(r#"{"name": "j", "concurrency": ""}"#).unwrap();
+        assert_eq!(spec.concurrency, Concurrency::Allow);
+        assert!(serde_json::from_str::<JobSpec>(r#"{"concurrency": "sometimes"}"#).is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ impl Scheduler {
         // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
         let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
         let job = self.inner.store.put_job(&spec, next).await?;
+        self.inner.pending.call_off(job.id);
         self.inner.wake.notify_one();
         Ok(job)
     }
@@ -74,17 +75,21 @@ impl Scheduler {
             .set_disabled(name, disabled, next)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
+        self.inner.pending.call_off(job.id);
         self.inner.wake.notify_one();
         Ok(job)
     }
 
     /// Deletes a job and its executions; `Conflict` while it has dependent jobs.
     pub async fn delete_job(&self, name: &str) -> Result<StoredJob, JobError> {
-        self.inner
+        let job = self
+            .inner
             .store
             .delete_job(name)
             .await?
-            .ok_or_else(|| JobError::NotFound(name.to_string()))
+            .ok_or_else(|| JobError::NotFound(name.to_string()))?;
+        self.inner.pending.call_off(job.id);
+        Ok(job)
     }
 
     /// Creates or replaces every job, parents before children (Dkron's restore). One

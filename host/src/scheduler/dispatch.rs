@@ -72,24 +72,35 @@ impl Inner {
     }
 
     /// Sleeps until the run's instant. On shutdown, sets the tick aside to be handed back
-    /// unstarted, and returns `false`.
+    /// unstarted; when its job changes meanwhile, discards it; both return `false`.
     async fn wait_for(&self, run: &Run) -> bool {
         let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
-        if !wait.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.stopping.cancelled() => {
-                    // Handed back in one batch by `Scheduler::shutdown`.
-                    self.released.lock().unwrap_or_else(|p| p.into_inner()).push(ReleasedTick {
-                        execution_id: run.execution_id,
-                        job_id: run.job_id,
-                        scheduled_at: run.scheduled_at,
-                    });
-                    return false;
-                }
-            }
+        if wait.is_zero() {
+            return true;
         }
-        true
+        let ticket = self.pending.add(run.job_id);
+        let called_off = ticket.called_off.clone();
+        let due = tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = self.stopping.cancelled() => {
+                // Handed back in one batch by `Scheduler::shutdown`.
+                self.released.lock().unwrap_or_else(|p| p.into_inner()).push(ReleasedTick {
+                    execution_id: run.execution_id,
+                    job_id: run.job_id,
+                    scheduled_at: run.scheduled_at,
+                });
+                false
+            }
+            _ = called_off.cancelled() => {
+                // The job changed: its tick no longer says what to run.
+                if let Err(error) = self.store.discard_ticks(&[run.execution_id]).await {
+                    tracing::warn!(%error, "discarding a called-off tick failed");
+                }
+                false
+            }
+        };
+        self.pending.remove(ticket);
+        due
     }
 
     /// Runs one attempt; `failed_before` attempts of the tick failed before it.

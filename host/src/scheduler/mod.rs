@@ -14,6 +14,7 @@ mod backoff;
 mod claim;
 mod dispatch;
 mod metrics;
+mod pending;
 mod recorder;
 mod retention;
 pub mod schedule;
@@ -140,6 +141,8 @@ struct Inner {
     tasks: TaskTracker,
     /// Bounds the executions running at once.
     slots: Semaphore,
+    /// Ticks waiting for their instant, by job, to call off when the job changes.
+    pending: pending::PendingTicks,
     /// Ticks claimed but not started when the scheduler stopped.
     released: std::sync::Mutex<Vec<ReleasedTick>>,
 }
@@ -181,6 +184,7 @@ impl Scheduler {
             stopping: stopping.clone(),
             tasks: TaskTracker::new(),
             released: std::sync::Mutex::default(),
+            pending: pending::PendingTicks::default(),
         });
         let rescheduled = claim::apply_misfire_policies(&inner).await?;
         if rescheduled > 0 {

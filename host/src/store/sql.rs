@@ -446,6 +446,21 @@ macro_rules! sql_store {
                     .collect())
             }
 
+            async fn discard_ticks(&self, execution_ids: &[i64]) -> Result<(), StoreError> {
+                for chunk in execution_ids.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut delete = sqlx::QueryBuilder::<$db>::new(
+                        "DELETE FROM executions WHERE state = 'scheduled' AND id IN (",
+                    );
+                    let mut ids = delete.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    delete.push(")");
+                    delete.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
             async fn release_ticks(&self, ticks: &[ReleasedTick]) -> Result<(), StoreError> {
                 if ticks.is_empty() {
                     return Ok(());
@@ -455,18 +470,9 @@ macro_rules! sql_store {
                     let at = to_millis(tick.scheduled_at);
                     earliest.entry(tick.job_id).and_modify(|e| *e = (*e).min(at)).or_insert(at);
                 }
+                let ids: Vec<i64> = ticks.iter().map(|tick| tick.execution_id).collect();
+                self.discard_ticks(&ids).await?;
                 let mut tx = <$store>::begin_write(&self.pool).await?;
-                for chunk in ticks.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut delete = sqlx::QueryBuilder::<$db>::new(
-                        "DELETE FROM executions WHERE state = 'scheduled' AND id IN (",
-                    );
-                    let mut ids = delete.separated(", ");
-                    for tick in chunk {
-                        ids.push_bind(tick.execution_id);
-                    }
-                    delete.push(")");
-                    delete.build().execute(&mut *tx).await?;
-                }
                 let earliest: Vec<(i64, i64)> = earliest.into_iter().collect();
                 for chunk in earliest.chunks($crate::store::sql::BULK_ROWS) {
                     let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vat) AS (");
@@ -626,12 +632,6 @@ macro_rules! sql_store {
                 start: u64,
                 end: Option<u64>,
             ) -> Result<(Vec<ExecutionRecord>, u64), StoreError> {
-                let (total,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM executions WHERE job_id = (SELECT id FROM jobs WHERE name = $1)",
-                )
-                .bind(job_name)
-                .fetch_one(&self.pool)
-                .await?;
                 let limit = end.map_or(i64::MAX, |end| end.saturating_sub(start) as i64);
                 let rows: Vec<$crate::store::sql::ExecutionRow> = sqlx::query_as(&format!(
                     "SELECT {EXECUTION_COLUMNS} FROM executions \
@@ -642,6 +642,14 @@ macro_rules! sql_store {
                 .bind(limit)
                 .bind(start as i64)
                 .fetch_all(&self.pool)
+                .await?;
+                // Counted after the page, so the total covers every row the page shows
+                // even while executions are being written.
+                let (total,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM executions WHERE job_id = (SELECT id FROM jobs WHERE name = $1)",
+                )
+                .bind(job_name)
+                .fetch_one(&self.pool)
                 .await?;
                 Ok((rows.into_iter().map(Into::into).collect(), total as u64))
             }
