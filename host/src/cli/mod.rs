@@ -62,8 +62,9 @@ pub enum CliError {
     Error(String),
 }
 
-/// Runs the command line of this process.
-pub fn main() -> ExitCode {
+/// Sends logs to stderr, filtered by `$SANDCRON_LOG` (default `warn`; e.g.
+/// `SANDCRON_LOG=sandcron=debug`).
+pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SANDCRON_LOG")
@@ -71,6 +72,11 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Runs the command line of this process.
+pub fn main() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Exec(args) => exec::run(args),
