@@ -24,8 +24,8 @@ impl Scheduler {
         let now = Utc::now();
         // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
         let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
+        self.call_off(&spec.name).await?;
         let job = self.inner.store.put_job(&spec, next).await?;
-        self.inner.pending.call_off(job.id);
         self.inner.wake.notify_one();
         Ok(job)
     }
@@ -69,26 +69,26 @@ impl Scheduler {
         spec.disabled = disabled;
         let now = Utc::now();
         let next = plan_next(&spec, now, now);
+        self.call_off(name).await?;
         let job = self
             .inner
             .store
             .set_disabled(name, disabled, next)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
-        self.inner.pending.call_off(job.id);
         self.inner.wake.notify_one();
         Ok(job)
     }
 
     /// Deletes a job and its executions; `Conflict` while it has dependent jobs.
     pub async fn delete_job(&self, name: &str) -> Result<StoredJob, JobError> {
+        self.call_off(name).await?;
         let job = self
             .inner
             .store
             .delete_job(name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
-        self.inner.pending.call_off(job.id);
         Ok(job)
     }
 
@@ -167,6 +167,16 @@ impl Scheduler {
             .delete_executions(name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))
+    }
+
+    /// Calls off the ticks of `name` claimed so far: they carry what the job says before
+    /// the change about to be written. Called before the write, so a tick claimed after
+    /// it is never dropped (at worst it runs once more with the old definition).
+    async fn call_off(&self, name: &str) -> Result<(), JobError> {
+        if let Some(job) = self.inner.store.get_job(name).await? {
+            self.inner.called_off.call_off(job.id);
+        }
+        Ok(())
     }
 
     async fn get(&self, name: &str) -> Result<StoredJob, JobError> {

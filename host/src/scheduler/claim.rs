@@ -76,22 +76,23 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             }
             next
         };
-        let claiming = std::time::Instant::now();
+        // Before the claim: a job changed while it runs calls its ticks off.
+        let claimed_at = std::time::Instant::now();
         match inner
             .store
             .claim_due(&inner.config.node, until, batch, &plan)
             .await
         {
             Ok(ticks) => {
-                let claimed_at = Utc::now();
+                let claim_ended = Utc::now();
                 let late_ms = ticks
                     .iter()
-                    .map(|tick| (claimed_at - tick.job.scheduled_at).num_milliseconds())
+                    .map(|tick| (claim_ended - tick.job.scheduled_at).num_milliseconds())
                     .max()
                     .unwrap_or(0);
                 tracing::debug!(
                     ticks = ticks.len(),
-                    took = ?claiming.elapsed(),
+                    took = ?claimed_at.elapsed(),
                     late_ms,
                     "claimed"
                 );
@@ -107,6 +108,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                             scheduled_at: tick.job.scheduled_at,
                             has_dependents: tick.job.has_dependents,
                             registered: None,
+                            claimed_at,
                         }),
                         None => inner.metrics.skipped(),
                     }

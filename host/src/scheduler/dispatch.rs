@@ -4,7 +4,7 @@
 //! is deleted, and a success triggers the dependent jobs.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use sandcron_sdk::duration::parse_duration;
@@ -33,6 +33,8 @@ pub(super) struct Run {
     /// Registered as running before the run was handed out (a manual run, so that the
     /// API can follow or kill it as soon as it answers).
     pub registered: Option<ActiveGuard>,
+    /// When the tick (or the retry) was claimed: a change of the job after it calls it off.
+    pub claimed_at: Instant,
 }
 
 /// How one attempt ended.
@@ -71,36 +73,33 @@ impl Inner {
         }
     }
 
-    /// Sleeps until the run's instant. On shutdown, sets the tick aside to be handed back
-    /// unstarted; when its job changes meanwhile, discards it; both return `false`.
+    /// Sleeps until the run's instant. Returns `false` when the tick must not run: on
+    /// shutdown (it is set aside to be handed back unstarted), or when its job changed
+    /// since it was claimed.
     async fn wait_for(&self, run: &Run) -> bool {
         let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
-        if wait.is_zero() {
-            return true;
-        }
-        let ticket = self.pending.add(run.job_id);
-        let called_off = ticket.called_off.clone();
-        let due = tokio::select! {
-            _ = tokio::time::sleep(wait) => true,
-            _ = self.stopping.cancelled() => {
-                // Handed back in one batch by `Scheduler::shutdown`.
-                self.released.lock().unwrap_or_else(|p| p.into_inner()).push(ReleasedTick {
-                    execution_id: run.execution_id,
-                    job_id: run.job_id,
-                    scheduled_at: run.scheduled_at,
-                });
-                false
-            }
-            _ = called_off.cancelled() => {
-                // The job changed: its tick no longer says what to run.
-                if let Err(error) = self.store.discard_ticks(&[run.execution_id]).await {
-                    tracing::warn!(%error, "discarding a called-off tick failed");
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stopping.cancelled() => {
+                    // Handed back in one batch by `Scheduler::shutdown`.
+                    self.released.lock().unwrap_or_else(|p| p.into_inner()).push(ReleasedTick {
+                        execution_id: run.execution_id,
+                        job_id: run.job_id,
+                        scheduled_at: run.scheduled_at,
+                    });
+                    return false;
                 }
-                false
             }
-        };
-        self.pending.remove(ticket);
-        due
+        }
+        if self.called_off.is_called_off(run.job_id, run.claimed_at) {
+            // The job changed after the tick was claimed: drop the tick and its record.
+            if let Err(error) = self.store.discard_tick(run.execution_id).await {
+                tracing::warn!(%error, "discarding a called-off tick failed");
+            }
+            return false;
+        }
+        true
     }
 
     /// Runs one attempt; `failed_before` attempts of the tick failed before it.
@@ -213,6 +212,7 @@ impl Inner {
                 scheduled_at: due,
                 has_dependents: run.has_dependents,
                 registered: None,
+                claimed_at: Instant::now(),
             }),
             Err(error) => {
                 tracing::warn!(%error, job = %run.spec.name, "cannot write the retry");
@@ -308,6 +308,7 @@ impl Inner {
             scheduled_at: record.scheduled_at,
             has_dependents,
             registered: None,
+            claimed_at: Instant::now(),
         };
         if state == ExecutionState::Running {
             let started_at = record.started_at.unwrap_or(record.scheduled_at);

@@ -141,8 +141,10 @@ struct Inner {
     tasks: TaskTracker,
     /// Bounds the executions running at once.
     slots: Semaphore,
-    /// Ticks waiting for their instant, by job, to call off when the job changes.
-    pending: pending::PendingTicks,
+    /// Jobs changed since some of their ticks were claimed.
+    called_off: pending::CalledOff,
+    /// The claim loop, awaited at shutdown so that no tick is handed out after it.
+    claim_loop: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Ticks claimed but not started when the scheduler stopped.
     released: std::sync::Mutex<Vec<ReleasedTick>>,
 }
@@ -184,7 +186,8 @@ impl Scheduler {
             stopping: stopping.clone(),
             tasks: TaskTracker::new(),
             released: std::sync::Mutex::default(),
-            pending: pending::PendingTicks::default(),
+            called_off: pending::CalledOff::default(),
+            claim_loop: std::sync::Mutex::default(),
         });
         let rescheduled = claim::apply_misfire_policies(&inner).await?;
         if rescheduled > 0 {
@@ -194,7 +197,8 @@ impl Scheduler {
             );
         }
         tokio::spawn(retention.run(inner.store.clone(), stopping));
-        tokio::spawn(claim::claim_loop(inner.clone()));
+        let claim_loop = tokio::spawn(claim::claim_loop(inner.clone()));
+        *inner.claim_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim_loop);
         Ok(Self { inner })
     }
 
@@ -244,6 +248,14 @@ impl Scheduler {
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         inner.stopping.cancel();
+        let claim_loop = inner
+            .claim_loop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(claim_loop) = claim_loop {
+            let _ = claim_loop.await;
+        }
         inner.tasks.close();
         if tokio::time::timeout(grace, inner.tasks.wait())
             .await

@@ -1,75 +1,39 @@
-//! Ticks claimed and waiting for their instant, by job: when a job is changed, disabled
-//! or deleted, its waiting ticks are called off at once (their executions are discarded)
-//! instead of running with what the job no longer says. An entry lives only while the
-//! job has a waiting tick.
+//! Jobs whose waiting ticks were called off: when a job is changed, disabled or deleted,
+//! the ticks already claimed for it must not run with what the job no longer says. The
+//! admin side records the instant just before it writes the change; a tick claimed before
+//! that instant is dropped when it wakes, with its `scheduled` record. Costs a lookup in a
+//! map that is almost always empty per tick, nothing more.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
+/// How long a call-off is remembered: longer than any claim horizon or retry wait that a
+/// tick claimed before it could still be in.
+const REMEMBER: Duration = Duration::from_secs(3600);
 
-/// The waiting ticks of every job.
+/// When each recently changed job was changed.
 #[derive(Default)]
-pub struct PendingTicks {
-    jobs: Mutex<HashMap<i64, Waiting>>,
-    generations: std::sync::atomic::AtomicU64,
+pub struct CalledOff {
+    jobs: Mutex<HashMap<i64, Instant>>,
 }
 
-/// One job's waiting ticks: the token that calls them off, and how many there are.
-struct Waiting {
-    generation: u64,
-    token: CancellationToken,
-    count: usize,
-}
-
-/// What a waiting tick holds: which generation of its job's entry it counts in.
-pub struct Ticket {
-    job_id: i64,
-    generation: u64,
-    /// Cancelled when the job changes.
-    pub called_off: CancellationToken,
-}
-
-impl PendingTicks {
-    /// A tick of `job_id` starts waiting.
-    pub fn add(&self, job_id: i64) -> Ticket {
-        let mut jobs = self.lock();
-        let waiting = jobs.entry(job_id).or_insert_with(|| Waiting {
-            generation: self
-                .generations
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            token: CancellationToken::new(),
-            count: 0,
-        });
-        waiting.count += 1;
-        Ticket {
-            job_id,
-            generation: waiting.generation,
-            called_off: waiting.token.clone(),
-        }
-    }
-
-    /// A tick stopped waiting (it is due, or was called off).
-    pub fn remove(&self, ticket: Ticket) {
-        let mut jobs = self.lock();
-        if let Some(waiting) = jobs.get_mut(&ticket.job_id)
-            && waiting.generation == ticket.generation
-        {
-            waiting.count -= 1;
-            if waiting.count == 0 {
-                jobs.remove(&ticket.job_id);
-            }
-        }
-    }
-
-    /// Calls off every waiting tick of `job_id`.
+impl CalledOff {
+    /// Calls off every tick of `job_id` claimed before now.
     pub fn call_off(&self, job_id: i64) {
-        if let Some(waiting) = self.lock().remove(&job_id) {
-            waiting.token.cancel();
-        }
+        let now = Instant::now();
+        let mut jobs = self.lock();
+        jobs.retain(|_, at| now.duration_since(*at) < REMEMBER);
+        jobs.insert(job_id, now);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Waiting>> {
+    /// Whether a tick of `job_id` claimed at `claimed_at` was called off.
+    pub fn is_called_off(&self, job_id: i64, claimed_at: Instant) -> bool {
+        let jobs = self.lock();
+        !jobs.is_empty() && jobs.get(&job_id).is_some_and(|at| *at >= claimed_at)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Instant>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -79,19 +43,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn calling_off_cancels_the_waiting_ticks_of_that_job_only() {
-        let pending = PendingTicks::default();
-        let a = pending.add(1);
-        let b = pending.add(2);
-        pending.call_off(1);
-        assert!(a.called_off.is_cancelled());
-        assert!(!b.called_off.is_cancelled());
-        // A tick of the new generation is not miscounted by one of the old.
-        let c = pending.add(1);
-        pending.remove(a);
-        assert_eq!(pending.lock()[&1].count, 1);
-        pending.remove(c);
-        pending.remove(b);
-        assert!(pending.lock().is_empty());
+    fn only_ticks_claimed_before_the_change_of_that_job_are_called_off() {
+        let called_off = CalledOff::default();
+        let before = Instant::now();
+        called_off.call_off(1);
+        let after = Instant::now() + Duration::from_millis(1);
+        assert!(called_off.is_called_off(1, before));
+        assert!(!called_off.is_called_off(1, after));
+        assert!(!called_off.is_called_off(2, before));
     }
 }

@@ -314,10 +314,11 @@ pub trait Store: Send + Sync + 'static {
         plan: PlanNext<'_>,
     ) -> Result<Vec<ClaimedTick>, StoreError>;
 
-    /// Deletes the executions of claimed ticks that were called off before they started.
-    async fn discard_ticks(&self, execution_ids: &[i64]) -> Result<(), StoreError>;
+    /// Deletes the execution of a claimed tick that was called off before it started.
+    async fn discard_tick(&self, execution_id: i64) -> Result<(), StoreError>;
 
-    /// Gives unstarted claimed ticks back: deletes their executions and sets each job's
+    /// Gives unstarted claimed ticks back; a tick whose execution is already gone (handed
+    /// back before) changes nothing: deletes their executions and sets each job's
     /// next tick back to the earliest of them.
     async fn release_ticks(&self, ticks: &[ReleasedTick]) -> Result<(), StoreError>;
 

@@ -446,18 +446,11 @@ macro_rules! sql_store {
                     .collect())
             }
 
-            async fn discard_ticks(&self, execution_ids: &[i64]) -> Result<(), StoreError> {
-                for chunk in execution_ids.chunks($crate::store::sql::BULK_ROWS) {
-                    let mut delete = sqlx::QueryBuilder::<$db>::new(
-                        "DELETE FROM executions WHERE state = 'scheduled' AND id IN (",
-                    );
-                    let mut ids = delete.separated(", ");
-                    for id in chunk {
-                        ids.push_bind(*id);
-                    }
-                    delete.push(")");
-                    delete.build().execute(&self.pool).await?;
-                }
+            async fn discard_tick(&self, execution_id: i64) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM executions WHERE id = $1 AND state = 'scheduled'")
+                    .bind(execution_id)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 
@@ -465,14 +458,24 @@ macro_rules! sql_store {
                 if ticks.is_empty() {
                     return Ok(());
                 }
-                let mut earliest = std::collections::BTreeMap::<i64, i64>::new();
-                for tick in ticks {
-                    let at = to_millis(tick.scheduled_at);
-                    earliest.entry(tick.job_id).and_modify(|e| *e = (*e).min(at)).or_insert(at);
-                }
-                let ids: Vec<i64> = ticks.iter().map(|tick| tick.execution_id).collect();
-                self.discard_ticks(&ids).await?;
                 let mut tx = <$store>::begin_write(&self.pool).await?;
+                // Only the ticks whose execution this call deletes move their job back, so
+                // handing a tick back twice is harmless.
+                let mut earliest = std::collections::BTreeMap::<i64, i64>::new();
+                for chunk in ticks.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut delete = sqlx::QueryBuilder::<$db>::new(
+                        "DELETE FROM executions WHERE state = 'scheduled' AND id IN (",
+                    );
+                    let mut ids = delete.separated(", ");
+                    for tick in chunk {
+                        ids.push_bind(tick.execution_id);
+                    }
+                    delete.push(") RETURNING job_id, scheduled_at");
+                    let deleted: Vec<(i64, i64)> = delete.build_query_as().fetch_all(&mut *tx).await?;
+                    for (job_id, at) in deleted {
+                        earliest.entry(job_id).and_modify(|e| *e = (*e).min(at)).or_insert(at);
+                    }
+                }
                 let earliest: Vec<(i64, i64)> = earliest.into_iter().collect();
                 for chunk in earliest.chunks($crate::store::sql::BULK_ROWS) {
                     let mut update = sqlx::QueryBuilder::<$db>::new("WITH v (vid, vat) AS (");
