@@ -38,14 +38,34 @@ pub struct CapturedOutput {
     pub total_bytes: u64,
 }
 
-struct TailBuffer {
+/// The last `limit` bytes written, and how many were written in all.
+pub(crate) struct TailBuffer {
     limit: usize,
     bytes: VecDeque<u8>,
     total_bytes: u64,
 }
 
 impl TailBuffer {
-    fn push(&mut self, chunk: &[u8]) {
+    /// An empty buffer keeping at most `limit` bytes (at least one).
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            bytes: VecDeque::new(),
+            total_bytes: 0,
+        }
+    }
+
+    /// What is kept, and whether older bytes were dropped.
+    pub(crate) fn captured(&self) -> CapturedOutput {
+        CapturedOutput {
+            bytes: self.bytes.iter().copied().collect(),
+            truncated: self.total_bytes > self.bytes.len() as u64,
+            total_bytes: self.total_bytes,
+        }
+    }
+
+    /// Appends a chunk, dropping the oldest bytes beyond the limit.
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
         self.total_bytes += chunk.len() as u64;
         if chunk.len() >= self.limit {
             self.bytes.clear();
@@ -68,13 +88,8 @@ pub struct OutputSink {
 impl OutputSink {
     /// A sink keeping at most `limit` bytes, forwarding chunks to `listener` when given.
     pub fn new(limit: usize, listener: Option<Arc<dyn OutputListener>>) -> Self {
-        let buffer = TailBuffer {
-            limit: limit.max(1),
-            bytes: VecDeque::new(),
-            total_bytes: 0,
-        };
         Self {
-            buffer: Arc::new(Mutex::new(buffer)),
+            buffer: Arc::new(Mutex::new(TailBuffer::new(limit))),
             listener,
         }
     }
@@ -98,12 +113,7 @@ impl OutputSink {
 
     /// What has been kept so far.
     pub fn captured(&self) -> CapturedOutput {
-        let buffer = self.lock();
-        CapturedOutput {
-            bytes: buffer.bytes.iter().copied().collect(),
-            truncated: buffer.total_bytes > buffer.bytes.len() as u64,
-            total_bytes: buffer.total_bytes,
-        }
+        self.lock().captured()
     }
 
     fn lock(&self) -> MutexGuard<'_, TailBuffer> {

@@ -2,14 +2,14 @@
 //! followed from, and what a kill reaches. An entry lives exactly as long as its
 //! [`ActiveGuard`]; dropping the guard ends every follower's stream.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, broadcast};
 
 use super::OutputFollower;
-use crate::output::{OutputListener, Stream};
+use crate::output::{OutputListener, Stream, TailBuffer};
 use crate::store::ExecutionRecord;
 
 /// Chunks a slow follower may fall behind by before it skips ahead.
@@ -107,8 +107,8 @@ impl ActiveGuard {
 
     /// The output written so far (the tail), for an execution stopped before its end.
     pub fn output_so_far(&self) -> (Vec<u8>, bool) {
-        let state = self.live.lock();
-        (state.tail.iter().copied().collect(), state.truncated)
+        let captured = self.live.lock().captured();
+        (captured.bytes, captured.truncated)
     }
 
     /// Resolves when a kill is asked for.
@@ -126,24 +126,14 @@ impl Drop for ActiveGuard {
 /// The live side of an execution's output: a tail for late followers and a broadcast
 /// for the chunks that come after.
 struct LiveOutput {
-    state: Mutex<LiveState>,
+    tail: Mutex<TailBuffer>,
     chunks: broadcast::Sender<Bytes>,
-}
-
-struct LiveState {
-    limit: usize,
-    tail: VecDeque<u8>,
-    truncated: bool,
 }
 
 impl LiveOutput {
     fn new(limit: usize) -> Self {
         Self {
-            state: Mutex::new(LiveState {
-                limit: limit.max(1),
-                tail: VecDeque::new(),
-                truncated: false,
-            }),
+            tail: Mutex::new(TailBuffer::new(limit)),
             chunks: broadcast::channel(FOLLOW_BUFFER).0,
         }
     }
@@ -151,29 +141,22 @@ impl LiveOutput {
     /// The tail so far and every later chunk: taken under one lock, so nothing is seen
     /// twice or missed.
     fn subscribe(&self) -> OutputFollower {
-        let state = self.lock();
+        let tail = self.lock();
         OutputFollower {
-            backlog: state.tail.iter().copied().collect(),
+            backlog: tail.captured().bytes,
             chunks: self.chunks.subscribe(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, LiveState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, TailBuffer> {
+        self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl OutputListener for LiveOutput {
     fn on_chunk(&self, _stream: Stream, chunk: &[u8]) {
-        let mut state = self.lock();
-        let overflow = (state.tail.len() + chunk.len()).saturating_sub(state.limit);
-        if overflow > 0 {
-            state.truncated = true;
-            let drop_now = overflow.min(state.tail.len());
-            state.tail.drain(..drop_now);
-        }
-        let keep = chunk.len().min(state.limit);
-        state.tail.extend(&chunk[chunk.len() - keep..]);
+        let mut tail = self.lock();
+        tail.push(chunk);
         if self.chunks.receiver_count() > 0 {
             // Sent under the lock, so a new follower's backlog and stream line up.
             let _ = self.chunks.send(Bytes::copy_from_slice(chunk));

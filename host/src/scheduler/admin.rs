@@ -69,7 +69,8 @@ impl Scheduler {
         spec.disabled = disabled;
         let now = Utc::now();
         let next = plan_next(&spec, now, now);
-        self.call_off(name).await?;
+        // Before the write, as in `call_off`; the job is already read.
+        self.inner.called_off.call_off(job.id);
         let job = self
             .inner
             .store

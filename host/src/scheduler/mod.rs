@@ -11,10 +11,10 @@
 mod active;
 mod admin;
 mod backoff;
+mod called_off;
 mod claim;
 mod dispatch;
 mod metrics;
-mod pending;
 mod recorder;
 mod retention;
 pub mod schedule;
@@ -142,7 +142,7 @@ struct Inner {
     /// Bounds the executions running at once.
     slots: Semaphore,
     /// Jobs changed since some of their ticks were claimed.
-    called_off: pending::CalledOff,
+    called_off: called_off::CalledOff,
     /// The claim loop, awaited at shutdown so that no tick is handed out after it.
     claim_loop: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Ticks claimed but not started when the scheduler stopped.
@@ -186,7 +186,7 @@ impl Scheduler {
             stopping: stopping.clone(),
             tasks: TaskTracker::new(),
             released: std::sync::Mutex::default(),
-            called_off: pending::CalledOff::default(),
+            called_off: called_off::CalledOff::default(),
             claim_loop: std::sync::Mutex::default(),
         });
         let rescheduled = claim::apply_misfire_policies(&inner).await?;
