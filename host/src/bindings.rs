@@ -17,4 +17,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::sandcron::executor::{output, process, types};
+pub use self::sandcron::executor::{output, process, secrets, types};

@@ -3,7 +3,7 @@
 //! An executor is a component that implements the `sandcron:executor/executor` world: the
 //! host calls [`Executor::run`] once per execution, in a fresh instance, and the component
 //! reaches the outside world only through what it imports (output, processes, outgoing
-//! HTTP), each a capability the host grants or refuses.
+//! HTTP, secrets), each a capability the host grants or refuses.
 //!
 //! ```ignore
 //! use sandcron_sdk::{Execution, Executor, Failure, output};
@@ -41,6 +41,8 @@ pub mod http;
 pub mod output;
 #[cfg(feature = "bindings")]
 pub mod process;
+#[cfg(feature = "bindings")]
+pub mod secrets;
 
 /// One execution of a job, as the host hands it to [`Executor::run`].
 ///

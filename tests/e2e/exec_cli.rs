@@ -265,3 +265,38 @@ fn a_file_that_is_not_a_component_is_refused_clearly() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_component_reads_the_secrets_it_was_granted_and_no_other() {
+    let component = crate::support::hostile();
+    let component = component.to_str().unwrap();
+    let granted = run(&[
+        "exec",
+        component,
+        "--config",
+        "mode=secret",
+        "--config",
+        "name=db-password",
+        "--secret",
+        "db-password=hunter2",
+    ]);
+    assert!(granted.status.success(), "{}", stderr(&granted));
+    assert_eq!(stdout(&granted), "secret of 7 bytes\n");
+
+    let other = run(&[
+        "exec",
+        component,
+        "--config",
+        "mode=secret",
+        "--config",
+        "name=api-key",
+        "--secret",
+        "db-password=hunter2",
+    ]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        stderr(&other).contains("secrets: secret \"api-key\" is not granted"),
+        "{}",
+        stderr(&other)
+    );
+}

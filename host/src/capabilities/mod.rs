@@ -2,8 +2,14 @@
 //!
 //! Each module owns its policy type (what a grant allows), its per-execution state, the
 //! host side of its WIT interface, and the one function that adds it to the linker, in the
-//! spirit of Spin's factors. The runtime knows only [`Grants`], [`CapabilityStates`] and
-//! [`add_to_linker`]; adding a capability touches its module and the lists below.
+//! spirit of Spin's factors. The runtime knows only [`Grants`], [`Shared`],
+//! [`CapabilityStates`] and [`add_to_linker`]; adding a capability touches its module and
+//! the lists below (a field in each struct, an arm in [`Grants::allow`], a line in
+//! [`add_to_linker`]).
+//!
+//! A grant is written as `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
+//! `process=/usr/bin/pg_dump`): the `--allow` flag of `exec` and `serve` takes them, and
+//! each capability's policy parses its own patterns.
 //!
 //! Invariants: a call outside the grant fails with an error that names the capability and
 //! the target, and makes no connection and spawns nothing; no capability module imports
@@ -12,6 +18,7 @@
 pub mod http;
 pub mod output;
 pub mod process;
+pub mod secrets;
 pub mod wasi;
 
 use wasmtime::component::Linker;
@@ -25,7 +32,47 @@ pub struct Grants {
     pub http: http::HttpPolicy,
     /// Running programs on the host (`sandcron:executor/process`).
     pub process: process::ProcessPolicy,
+    /// Reading secrets by name (`sandcron:executor/secrets`).
+    pub secrets: secrets::SecretsPolicy,
 }
+
+/// The capabilities' names, as `--allow CAPABILITY=PATTERN` spells them.
+pub const NAMES: &[&str] = &["http", "process", "secrets"];
+
+impl Grants {
+    /// Widens the grant of `capability` by one pattern, in that capability's syntax. The
+    /// error names the capability and what is wrong with the pattern.
+    pub fn allow(&mut self, capability: &str, pattern: &str) -> Result<(), String> {
+        match capability {
+            "http" => self.http.allow(pattern),
+            "process" => self.process.allow(pattern),
+            "secrets" => self.secrets.allow(pattern),
+            _ => Err(format!(
+                "unknown capability {capability:?} (known: {})",
+                NAMES.join(", ")
+            )),
+        }
+    }
+
+    /// Widens the grant by `CAPABILITY=PATTERN` entries, as the `--allow` flag gives them.
+    pub fn allow_all<S: AsRef<str>>(&mut self, entries: &[S]) -> Result<(), String> {
+        for entry in entries {
+            let entry = entry.as_ref();
+            let (capability, pattern) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?}: expected CAPABILITY=PATTERN"))?;
+            self.allow(capability.trim(), pattern.trim())
+                .map_err(|e| format!("{capability}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// State shared by every execution of a process: connection pools and clients that
+/// capabilities reuse across executions, one field per capability that keeps any. Built
+/// once by the runtime.
+#[derive(Clone, Debug, Default)]
+pub struct Shared {}
 
 /// The per-execution state of every capability.
 pub struct CapabilityStates {
@@ -33,16 +80,21 @@ pub struct CapabilityStates {
     pub output: output::OutputHost,
     /// The `process` interface.
     pub process: process::ProcessHost,
+    /// The `secrets` interface.
+    pub secrets: secrets::SecretsHost,
     /// The checks run on every outgoing HTTP request.
     pub http: http::HttpHooks,
 }
 
 impl CapabilityStates {
-    /// Fresh state for one execution that may do what `grants` allow.
-    pub fn new(grants: &Grants, sink: &OutputSink) -> Self {
+    /// Fresh state for one execution that may do what `grants` allow, reusing the
+    /// process-wide `shared` state.
+    pub fn new(grants: &Grants, sink: &OutputSink, shared: &Shared) -> Self {
+        let _ = shared;
         Self {
             output: output::OutputHost::new(sink.clone()),
             process: process::ProcessHost::new(grants.process.clone(), sink.clone()),
+            secrets: secrets::SecretsHost::new(grants.secrets.clone(), sink.clone()),
             http: http::HttpHooks::new(grants.http.clone(), sink.clone()),
         }
     }
@@ -61,6 +113,7 @@ pub fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Res
     wasi::add_to_linker(linker)?;
     output::add_to_linker(linker, |t: &mut T| &mut t.capabilities().output)?;
     process::add_to_linker(linker, |t: &mut T| &mut t.capabilities().process)?;
+    secrets::add_to_linker(linker, |t: &mut T| &mut t.capabilities().secrets)?;
     http::add_to_linker(linker)?;
     Ok(())
 }

@@ -16,7 +16,6 @@ use sandcron_sdk::size::parse_size;
 
 use super::CliError;
 use crate::capabilities::Grants;
-use crate::capabilities::http::HttpPolicy;
 use crate::capabilities::process::ProcessPolicy;
 use crate::executors;
 use crate::output::{OutputListener, Stream};
@@ -39,6 +38,13 @@ pub struct ExecArgs {
     /// built-in shell, which otherwise may run anything.
     #[arg(long = "allow-program", value_name = "PATH")]
     allow_program: Vec<String>,
+    /// Grant a capability one more pattern, CAPABILITY=PATTERN (`http=https://*.example.com`,
+    /// `process=/usr/bin/pg_dump`); repeat.
+    #[arg(long = "allow", value_name = "CAPABILITY=PATTERN")]
+    allow: Vec<String>,
+    /// Grant a secret, NAME=VALUE, or NAME=@FILE to read the value from a file; repeat.
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    secret: Vec<String>,
     /// Deadline of the execution, a duration such as 30s or 1h30m [default: 1h].
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
@@ -143,17 +149,37 @@ fn limits(args: &ExecArgs) -> Result<Limits, CliError> {
 }
 
 fn grants(args: &ExecArgs, built_in_shell: bool) -> Result<Grants, CliError> {
-    let http = HttpPolicy::parse(&args.allow_host)
-        .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
-    let process = if !args.allow_program.is_empty() {
-        ProcessPolicy::only(&args.allow_program)
-            .map_err(|e| CliError::Usage(format!("--allow-program: {e}")))?
-    } else if built_in_shell {
-        ProcessPolicy::Any
-    } else {
-        ProcessPolicy::Nothing
-    };
-    Ok(Grants { http, process })
+    let mut grants = Grants::default();
+    for host in &args.allow_host {
+        grants
+            .allow("http", host)
+            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
+    }
+    for program in &args.allow_program {
+        grants
+            .allow("process", program)
+            .map_err(|e| CliError::Usage(format!("--allow-program: {e}")))?;
+    }
+    grants
+        .allow_all(&args.allow)
+        .map_err(|e| CliError::Usage(format!("--allow {e}")))?;
+    for (name, value) in pairs("--secret", &args.secret)? {
+        let value = match value.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!("--secret {name}: cannot read {path}: {e}"))
+            })?,
+            None => value,
+        };
+        grants
+            .secrets
+            .allow(&name)
+            .map_err(|e| CliError::Usage(format!("--secret: {e}")))?;
+        grants.secrets.provide(&name, value);
+    }
+    if built_in_shell && grants.process == ProcessPolicy::Nothing {
+        grants.process = ProcessPolicy::Any;
+    }
+    Ok(grants)
 }
 
 fn pairs(flag: &str, entries: &[String]) -> Result<Vec<(String, String)>, CliError> {

@@ -13,7 +13,7 @@ use clap::Args;
 use sandcron_sdk::duration::parse_duration;
 
 use super::CliError;
-use crate::capabilities::http::HttpPolicy;
+use crate::capabilities::Grants;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
 
@@ -56,6 +56,29 @@ pub struct ServeArgs {
     /// addresses must be named explicitly [default: *://*:*, any public host].
     #[arg(long = "allow-host", value_name = "PATTERN")]
     allow_host: Vec<String>,
+    /// Grant jobs' executors one more pattern of a capability, CAPABILITY=PATTERN
+    /// (`http=https://*.example.com`, `process=/usr/bin/pg_dump`, which narrows the
+    /// built-in shell to the programs named); repeat.
+    #[arg(long = "allow", value_name = "CAPABILITY=PATTERN")]
+    allow: Vec<String>,
+}
+
+/// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
+/// unless they name some hosts.
+fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
+    let mut grants = Grants::default();
+    for host in &args.allow_host {
+        grants
+            .allow("http", host)
+            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
+    }
+    grants
+        .allow_all(&args.allow)
+        .map_err(|e| CliError::Usage(format!("--allow {e}")))?;
+    if grants.http.is_empty() {
+        grants.http = SchedulerConfig::default().grants.http;
+    }
+    Ok(grants)
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -83,10 +106,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_age,
         ..SchedulerConfig::default()
     };
-    if !args.allow_host.is_empty() {
-        scheduler_config.http = HttpPolicy::parse(&args.allow_host)
-            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
-    }
+    scheduler_config.grants = grants(&args)?;
     let tokio = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
     tokio.block_on(async move {

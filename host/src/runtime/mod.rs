@@ -145,6 +145,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<ExecutionState>,
     cache: cache::ComponentCache,
+    shared: capabilities::Shared,
     config: RuntimeConfig,
 }
 
@@ -161,6 +162,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                shared: capabilities::Shared::default(),
                 config,
             }),
         })
@@ -210,7 +212,7 @@ impl Runtime {
         let deadline = started + limits.timeout;
         let mut store = Store::new(
             &self.inner.engine,
-            ExecutionState::new(&request.grants, &sink, memory_bytes),
+            ExecutionState::new(&request.grants, &sink, &self.inner.shared, memory_bytes),
         );
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);

@@ -6,7 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::capabilities::{self, CapabilityStates, CapabilityView, Grants};
+use crate::capabilities::{self, CapabilityStates, CapabilityView, Grants, Shared};
 use crate::output::OutputSink;
 
 /// How many resources (streams, requests, pollables) a guest may hold at once.
@@ -24,16 +24,16 @@ pub struct ExecutionState {
 }
 
 impl ExecutionState {
-    /// State for one execution under `grants`, writing output into `sink`, with at most
-    /// `memory_bytes` of linear memory in all.
-    pub fn new(grants: &Grants, sink: &OutputSink, memory_bytes: u64) -> Self {
+    /// State for one execution under `grants`, writing output into `sink`, reusing the
+    /// process-wide `shared` state, with at most `memory_bytes` of linear memory in all.
+    pub fn new(grants: &Grants, sink: &OutputSink, shared: &Shared, memory_bytes: u64) -> Self {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         Self {
             table,
             wasi: capabilities::wasi::context(sink),
             http: capabilities::http::context(),
-            capabilities: CapabilityStates::new(grants, sink),
+            capabilities: CapabilityStates::new(grants, sink, shared),
             limiter: MemoryLimiter::new(memory_bytes),
         }
     }

@@ -334,17 +334,15 @@ impl Inner {
         }
     }
 
-    /// What a job's executor may do: the node's HTTP grant, and for the built-in shell,
-    /// any program (as Dkron's shell executor, which runs as the node's user).
+    /// What a job's executor may do: the node's grants, and for the built-in shell any
+    /// program unless the node's grants name some (as Dkron's shell executor, which runs
+    /// as the node's user).
     fn grants_for(&self, spec: &JobSpec) -> Grants {
-        Grants {
-            http: self.config.http.clone(),
-            process: if spec.executor == "shell" {
-                ProcessPolicy::Any
-            } else {
-                ProcessPolicy::Nothing
-            },
+        let mut grants = self.config.grants.clone();
+        if spec.executor == "shell" && grants.process == ProcessPolicy::Nothing {
+            grants.process = ProcessPolicy::Any;
         }
+        grants
     }
 }
 

@@ -28,6 +28,7 @@ use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::executors;
 use crate::jobs::FieldError;
@@ -55,9 +56,10 @@ pub struct SchedulerConfig {
     pub output_limit: usize,
     /// Executions running at once; more wait for a slot.
     pub max_running: usize,
-    /// Where jobs' executors may send HTTP requests. The default, `*://*:*`, allows any
-    /// public host and no loopback, private or link-local address.
-    pub http: HttpPolicy,
+    /// What jobs' executors may do. The default allows HTTP to any public host
+    /// (`*://*:*`: no loopback, private or link-local address) and nothing else; the
+    /// built-in `shell` may run any program unless `grants.process` names some.
+    pub grants: Grants,
 }
 
 impl Default for SchedulerConfig {
@@ -70,7 +72,10 @@ impl Default for SchedulerConfig {
             max_age: None,
             output_limit: crate::output::DEFAULT_OUTPUT_LIMIT,
             max_running: 1000,
-            http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
+            grants: Grants {
+                http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
+                ..Grants::default()
+            },
         }
     }
 }

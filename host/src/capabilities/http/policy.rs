@@ -63,6 +63,12 @@ impl HttpPolicy {
         Ok(Self { patterns })
     }
 
+    /// Allows one more pattern.
+    pub fn allow(&mut self, pattern: &str) -> Result<(), String> {
+        self.patterns.push(HostPattern::parse(pattern)?);
+        Ok(())
+    }
+
     /// Whether no host at all is allowed.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()

@@ -19,14 +19,28 @@ impl ProcessPolicy {
     /// A policy allowing exactly `programs`: absolute paths, or names looked up in the
     /// host's `PATH`. Fails, naming the entry, when one cannot be found.
     pub fn only<S: AsRef<str>>(programs: &[S]) -> Result<Self, String> {
-        let mut allowed = Vec::with_capacity(programs.len());
+        let mut policy = Self::Only(Vec::with_capacity(programs.len()));
         for program in programs {
-            let program = program.as_ref();
-            let resolved =
-                resolve(program, None).map_err(|e| format!("allowed program {program:?}: {e}"))?;
-            allowed.push(resolved);
+            policy.allow(program.as_ref())?;
         }
-        Ok(Self::Only(allowed))
+        Ok(policy)
+    }
+
+    /// Allows one more program (a path, or a name looked up in the host's `PATH`); `*`
+    /// allows any program.
+    pub fn allow(&mut self, program: &str) -> Result<(), String> {
+        if program == "*" {
+            *self = Self::Any;
+            return Ok(());
+        }
+        let resolved =
+            resolve(program, None).map_err(|e| format!("allowed program {program:?}: {e}"))?;
+        match self {
+            Self::Any => {}
+            Self::Only(allowed) => allowed.push(resolved),
+            Self::Nothing => *self = Self::Only(vec![resolved]),
+        }
+        Ok(())
     }
 
     /// Resolves `program` (run from `cwd`) and checks it against the policy. Returns the

@@ -1,0 +1,150 @@
+//! The `secrets` capability: an execution reads the secrets it was granted, by name.
+//!
+//! The grant carries the names allowed (exact names, or `*` for every secret the caller
+//! provides) and the values, resolved before the execution starts by whoever builds the
+//! grant (the CLI's `--secret`, the store for a tenant's secrets). Values are never
+//! printed: [`SecretsPolicy`]'s `Debug` shows names only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::secrets::{self as wit, Error, Host};
+use crate::output::OutputSink;
+
+/// Which secrets an execution may read, and their values. The default allows none.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretsPolicy {
+    allowed: Vec<String>,
+    values: Arc<BTreeMap<String, String>>,
+}
+
+impl SecretsPolicy {
+    /// Allows one more secret name; `*` allows every secret that has a value.
+    pub fn allow(&mut self, name: &str) -> Result<(), String> {
+        if name != "*" && !is_secret_name(name) {
+            return Err(format!(
+                "secret name {name:?}: use letters, digits, `-`, `_` and `.` (or `*` for all)"
+            ));
+        }
+        self.allowed.push(name.to_string());
+        Ok(())
+    }
+
+    /// Gives the value of `name`. A value alone grants nothing: the name must be allowed.
+    pub fn provide(&mut self, name: &str, value: String) {
+        Arc::make_mut(&mut self.values).insert(name.to_string(), value);
+    }
+
+    /// Whether `name` may be read.
+    pub fn allows(&self, name: &str) -> bool {
+        self.allowed.iter().any(|a| a == "*" || a == name)
+    }
+
+    /// The value of `name`, when it is allowed and has one.
+    pub fn get(&self, name: &str) -> Result<&str, Error> {
+        if !self.allows(name) {
+            return Err(Error::Denied(format!(
+                "secrets: secret {name:?} is not granted"
+            )));
+        }
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::NotFound(format!("secrets: no secret called {name:?}")))
+    }
+
+    /// The values of every allowed secret, for masking them in output.
+    pub fn granted_values(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .iter()
+            .filter(|(name, _)| self.allows(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl fmt::Debug for SecretsPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretsPolicy")
+            .field("allowed", &self.allowed)
+            .field("provided", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Whether `name` is a valid secret name.
+pub fn is_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The host side of `sandcron:executor/secrets` for one execution.
+pub struct SecretsHost {
+    policy: SecretsPolicy,
+    sink: OutputSink,
+}
+
+impl SecretsHost {
+    /// Serves what `policy` allows; refusals are noted in `sink`.
+    pub fn new(policy: SecretsPolicy, sink: OutputSink) -> Self {
+        Self { policy, sink }
+    }
+}
+
+impl Host for SecretsHost {
+    async fn get(&mut self, name: String) -> Result<String, Error> {
+        match self.policy.get(&name) {
+            Ok(value) => Ok(value.to_string()),
+            Err(Error::Denied(reason)) => {
+                self.sink.host_note(&reason);
+                Err(Error::Denied(reason))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// Adds `sandcron:executor/secrets` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut SecretsHost,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasSelf<SecretsHost>>(linker, get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_names_with_values_are_read() {
+        let mut policy = SecretsPolicy::default();
+        policy.provide("db-password", "hunter2".into());
+        policy.provide("other", "x".into());
+        assert!(matches!(policy.get("db-password"), Err(Error::Denied(_))));
+        policy.allow("db-password").unwrap();
+        assert_eq!(policy.get("db-password").unwrap(), "hunter2");
+        assert!(matches!(policy.get("other"), Err(Error::Denied(_))));
+        policy.allow("missing").unwrap();
+        assert!(matches!(policy.get("missing"), Err(Error::NotFound(_))));
+        assert_eq!(policy.granted_values().collect::<Vec<_>>(), ["hunter2"]);
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let mut policy = SecretsPolicy::default();
+        policy.provide("token", "s3cr3t".into());
+        assert!(!format!("{policy:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        assert!(SecretsPolicy::default().allow("a b").is_err());
+        assert!(SecretsPolicy::default().allow("*").is_ok());
+    }
+}
