@@ -242,6 +242,15 @@ impl JobSort {
         })
     }
 
+    /// The key a tie on [`Sort::column`] is broken by: the id of the table that holds the
+    /// column, so that one index (`(column, id)`) serves the whole order.
+    fn tiebreak(self) -> &'static str {
+        match self {
+            Self::Name | Self::Displayname | Self::Schedule => "jobs.id",
+            _ => "job_state.job_id",
+        }
+    }
+
     fn column(self) -> &'static str {
         match self {
             Self::Name => "name",

@@ -7,8 +7,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Pool, Postgres, QueryBuilder, Transaction};
 
 use super::sql::{
-    ADD_JOB_TOTALS, EXECUTION_COLUMNS, JOB_COLUMNS, JobTotals, finished_state, sql_store,
-    tick_group,
+    ADD_JOB_TOTALS, EXECUTION_COLUMNS, JOB_COLUMNS, JOBS_FROM, JobTotals, finished_state,
+    sql_store, tick_group,
 };
 use super::{
     ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
@@ -38,7 +38,7 @@ impl PgStore {
     }
 
     /// Appended to the claim's `SELECT`: how due rows are locked.
-    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+    const CLAIM_LOCK: &'static str = " FOR UPDATE OF job_state SKIP LOCKED";
 
     /// A transaction that writes.
     async fn begin_write(
@@ -54,8 +54,8 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let (ids, nexts): (Vec<i64>, Vec<Option<i64>>) = next.iter().copied().unzip();
         sqlx::query(
-            "UPDATE jobs SET next_run_at = v.next \
-             FROM UNNEST($1::int8[], $2::int8[]) AS v (id, next) WHERE jobs.id = v.id",
+            "UPDATE job_state SET next_run_at = v.next \
+             FROM UNNEST($1::int8[], $2::int8[]) AS v (id, next) WHERE job_state.job_id = v.id",
         )
         .bind(ids)
         .bind(nexts)

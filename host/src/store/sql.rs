@@ -60,10 +60,15 @@ pub(super) fn finished_state(done: &FinishedExecution) -> &'static str {
 }
 
 /// Adds the CTE `v (vid, vok, verr, vlast_ok, vlast_err, vstatus)` to the jobs' counters.
-pub(super) const ADD_JOB_TOTALS: &str = "UPDATE jobs SET success_count = success_count + v.vok, \
+pub(super) const ADD_JOB_TOTALS: &str = "UPDATE job_state SET success_count = success_count + v.vok, \
      error_count = error_count + v.verr, last_success = COALESCE(v.vlast_ok, last_success), \
      last_error = COALESCE(v.vlast_err, last_error), status = v.vstatus \
-     FROM v WHERE jobs.id = v.vid";
+     FROM v WHERE job_state.job_id = v.vid";
+
+/// A job's definition (`jobs`) beside what the scheduler keeps writing about it
+/// (`job_state`: next tick, counters, status), one row each per job. The columns of the two
+/// tables have distinct names, except the key (`jobs.id`, `job_state.job_id`).
+pub(super) const JOBS_FROM: &str = "jobs JOIN job_state ON job_state.job_id = jobs.id";
 
 /// What a batch of finished executions adds to one job.
 pub(super) struct JobTotals {
@@ -272,18 +277,19 @@ macro_rules! sql_store {
                                 .map_err(|e| StoreError::Corrupt(e.to_string()))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
+                    let next_by_name: std::collections::HashMap<&str, Option<i64>> =
+                        rows.iter().map(|(spec, _, next)| (spec.name.as_str(), *next)).collect();
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO jobs (name, spec, displayname, schedule, disabled, parent_job, \
-                         next_run_at, created_at, updated_at) ",
+                         created_at, updated_at) ",
                     );
-                    insert.push_values(rows, |mut row, (spec, json, next)| {
+                    insert.push_values(&rows, |mut row, (spec, json, _)| {
                         row.push_bind(spec.name.clone())
-                            .push_bind(json)
+                            .push_bind(json.clone())
                             .push_bind(spec.displayname.clone())
                             .push_bind(spec.schedule.clone())
                             .push_bind(spec.disabled)
                             .push_bind(spec.parent_job.clone())
-                            .push_bind(next)
                             .push_bind(now)
                             .push_bind(now);
                     });
@@ -291,9 +297,18 @@ macro_rules! sql_store {
                         " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, \
                          displayname = excluded.displayname, schedule = excluded.schedule, \
                          disabled = excluded.disabled, parent_job = excluded.parent_job, \
-                         next_run_at = excluded.next_run_at, updated_at = excluded.updated_at",
+                         updated_at = excluded.updated_at RETURNING id, name",
                     );
-                    insert.build().execute(&mut *tx).await?;
+                    let written: Vec<(i64, String)> =
+                        insert.build_query_as().fetch_all(&mut *tx).await?;
+                    let mut state = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO job_state (job_id, next_run_at) ",
+                    );
+                    state.push_values(&written, |mut row, (id, name)| {
+                        row.push_bind(*id).push_bind(next_by_name.get(name.as_str()).copied().flatten());
+                    });
+                    state.push(" ON CONFLICT (job_id) DO UPDATE SET next_run_at = excluded.next_run_at");
+                    state.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -301,7 +316,7 @@ macro_rules! sql_store {
 
             async fn get_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError> {
                 let row: Option<$crate::store::sql::JobRow> =
-                    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE name = $1"))
+                    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE name = $1"))
                         .bind(name)
                         .fetch_optional(&self.pool)
                         .await?;
@@ -339,15 +354,19 @@ macro_rules! sql_store {
                     // Kept by triggers (migration 0002): no count over every row.
                     sqlx::query_as("SELECT n FROM job_count").fetch_one(&self.pool).await?
                 } else {
-                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM jobs");
+                    let mut count = sqlx::QueryBuilder::<$db>::new(format!("SELECT COUNT(*) FROM {JOBS_FROM}"));
                     filters(&mut count, query);
                     count.build_query_as().fetch_one(&self.pool).await?
                 };
 
-                let mut select = sqlx::QueryBuilder::<$db>::new(format!("SELECT {JOB_COLUMNS} FROM jobs"));
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!("SELECT {JOB_COLUMNS} FROM {JOBS_FROM}"));
                 filters(&mut select, query);
                 let order = if query.descending { "DESC" } else { "ASC" };
-                select.push(format!(" ORDER BY {} {order}, id {order}", query.sort.column()));
+                select.push(format!(
+                    " ORDER BY {} {order}, {} {order}",
+                    query.sort.column(),
+                    query.sort.tiebreak()
+                ));
                 let limit = query.end.map_or(i64::MAX, |end| end.saturating_sub(query.start) as i64);
                 // Literal numbers, not parameters: a generic plan of a prepared statement
                 // does not know the page is small and may sort every row.
@@ -368,6 +387,7 @@ macro_rules! sql_store {
                 }
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM executions WHERE job_id = $1").bind(job.id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM job_state WHERE job_id = $1").bind(job.id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM jobs WHERE id = $1").bind(job.id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Some(job))
@@ -384,14 +404,20 @@ macro_rules! sql_store {
                 };
                 job.spec.disabled = disabled;
                 let json = serde_json::to_string(&job.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query("UPDATE jobs SET spec = $1, disabled = $2, next_run_at = $3, updated_at = $4 WHERE id = $5")
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                sqlx::query("UPDATE jobs SET spec = $1, disabled = $2, updated_at = $3 WHERE id = $4")
                     .bind(json)
                     .bind(disabled)
-                    .bind(next_run_at.map(to_millis))
                     .bind(to_millis(Utc::now()))
                     .bind(job.id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query("UPDATE job_state SET next_run_at = $1 WHERE job_id = $2")
+                    .bind(next_run_at.map(to_millis))
+                    .bind(job.id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 self.get_job(name).await
             }
 
@@ -404,10 +430,11 @@ macro_rules! sql_store {
             ) -> Result<Vec<ClaimedTick>, StoreError> {
                 let mut tx = <$store>::begin_write(&self.pool).await?;
                 let rows: Vec<$crate::store::sql::DueRow> = sqlx::query_as(&format!(
-                    "SELECT {} FROM jobs \
+                    "SELECT {} FROM {} \
                      WHERE next_run_at IS NOT NULL AND next_run_at <= $1 \
                      ORDER BY next_run_at LIMIT $2{}",
                     $crate::store::sql::DUE_COLUMNS,
+                    $crate::store::sql::JOBS_FROM,
                     <$store>::CLAIM_LOCK
                 ))
                 .bind(to_millis(until))
@@ -483,9 +510,11 @@ macro_rules! sql_store {
                         row.push_bind(*id).push_bind(*at);
                     });
                     update.push(
-                        ") UPDATE jobs SET next_run_at = v.vat FROM v WHERE jobs.id = v.vid \
-                         AND jobs.disabled = FALSE \
-                         AND (jobs.next_run_at IS NULL OR jobs.next_run_at > v.vat)",
+                        ") UPDATE job_state SET next_run_at = v.vat FROM v \
+                         WHERE job_state.job_id = v.vid \
+                         AND (job_state.next_run_at IS NULL OR job_state.next_run_at > v.vat) \
+                         AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = job_state.job_id \
+                         AND jobs.disabled = FALSE)",
                     );
                     update.build().execute(&mut *tx).await?;
                 }
@@ -503,10 +532,11 @@ macro_rules! sql_store {
                 loop {
                     let mut tx = <$store>::begin_write(&self.pool).await?;
                     let rows: Vec<$crate::store::sql::DueRow> = sqlx::query_as(&format!(
-                        "SELECT {} FROM jobs \
+                        "SELECT {} FROM {} \
                          WHERE next_run_at IS NOT NULL AND next_run_at < $1 AND id > $2 \
                          ORDER BY id LIMIT $3{}",
                         $crate::store::sql::DUE_COLUMNS,
+                        $crate::store::sql::JOBS_FROM,
                         <$store>::CLAIM_LOCK
                     ))
                     .bind(to_millis(before))
@@ -589,8 +619,8 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "UPDATE jobs SET success_count = 0, error_count = 0, last_success = NULL, \
-                     last_error = NULL, status = '' WHERE name = $1",
+                    "UPDATE job_state SET success_count = 0, error_count = 0, last_success = NULL, \
+                     last_error = NULL, status = '' WHERE job_id = (SELECT id FROM jobs WHERE name = $1)",
                 )
                 .bind(name)
                 .execute(&mut *tx)

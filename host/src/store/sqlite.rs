@@ -8,8 +8,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
 use super::sql::{
-    ADD_JOB_TOTALS, BULK_ROWS, EXECUTION_COLUMNS, JOB_COLUMNS, JobTotals, finished_state,
-    sql_store, tick_group,
+    ADD_JOB_TOTALS, BULK_ROWS, EXECUTION_COLUMNS, JOB_COLUMNS, JOBS_FROM, JobTotals,
+    finished_state, sql_store, tick_group,
 };
 use super::{
     ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
@@ -59,7 +59,9 @@ impl SqliteStore {
             update.push_values(chunk, |mut row, (id, next)| {
                 row.push_bind(*id).push_bind(*next);
             });
-            update.push(") UPDATE jobs SET next_run_at = v.vnext FROM v WHERE jobs.id = v.vid");
+            update.push(
+                ") UPDATE job_state SET next_run_at = v.vnext FROM v WHERE job_state.job_id = v.vid",
+            );
             update.build().execute(&mut **tx).await?;
         }
         Ok(())
