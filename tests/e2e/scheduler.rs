@@ -155,6 +155,37 @@ async fn forbid_skips_ticks_while_a_run_is_open_and_a_manual_run_gets_a_conflict
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_runs_of_a_forbid_job_sent_at_once_start_exactly_one() {
+    for (backend, store) in each_store().await {
+        let scheduler = start(store.clone()).await;
+        scheduler
+            .put_job(spec(
+                r#"{"name": "once", "schedule": "@manually", "executor": "shell",
+                    "concurrency": "forbid", "executor_config": {"command": "sleep 2"}}"#,
+            ))
+            .await
+            .unwrap();
+        let runs = (0..8).map(|_| {
+            let scheduler = scheduler.clone();
+            tokio::spawn(async move { scheduler.run_job("once").await })
+        });
+        let mut started = 0;
+        for run in runs {
+            match run.await.unwrap() {
+                Ok(_) => started += 1,
+                Err(JobError::Conflict(message)) => {
+                    assert!(message.contains("forbids overlapping runs"), "{message}")
+                }
+                Err(other) => panic!("{backend}: {other:?}"),
+            }
+        }
+        assert_eq!(started, 1, "{backend}");
+        assert_eq!(executions(&store, "once").await.len(), 1, "{backend}");
+        scheduler.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_is_retried_with_backoff_in_one_group() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
@@ -415,6 +446,7 @@ async fn start_up_closes_what_a_dead_process_left_running() {
             .unwrap();
         let orphan = store
             .start_execution(&NewExecution {
+                exclusive: false,
                 job_name: "crashed".into(),
                 group: None,
                 attempt: 1,

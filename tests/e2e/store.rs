@@ -168,6 +168,7 @@ async fn executions_are_written_before_and_completed_after() {
         store.put_job(&job("report"), None).await.unwrap();
         let scheduled_at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let new = NewExecution {
+            exclusive: false,
             job_name: "report".into(),
             group: None,
             attempt: 1,
@@ -192,6 +193,7 @@ async fn executions_are_written_before_and_completed_after() {
         store.finish_executions(&[finished]).await.unwrap();
 
         let retry = NewExecution {
+            exclusive: false,
             group: Some(running.group),
             attempt: 2,
             ..new
@@ -248,6 +250,7 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
     for (backend, store) in each_store().await {
         store.put_job(&job("long"), None).await.unwrap();
         let new = NewExecution {
+            exclusive: false,
             job_name: "long".into(),
             group: None,
             attempt: 1,
@@ -258,6 +261,7 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
         let orphan = store.start_execution(&new).await.unwrap();
         let elsewhere = store
             .start_execution(&NewExecution {
+                exclusive: false,
                 node: "node-b".into(),
                 ..new
             })
@@ -304,6 +308,7 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
         // `f` already has an open execution.
         store
             .start_execution(&NewExecution {
+                exclusive: false,
                 job_name: "f".into(),
                 group: None,
                 attempt: 1,
@@ -399,6 +404,7 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
         for _ in 0..5 {
             let record = store
                 .start_execution(&NewExecution {
+                    exclusive: false,
                     job_name: "p".into(),
                     group: None,
                     attempt: 1,

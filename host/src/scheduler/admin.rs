@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::claim::{plan_next, schedule_of};
 use super::{JobError, Scheduler};
-use crate::jobs::{Concurrency, FieldError, JobSpec, validate};
+use crate::jobs::{FieldError, JobSpec, validate};
 use crate::store::{ExecutionRecord, ExecutionState, StoredJob};
 
 /// How deep a chain of parents may be.
@@ -142,13 +142,6 @@ impl Scheduler {
     /// `forbid`: `Conflict` while an execution of the job is open.
     pub async fn run_job(&self, name: &str) -> Result<ExecutionRecord, JobError> {
         let job = self.get(name).await?;
-        if job.spec.concurrency == Concurrency::Forbid
-            && self.inner.store.has_open_execution(job.id).await?
-        {
-            return Err(JobError::Conflict(format!(
-                "job {name:?} forbids overlapping runs and an execution of it is running"
-            )));
-        }
         let has_dependents = !job.dependent_jobs.is_empty();
         Ok(self
             .inner

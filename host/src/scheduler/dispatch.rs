@@ -195,6 +195,7 @@ impl Inner {
         let delay = retry_delay(&run.spec.retry_backoff, run.attempt + 1, fastrand::f64());
         let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let new = NewExecution {
+            exclusive: false,
             job_name: run.spec.name.clone(),
             group: Some(run.group),
             attempt: run.attempt + 1,
@@ -263,24 +264,27 @@ impl Inner {
         {
             return Ok(());
         }
-        if spec.concurrency == Concurrency::Forbid
-            && self.store.has_open_execution(child.id).await?
-        {
-            self.metrics.skipped();
-            return Ok(());
-        }
         let has_dependents = !child.dependent_jobs.is_empty();
-        self.start_now(
-            child.id,
-            Arc::new(child.spec),
-            has_dependents,
-            ExecutionState::Scheduled,
-        )
-        .await
-        .map(|_| ())
+        match self
+            .start_now(
+                child.id,
+                Arc::new(child.spec),
+                has_dependents,
+                ExecutionState::Scheduled,
+            )
+            .await
+        {
+            // A child that forbids overlapping runs and is still running skips this one.
+            Err(crate::store::StoreError::Conflict(_)) => {
+                self.metrics.skipped();
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
-    /// Writes an execution due now and starts it.
+    /// Writes an execution due now and starts it; a job that forbids overlapping runs
+    /// gets [`crate::store::StoreError::Conflict`] while one of its executions is open.
     pub(super) async fn start_now(
         self: &Arc<Self>,
         job_id: i64,
@@ -291,6 +295,7 @@ impl Inner {
         let record = self
             .store
             .start_execution(&NewExecution {
+                exclusive: spec.concurrency == Concurrency::Forbid,
                 job_name: spec.name.clone(),
                 group: None,
                 attempt: 1,

@@ -117,6 +117,11 @@ pub struct NewExecution {
     pub state: ExecutionState,
     /// The node that runs it.
     pub node: String,
+    /// Write it only when no execution of the job is scheduled or running (the job's
+    /// `forbid`): the check and the write are one transaction holding the job's state
+    /// row, so two requests at once, or a request and a claim, cannot both pass.
+    /// [`StoreError::Conflict`] when one is open.
+    pub exclusive: bool,
 }
 
 /// How an execution ended.
@@ -341,9 +346,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes a new execution, before its executor starts.
     async fn start_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError>;
-
-    /// Whether the job has an execution that is scheduled or running.
-    async fn has_open_execution(&self, job_id: i64) -> Result<bool, StoreError>;
 
     /// Marks executions as running since the given instants.
     async fn mark_running(&self, started: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError>;

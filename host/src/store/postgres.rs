@@ -40,6 +40,9 @@ impl PgStore {
     /// Appended to the claim's `SELECT`: how due rows are locked.
     const CLAIM_LOCK: &'static str = " FOR UPDATE OF job_state SKIP LOCKED";
 
+    /// Appended to a `SELECT` of one row that a transaction must hold until it ends.
+    const ROW_LOCK: &'static str = " FOR UPDATE";
+
     /// A transaction that writes.
     async fn begin_write(
         pool: &Pool<Postgres>,

@@ -562,6 +562,32 @@ macro_rules! sql_store {
                     .group
                     .unwrap_or_else(|| now.timestamp_nanos_opt().unwrap_or_default());
                 let started_at = (new.state == ExecutionState::Running).then(|| to_millis(now));
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                if new.exclusive {
+                    sqlx::query(&format!(
+                        "SELECT job_id FROM job_state \
+                         WHERE job_id = (SELECT id FROM jobs WHERE name = $1){}",
+                        <$store>::ROW_LOCK
+                    ))
+                    .bind(&new.job_name)
+                    .execute(&mut *tx)
+                    .await?;
+                    let open: Option<(i32,)> = sqlx::query_as(
+                        "SELECT 1 FROM executions \
+                         WHERE job_id = (SELECT id FROM jobs WHERE name = $1) \
+                         AND state IN ('scheduled', 'running') LIMIT 1",
+                    )
+                    .bind(&new.job_name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if open.is_some() {
+                        return Err(StoreError::Conflict(format!(
+                            "job {:?} forbids overlapping runs and an execution of it is \
+                             scheduled or running",
+                            new.job_name
+                        )));
+                    }
+                }
                 let row: $crate::store::sql::ExecutionRow = sqlx::query_as(&format!(
                     "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
                      started_at, state, node) SELECT id, name, $1, $2, $3, $4, $5, $6 \
@@ -574,20 +600,10 @@ macro_rules! sql_store {
                 .bind(new.state.as_str())
                 .bind(&new.node)
                 .bind(&new.job_name)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(row.into())
-            }
-
-            async fn has_open_execution(&self, job_id: i64) -> Result<bool, StoreError> {
-                let open: Option<(i32,)> = sqlx::query_as(
-                    "SELECT 1 FROM executions WHERE job_id = $1 \
-                     AND state IN ('scheduled', 'running') LIMIT 1",
-                )
-                .bind(job_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(open.is_some())
             }
 
             async fn mark_running(&self, started: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError> {

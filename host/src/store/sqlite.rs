@@ -42,6 +42,10 @@ impl SqliteStore {
     /// Appended to the claim's `SELECT`: how due rows are locked.
     const CLAIM_LOCK: &'static str = "";
 
+    /// Appended to a `SELECT` of one row that a transaction must hold until it ends:
+    /// nothing, as a write transaction (`BEGIN IMMEDIATE`) already excludes every other.
+    const ROW_LOCK: &'static str = "";
+
     /// A transaction that writes.
     async fn begin_write(
         pool: &Pool<Sqlite>,
