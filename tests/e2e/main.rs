@@ -10,3 +10,4 @@ mod scheduler;
 mod sdk_template;
 mod store;
 mod support;
+mod uploads;

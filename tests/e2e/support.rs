@@ -204,7 +204,7 @@ pub struct Server {
     pub base: String,
     child: std::process::Child,
     log: Arc<Mutex<String>>,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     data_dir: Option<tempfile::TempDir>,
     database_url: Option<String>,
     extra: Vec<String>,

@@ -3,6 +3,7 @@
 //! [`Scheduler`].
 //!
 //! * `jobs`: the job routes; `executions`: a job's executions, live output and kill;
+//!   `executors`: uploading, listing and deleting executor components;
 //!   `system`: health, metrics, agent info, busy, restore and the OpenAPI document.
 //! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
@@ -14,6 +15,7 @@
 mod dto;
 mod error;
 mod executions;
+mod executors;
 mod input;
 mod jobs;
 mod system;
@@ -48,6 +50,14 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/executors", get(executors::list))
+        .route(
+            "/v1/executors/{name}",
+            get(executors::versions)
+                .put(executors::upload)
+                .delete(executors::delete)
+                .layer(DefaultBodyLimit::max(executors::UPLOAD_LIMIT)),
+        )
         .route(
             "/v1/restore",
             post(system::restore).layer(DefaultBodyLimit::max(RESTORE_BODY_LIMIT)),

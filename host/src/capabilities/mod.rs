@@ -39,6 +39,31 @@ pub struct Grants {
 /// The capabilities' names, as `--allow CAPABILITY=PATTERN` spells them.
 pub const NAMES: &[&str] = &["http", "process", "secrets"];
 
+/// The capability each imported interface belongs to, by prefix of the import's name.
+/// Interfaces not listed (`output`, `types`, WASI clocks, random, I/O, stdio) are given to
+/// every execution.
+const INTERFACES: &[(&str, &str)] = &[
+    ("sandcron:executor/process@", "process"),
+    ("sandcron:executor/secrets@", "secrets"),
+    ("wasi:http/", "http"),
+];
+
+/// The capabilities a component requests, from the names of its imports, sorted.
+pub fn requested(imports: &[String]) -> Vec<&'static str> {
+    let mut requested: Vec<&'static str> = imports
+        .iter()
+        .filter_map(|import| {
+            INTERFACES
+                .iter()
+                .find(|(prefix, _)| import.starts_with(prefix))
+                .map(|(_, capability)| *capability)
+        })
+        .collect();
+    requested.sort_unstable();
+    requested.dedup();
+    requested
+}
+
 impl Grants {
     /// Widens the grant of `capability` by one pattern, in that capability's syntax. The
     /// error names the capability and what is wrong with the pattern.

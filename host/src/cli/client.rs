@@ -59,6 +59,31 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.answer(request).await
+    }
+
+    /// Sends `bytes` as the body, of type `content_type`, and returns the JSON answer.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        url: Url,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, CliError> {
+        let request = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        let response = self.answer(request).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| CliError::Error(format!("the server's answer is not JSON: {e}")))
+    }
+
+    /// Sends a prepared request; the response if its status is a success.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Response, CliError> {
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         if response.status().is_success() {
             Ok(response)

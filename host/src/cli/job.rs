@@ -158,7 +158,8 @@ async fn list(client: &Client) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_json(value: &Value) -> Result<(), CliError> {
+/// Prints a JSON answer, indented.
+pub(super) fn print_json(value: &Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::Error(format!("cannot print the answer: {e}")))?;
     println!("{text}");

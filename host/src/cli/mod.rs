@@ -4,12 +4,13 @@
 //!
 //! * `exec`: one execution, here, without a server.
 //! * `serve`: the scheduler and the HTTP API.
-//! * `job`, `execution`: clients of a running server's API, through `client` (the HTTP
+//! * `job`, `execution`, `executor`: clients of a running server's API, through `client` (the HTTP
 //!   client they share) and `table` (their plain-text tables).
 
 mod client;
 mod exec;
 mod execution;
+mod executor;
 mod job;
 mod serve;
 mod table;
@@ -48,6 +49,9 @@ enum Command {
     /// List, read, follow and kill a job's executions on a server.
     #[command(subcommand)]
     Execution(execution::ExecutionCommand),
+    /// Upload, list and delete executor components on a server.
+    #[command(subcommand)]
+    Executor(executor::ExecutorCommand),
 }
 
 /// How a command ended, short of success.
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Job(command) => job::run(&cli.server, command),
         Command::Execution(command) => execution::run(&cli.server, command),
+        Command::Executor(command) => executor::run(&cli.server, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -97,8 +97,9 @@ pub fn validate(
         .map_err(|e| FieldError::new(e.field(), e.message()))
 }
 
-/// Dkron's slug rule: only lower-case letters, digits, `_` and `-`.
-fn check_name(name: &str) -> Result<(), FieldError> {
+/// Dkron's slug rule for names (jobs, uploaded executors): only lower-case letters,
+/// digits, `_` and `-`.
+pub fn check_name(name: &str) -> Result<(), FieldError> {
     if name.is_empty() {
         return Err(FieldError::new("name", "is required"));
     }

@@ -19,7 +19,8 @@ impl Scheduler {
     /// schedules it. A missing parent or a job that would be its own ancestor is
     /// `Invalid` naming `parent_job`.
     pub async fn put_job(&self, spec: JobSpec) -> Result<StoredJob, JobError> {
-        validate(&spec, |executor| self.executor_exists(executor))?;
+        let known = self.executor_known(&spec.executor).await?;
+        validate(&spec, |_| known)?;
         self.check_parent(&spec).await?;
         let now = Utc::now();
         // An `@every` job starts its series now; `starts_at` and the rest via plan_next.

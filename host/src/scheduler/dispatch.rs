@@ -114,39 +114,40 @@ impl Inner {
             None => self.register(run, started_at),
         };
 
-        let (result, output, output_truncated, killed) =
-            match self.executables.get(&run.spec.executor) {
-                None => (
-                    Err(format!("unknown executor {:?}", run.spec.executor)),
-                    Vec::new(),
-                    false,
-                    false,
-                ),
-                Some(executable) => {
-                    let request = ExecutionRequest {
-                        info: self.execution_info(run),
-                        grants: self.grants_for(&run.spec),
-                        limits: Limits {
-                            timeout: job_timeout(&run.spec),
-                            output_bytes: self.config.output_limit,
-                            ..Limits::default()
-                        },
-                        listener: Some(active.listener()),
-                    };
-                    tokio::select! {
-                        outcome = self.runtime.execute(executable, request) => (
-                            outcome.result.map_err(|failure| failure.to_string()),
-                            outcome.output.bytes,
-                            outcome.output.truncated,
-                            false,
-                        ),
-                        _ = active.killed() => {
-                            let (output, truncated) = active.output_so_far();
-                            (Err("killed".to_string()), output, truncated, true)
-                        }
+        let executable = self
+            .executors
+            .resolve(&*self.store, &self.runtime, &run.spec.executor)
+            .await
+            .and_then(|found| {
+                found.ok_or_else(|| format!("unknown executor {:?}", run.spec.executor))
+            });
+        let (result, output, output_truncated, killed) = match executable {
+            Err(reason) => (Err(reason), Vec::new(), false, false),
+            Ok(executable) => {
+                let request = ExecutionRequest {
+                    info: self.execution_info(run),
+                    grants: self.grants_for(&run.spec),
+                    limits: Limits {
+                        timeout: job_timeout(&run.spec),
+                        output_bytes: self.config.output_limit,
+                        ..Limits::default()
+                    },
+                    listener: Some(active.listener()),
+                };
+                tokio::select! {
+                    outcome = self.runtime.execute(&executable, request) => (
+                        outcome.result.map_err(|failure| failure.to_string()),
+                        outcome.output.bytes,
+                        outcome.output.truncated,
+                        false,
+                    ),
+                    _ = active.killed() => {
+                        let (output, truncated) = active.output_so_far();
+                        (Err("killed".to_string()), output, truncated, true)
                     }
                 }
-            };
+            }
+        };
         let success = result.is_ok();
         let (succeeded, failed) = if success {
             (1, failed_before)

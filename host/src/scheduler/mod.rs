@@ -14,12 +14,14 @@ mod backoff;
 mod called_off;
 mod claim;
 mod dispatch;
+mod executor_registry;
 mod metrics;
 mod recorder;
 mod retention;
 pub mod schedule;
 
-use std::collections::HashMap;
+pub use executor_registry::{UploadError, parse_reference};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,9 +32,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
-use crate::executors;
 use crate::jobs::FieldError;
-use crate::runtime::{Executable, Runtime};
+use crate::runtime::Runtime;
 use crate::store::{ExecutionRecord, ReleasedTick, Store, StoreError};
 use active::ActiveExecutions;
 use metrics::Metrics;
@@ -135,7 +136,7 @@ struct Inner {
     store: Arc<dyn Store>,
     runtime: Runtime,
     config: SchedulerConfig,
-    executables: HashMap<String, Arc<Executable>>,
+    executors: executor_registry::Executors,
     active: Arc<ActiveExecutions>,
     recorder: Recorder,
     metrics: Metrics,
@@ -168,14 +169,7 @@ impl Scheduler {
         if closed > 0 {
             tracing::warn!(closed, "closed executions left open by a previous process");
         }
-        let mut executables = HashMap::new();
-        for built_in in executors::BUILT_INS {
-            let executable = runtime
-                .load(Arc::from(built_in.wasm))
-                .await
-                .map_err(|e| anyhow::anyhow!("built-in executor {}: {e}", built_in.name))?;
-            executables.insert(built_in.name.to_string(), executable);
-        }
+        let executors = executor_registry::Executors::load(&runtime).await?;
         let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
         let stopping = CancellationToken::new();
         let inner = Arc::new(Inner {
@@ -184,7 +178,7 @@ impl Scheduler {
             store,
             runtime,
             config,
-            executables,
+            executors,
             active: Arc::new(ActiveExecutions::default()),
             metrics: Metrics::default(),
             wake: Notify::new(),
@@ -215,11 +209,6 @@ impl Scheduler {
     /// This node's name.
     pub fn node(&self) -> &str {
         &self.inner.config.node
-    }
-
-    /// Whether `name` is an executor this node can run.
-    pub fn executor_exists(&self, name: &str) -> bool {
-        self.inner.executables.contains_key(name)
     }
 
     /// The executions running on this node now, oldest first.

@@ -1,4 +1,4 @@
-//! The store: jobs and executions, on SQLite (the embedded default) or PostgreSQL, behind
+//! The store: jobs, executions and uploaded executors, on SQLite (the embedded default) or PostgreSQL, behind
 //! one trait. This module is the only one that speaks SQL.
 //!
 //! Both backends share one implementation (`sql.rs`): the SQL text is written once with
@@ -15,6 +15,23 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::jobs::JobSpec;
+
+/// One version of an uploaded executor component, without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredExecutor {
+    /// The name jobs use in `executor`.
+    pub name: String,
+    /// 1 for the first upload of the name; each upload adds one.
+    pub version: u32,
+    /// SHA-256 of the component's bytes, hex.
+    pub sha256: String,
+    /// Size of the component in bytes.
+    pub size: u64,
+    /// The interfaces the component imports.
+    pub imports: Vec<String>,
+    /// When it was uploaded.
+    pub created_at: DateTime<Utc>,
+}
 
 /// A job as stored: its definition and what running it has changed.
 #[derive(Clone, Debug, PartialEq)]
@@ -381,6 +398,32 @@ pub trait Store: Send + Sync + 'static {
     /// Closes as failed, with `reason`, every execution `node` left scheduled or running:
     /// run at start-up, so a crash never leaves a phantom "running" behind.
     async fn close_unfinished(&self, node: &str, reason: &str) -> Result<u64, StoreError>;
+
+    /// Stores a new version of the executor `name` (the first is 1) with its bytes.
+    async fn put_executor(
+        &self,
+        name: &str,
+        sha256: &str,
+        imports: &[String],
+        wasm: &[u8],
+    ) -> Result<StoredExecutor, StoreError>;
+
+    /// The latest version of every uploaded executor, by name.
+    async fn list_executors(&self) -> Result<Vec<StoredExecutor>, StoreError>;
+
+    /// Every version of the executor `name`, newest first; empty when there is none.
+    async fn executor_versions(&self, name: &str) -> Result<Vec<StoredExecutor>, StoreError>;
+
+    /// One version of `name` (the latest when `version` is `None`) with its bytes.
+    async fn executor_wasm(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<(StoredExecutor, Vec<u8>)>, StoreError>;
+
+    /// Deletes every version of `name`; [`StoreError::Conflict`] naming the jobs when some
+    /// use it. `false` when there was none.
+    async fn delete_executor(&self, name: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store at `url`: `sqlite://PATH` (created when missing) or `postgres://…`,

@@ -43,6 +43,9 @@ impl PgStore {
     /// Appended to a `SELECT` of one row that a transaction must hold until it ends.
     const ROW_LOCK: &'static str = " FOR UPDATE";
 
+    /// The `executor` of a job's spec, as an SQL expression over `jobs`.
+    const EXECUTOR_OF_SPEC: &'static str = "(spec::jsonb ->> 'executor')";
+
     /// A transaction that writes.
     async fn begin_write(
         pool: &Pool<Postgres>,

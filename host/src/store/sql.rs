@@ -148,6 +148,33 @@ impl JobRow {
     }
 }
 
+/// An `executors` row without the bytes.
+#[derive(sqlx::FromRow)]
+pub(super) struct ExecutorRow {
+    pub name: String,
+    pub version: i32,
+    pub sha256: String,
+    pub size: i64,
+    pub imports: String,
+    pub created_at: i64,
+}
+
+/// The columns of [`ExecutorRow`].
+pub(super) const EXECUTOR_COLUMNS: &str = "name, version, sha256, size, imports, created_at";
+
+impl ExecutorRow {
+    pub(super) fn into_executor(self) -> crate::store::StoredExecutor {
+        crate::store::StoredExecutor {
+            name: self.name,
+            version: self.version.max(0) as u32,
+            sha256: self.sha256,
+            size: self.size.max(0) as u64,
+            imports: serde_json::from_str(&self.imports).unwrap_or_default(),
+            created_at: from_millis(self.created_at),
+        }
+    }
+}
+
 /// An `executions` row.
 #[derive(sqlx::FromRow)]
 pub(super) struct ExecutionRow {
@@ -739,6 +766,121 @@ macro_rules! sql_store {
                     .collect();
                 self.finish_executions(&finished).await?;
                 Ok(finished.len() as u64)
+            }
+
+            async fn put_executor(
+                &self,
+                name: &str,
+                sha256: &str,
+                imports: &[String],
+                wasm: &[u8],
+            ) -> Result<$crate::store::StoredExecutor, StoreError> {
+                let imports = serde_json::to_string(imports).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                let (latest,): (Option<i32>,) =
+                    sqlx::query_as("SELECT MAX(version) FROM executors WHERE name = $1")
+                        .bind(name)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let row: $crate::store::sql::ExecutorRow = sqlx::query_as(&format!(
+                    "INSERT INTO executors (name, version, sha256, size, imports, wasm, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
+                    $crate::store::sql::EXECUTOR_COLUMNS
+                ))
+                .bind(name)
+                .bind(latest.unwrap_or(0) + 1)
+                .bind(sha256)
+                .bind(wasm.len() as i64)
+                .bind(imports)
+                .bind(wasm)
+                .bind(to_millis(Utc::now()))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
+                        "executor {name} was uploaded twice at the same time; upload again"
+                    )),
+                    other => other.into(),
+                })?;
+                tx.commit().await?;
+                Ok(row.into_executor())
+            }
+
+            async fn list_executors(&self) -> Result<Vec<$crate::store::StoredExecutor>, StoreError> {
+                let rows: Vec<$crate::store::sql::ExecutorRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM executors AS e WHERE version = \
+                     (SELECT MAX(version) FROM executors WHERE name = e.name) ORDER BY name",
+                    $crate::store::sql::EXECUTOR_COLUMNS
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::store::sql::ExecutorRow::into_executor).collect())
+            }
+
+            async fn executor_versions(&self, name: &str) -> Result<Vec<$crate::store::StoredExecutor>, StoreError> {
+                let rows: Vec<$crate::store::sql::ExecutorRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM executors WHERE name = $1 ORDER BY version DESC",
+                    $crate::store::sql::EXECUTOR_COLUMNS
+                ))
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::store::sql::ExecutorRow::into_executor).collect())
+            }
+
+            async fn executor_wasm(
+                &self,
+                name: &str,
+                version: Option<u32>,
+            ) -> Result<Option<($crate::store::StoredExecutor, Vec<u8>)>, StoreError> {
+                let row: Option<($crate::store::sql::ExecutorRow, Vec<u8>)> = {
+                    let query = format!(
+                        "SELECT {}, wasm FROM executors WHERE name = $1 AND version = {} ",
+                        $crate::store::sql::EXECUTOR_COLUMNS,
+                        if version.is_some() { "$2" } else { "(SELECT MAX(version) FROM executors WHERE name = $1)" }
+                    );
+                    let mut query = sqlx::query(&query).bind(name);
+                    if let Some(version) = version {
+                        query = query.bind(version as i32);
+                    }
+                    match query.fetch_optional(&self.pool).await? {
+                        None => None,
+                        Some(row) => {
+                            use sqlx::Row;
+                            let executor = <$crate::store::sql::ExecutorRow as sqlx::FromRow<_>>::from_row(&row)?;
+                            let wasm: Vec<u8> = row.try_get("wasm")?;
+                            Some((executor, wasm))
+                        }
+                    }
+                };
+                Ok(row.map(|(executor, wasm)| (executor.into_executor(), wasm)))
+            }
+
+            async fn delete_executor(&self, name: &str) -> Result<bool, StoreError> {
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                let users: Vec<(String,)> = sqlx::query_as(&format!(
+                    "SELECT name FROM jobs WHERE {0} = $1 OR {0} LIKE $2 ORDER BY name LIMIT 6",
+                    <$store>::EXECUTOR_OF_SPEC
+                ))
+                .bind(name)
+                .bind(format!("{name}@%"))
+                .fetch_all(&mut *tx)
+                .await?;
+                if !users.is_empty() {
+                    let names: Vec<String> = users.into_iter().map(|(n,)| n).collect();
+                    return Err(StoreError::Conflict(format!(
+                        "executor {name} is used by jobs {}{}; change or delete them first",
+                        names.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                        if names.len() > 5 { ", …" } else { "" }
+                    )));
+                }
+                let deleted = sqlx::query("DELETE FROM executors WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(deleted > 0)
             }
         }
     };

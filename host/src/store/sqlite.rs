@@ -46,6 +46,9 @@ impl SqliteStore {
     /// nothing, as a write transaction (`BEGIN IMMEDIATE`) already excludes every other.
     const ROW_LOCK: &'static str = "";
 
+    /// The `executor` of a job's spec, as an SQL expression over `jobs`.
+    const EXECUTOR_OF_SPEC: &'static str = "json_extract(spec, '$.executor')";
+
     /// A transaction that writes.
     async fn begin_write(
         pool: &Pool<Sqlite>,

@@ -1,0 +1,203 @@
+//! The executors a job can name: the built-ins, and uploaded components (`name` for the
+//! latest version, `name@3` for a pinned one).
+//!
+//! An upload is checked and compiled before it is stored (off the async threads, by the
+//! runtime), so a stored version always loads. Uploads are kept in the store, bytes
+//! included, and loaded on first use; the runtime compiles each SHA-256 once and keeps
+//! the artifact on disk, so a restart does not compile again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{JobError, Scheduler};
+use crate::executors::BUILT_INS;
+use crate::jobs::{FieldError, check_name};
+use crate::runtime::{Executable, LoadError, Runtime};
+use crate::store::{Store, StoreError, StoredExecutor};
+
+impl Scheduler {
+    /// Whether a job's `executor` names a built-in or an uploaded version. A malformed
+    /// `name@version` is `Invalid` naming `executor`.
+    pub async fn executor_known(&self, executor: &str) -> Result<bool, JobError> {
+        if self.inner.executors.is_built_in(executor) {
+            return Ok(true);
+        }
+        let (name, version) =
+            parse_reference(executor).map_err(|e| FieldError::new("executor", e))?;
+        let versions = self.inner.store.executor_versions(name).await?;
+        Ok(match version {
+            None => !versions.is_empty(),
+            Some(version) => versions.iter().any(|v| v.version == version),
+        })
+    }
+
+    /// Checks, compiles and stores a new version of the uploaded executor `name`.
+    pub async fn upload_executor(
+        &self,
+        name: &str,
+        wasm: Arc<[u8]>,
+    ) -> Result<StoredExecutor, UploadError> {
+        self.inner
+            .executors
+            .upload(&*self.inner.store, &self.inner.runtime, name, wasm)
+            .await
+    }
+
+    /// The latest version of every uploaded executor.
+    pub async fn list_executors(&self) -> Result<Vec<StoredExecutor>, StoreError> {
+        self.inner.store.list_executors().await
+    }
+
+    /// Every version of the uploaded executor `name`, newest first.
+    pub async fn executor_versions(&self, name: &str) -> Result<Vec<StoredExecutor>, StoreError> {
+        self.inner.store.executor_versions(name).await
+    }
+
+    /// Deletes every version of the uploaded executor `name`: `false` when there is none,
+    /// [`StoreError::Conflict`] while a job uses it.
+    pub async fn delete_executor(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.store.delete_executor(name).await
+    }
+}
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// A bad name (HTTP 400, field `name`).
+    #[error("{0}")]
+    Name(FieldError),
+    /// The bytes are not an executor component (HTTP 400, field `body`).
+    #[error("{0}")]
+    NotAnExecutor(LoadError),
+    /// The store failed or refused (HTTP 409 or 500).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The executors this node can run.
+pub(super) struct Executors {
+    built_ins: HashMap<&'static str, Arc<Executable>>,
+    /// Uploads loaded so far, by SHA-256.
+    uploads: Mutex<HashMap<String, Arc<Executable>>>,
+}
+
+impl Executors {
+    /// Compiles (or finds compiled) every built-in executor.
+    pub(super) async fn load(runtime: &Runtime) -> anyhow::Result<Self> {
+        let mut built_ins = HashMap::new();
+        for built_in in BUILT_INS {
+            let executable = runtime
+                .load(Arc::from(built_in.wasm))
+                .await
+                .map_err(|e| anyhow::anyhow!("built-in executor {}: {e}", built_in.name))?;
+            built_ins.insert(built_in.name, executable);
+        }
+        Ok(Self {
+            built_ins,
+            uploads: Mutex::default(),
+        })
+    }
+
+    /// Whether `name` is a built-in executor.
+    pub(super) fn is_built_in(&self, name: &str) -> bool {
+        self.built_ins.contains_key(name)
+    }
+
+    /// The component a job's `executor` names, loaded; `None` when it names nothing.
+    pub(super) async fn resolve(
+        &self,
+        store: &dyn Store,
+        runtime: &Runtime,
+        executor: &str,
+    ) -> Result<Option<Arc<Executable>>, String> {
+        if let Some(built_in) = self.built_ins.get(executor) {
+            return Ok(Some(built_in.clone()));
+        }
+        let Ok((name, version)) = parse_reference(executor) else {
+            return Ok(None);
+        };
+        let Some((stored, wasm)) = store
+            .executor_wasm(name, version)
+            .await
+            .map_err(|e| format!("cannot read executor {executor}: {e}"))?
+        else {
+            return Ok(None);
+        };
+        if let Some(loaded) = self.cached(&stored.sha256) {
+            return Ok(Some(loaded));
+        }
+        let loaded = runtime
+            .load(Arc::from(wasm))
+            .await
+            .map_err(|e| format!("executor {executor} cannot be loaded: {e}"))?;
+        self.remember(loaded.clone());
+        Ok(Some(loaded))
+    }
+
+    /// Checks, compiles and stores a new version of the upload `name`.
+    pub(super) async fn upload(
+        &self,
+        store: &dyn Store,
+        runtime: &Runtime,
+        name: &str,
+        wasm: Arc<[u8]>,
+    ) -> Result<StoredExecutor, UploadError> {
+        check_name(name).map_err(UploadError::Name)?;
+        if self.is_built_in(name) {
+            return Err(UploadError::Name(FieldError::new(
+                "name",
+                format!("{name:?} is a built-in executor; choose another name"),
+            )));
+        }
+        let loaded = runtime
+            .load(wasm.clone())
+            .await
+            .map_err(UploadError::NotAnExecutor)?;
+        let stored = store
+            .put_executor(name, &loaded.sha256, &loaded.imports, &wasm)
+            .await?;
+        self.remember(loaded);
+        Ok(stored)
+    }
+
+    fn cached(&self, sha256: &str) -> Option<Arc<Executable>> {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sha256)
+            .cloned()
+    }
+
+    fn remember(&self, executable: Arc<Executable>) {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(executable.sha256.clone(), executable);
+    }
+}
+
+/// Splits `name` or `name@version`.
+pub fn parse_reference(executor: &str) -> Result<(&str, Option<u32>), String> {
+    match executor.split_once('@') {
+        None => Ok((executor, None)),
+        Some((name, version)) => match version.parse::<u32>() {
+            Ok(version) if version > 0 => Ok((name, Some(version))),
+            _ => Err(format!(
+                "{executor:?}: the version after `@` must be a whole number from 1"
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_reference;
+
+    #[test]
+    fn references_name_a_version_or_the_latest() {
+        assert_eq!(parse_reference("backup"), Ok(("backup", None)));
+        assert_eq!(parse_reference("backup@3"), Ok(("backup", Some(3))));
+        assert!(parse_reference("backup@0").is_err());
+        assert!(parse_reference("backup@latest").is_err());
+    }
+}

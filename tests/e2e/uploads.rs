@@ -1,0 +1,273 @@
+//! Uploaded executors: a component built from the SDK template is uploaded, run by a job,
+//! kept across a restart without compiling again, and deleted; malformed uploads are
+//! refused with the reason.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Server, build_component, each_server};
+
+/// Uploads `wasm` as `name`.
+async fn upload(
+    server: &Server,
+    name: &str,
+    wasm: Vec<u8>,
+    content_type: &str,
+) -> crate::support::Reply {
+    server
+        .reply(
+            server
+                .http
+                .put(server.url(&format!("/v1/executors/{name}")))
+                .header("Content-Type", content_type)
+                // A refused upload may end its connection: never reuse one.
+                .header("Connection", "close")
+                .body(wasm),
+        )
+        .await
+}
+
+/// Runs the job `name` now and waits for its execution to finish.
+async fn run_to_end(server: &Server, name: &str) -> Value {
+    let run = server
+        .call("POST", &format!("/v1/jobs/{name}/run"), None)
+        .await;
+    assert_eq!(run.status, 202, "{}", run.text);
+    let path = format!("/v1/jobs/{name}/executions/{}", run.json()["id"]);
+    for _ in 0..100 {
+        let execution = server.get(&path).await.json();
+        if execution["finished_at"].is_string() {
+            return execution;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} did not finish");
+}
+
+#[tokio::test]
+async fn an_uploaded_template_runs_from_a_job_and_is_kept_across_a_restart() {
+    let wasm = std::fs::read(build_component("sdk/template", "my_executor")).unwrap();
+    for server in each_server().await {
+        let backend = server.backend;
+        let first = upload(&server, "greeter", wasm.clone(), "application/wasm").await;
+        assert_eq!(first.status, 201, "{backend}: {}", first.text);
+        let first = first.json();
+        assert_eq!(first["version"], 1, "{backend}");
+        assert_eq!(first["size"], wasm.len(), "{backend}");
+        assert_eq!(first["sha256"].as_str().unwrap().len(), 64, "{backend}");
+        assert_eq!(first["capabilities"], json!([]), "{backend}: {first}");
+        let second = upload(&server, "greeter", wasm.clone(), "application/wasm").await;
+        assert_eq!(second.json()["version"], 2, "{backend}");
+
+        let list = server.get("/v1/executors").await.json();
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"shell") && names.contains(&"greeter"),
+            "{list}"
+        );
+        let versions = server.get("/v1/executors/greeter").await.json();
+        assert_eq!(versions[0]["version"], 2, "{backend}: {versions}");
+        assert_eq!(versions.as_array().unwrap().len(), 2, "{backend}");
+
+        let job = json!({"name": "greet", "schedule": "@manually", "executor": "greeter@1",
+                         "executor_config": {"greeting": "hi", "repeat": "2"}});
+        let created = server.post("/v1/jobs", job).await;
+        assert_eq!(created.status, 201, "{backend}: {}", created.text);
+        let execution = run_to_end(&server, "greet").await;
+        assert_eq!(execution["success"], true, "{backend}: {execution}");
+        assert!(
+            execution["output"]
+                .as_str()
+                .unwrap()
+                .contains("hi from greet (2/2)"),
+            "{backend}: {execution}"
+        );
+        for missing in ["nope", "greeter@9", "greeter@x"] {
+            let refused = server
+                .post(
+                    "/v1/jobs",
+                    json!({"name": "other", "schedule": "@manually", "executor": missing}),
+                )
+                .await;
+            assert_eq!(refused.status, 400, "{backend} {missing}: {}", refused.text);
+            assert_eq!(refused.field(), "executor", "{backend} {missing}");
+        }
+        let in_use = server.call("DELETE", "/v1/executors/greeter", None).await;
+        assert_eq!(in_use.status, 409, "{backend}: {}", in_use.text);
+        assert!(in_use.text.contains("greet"), "{backend}: {}", in_use.text);
+
+        // Compiled once at upload and kept on disk: the restart loads the artifact
+        // instead of compiling again (which would write it anew).
+        let sha256 = first["sha256"].as_str().unwrap().to_string();
+        let artifact = || {
+            std::fs::read_dir(crate::support::cache_dir())
+                .unwrap()
+                .filter_map(Result::ok)
+                .find(|entry| entry.file_name().to_string_lossy().starts_with(&sha256))
+                .map(|entry| entry.metadata().unwrap().modified().unwrap())
+        };
+        let compiled_at = artifact().expect("a compiled artifact on disk");
+        let server = server.crash_and_restart();
+        assert_eq!(
+            server
+                .get("/v1/executors/greeter")
+                .await
+                .json()
+                .as_array()
+                .unwrap()
+                .len(),
+            2,
+            "{backend}"
+        );
+        let again = run_to_end(&server, "greet").await;
+        assert_eq!(again["success"], true, "{backend}: {again}");
+        assert_eq!(artifact(), Some(compiled_at), "{backend}: compiled again");
+
+        assert_eq!(
+            server.call("DELETE", "/v1/jobs/greet", None).await.status,
+            200
+        );
+        let deleted = server.call("DELETE", "/v1/executors/greeter", None).await;
+        assert_eq!(deleted.status, 204, "{backend}: {}", deleted.text);
+        assert_eq!(server.get("/v1/executors/greeter").await.status, 404);
+    }
+}
+
+/// One refused upload: name, bytes, content type, status, field, part of the message.
+type Refusal = (
+    &'static str,
+    Vec<u8>,
+    &'static str,
+    u16,
+    &'static str,
+    &'static str,
+);
+
+#[tokio::test]
+async fn malformed_uploads_are_refused_with_the_reason() {
+    let server = Server::sqlite(&[]);
+    // An empty component: valid, but it exports no `run`.
+    let empty = b"\0asm\x0d\0\x01\0".to_vec();
+    let wasm = "application/wasm";
+    let cases: Vec<Refusal> = vec![
+        (
+            "junk",
+            b"hello".to_vec(),
+            wasm,
+            400,
+            "body",
+            "not a WebAssembly file",
+        ),
+        (
+            "core",
+            b"\0asm\x01\0\0\0".to_vec(),
+            wasm,
+            400,
+            "body",
+            "core WebAssembly module",
+        ),
+        (
+            "empty",
+            empty.clone(),
+            wasm,
+            400,
+            "body",
+            "does not implement",
+        ),
+        (
+            "text",
+            empty.clone(),
+            "text/plain",
+            415,
+            "Content-Type",
+            "application/wasm",
+        ),
+        ("Bad", empty.clone(), wasm, 400, "name", "not a slug"),
+        (
+            "shell",
+            empty.clone(),
+            wasm,
+            400,
+            "name",
+            "is a built-in executor",
+        ),
+        (
+            "big",
+            vec![0; 21 << 20],
+            wasm,
+            413,
+            "body",
+            "larger than the limit of 20 MiB",
+        ),
+    ];
+    for (name, bytes, content_type, status, field, message) in cases {
+        let refused = upload(&server, name, bytes, content_type).await;
+        assert_eq!(refused.status, status, "{name}: {}", refused.text);
+        assert_eq!(refused.field(), field, "{name}: {}", refused.text);
+        assert!(refused.text.contains(message), "{name}: {}", refused.text);
+    }
+    // Nothing was stored.
+    let list = server.get("/v1/executors").await.json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["builtin"] == true),
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_uploads_lists_and_deletes_an_executor() {
+    let component = build_component("sdk/template", "my_executor");
+    let server = Server::sqlite(&[]);
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--server", server.base.as_str()];
+        all.extend_from_slice(args);
+        crate::support::run(&all)
+    };
+    let uploaded = cli(&["executor", "upload", "greeter", component.to_str().unwrap()]);
+    assert!(
+        uploaded.status.success(),
+        "{}",
+        crate::support::stderr(&uploaded)
+    );
+    let printed = crate::support::stdout(&uploaded);
+    assert!(
+        printed.starts_with("executor greeter version 1 uploaded (sha256 "),
+        "{printed}"
+    );
+
+    let listed = crate::support::stdout(&cli(&["executor", "list"]));
+    assert!(
+        listed.lines().any(|l| l.starts_with("greeter ")),
+        "{listed}"
+    );
+    assert!(listed.lines().any(|l| l.starts_with("shell ")), "{listed}");
+
+    let refused = cli(&["executor", "upload", "other", "Cargo.toml"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        crate::support::stderr(&refused).contains("body: not a WebAssembly file"),
+        "{}",
+        crate::support::stderr(&refused)
+    );
+
+    let deleted = cli(&["executor", "delete", "greeter"]);
+    assert!(
+        deleted.status.success(),
+        "{}",
+        crate::support::stderr(&deleted)
+    );
+    assert_eq!(
+        crate::support::stdout(&deleted),
+        "executor greeter deleted\n"
+    );
+    assert_eq!(server.get("/v1/executors/greeter").await.status, 404);
+}
