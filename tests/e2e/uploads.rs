@@ -271,3 +271,33 @@ async fn the_cli_uploads_lists_and_deletes_an_executor() {
     );
     assert_eq!(server.get("/v1/executors/greeter").await.status, 404);
 }
+
+#[tokio::test]
+async fn an_upload_asking_for_what_the_server_denies_is_accepted_with_warnings() {
+    let wasm = std::fs::read(crate::support::hostile()).unwrap();
+    let server = Server::sqlite(&[]);
+    let uploaded = upload(&server, "hostile", wasm, "application/wasm").await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.text);
+    let uploaded = uploaded.json();
+    assert_eq!(
+        uploaded["capabilities"],
+        json!(["http", "process", "secrets"]),
+        "{uploaded}"
+    );
+    // The default grants allow HTTP to public hosts, and no program and no secret.
+    let warnings: Vec<&str> = uploaded["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{uploaded}");
+    assert!(
+        warnings[0].starts_with("process: this server grants none"),
+        "{uploaded}"
+    );
+    assert!(
+        warnings[1].starts_with("secrets: this server grants none"),
+        "{uploaded}"
+    );
+}

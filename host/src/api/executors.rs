@@ -47,6 +47,9 @@ pub struct ExecutorOut {
     imports: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<DateTime<Utc>>,
+    /// On upload: the requested capabilities that will be denied, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 impl From<StoredExecutor> for ExecutorOut {
@@ -61,6 +64,7 @@ impl From<StoredExecutor> for ExecutorOut {
             size: Some(stored.size),
             imports: Some(stored.imports),
             created_at: Some(stored.created_at),
+            warnings: Vec::new(),
         }
     }
 }
@@ -109,7 +113,9 @@ pub async fn upload(
             UploadError::Store(store_error) => store_error.into(),
         })?;
     let location = format!("/v1/executors/{}", stored.name);
-    let response = (StatusCode::CREATED, Json(ExecutorOut::from(stored))).into_response();
+    let mut answer = ExecutorOut::from(stored);
+    answer.warnings = scheduler.denied_capabilities(answer.capabilities.as_deref().unwrap_or(&[]));
+    let response = (StatusCode::CREATED, Json(answer)).into_response();
     Ok(with_location(response, location))
 }
 
@@ -127,6 +133,7 @@ pub async fn list(State(scheduler): State<Scheduler>) -> Result<Json<Vec<Executo
             capabilities: None,
             imports: None,
             created_at: None,
+            warnings: Vec::new(),
         })
         .collect();
     all.extend(

@@ -79,6 +79,16 @@ impl Grants {
         }
     }
 
+    /// Whether the grant allows nothing at all of `capability` (every call will be denied).
+    pub fn denies_all(&self, capability: &str) -> bool {
+        match capability {
+            "http" => self.http.is_empty(),
+            "process" => self.process == process::ProcessPolicy::Nothing,
+            "secrets" => self.secrets.is_empty(),
+            _ => true,
+        }
+    }
+
     /// Widens the grant by `CAPABILITY=PATTERN` entries, as the `--allow` flag gives them.
     pub fn allow_all<S: AsRef<str>>(&mut self, entries: &[S]) -> Result<(), String> {
         for entry in entries {

@@ -43,6 +43,21 @@ impl Scheduler {
             .await
     }
 
+    /// The capabilities in `requested` that this node's grants deny entirely, each with a
+    /// line saying so: an upload asking for them is accepted, and its calls will fail.
+    pub fn denied_capabilities(&self, requested: &[&str]) -> Vec<String> {
+        requested
+            .iter()
+            .filter(|capability| self.inner.config.grants.denies_all(capability))
+            .map(|capability| {
+                format!(
+                    "{capability}: this server grants none (serve --allow {capability}=…); \
+                     every call will be denied"
+                )
+            })
+            .collect()
+    }
+
     /// The latest version of every uploaded executor.
     pub async fn list_executors(&self) -> Result<Vec<StoredExecutor>, StoreError> {
         self.inner.store.list_executors().await

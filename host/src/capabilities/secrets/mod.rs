@@ -38,6 +38,11 @@ impl SecretsPolicy {
         Arc::make_mut(&mut self.values).insert(name.to_string(), value);
     }
 
+    /// Whether no secret at all may be read.
+    pub fn is_empty(&self) -> bool {
+        self.allowed.is_empty()
+    }
+
     /// Whether `name` may be read.
     pub fn allows(&self, name: &str) -> bool {
         self.allowed.iter().any(|a| a == "*" || a == name)
