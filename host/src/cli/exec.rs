@@ -149,20 +149,12 @@ fn limits(args: &ExecArgs) -> Result<Limits, CliError> {
 }
 
 fn grants(args: &ExecArgs, built_in_shell: bool) -> Result<Grants, CliError> {
-    let mut grants = Grants::default();
-    for host in &args.allow_host {
-        grants
-            .allow("http", host)
-            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
-    }
+    let mut grants = super::grants_from_flags(&args.allow_host, &args.allow)?;
     for program in &args.allow_program {
         grants
             .allow("process", program)
             .map_err(|e| CliError::Usage(format!("--allow-program: {e}")))?;
     }
-    grants
-        .allow_all(&args.allow)
-        .map_err(|e| CliError::Usage(format!("--allow {e}")))?;
     for (name, value) in pairs("--secret", &args.secret)? {
         let value = match value.strip_prefix('@') {
             Some(path) => std::fs::read_to_string(path).map_err(|e| {

@@ -20,6 +20,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::capabilities::Grants;
+
 /// Sandcron: a job scheduler whose executors are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
 #[command(name = "sandcron", version, about, propagate_version = true)]
@@ -52,6 +54,21 @@ enum Command {
     /// Upload, list and delete executor components on a server.
     #[command(subcommand)]
     Executor(executor::ExecutorCommand),
+}
+
+/// The grants given by `--allow-host PATTERN` (HTTP) and `--allow CAPABILITY=PATTERN`
+/// flags, as `exec` and `serve` take them.
+fn grants_from_flags(allow_host: &[String], allow: &[String]) -> Result<Grants, CliError> {
+    let mut grants = Grants::default();
+    for host in allow_host {
+        grants
+            .allow("http", host)
+            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
+    }
+    grants
+        .allow_all(allow)
+        .map_err(|e| CliError::Usage(format!("--allow {e}")))?;
+    Ok(grants)
 }
 
 /// How a command ended, short of success.

@@ -66,15 +66,7 @@ pub struct ServeArgs {
 /// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
 /// unless they name some hosts.
 fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
-    let mut grants = Grants::default();
-    for host in &args.allow_host {
-        grants
-            .allow("http", host)
-            .map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?;
-    }
-    grants
-        .allow_all(&args.allow)
-        .map_err(|e| CliError::Usage(format!("--allow {e}")))?;
+    let mut grants = super::grants_from_flags(&args.allow_host, &args.allow)?;
     if grants.http.is_empty() {
         grants.http = SchedulerConfig::default().grants.http;
     }
