@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::{Reply, Server, each_server, fresh_postgres_database, stderr, stdout};
 
 /// Every path the router serves, as the OpenAPI document names them.
-const PATHS: [&str; 18] = [
+const PATHS: [&str; 20] = [
     "/health",
     "/metrics",
     "/v1",
@@ -27,6 +27,8 @@ const PATHS: [&str; 18] = [
     "/v1/jobs/{name}/executions/{id}/kill",
     "/v1/executors",
     "/v1/executors/{name}",
+    "/v1/secrets",
+    "/v1/secrets/{name}",
     // `POST /v1/jobs/{name}` (run) shares its path with GET, PUT and DELETE.
     "/v1/jobs/{name}",
 ];

@@ -8,6 +8,7 @@ mod http_executor;
 mod runtime_limits;
 mod scheduler;
 mod sdk_template;
+mod secrets;
 mod store;
 mod support;
 mod uploads;

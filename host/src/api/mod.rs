@@ -3,7 +3,8 @@
 //! [`Scheduler`].
 //!
 //! * `jobs`: the job routes; `executions`: a job's executions, live output and kill;
-//!   `executors`: uploading, listing and deleting executor components;
+//!   `executors`: uploading, listing and deleting executor components; `secrets`: setting,
+//!   listing (names only) and deleting secrets;
 //!   `system`: health, metrics, agent info, busy, restore and the OpenAPI document.
 //! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
@@ -18,6 +19,7 @@ mod executions;
 mod executors;
 mod input;
 mod jobs;
+mod secrets;
 mod system;
 
 use axum::Router;
@@ -50,6 +52,11 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/secrets", get(secrets::list))
+        .route(
+            "/v1/secrets/{name}",
+            axum::routing::put(secrets::put).delete(secrets::delete),
+        )
         .route("/v1/executors", get(executors::list))
         .route(
             "/v1/executors/{name}",

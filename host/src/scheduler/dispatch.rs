@@ -15,7 +15,7 @@ use super::backoff::retry_delay;
 use crate::capabilities::Grants;
 use crate::capabilities::process::ProcessPolicy;
 use crate::jobs::{Concurrency, JobSpec};
-use crate::runtime::{DEFAULT_TIMEOUT, ExecutionInfo, ExecutionRequest, Limits};
+use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::store::{
     ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick, group_status,
 };
@@ -121,12 +121,24 @@ impl Inner {
             .and_then(|found| {
                 found.ok_or_else(|| format!("unknown executor {:?}", run.spec.executor))
             });
-        let (result, output, output_truncated, killed) = match executable {
-            Err(reason) => (Err(reason), Vec::new(), false, false),
+        let mut used_secrets = Vec::new();
+        let prepared = match executable {
+            Err(reason) => Err(reason),
             Ok(executable) => {
+                self.prepare(run, &executable)
+                    .await
+                    .map(|(info, grants, secrets)| {
+                        used_secrets = secrets;
+                        (executable, info, grants)
+                    })
+            }
+        };
+        let (result, output, output_truncated, killed) = match prepared {
+            Err(reason) => (Err(reason), Vec::new(), false, false),
+            Ok((executable, info, grants)) => {
                 let request = ExecutionRequest {
-                    info: self.execution_info(run),
-                    grants: self.grants_for(&run.spec),
+                    info,
+                    grants,
                     limits: Limits {
                         timeout: job_timeout(&run.spec),
                         output_bytes: self.config.output_limit,
@@ -148,6 +160,11 @@ impl Inner {
                 }
             }
         };
+        let output = super::secrets::mask(output, &used_secrets);
+        let result = result.map_err(|reason| {
+            let masked = super::secrets::mask(reason.into_bytes(), &used_secrets);
+            String::from_utf8_lossy(&masked).into_owned()
+        });
         let success = result.is_ok();
         let (succeeded, failed) = if success {
             (1, failed_before)
@@ -338,6 +355,57 @@ impl Inner {
                 .collect(),
             environment: Vec::new(),
         }
+    }
+
+    /// What the executor is told and may do, with the job's secrets: references in
+    /// `executor_config` replaced by their values, and the granted secrets handed to the
+    /// `secrets` capability when the component imports it. Also gives every value used,
+    /// to be masked in the stored output. The store is read only when secrets are used.
+    async fn prepare(
+        &self,
+        run: &Run,
+        executable: &Executable,
+    ) -> Result<(ExecutionInfo, Grants, Vec<(String, String)>), String> {
+        let mut info = self.execution_info(run);
+        let mut grants = self.grants_for(&run.spec);
+        let referenced = super::secrets::references(&run.spec.executor_config)?;
+        let reads_secrets = !grants.secrets.is_empty()
+            && executable
+                .imports
+                .iter()
+                .any(|import| import.starts_with("sandcron:executor/secrets@"));
+        if referenced.is_empty() && !reads_secrets {
+            return Ok((info, grants, Vec::new()));
+        }
+        let mut wanted: Vec<String> = referenced.into_iter().collect();
+        if reads_secrets {
+            if grants.secrets.allowed().iter().any(|name| name == "*") {
+                let all = self.store.list_secrets().await;
+                wanted.extend(
+                    all.map_err(|e| format!("cannot read secrets: {e}"))?
+                        .into_iter()
+                        .map(|s| s.name),
+                );
+            } else {
+                wanted.extend(grants.secrets.allowed().iter().cloned());
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let values = self
+            .store
+            .secret_values(&wanted)
+            .await
+            .map_err(|e| format!("cannot read secrets: {e}"))?;
+        for (key, value) in &mut info.executor_config {
+            if value.contains("{{secret:") {
+                *value = super::secrets::substitute(key, value, &values)?;
+            }
+        }
+        for (name, value) in &values {
+            grants.secrets.provide(name, value.clone());
+        }
+        Ok((info, grants, values))
     }
 
     /// What a job's executor may do: the node's grants, and for the built-in shell any

@@ -19,6 +19,7 @@ mod metrics;
 mod recorder;
 mod retention;
 pub mod schedule;
+mod secrets;
 
 pub use executor_registry::{UploadError, parse_reference};
 

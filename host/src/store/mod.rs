@@ -33,6 +33,17 @@ pub struct StoredExecutor {
     pub created_at: DateTime<Utc>,
 }
 
+/// A secret as listed: its name and dates, never its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretInfo {
+    /// The name jobs and executors use.
+    pub name: String,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When its value was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A job as stored: its definition and what running it has changed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredJob {
@@ -424,6 +435,18 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every version of `name`; [`StoreError::Conflict`] naming the jobs when some
     /// use it. `false` when there was none.
     async fn delete_executor(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Sets the secret `name` to `value`; `true` when it is new.
+    async fn put_secret(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+
+    /// Every secret's name and dates, by name.
+    async fn list_secrets(&self) -> Result<Vec<SecretInfo>, StoreError>;
+
+    /// The values of those of `names` that exist.
+    async fn secret_values(&self, names: &[String]) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes the secret `name`; `false` when there was none.
+    async fn delete_secret(&self, name: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store at `url`: `sqlite://PATH` (created when missing) or `postgres://…`,

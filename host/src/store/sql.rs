@@ -856,6 +856,67 @@ macro_rules! sql_store {
                 Ok(row.map(|(executor, wasm)| (executor.into_executor(), wasm)))
             }
 
+            async fn put_secret(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+                let now = to_millis(Utc::now());
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                let existed: Option<(i64,)> =
+                    sqlx::query_as("SELECT created_at FROM secrets WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                sqlx::query(
+                    "INSERT INTO secrets (name, value, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(value)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(existed.is_none())
+            }
+
+            async fn list_secrets(&self) -> Result<Vec<$crate::store::SecretInfo>, StoreError> {
+                let rows: Vec<(String, i64, i64)> =
+                    sqlx::query_as("SELECT name, created_at, updated_at FROM secrets ORDER BY name")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(name, created, updated)| $crate::store::SecretInfo {
+                        name,
+                        created_at: from_millis(created),
+                        updated_at: from_millis(updated),
+                    })
+                    .collect())
+            }
+
+            async fn secret_values(&self, names: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+                let mut values = Vec::with_capacity(names.len());
+                for chunk in names.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT name, value FROM secrets WHERE name IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for name in chunk {
+                        list.push_bind(name.clone());
+                    }
+                    select.push(")");
+                    values.extend(select.build_query_as::<(String, String)>().fetch_all(&self.pool).await?);
+                }
+                Ok(values)
+            }
+
+            async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query("DELETE FROM secrets WHERE name = $1")
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    > 0)
+            }
+
             async fn delete_executor(&self, name: &str) -> Result<bool, StoreError> {
                 let mut tx = <$store>::begin_write(&self.pool).await?;
                 let users: Vec<(String,)> = sqlx::query_as(&format!(

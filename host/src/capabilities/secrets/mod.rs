@@ -38,6 +38,11 @@ impl SecretsPolicy {
         Arc::make_mut(&mut self.values).insert(name.to_string(), value);
     }
 
+    /// The names allowed (`*` for every secret).
+    pub fn allowed(&self) -> &[String] {
+        &self.allowed
+    }
+
     /// Whether no secret at all may be read.
     pub fn is_empty(&self) -> bool {
         self.allowed.is_empty()
