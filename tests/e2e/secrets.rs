@@ -144,3 +144,45 @@ async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_cli_sets_lists_and_deletes_secrets_reading_values_from_stdin() {
+    use std::io::Write;
+    let server = Server::sqlite(&[]);
+    let mut set = crate::support::sandcron()
+        .args(["--server", &server.base, "secret", "set", "api-key"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    set.stdin.take().unwrap().write_all(b"k-123\n").unwrap();
+    let set = set.wait_with_output().unwrap();
+    assert!(set.status.success(), "{}", crate::support::stderr(&set));
+    assert_eq!(crate::support::stdout(&set), "secret api-key set\n");
+
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--server", server.base.as_str()];
+        all.extend_from_slice(args);
+        crate::support::run(&all)
+    };
+    let listed = crate::support::stdout(&cli(&["secret", "list"]));
+    assert!(listed.starts_with("NAME"), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.starts_with("api-key ")),
+        "{listed}"
+    );
+    assert!(!listed.contains("k-123"), "{listed}");
+
+    // The value was taken without its newline: a job sees exactly `k-123`.
+    let job = json!({"name": "show", "schedule": "@manually", "executor": "shell",
+                     "executor_config": {"command": "echo [{{secret:api-key}}]"}});
+    assert_eq!(server.post("/v1/jobs", job).await.status, 201);
+    let execution = run_to_end(&server, "show").await;
+    assert_eq!(execution["output"], "[***]\n", "{execution}");
+
+    let deleted = cli(&["secret", "delete", "api-key"]);
+    assert_eq!(crate::support::stdout(&deleted), "secret api-key deleted\n");
+    let again = cli(&["secret", "delete", "api-key"]);
+    assert_eq!(again.status.code(), Some(1));
+}

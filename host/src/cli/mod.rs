@@ -4,7 +4,7 @@
 //!
 //! * `exec`: one execution, here, without a server.
 //! * `serve`: the scheduler and the HTTP API.
-//! * `job`, `execution`, `executor`: clients of a running server's API, through `client` (the HTTP
+//! * `job`, `execution`, `executor`, `secret`: clients of a running server's API, through `client` (the HTTP
 //!   client they share) and `table` (their plain-text tables).
 
 mod client;
@@ -12,6 +12,7 @@ mod exec;
 mod execution;
 mod executor;
 mod job;
+mod secret;
 mod serve;
 mod table;
 
@@ -54,6 +55,9 @@ enum Command {
     /// Upload, list and delete executor components on a server.
     #[command(subcommand)]
     Executor(executor::ExecutorCommand),
+    /// Set, list and delete secrets on a server.
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
 }
 
 /// The grants given by `--allow-host PATTERN` (HTTP) and `--allow CAPABILITY=PATTERN`
@@ -105,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Job(command) => job::run(&cli.server, command),
         Command::Execution(command) => execution::run(&cli.server, command),
         Command::Executor(command) => executor::run(&cli.server, command),
+        Command::Secret(command) => secret::run(&cli.server, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,91 @@
+//! `sandcron secret …`: set, list and delete secrets on a running server through its API.
+//! A value is read from standard input or a file, never from the command line, so it
+//! does not end up in the shell's history or the process list.
+
+use std::io::Read;
+
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::json;
+
+use super::CliError;
+use super::client::{Client, block_on};
+use super::table::{Table, time_cell};
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Set a secret; its value is read from standard input (one trailing newline dropped)
+    /// or from --from-file.
+    Set {
+        /// The secret's name: letters, digits, `-`, `_` and `.`.
+        name: String,
+        /// Read the value from this file instead of standard input (taken as it is).
+        #[arg(long = "from-file", value_name = "FILE")]
+        from_file: Option<String>,
+    },
+    /// List the secrets' names and dates (never their values).
+    List,
+    /// Delete a secret.
+    Delete {
+        /// The secret's name.
+        name: String,
+    },
+}
+
+pub fn run(server: &str, command: SecretCommand) -> Result<(), CliError> {
+    let client = Client::new(server)?;
+    block_on(async move {
+        match command {
+            SecretCommand::Set { name, from_file } => {
+                let value = read_value(from_file.as_deref())?;
+                let url = client.url(&["v1", "secrets", &name]);
+                client
+                    .send(Method::PUT, url, Some(&json!({ "value": value })))
+                    .await?;
+                println!("secret {name} set");
+                Ok(())
+            }
+            SecretCommand::List => {
+                let secrets = client
+                    .json(Method::GET, client.url(&["v1", "secrets"]), None)
+                    .await?;
+                let mut table = Table::new(&["NAME", "CREATED", "UPDATED"]);
+                for secret in secrets.as_array().into_iter().flatten() {
+                    table.row(vec![
+                        super::table::cell(secret.get("name")),
+                        time_cell(secret.get("created_at")),
+                        time_cell(secret.get("updated_at")),
+                    ]);
+                }
+                print!("{}", table.render());
+                Ok(())
+            }
+            SecretCommand::Delete { name } => {
+                let url = client.url(&["v1", "secrets", &name]);
+                client.send(Method::DELETE, url, None).await?;
+                println!("secret {name} deleted");
+                Ok(())
+            }
+        }
+    })
+}
+
+fn read_value(file: Option<&str>) -> Result<String, CliError> {
+    match file {
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|e| CliError::Usage(format!("cannot read {file}: {e}"))),
+        None => {
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+            if value.ends_with('\n') {
+                value.pop();
+                if value.ends_with('\r') {
+                    value.pop();
+                }
+            }
+            Ok(value)
+        }
+    }
+}
