@@ -2,28 +2,9 @@
 //! execution time and masked in the stored output, and read by an uploaded component
 //! through the `secrets` interface only when granted.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{Server, fresh_postgres_database, hostile};
-
-/// Runs the job `name` now and waits for its execution to finish.
-async fn run_to_end(server: &Server, name: &str) -> Value {
-    let run = server
-        .call("POST", &format!("/v1/jobs/{name}/run"), None)
-        .await;
-    assert_eq!(run.status, 202, "{}", run.text);
-    let path = format!("/v1/jobs/{name}/executions/{}", run.json()["id"]);
-    for _ in 0..100 {
-        let execution = server.get(&path).await.json();
-        if execution["finished_at"].is_string() {
-            return execution;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{path} did not finish");
-}
 
 #[tokio::test]
 async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
@@ -86,13 +67,13 @@ async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
         let job = json!({"name": "uses", "schedule": "@manually", "executor": "shell",
                          "executor_config": {"command": "echo pass={{secret:db-password}}"}});
         assert_eq!(server.post("/v1/jobs", job).await.status, 201, "{backend}");
-        let execution = run_to_end(&server, "uses").await;
+        let execution = server.run_to_end("uses").await;
         assert_eq!(execution["success"], true, "{backend}: {execution}");
         assert_eq!(execution["output"], "pass=***\n", "{backend}: {execution}");
         let job = json!({"name": "missing", "schedule": "@manually", "executor": "shell",
                          "executor_config": {"command": "echo {{secret:nope}}"}});
         assert_eq!(server.post("/v1/jobs", job).await.status, 201, "{backend}");
-        let execution = run_to_end(&server, "missing").await;
+        let execution = server.run_to_end("missing").await;
         assert_eq!(execution["success"], false, "{backend}: {execution}");
         assert_eq!(
             execution["reason"], "executor_config.command: there is no secret called \"nope\"",
@@ -123,7 +104,7 @@ async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
             let spec = json!({"name": job, "schedule": "@manually", "executor": "reader",
                               "executor_config": {"mode": "secret", "name": secret}});
             assert_eq!(server.post("/v1/jobs", spec).await.status, 201, "{backend}");
-            let execution = run_to_end(&server, job).await;
+            let execution = server.run_to_end(job).await;
             assert_eq!(execution["success"], success, "{backend}: {execution}");
             let shown = format!(
                 "{}{}",
@@ -178,7 +159,7 @@ async fn the_cli_sets_lists_and_deletes_secrets_reading_values_from_stdin() {
     let job = json!({"name": "show", "schedule": "@manually", "executor": "shell",
                      "executor_config": {"command": "echo [{{secret:api-key}}]"}});
     assert_eq!(server.post("/v1/jobs", job).await.status, 201);
-    let execution = run_to_end(&server, "show").await;
+    let execution = server.run_to_end("show").await;
     assert_eq!(execution["output"], "[***]\n", "{execution}");
 
     let deleted = cli(&["secret", "delete", "api-key"]);

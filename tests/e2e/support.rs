@@ -373,6 +373,23 @@ impl Server {
         }
     }
 
+    /// Runs the job `name` now and waits for its execution to finish; its JSON.
+    pub async fn run_to_end(&self, name: &str) -> serde_json::Value {
+        let run = self
+            .call("POST", &format!("/v1/jobs/{name}/run"), None)
+            .await;
+        assert_eq!(run.status, 202, "{}", run.text);
+        let path = format!("/v1/jobs/{name}/executions/{}", run.json()["id"]);
+        for _ in 0..100 {
+            let execution = self.get(&path).await.json();
+            if execution["finished_at"].is_string() {
+                return execution;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{path} did not finish");
+    }
+
     /// Sends `method path` with an optional JSON body.
     pub async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();

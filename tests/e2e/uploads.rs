@@ -2,9 +2,7 @@
 //! kept across a restart without compiling again, and deleted; malformed uploads are
 //! refused with the reason.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{Server, build_component, each_server};
 
@@ -26,23 +24,6 @@ async fn upload(
                 .body(wasm),
         )
         .await
-}
-
-/// Runs the job `name` now and waits for its execution to finish.
-async fn run_to_end(server: &Server, name: &str) -> Value {
-    let run = server
-        .call("POST", &format!("/v1/jobs/{name}/run"), None)
-        .await;
-    assert_eq!(run.status, 202, "{}", run.text);
-    let path = format!("/v1/jobs/{name}/executions/{}", run.json()["id"]);
-    for _ in 0..100 {
-        let execution = server.get(&path).await.json();
-        if execution["finished_at"].is_string() {
-            return execution;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{path} did not finish");
 }
 
 #[tokio::test]
@@ -79,7 +60,7 @@ async fn an_uploaded_template_runs_from_a_job_and_is_kept_across_a_restart() {
                          "executor_config": {"greeting": "hi", "repeat": "2"}});
         let created = server.post("/v1/jobs", job).await;
         assert_eq!(created.status, 201, "{backend}: {}", created.text);
-        let execution = run_to_end(&server, "greet").await;
+        let execution = server.run_to_end("greet").await;
         assert_eq!(execution["success"], true, "{backend}: {execution}");
         assert!(
             execution["output"]
@@ -125,7 +106,7 @@ async fn an_uploaded_template_runs_from_a_job_and_is_kept_across_a_restart() {
             2,
             "{backend}"
         );
-        let again = run_to_end(&server, "greet").await;
+        let again = server.run_to_end("greet").await;
         assert_eq!(again["success"], true, "{backend}: {again}");
         assert_eq!(artifact(), Some(compiled_at), "{backend}: compiled again");
 
