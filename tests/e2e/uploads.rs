@@ -120,6 +120,15 @@ async fn an_uploaded_template_runs_from_a_job_and_is_kept_across_a_restart() {
     }
 }
 
+/// `(component (import "sandcron:executor/nope@0.1.0" (instance (export "f" (func)))))`,
+/// as `wasm-tools parse` writes it: a component importing an interface no host provides.
+const UNKNOWN_IMPORT: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0x07, 0x0e, 0x01, 0x42, 0x02, 0x01, 0x40, 0x00,
+    0x01, 0x00, 0x04, 0x00, 0x01, 0x66, 0x01, 0x00, 0x0a, 0x21, 0x01, 0x00, 0x1c, 0x73, 0x61, 0x6e,
+    0x64, 0x63, 0x72, 0x6f, 0x6e, 0x3a, 0x65, 0x78, 0x65, 0x63, 0x75, 0x74, 0x6f, 0x72, 0x2f, 0x6e,
+    0x6f, 0x70, 0x65, 0x40, 0x30, 0x2e, 0x31, 0x2e, 0x30, 0x05, 0x00,
+];
+
 /// One refused upload: name, bytes, content type, status, field, part of the message.
 type Refusal = (
     &'static str,
@@ -160,6 +169,14 @@ async fn malformed_uploads_are_refused_with_the_reason() {
             400,
             "body",
             "does not implement",
+        ),
+        (
+            "unknown-import",
+            UNKNOWN_IMPORT.to_vec(),
+            wasm,
+            400,
+            "body",
+            "imports an interface the host does not provide",
         ),
         (
             "text",
