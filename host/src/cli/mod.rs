@@ -11,6 +11,7 @@ mod client;
 mod exec;
 mod execution;
 mod job;
+mod secrets;
 mod serve;
 mod table;
 
