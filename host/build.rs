@@ -9,11 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXECUTORS: [&str; 4] = [
+const EXECUTORS: [&str; 5] = [
     "executor_echo",
     "executor_shell",
     "executor_http",
     "executor_docker",
+    "executor_ecs",
 ];
 
 fn main() {

@@ -5,6 +5,7 @@
 
 mod api;
 mod docker;
+mod ecs;
 mod exec_cli;
 mod http_executor;
 mod runtime_limits;
