@@ -9,7 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXECUTORS: [&str; 3] = ["executor_echo", "executor_shell", "executor_http"];
+const EXECUTORS: [&str; 5] = [
+    "executor_echo",
+    "executor_shell",
+    "executor_http",
+    "executor_docker",
+    "executor_ecs",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -31,6 +31,16 @@ pub static BUILT_INS: &[BuiltIn] = &[
         wasm: component!("executor_http.wasm"),
     },
     BuiltIn {
+        name: "docker",
+        summary: "runs a container on the host's engine (Dkron Pro's docker executor)",
+        wasm: component!("executor_docker.wasm"),
+    },
+    BuiltIn {
+        name: "ecs",
+        summary: "runs an AWS ECS task and waits for it (Dkron Pro's ecs executor)",
+        wasm: component!("executor_ecs.wasm"),
+    },
+    BuiltIn {
         name: "echo",
         summary: "writes executor_config.message to the output",
         wasm: component!("executor_echo.wasm"),

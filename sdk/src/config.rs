@@ -153,6 +153,29 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Splits a Dkron `env` value, `K1=v1,K2=v2`, on `,` and then on each entry's first `=`
+/// (names trimmed, values kept as written). Returns the pairs and the non-empty entries
+/// that have no `=` or no name, for the executor to report.
+///
+/// ```
+/// let (pairs, ignored) = sandcron_sdk::config::parse_env_list("A=1,B=x=y,oops");
+/// assert_eq!(pairs, [("A".to_owned(), "1".to_owned()), ("B".to_owned(), "x=y".to_owned())]);
+/// assert_eq!(ignored, ["oops"]);
+/// ```
+pub fn parse_env_list(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut pairs = Vec::new();
+    let mut ignored = Vec::new();
+    for entry in text.split(',').filter(|entry| !entry.trim().is_empty()) {
+        match entry.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                pairs.push((name.trim().to_owned(), value.to_owned()));
+            }
+            _ => ignored.push(entry.to_owned()),
+        }
+    }
+    (pairs, ignored)
+}
+
 /// A `deserialize_with` helper reading a Go duration (`30s`, `1h30m`) into a
 /// [`Duration`](std::time::Duration).
 ///

@@ -3,7 +3,7 @@
 //! An executor is a component that implements the `sandcron:executor/executor` world: the
 //! host calls [`Executor::run`] once per execution, in a fresh instance, and the component
 //! reaches the outside world only through what it imports (output, processes, outgoing
-//! HTTP, secrets), each a capability the host grants or refuses.
+//! HTTP, secrets, containers), each a capability the host grants or refuses.
 //!
 //! ```ignore
 //! use sandcron_sdk::{Execution, Executor, Failure, output};
@@ -34,9 +34,13 @@ pub mod size;
 #[allow(missing_docs)] // generated; the WIT's own comments are carried over where it has them
 pub mod bindings;
 #[cfg(feature = "bindings")]
+pub mod docker;
+#[cfg(feature = "bindings")]
 mod execution;
 #[cfg(feature = "bindings")]
 pub mod http;
+#[cfg(feature = "bindings")]
+pub mod http_cleanup;
 #[cfg(feature = "bindings")]
 pub mod output;
 #[cfg(feature = "bindings")]

@@ -84,7 +84,7 @@ impl ShellConfig {
             }
             words
         };
-        let (env, ignored_env) = parse_env(&raw.env);
+        let (env, ignored_env) = config::parse_env_list(&raw.env);
         let stdin = if raw.payload.is_empty() {
             None
         } else {
@@ -107,22 +107,6 @@ impl ShellConfig {
             su_requested: !raw.su.is_empty(),
         })
     }
-}
-
-/// Splits Dkron's `env` value, `K1=v1,K2=v2`, on `,` and then on each entry's first `=`.
-/// Returns the pairs and the non-empty entries that have no `=`.
-fn parse_env(text: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let mut pairs = Vec::new();
-    let mut ignored = Vec::new();
-    for entry in text.split(',').filter(|entry| !entry.trim().is_empty()) {
-        match entry.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                pairs.push((name.trim().to_owned(), value.to_owned()));
-            }
-            _ => ignored.push(entry.to_owned()),
-        }
-    }
-    (pairs, ignored)
 }
 
 #[cfg(test)]
@@ -178,7 +162,7 @@ mod tests {
 
     #[test]
     fn env_splits_on_commas_then_the_first_equals() {
-        let (pairs, ignored) = parse_env("K1=v1,K2=a=b,, K3 =,NOEQUALS");
+        let (pairs, ignored) = config::parse_env_list("K1=v1,K2=a=b,, K3 =,NOEQUALS");
         assert_eq!(
             pairs,
             [

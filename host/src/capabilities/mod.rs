@@ -8,13 +8,14 @@
 //! [`add_to_linker`]).
 //!
 //! A grant is written as `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
-//! `process=/usr/bin/pg_dump`): the `--allow` flag of `exec` and `serve` takes them, and
+//! `process=/usr/bin/pg_dump`, `docker=image:localhost/busybox:*`): the `--allow` flag of `exec` and `serve` takes them, and
 //! each capability's policy parses its own patterns.
 //!
 //! Invariants: a call outside the grant fails with an error that names the capability and
 //! the target, and makes no connection and spawns nothing; no capability module imports
 //! another; the default [`Grants`] allow nothing.
 
+pub mod docker;
 pub mod http;
 pub mod output;
 pub mod process;
@@ -34,10 +35,12 @@ pub struct Grants {
     pub process: process::ProcessPolicy,
     /// Reading secrets by name (`sandcron:executor/secrets`).
     pub secrets: secrets::SecretsPolicy,
+    /// Running containers on the host's engine (`sandcron:executor/docker`).
+    pub docker: docker::DockerPolicy,
 }
 
 /// The capabilities' names, as `--allow CAPABILITY=PATTERN` spells them.
-pub const NAMES: &[&str] = &["http", "process", "secrets"];
+pub const NAMES: &[&str] = &["http", "process", "secrets", "docker"];
 
 /// The capability each imported interface belongs to, by prefix of the import's name.
 /// Interfaces not listed (`output`, `types`, WASI clocks, random, I/O, stdio) are given to
@@ -45,6 +48,8 @@ pub const NAMES: &[&str] = &["http", "process", "secrets"];
 const INTERFACES: &[(&str, &str)] = &[
     ("sandcron:executor/process@", "process"),
     ("sandcron:executor/secrets@", "secrets"),
+    ("sandcron:executor/docker@", "docker"),
+    ("sandcron:executor/http-cleanup@", "http"),
     ("wasi:http/", "http"),
 ];
 
@@ -72,6 +77,7 @@ impl Grants {
             "http" => self.http.allow(pattern),
             "process" => self.process.allow(pattern),
             "secrets" => self.secrets.allow(pattern),
+            "docker" => self.docker.allow(pattern),
             _ => Err(format!(
                 "unknown capability {capability:?} (known: {})",
                 NAMES.join(", ")
@@ -85,6 +91,7 @@ impl Grants {
             "http" => self.http.is_empty(),
             "process" => self.process == process::ProcessPolicy::Nothing,
             "secrets" => self.secrets.is_empty(),
+            "docker" => self.docker.allows_no_image(),
             _ => true,
         }
     }
@@ -107,7 +114,22 @@ impl Grants {
 /// capabilities reuse across executions, one field per capability that keeps any. Built
 /// once by the runtime.
 #[derive(Clone, Debug, Default)]
-pub struct Shared {}
+pub struct Shared {
+    /// The container engine's clients, and the removals running in the background.
+    pub docker: docker::Engine,
+    /// The `http-cleanup` requests being sent in the background.
+    pub http_cleanup: http::cleanup::Background,
+}
+
+impl Shared {
+    /// Waits up to `within` for the work capabilities left running in the background
+    /// (removing the container of a run that was dropped, sending `http-cleanup`
+    /// requests). Call it before the process
+    /// exits.
+    pub async fn settle(&self, within: std::time::Duration) {
+        tokio::join!(self.docker.settle(within), self.http_cleanup.settle(within));
+    }
+}
 
 /// The per-execution state of every capability.
 pub struct CapabilityStates {
@@ -117,20 +139,33 @@ pub struct CapabilityStates {
     pub process: process::ProcessHost,
     /// The `secrets` interface.
     pub secrets: secrets::SecretsHost,
+    /// The `docker` interface.
+    pub docker: docker::DockerHost,
     /// The checks run on every outgoing HTTP request.
     pub http: http::HttpHooks,
+    /// The `http-cleanup` interface.
+    pub http_cleanup: http::cleanup::CleanupHost,
 }
 
 impl CapabilityStates {
     /// Fresh state for one execution that may do what `grants` allow, reusing the
     /// process-wide `shared` state.
     pub fn new(grants: &Grants, sink: &OutputSink, shared: &Shared) -> Self {
-        let _ = shared;
         Self {
             output: output::OutputHost::new(sink.clone()),
             process: process::ProcessHost::new(grants.process.clone(), sink.clone()),
             secrets: secrets::SecretsHost::new(grants.secrets.clone(), sink.clone()),
+            docker: docker::DockerHost::new(
+                grants.docker.clone(),
+                shared.docker.clone(),
+                sink.clone(),
+            ),
             http: http::HttpHooks::new(grants.http.clone(), sink.clone()),
+            http_cleanup: http::cleanup::CleanupHost::new(
+                grants.http.clone(),
+                sink.clone(),
+                shared.http_cleanup.clone(),
+            ),
         }
     }
 }
@@ -149,6 +184,8 @@ pub fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Res
     output::add_to_linker(linker, |t: &mut T| &mut t.capabilities().output)?;
     process::add_to_linker(linker, |t: &mut T| &mut t.capabilities().process)?;
     secrets::add_to_linker(linker, |t: &mut T| &mut t.capabilities().secrets)?;
+    docker::add_to_linker(linker, |t: &mut T| &mut t.capabilities().docker)?;
     http::add_to_linker(linker)?;
+    http::cleanup::add_to_linker(linker, |t: &mut T| &mut t.capabilities().http_cleanup)?;
     Ok(())
 }

@@ -23,7 +23,8 @@ use crate::runtime::{ExecutionInfo, ExecutionRequest, Limits, Runtime, RuntimeCo
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// A built-in executor (shell, http, echo) or the path of a component (.wasm).
+    /// A built-in executor (shell, http, docker, ecs, echo) or the path of a component
+    /// (.wasm).
     executor: String,
     /// An executor_config entry, KEY=VALUE; repeat for more.
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
@@ -58,6 +59,10 @@ pub struct ExecArgs {
     #[arg(long, env = "SANDCRON_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 }
+
+/// How long `exec` waits, after the execution ended, for capabilities' background cleanup
+/// (the removal of a container whose run passed its deadline).
+const CLEANUP_GRACE: Duration = Duration::from_secs(10);
 
 /// Prints each chunk as it arrives, stdout to stdout and stderr to stderr.
 struct PrintLive;
@@ -108,6 +113,8 @@ pub fn run(args: ExecArgs) -> Result<(), CliError> {
             listener: Some(Arc::new(PrintLive)),
         };
         let outcome = runtime.execute(&executable, request).await;
+        // A container left by a run that passed its deadline is being removed.
+        runtime.settle(CLEANUP_GRACE).await;
         let _ = std::io::stdout().flush();
         outcome
             .result
@@ -155,19 +162,7 @@ fn grants(args: &ExecArgs, built_in_shell: bool) -> Result<Grants, CliError> {
             .allow("process", program)
             .map_err(|e| CliError::Usage(format!("--allow-program: {e}")))?;
     }
-    for (name, value) in pairs("--secret", &args.secret)? {
-        let value = match value.strip_prefix('@') {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                CliError::Usage(format!("--secret {name}: cannot read {path}: {e}"))
-            })?,
-            None => value,
-        };
-        grants
-            .secrets
-            .allow(&name)
-            .map_err(|e| CliError::Usage(format!("--secret: {e}")))?;
-        grants.secrets.provide(&name, value);
-    }
+    super::grant_secret_flags(&mut grants, &args.secret)?;
     if built_in_shell && grants.process == ProcessPolicy::Nothing {
         grants.process = ProcessPolicy::Any;
     }

@@ -75,6 +75,33 @@ fn grants_from_flags(allow_host: &[String], allow: &[String]) -> Result<Grants, 
     Ok(grants)
 }
 
+/// Grants each `--secret NAME=VALUE` (or `NAME=@FILE`, read from a file so the value stays
+/// out of the process list and the shell history) entry as a secret, with its value.
+fn grant_secret_flags(grants: &mut Grants, entries: &[String]) -> Result<(), CliError> {
+    for entry in entries {
+        let Some((name, value)) = entry.split_once('=').filter(|(name, _)| !name.is_empty()) else {
+            return Err(CliError::Usage(format!(
+                "--secret {:?}: expected NAME=VALUE or NAME=@FILE",
+                entry
+                    .split_once('=')
+                    .map_or(entry.as_str(), |(name, _)| name)
+            )));
+        };
+        let value = match value.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!("--secret {name}: cannot read {path}: {e}"))
+            })?,
+            None => value.to_string(),
+        };
+        grants
+            .secrets
+            .allow(name)
+            .map_err(|e| CliError::Usage(format!("--secret: {e}")))?;
+        grants.secrets.provide(name, value);
+    }
+    Ok(())
+}
+
 /// How a command ended, short of success.
 #[derive(Debug)]
 pub enum CliError {

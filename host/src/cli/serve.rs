@@ -61,12 +61,17 @@ pub struct ServeArgs {
     /// built-in shell to the programs named); repeat.
     #[arg(long = "allow", value_name = "CAPABILITY=PATTERN")]
     allow: Vec<String>,
+    /// Grant jobs' executors a secret, NAME=VALUE, or NAME=@FILE to read the value from a
+    /// file; repeat.
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    secret: Vec<String>,
 }
 
 /// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
 /// unless they name some hosts.
 fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
     let mut grants = super::grants_from_flags(&args.allow_host, &args.allow)?;
+    super::grant_secret_flags(&mut grants, &args.secret)?;
     if grants.http.is_empty() {
         grants.http = SchedulerConfig::default().grants.http;
     }
@@ -110,7 +115,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         })?;
         let runtime = Runtime::new(runtime_config)
             .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
-        let scheduler = Scheduler::start(store, runtime, scheduler_config)
+        let scheduler = Scheduler::start(store, runtime.clone(), scheduler_config)
             .await
             .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -123,14 +128,18 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
         );
-        serve(listener, scheduler).await
+        serve(listener, scheduler, runtime).await
     })
 }
 
 /// Serves until a stop signal, then winds down: no new connections, the scheduler's
 /// executions end (which ends the streams that follow them), open connections get a
 /// last moment to finish.
-async fn serve(listener: tokio::net::TcpListener, scheduler: Scheduler) -> Result<(), CliError> {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    scheduler: Scheduler,
+    runtime: Runtime,
+) -> Result<(), CliError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = crate::api::router(scheduler.clone());
     let mut server = tokio::spawn(async move {
@@ -160,6 +169,8 @@ async fn serve(listener: tokio::net::TcpListener, scheduler: Scheduler) -> Resul
         }
     });
     scheduler.shutdown(SHUTDOWN_GRACE).await;
+    // Containers of executions the shutdown ended are being removed.
+    runtime.settle(SHUTDOWN_GRACE).await;
     if tokio::time::timeout(CONNECTIONS_GRACE, &mut server)
         .await
         .is_err()

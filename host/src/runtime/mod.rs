@@ -198,6 +198,13 @@ impl Runtime {
         }))
     }
 
+    /// Waits up to `within` for what capabilities left running in the background after
+    /// executions ended (the removal of a dropped run's container). Call it before the
+    /// process exits.
+    pub async fn settle(&self, within: Duration) {
+        self.inner.shared.settle(within).await;
+    }
+
     /// Runs one execution to its end. Never panics on the guest's account: every trap,
     /// timeout and limit comes back as a failed outcome.
     pub async fn execute(

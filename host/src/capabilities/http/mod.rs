@@ -8,7 +8,11 @@
 //! wasmtime-wasi-http's default client, which resolves again: a rebound answer there fails
 //! certificate verification for the checked name. A refusal is written into the
 //! execution's output and reaches the guest as `HTTP-request-denied`.
+//!
+//! The capability also serves `sandcron:executor/http-cleanup` ([`cleanup`]): requests
+//! the host sends, through the same checks, when an execution ends while they are armed.
 
+pub mod cleanup;
 mod policy;
 
 use std::future::Future;
@@ -57,32 +61,41 @@ type SendFuture =
 impl WasiHttpHooks for HttpHooks {
     fn send_request(
         &mut self,
-        mut request: http::Request<WasiBody>,
+        request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _response_errors: IoFuture,
     ) -> SendFuture {
         let policy = self.policy.clone();
         let sink = self.sink.clone();
-        Box::new(async move {
-            let url = request.uri().to_string();
-            let address = match checked_address(&policy, request.uri()).await {
-                Ok(address) => address,
-                Err(Refusal::Denied(reason)) => {
-                    sink.host_note(&format!("http: request to {url} denied: {reason}"));
-                    return Err(Error::HttpRequestDenied);
-                }
-                Err(Refusal::Failed(error)) => return Err(error),
-            };
-            if request.uri().scheme_str() == Some("http") {
-                pin_to_address(&mut request, address)?;
-            }
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as IoFuture,
-            ))
-        })
+        Box::new(async move { send_checked(&policy, &sink, request, options).await })
     }
+}
+
+/// Sends `request` if `policy` allows its target, pinned to the checked address when it
+/// is plain HTTP; a refusal is noted in `sink`.
+async fn send_checked(
+    policy: &HttpPolicy,
+    sink: &OutputSink,
+    mut request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
+    let url = request.uri().to_string();
+    let address = match checked_address(policy, request.uri()).await {
+        Ok(address) => address,
+        Err(Refusal::Denied(reason)) => {
+            sink.host_note(&format!("http: request to {url} denied: {reason}"));
+            return Err(Error::HttpRequestDenied);
+        }
+        Err(Refusal::Failed(error)) => return Err(error),
+    };
+    if request.uri().scheme_str() == Some("http") {
+        pin_to_address(&mut request, address)?;
+    }
+    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+    Ok((
+        response.map(BodyExt::boxed_unsync),
+        Box::new(io) as IoFuture,
+    ))
 }
 
 enum Refusal {

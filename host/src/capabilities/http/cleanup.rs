@@ -1,0 +1,189 @@
+//! `sandcron:executor/http-cleanup`: requests the host sends for an execution that ended
+//! while they were armed (killed, past its deadline, trapped, or returned without
+//! disarming them), such as the call that stops a cloud task the execution started.
+//!
+//! The requests live in the execution's state; dropping that state (which every ending of
+//! an execution does, the runtime dropping the store) sends what is still armed, in the
+//! background, through the same checks as the guest's own requests. The sends are tracked
+//! by [`Background`], process-wide, so that `sandcron exec` and `serve` can wait for them
+//! before exiting.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use tokio_util::task::TaskTracker;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{HttpPolicy, Target, default_port};
+use crate::bindings::http_cleanup::{self as wit, Host, Request};
+use crate::output::OutputSink;
+
+/// How many requests one execution may keep armed.
+const MAX_ARMED: usize = 16;
+/// The largest body of an armed request.
+const MAX_BODY: usize = 1 << 20;
+/// The longest a cleanup request may take, connection included.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the body of a cleanup request's answer is read.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The cleanup requests being sent, process-wide; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Background {
+    tracker: TaskTracker,
+}
+
+impl Background {
+    /// Waits up to `within` for the requests being sent.
+    pub async fn settle(&self, within: Duration) {
+        self.tracker.close();
+        let _ = tokio::time::timeout(within, self.tracker.wait()).await;
+        self.tracker.reopen();
+    }
+}
+
+/// The host side of `sandcron:executor/http-cleanup` for one execution.
+pub struct CleanupHost {
+    policy: Arc<HttpPolicy>,
+    sink: OutputSink,
+    background: Background,
+    armed: BTreeMap<String, Request>,
+}
+
+impl CleanupHost {
+    /// Keeps requests `policy` allows, noting refusals and sends in `sink`.
+    pub fn new(policy: HttpPolicy, sink: OutputSink, background: Background) -> Self {
+        Self {
+            policy: Arc::new(policy),
+            sink,
+            background,
+            armed: BTreeMap::new(),
+        }
+    }
+
+    /// Checks a request before it is armed: a well-formed URL in the granted hosts.
+    fn check(&self, request: &Request) -> Result<(), String> {
+        let uri: http::Uri = request
+            .url
+            .parse()
+            .map_err(|e| format!("http-cleanup: url {:?} is not valid: {e}", request.url))?;
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let (Some(host), Some(port)) =
+            (uri.host(), uri.port_u16().or_else(|| default_port(scheme)))
+        else {
+            return Err(format!(
+                "http-cleanup: url {:?} must be an absolute http:// or https:// URL",
+                request.url
+            ));
+        };
+        if !matches!(scheme, "http" | "https") {
+            return Err(format!(
+                "http-cleanup: url {:?} must be an absolute http:// or https:// URL",
+                request.url
+            ));
+        }
+        http::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| format!("http-cleanup: {:?} is not a valid method", request.method))?;
+        if request.body.len() > MAX_BODY {
+            return Err(format!(
+                "http-cleanup: the body is larger than {MAX_BODY} bytes"
+            ));
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.policy
+            .check_target(&Target { scheme, host, port })
+            .map_err(|reason| {
+                let text = format!("http-cleanup: request to {} denied: {reason}", request.url);
+                self.sink.host_note(&text);
+                text
+            })
+    }
+}
+
+impl Host for CleanupHost {
+    async fn arm(&mut self, key: String, request: Request) -> Result<(), String> {
+        self.check(&request)?;
+        if self.armed.len() >= MAX_ARMED && !self.armed.contains_key(&key) {
+            return Err(format!(
+                "http-cleanup: at most {MAX_ARMED} requests may be armed at once"
+            ));
+        }
+        self.armed.insert(key, request);
+        Ok(())
+    }
+
+    async fn disarm(&mut self, key: String) {
+        self.armed.remove(&key);
+    }
+}
+
+impl Drop for CleanupHost {
+    fn drop(&mut self) {
+        for (key, request) in std::mem::take(&mut self.armed) {
+            self.sink.host_note(&format!(
+                "http-cleanup: the execution ended with {key:?} armed: sending {} {}",
+                request.method, request.url
+            ));
+            let (policy, sink) = (self.policy.clone(), self.sink.clone());
+            let send = async move { send(&policy, &sink, &key, request).await };
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(self.background.tracker.track_future(send));
+                }
+                Err(_) => tracing::warn!("http-cleanup: no async runtime to send a request on"),
+            }
+        }
+    }
+}
+
+/// Sends one armed request and notes its status.
+async fn send(policy: &HttpPolicy, sink: &OutputSink, key: &str, request: Request) {
+    let url = request.url.clone();
+    let sent = tokio::time::timeout(SEND_TIMEOUT, async {
+        let mut builder = http::Request::builder()
+            .method(request.method.as_str())
+            .uri(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let body = Full::new(Bytes::from(request.body))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let request = builder
+            .body(body)
+            .map_err(|e| format!("the request is not valid: {e}"))?;
+        let options = wasmtime_wasi_http::RequestOptions {
+            connect_timeout: Some(SEND_TIMEOUT),
+            first_byte_timeout: Some(SEND_TIMEOUT),
+            between_bytes_timeout: Some(SEND_TIMEOUT),
+        };
+        let (response, io) = super::send_checked(policy, sink, request, Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        // Read the body to its end, driving the connection meanwhile, so that it finishes
+        // cleanly; the status is the answer either way.
+        let drain = async { tokio::join!(response.into_body().collect(), Box::into_pin(io)) };
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+        Ok::<_, String>(status)
+    })
+    .await;
+    let outcome = match sent {
+        Ok(Ok(status)) => format!("answered {status}"),
+        Ok(Err(e)) => format!("failed: {e}"),
+        Err(_) => format!("got no answer within {}s", SEND_TIMEOUT.as_secs()),
+    };
+    tracing::info!(key, url, outcome, "http-cleanup request sent");
+    sink.host_note(&format!("http-cleanup: {key:?} to {url} {outcome}"));
+}
+
+/// Adds `sandcron:executor/http-cleanup` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut CleanupHost,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasSelf<CleanupHost>>(linker, get)
+}
