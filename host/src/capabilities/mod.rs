@@ -8,8 +8,8 @@
 //! [`add_to_linker`]).
 //!
 //! A grant is written as `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
-//! `process=/usr/bin/pg_dump`, `docker=image:localhost/busybox:*`): the `--allow` flag of `exec` and `serve` takes them, and
-//! each capability's policy parses its own patterns.
+//! `process=/usr/bin/pg_dump`, `docker=image:localhost/busybox:*`): the `--allow` flag of
+//! `exec` and `serve` takes them, and each capability's policy parses its own patterns.
 //!
 //! Invariants: a call outside the grant fails with an error that names the capability and
 //! the target, and makes no connection and spawns nothing; no capability module imports
@@ -124,8 +124,7 @@ pub struct Shared {
 impl Shared {
     /// Waits up to `within` for the work capabilities left running in the background
     /// (removing the container of a run that was dropped, sending `http-cleanup`
-    /// requests). Call it before the process
-    /// exits.
+    /// requests). Call it before the process exits.
     pub async fn settle(&self, within: std::time::Duration) {
         tokio::join!(self.docker.settle(within), self.http_cleanup.settle(within));
     }

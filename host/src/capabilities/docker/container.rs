@@ -371,6 +371,7 @@ fn engine_text(error: &EngineError) -> String {
     }
 }
 
+/// The first 12 characters of an engine id, as `docker ps` shows it.
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    id.get(..12).unwrap_or(id)
 }
