@@ -9,7 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXECUTORS: [&str; 3] = ["executor_echo", "executor_shell", "executor_http"];
+const EXECUTORS: [&str; 8] = [
+    "executor_echo",
+    "executor_shell",
+    "executor_http",
+    "executor_nats",
+    "executor_rabbitmq",
+    "executor_kafka",
+    "executor_grpc",
+    "executor_pubsub",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -17,4 +17,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::sandcron::executor::{output, process, secrets, types};
+pub use self::sandcron::executor::{amqp, grpc, kafka, nats, output, process, secrets, types};

@@ -8,15 +8,26 @@
 //! [`add_to_linker`]).
 //!
 //! A grant is written as `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
-//! `process=/usr/bin/pg_dump`): the `--allow` flag of `exec` and `serve` takes them, and
-//! each capability's policy parses its own patterns.
+//! `process=/usr/bin/pg_dump`, `nats=127.0.0.1:4222/jobs.>`): the `--allow` flag of `exec`
+//! and `serve` takes them, and each capability's policy parses its own patterns.
+//!
+//! Three modules are not capabilities but what several share: `net` (host and port
+//! patterns, the non-public address rule, checked DNS resolution), `pool` (connections
+//! kept across executions) and `call` (errors and timeouts of calls to servers).
 //!
 //! Invariants: a call outside the grant fails with an error that names the capability and
 //! the target, and makes no connection and spawns nothing; no capability module imports
 //! another; the default [`Grants`] allow nothing.
 
+pub mod amqp;
+mod call;
+pub mod grpc;
 pub mod http;
+pub mod kafka;
+pub mod nats;
+pub mod net;
 pub mod output;
+mod pool;
 pub mod process;
 pub mod secrets;
 pub mod wasi;
@@ -34,10 +45,20 @@ pub struct Grants {
     pub process: process::ProcessPolicy,
     /// Reading secrets by name (`sandcron:executor/secrets`).
     pub secrets: secrets::SecretsPolicy,
+    /// Publishing to NATS servers and subjects (`sandcron:executor/nats`).
+    pub nats: nats::NatsPolicy,
+    /// Publishing to AMQP brokers, exchanges and routing keys (`sandcron:executor/amqp`).
+    pub amqp: amqp::AmqpPolicy,
+    /// Producing to Kafka brokers and topics (`sandcron:executor/kafka`).
+    pub kafka: kafka::KafkaPolicy,
+    /// Calling gRPC servers and methods (`sandcron:executor/grpc`).
+    pub grpc: grpc::GrpcPolicy,
 }
 
 /// The capabilities' names, as `--allow CAPABILITY=PATTERN` spells them.
-pub const NAMES: &[&str] = &["http", "process", "secrets"];
+pub const NAMES: &[&str] = &[
+    "http", "process", "secrets", "nats", "amqp", "kafka", "grpc",
+];
 
 impl Grants {
     /// Widens the grant of `capability` by one pattern, in that capability's syntax. The
@@ -47,6 +68,10 @@ impl Grants {
             "http" => self.http.allow(pattern),
             "process" => self.process.allow(pattern),
             "secrets" => self.secrets.allow(pattern),
+            "nats" => self.nats.allow(pattern),
+            "amqp" => self.amqp.allow(pattern),
+            "kafka" => self.kafka.allow(pattern),
+            "grpc" => self.grpc.allow(pattern),
             _ => Err(format!(
                 "unknown capability {capability:?} (known: {})",
                 NAMES.join(", ")
@@ -72,7 +97,16 @@ impl Grants {
 /// capabilities reuse across executions, one field per capability that keeps any. Built
 /// once by the runtime.
 #[derive(Clone, Debug, Default)]
-pub struct Shared {}
+pub struct Shared {
+    /// NATS connections, one per server list and credentials.
+    nats: nats::NatsPool,
+    /// AMQP connections, one per broker URL.
+    amqp: amqp::AmqpPool,
+    /// Kafka producers, one per bootstrap list and security settings.
+    kafka: kafka::KafkaPool,
+    /// gRPC channels, one per server and TLS settings.
+    grpc: grpc::GrpcPool,
+}
 
 /// The per-execution state of every capability.
 pub struct CapabilityStates {
@@ -84,18 +118,29 @@ pub struct CapabilityStates {
     pub secrets: secrets::SecretsHost,
     /// The checks run on every outgoing HTTP request.
     pub http: http::HttpHooks,
+    /// The `nats` interface.
+    pub nats: nats::NatsHost,
+    /// The `amqp` interface.
+    pub amqp: amqp::AmqpHost,
+    /// The `kafka` interface.
+    pub kafka: kafka::KafkaHost,
+    /// The `grpc` interface.
+    pub grpc: grpc::GrpcHost,
 }
 
 impl CapabilityStates {
     /// Fresh state for one execution that may do what `grants` allow, reusing the
     /// process-wide `shared` state.
     pub fn new(grants: &Grants, sink: &OutputSink, shared: &Shared) -> Self {
-        let _ = shared;
         Self {
             output: output::OutputHost::new(sink.clone()),
             process: process::ProcessHost::new(grants.process.clone(), sink.clone()),
             secrets: secrets::SecretsHost::new(grants.secrets.clone(), sink.clone()),
             http: http::HttpHooks::new(grants.http.clone(), sink.clone()),
+            nats: nats::NatsHost::new(grants.nats.clone(), shared.nats.clone(), sink.clone()),
+            amqp: amqp::AmqpHost::new(grants.amqp.clone(), shared.amqp.clone(), sink.clone()),
+            kafka: kafka::KafkaHost::new(grants.kafka.clone(), shared.kafka.clone(), sink.clone()),
+            grpc: grpc::GrpcHost::new(grants.grpc.clone(), shared.grpc.clone(), sink.clone()),
         }
     }
 }
@@ -115,5 +160,9 @@ pub fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Res
     process::add_to_linker(linker, |t: &mut T| &mut t.capabilities().process)?;
     secrets::add_to_linker(linker, |t: &mut T| &mut t.capabilities().secrets)?;
     http::add_to_linker(linker)?;
+    nats::add_to_linker(linker, |t: &mut T| &mut t.capabilities().nats)?;
+    amqp::add_to_linker(linker, |t: &mut T| &mut t.capabilities().amqp)?;
+    kafka::add_to_linker(linker, |t: &mut T| &mut t.capabilities().kafka)?;
+    grpc::add_to_linker(linker, |t: &mut T| &mut t.capabilities().grpc)?;
     Ok(())
 }
