@@ -4,247 +4,16 @@
 //! enforced before any connection; a server that goes away fails the run and the next
 //! one succeeds once it is back; the connection is kept across executions.
 //!
-//! No protoc on this machine: the service's descriptors are built by hand below, and its
-//! messages are `prost` derives that match them.
+//! The server is `greeter.rs` (no protoc: hand-built descriptors, `prost` derives).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use prost::Message;
-use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{
-    DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
-    MethodDescriptorProto, ServiceDescriptorProto,
-};
 use serde_json::json;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::{NamedService, UnaryService};
-use tonic::{Request, Response, Status};
 
+use crate::greeter::{HelloRequest, Inner, SERVICE, Seen};
 use crate::peers::{CountingListener, manual_job, run_job, run_many, sockets_on_port};
 use crate::support::{Server, run, stderr, stdout};
-
-#[derive(Clone, PartialEq, Message)]
-struct HelloRequest {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(int32, tag = "2")]
-    times: i32,
-    #[prost(string, repeated, tag = "3")]
-    tags: Vec<String>,
-    #[prost(message, optional, tag = "4")]
-    inner: Option<Inner>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Inner {
-    #[prost(bool, tag = "1")]
-    flag: bool,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct HelloReply {
-    #[prost(string, tag = "1")]
-    message: String,
-    #[prost(int32, tag = "2")]
-    count: i32,
-}
-
-const SERVICE: &str = "sandcron.test.Greeter";
-
-fn field(
-    name: &str,
-    number: i32,
-    kind: Type,
-    label: Label,
-    type_name: Option<&str>,
-) -> FieldDescriptorProto {
-    FieldDescriptorProto {
-        name: Some(name.into()),
-        number: Some(number),
-        label: Some(label as i32),
-        r#type: Some(kind as i32),
-        type_name: type_name.map(String::from),
-        json_name: Some(name.into()),
-        ..Default::default()
-    }
-}
-
-/// The descriptors of `sandcron_test.proto`, as protoc would write them.
-fn descriptor_set() -> Vec<u8> {
-    let message = |name: &str, fields: Vec<FieldDescriptorProto>| DescriptorProto {
-        name: Some(name.into()),
-        field: fields,
-        ..Default::default()
-    };
-    let method = |name: &str, input: &str, output: &str| MethodDescriptorProto {
-        name: Some(name.into()),
-        input_type: Some(format!(".sandcron.test.{input}")),
-        output_type: Some(format!(".sandcron.test.{output}")),
-        ..Default::default()
-    };
-    let file = FileDescriptorProto {
-        name: Some("sandcron_test.proto".into()),
-        package: Some("sandcron.test".into()),
-        syntax: Some("proto3".into()),
-        message_type: vec![
-            message(
-                "HelloRequest",
-                vec![
-                    field("name", 1, Type::String, Label::Optional, None),
-                    field("times", 2, Type::Int32, Label::Optional, None),
-                    field("tags", 3, Type::String, Label::Repeated, None),
-                    field(
-                        "inner",
-                        4,
-                        Type::Message,
-                        Label::Optional,
-                        Some(".sandcron.test.Inner"),
-                    ),
-                ],
-            ),
-            message(
-                "Inner",
-                vec![field("flag", 1, Type::Bool, Label::Optional, None)],
-            ),
-            message(
-                "HelloReply",
-                vec![
-                    field("message", 1, Type::String, Label::Optional, None),
-                    field("count", 2, Type::Int32, Label::Optional, None),
-                ],
-            ),
-        ],
-        service: vec![ServiceDescriptorProto {
-            name: Some("Greeter".into()),
-            method: vec![
-                method("SayHello", "HelloRequest", "HelloReply"),
-                method("Fail", "HelloRequest", "HelloReply"),
-            ],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    FileDescriptorSet { file: vec![file] }.encode_to_vec()
-}
-
-/// Requests as the handler received them: the raw bytes and the `x-job` metadata.
-type Seen = Arc<Mutex<Vec<(Vec<u8>, Option<String>)>>>;
-
-/// Passes message bytes through as they are, so the handler sees what was sent.
-#[derive(Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        bytes::BufMut::put_slice(dst, &item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let remaining = bytes::Buf::remaining(src);
-        Ok(Some(bytes::Buf::copy_to_bytes(src, remaining).to_vec()))
-    }
-}
-
-/// One method's handler.
-#[derive(Clone)]
-struct Handler {
-    fail: bool,
-    seen: Seen,
-}
-
-impl UnaryService<Vec<u8>> for Handler {
-    type Response = Vec<u8>;
-    type Future = BoxFuture<Response<Vec<u8>>, Status>;
-
-    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
-        let (fail, seen) = (self.fail, self.seen.clone());
-        Box::pin(async move {
-            let job = request
-                .metadata()
-                .get("x-job")
-                .and_then(|v| v.to_str().ok())
-                .map(String::from);
-            let bytes = request.into_inner();
-            seen.lock().unwrap().push((bytes.clone(), job));
-            if fail {
-                return Err(Status::not_found("no such greeting"));
-            }
-            let hello = HelloRequest::decode(bytes.as_slice())
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let reply = HelloReply {
-                message: format!("hello {}", hello.name),
-                count: hello.times,
-            };
-            Ok(Response::new(reply.encode_to_vec()))
-        })
-    }
-}
-
-/// `sandcron.test.Greeter`, written as tonic's generated code would be.
-#[derive(Clone)]
-struct Greeter {
-    seen: Seen,
-}
-
-impl NamedService for Greeter {
-    const NAME: &'static str = SERVICE;
-}
-
-impl Service<http::Request<tonic::body::Body>> for Greeter {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let fail = match request.uri().path() {
-            "/sandcron.test.Greeter/SayHello" => false,
-            "/sandcron.test.Greeter/Fail" => true,
-            _ => {
-                return Box::pin(async { Ok(Status::unimplemented("no such method").into_http()) });
-            }
-        };
-        let handler = Handler {
-            fail,
-            seen: self.seen.clone(),
-        };
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(RawCodec);
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
-}
 
 /// The test's gRPC server, on its own runtime: dropping it (or [`GrpcServer::stop`])
 /// ends every connection at once, as a server that goes away would.
@@ -273,24 +42,9 @@ impl GrpcServer {
             .build()
             .unwrap();
         let listener = std::net::TcpListener::bind(self.addr).unwrap();
-        listener.set_nonblocking(true).unwrap();
         self.addr = listener.local_addr().unwrap();
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(Box::leak(descriptor_set().into_boxed_slice()))
-            .build_v1()
-            .unwrap();
-        let greeter = Greeter {
-            seen: self.seen.clone(),
-        };
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            tonic::transport::Server::builder()
-                .add_service(reflection)
-                .add_service(greeter)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await
-                .unwrap();
-        });
+        let seen = self.seen.clone();
+        runtime.spawn(async move { crate::greeter::serve(listener, seen).await.unwrap() });
         self.runtime = Some(runtime);
     }
 
@@ -399,7 +153,7 @@ async fn a_body_that_does_not_fit_the_request_type_names_it() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("the body does not fit sandcron.test.HelloRequest"),
+        stderr(&out).contains("the body does not fit sandcron.demo.HelloRequest"),
         "{}",
         stderr(&out)
     );

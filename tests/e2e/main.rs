@@ -5,6 +5,7 @@
 
 mod api;
 mod exec_cli;
+mod greeter;
 mod grpc_executor;
 mod http_executor;
 mod kafka_executor;

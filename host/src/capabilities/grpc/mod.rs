@@ -154,8 +154,8 @@ impl GrpcHost {
             .await
             .map_err(|e| match e {
                 ReflectionError::Unsupported => self.call.rejected(format_args!(
-                    "{address} offers no server reflection, which the grpc executor needs \
-                     to read {full}'s types"
+                    "{address} offers no server reflection, which is needed to read the \
+                     types of {full}"
                 )),
                 ReflectionError::UnknownService => self
                     .call
