@@ -19,7 +19,7 @@ fn main() {
     });
     eprintln!("grpc_greeter: serving {} on {address}", greeter::SERVICE);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    if let Err(e) = runtime.block_on(greeter::serve(listener, greeter::Seen::default())) {
+    if let Err(e) = runtime.block_on(greeter::serve(listener, greeter::Seen::default(), None)) {
         eprintln!("grpc_greeter: {e}");
         std::process::exit(1);
     }

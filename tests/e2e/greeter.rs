@@ -248,15 +248,26 @@ impl Service<http::Request<tonic::body::Body>> for Greeter {
 }
 
 /// Serves the Greeter and reflection on `listener` until the runtime ends, recording
-/// requests in `seen`.
-pub async fn serve(listener: std::net::TcpListener, seen: Seen) -> Result<(), String> {
+/// requests in `seen`; with TLS when `tls` gives a PEM certificate chain and key.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    seen: Seen,
+    tls: Option<(String, String)>,
+) -> Result<(), String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(Box::leak(descriptor_set().into_boxed_slice()))
         .build_v1()
         .map_err(|e| e.to_string())?;
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some((cert, key)) = tls {
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| e.to_string())?;
+    }
+    builder
         .add_service(reflection)
         .add_service(Greeter { seen })
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))

@@ -20,14 +20,21 @@ use crate::support::{Server, run, stderr, stdout};
 struct GrpcServer {
     addr: SocketAddr,
     seen: Seen,
+    tls: Option<(String, String)>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl GrpcServer {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With TLS: `tls` is a PEM certificate chain and key.
+    fn start_with(tls: Option<(String, String)>) -> Self {
         let mut server = Self {
             addr: "127.0.0.1:0".parse().unwrap(),
             seen: Seen::default(),
+            tls,
             runtime: None,
         };
         server.restart();
@@ -43,8 +50,8 @@ impl GrpcServer {
             .unwrap();
         let listener = std::net::TcpListener::bind(self.addr).unwrap();
         self.addr = listener.local_addr().unwrap();
-        let seen = self.seen.clone();
-        runtime.spawn(async move { crate::greeter::serve(listener, seen).await.unwrap() });
+        let (seen, tls) = (self.seen.clone(), self.tls.clone());
+        runtime.spawn(async move { crate::greeter::serve(listener, seen, tls).await.unwrap() });
         self.runtime = Some(runtime);
     }
 
@@ -233,4 +240,100 @@ async fn a_thousand_runs_share_one_connection() {
     assert_eq!(grpc.seen().len(), 1000);
     let sockets = sockets_on_port(grpc.addr.port());
     assert!(sockets <= 6, "{sockets} sockets on the server's port");
+}
+
+/// A test authority and a certificate it signed for `localhost` (and 127.0.0.1), made
+/// with openssl: (authority PEM, certificate PEM, key PEM).
+fn test_certificates(dir: &std::path::Path) -> (String, String, String) {
+    let openssl = |args: &[&str]| {
+        let made = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sandcron test authority",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    (read("ca.pem"), read("cert.pem"), read("key.pem"))
+}
+
+#[tokio::test]
+async fn tls_verifies_the_server_against_the_given_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (authority, cert, key) = test_certificates(dir.path());
+    let server = GrpcServer::start_with(Some((cert, key)));
+    let port = server.addr.port();
+    let url = format!("localhost:{port}/{SERVICE}/SayHello");
+    let grant = format!("grpc=localhost:{port}");
+    let out = exec(exec_args(
+        &grant,
+        &url,
+        &[
+            ("tls", "true"),
+            ("tlsCa", &authority),
+            ("body", r#"{"name": "tls"}"#),
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"message\":\"hello tls\"}\n");
+
+    // Without the authority, the certificate is refused.
+    let out = exec(exec_args(&grant, &url, &[("tls", "true")])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("grpc: "), "{}", stderr(&out));
+    assert_eq!(server.seen().len(), 1);
 }
