@@ -96,6 +96,30 @@ fn consume_at(brokers: &str, topic: &str, offset: i64) -> rdkafka::message::Owne
     }
 }
 
+/// Reads partition 0 of `topic` from the start until `expected` records came (or 30
+/// seconds passed) and returns how many it read.
+fn count_records(brokers: &str, topic: &str, expected: usize) -> usize {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("sandcron-test"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut partitions = TopicPartitionList::new();
+    partitions
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&partitions).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut read = 0;
+    while read < expected && std::time::Instant::now() < deadline {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(500)) {
+            read += 1;
+        }
+    }
+    read
+}
+
 #[tokio::test]
 async fn a_record_is_consumed_back_at_the_reported_offset() {
     let brokers = shared_brokers();
@@ -251,7 +275,12 @@ async fn a_thousand_runs_share_one_producer() {
     let tansu = dedicated_tansu();
     let brokers = format!("127.0.0.1:{}", tansu.port);
     create_topic(&brokers, "many").await;
-    let server = Server::sqlite(&["--allow", &format!("kafka={brokers}")]);
+    let server = Server::sqlite(&[
+        "--allow",
+        &format!("kafka={brokers}"),
+        "--keep-executions",
+        "0",
+    ]);
     let config = json!({"brokerAddress": brokers, "topic": "many", "message": "m"});
     manual_job(&server, "kafka-many", "kafka", config).await;
 
@@ -261,17 +290,30 @@ async fn a_thousand_runs_share_one_producer() {
     // admin client has closed its own.
     let sockets = sockets_on_port(tansu.port);
     assert!(sockets <= 12, "{sockets} sockets on the broker's port");
-    let (low, high) = tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("group.id", unique("sandcron-test"))
-            .create()
-            .unwrap();
-        consumer
-            .fetch_watermarks("many", 0, Duration::from_secs(10))
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert_eq!(high - low, 1000, "the partition holds {low}..{high}");
+    // Each run reported where the broker stored its record: 1000 distinct offsets.
+    let executions = server
+        .get("/v1/jobs/kafka-many/executions?_start=0&_end=1000")
+        .await
+        .json();
+    let offsets: std::collections::HashSet<i64> = executions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let output = e["output"].as_str().unwrap();
+            output
+                .rsplit("offset ")
+                .next()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(offsets.len(), 1000);
+    // And an independent consumer reads them all.
+    let read = tokio::task::spawn_blocking(move || count_records(&brokers, "many", 1000))
+        .await
+        .unwrap();
+    assert_eq!(read, 1000);
 }
