@@ -9,12 +9,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXECUTORS: [&str; 5] = [
+const EXECUTORS: [&str; 10] = [
     "executor_echo",
     "executor_shell",
     "executor_http",
     "executor_docker",
     "executor_ecs",
+    "executor_nats",
+    "executor_rabbitmq",
+    "executor_kafka",
+    "executor_grpc",
+    "executor_pubsub",
 ];
 
 fn main() {

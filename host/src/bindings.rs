@@ -17,4 +17,6 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::sandcron::executor::{docker, http_cleanup, output, process, secrets, types};
+pub use self::sandcron::executor::{
+    amqp, docker, grpc, http_cleanup, kafka, nats, output, process, secrets, types,
+};

@@ -41,6 +41,36 @@ pub static BUILT_INS: &[BuiltIn] = &[
         wasm: component!("executor_ecs.wasm"),
     },
     BuiltIn {
+        name: "nats",
+        summary: "publishes a message to NATS, core or JetStream (Dkron's nats executor)",
+        wasm: component!("executor_nats.wasm"),
+    },
+    BuiltIn {
+        name: "rabbitmq",
+        summary: "publishes a message to RabbitMQ with publisher confirms (Dkron's rabbitmq executor)",
+        wasm: component!("executor_rabbitmq.wasm"),
+    },
+    BuiltIn {
+        name: "kafka",
+        summary: "produces a record to Kafka with acks=all (Dkron's kafka executor)",
+        wasm: component!("executor_kafka.wasm"),
+    },
+    BuiltIn {
+        name: "grpc",
+        summary: "calls a unary gRPC method with a JSON body, through server reflection (Dkron's grpc executor)",
+        wasm: component!("executor_grpc.wasm"),
+    },
+    BuiltIn {
+        name: "gcppubsub",
+        summary: "publishes a message to Google Pub/Sub over its REST API (Dkron's gcppubsub executor)",
+        wasm: component!("executor_pubsub.wasm"),
+    },
+    BuiltIn {
+        name: "pubsub",
+        summary: "the gcppubsub executor under a shorter name",
+        wasm: component!("executor_pubsub.wasm"),
+    },
+    BuiltIn {
         name: "echo",
         summary: "writes executor_config.message to the output",
         wasm: component!("executor_echo.wasm"),

@@ -224,6 +224,63 @@ pub fn optional_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Optio
         .map_err(de::Error::custom)
 }
 
+/// A `deserialize_with` helper reading headers: a JSON array of `"Name: value"` strings
+/// (Dkron's form, each split on its first `:`, both sides trimmed) or a JSON object of
+/// names to values (then in name order). An array keeps its order and a name may repeat.
+/// An empty value is no headers; pair it with `#[serde(default)]`.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Config {
+///     #[serde(default, deserialize_with = "sandcron_sdk::config::headers")]
+///     headers: Vec<(String, String)>,
+/// }
+/// let map = vec![("headers".to_owned(), r#"["X-Job: nightly", "X-Try: 1"]"#.to_owned())];
+/// let config: Config = sandcron_sdk::config::parse(&map).unwrap();
+/// assert_eq!(config.headers[0], ("X-Job".to_owned(), "nightly".to_owned()));
+/// ```
+pub fn headers<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    let text = <std::borrow::Cow<'de, str> as de::Deserialize>::deserialize(deserializer)?;
+    parse_headers(&text).map_err(de::Error::custom)
+}
+
+/// Reads headers as [`headers`](fn@headers) does, from the text of a config value.
+pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let expected = "a JSON array of \"Name: value\" strings or a JSON object";
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(entries)) => entries
+            .iter()
+            .map(|entry| {
+                let entry = entry
+                    .as_str()
+                    .ok_or_else(|| format!("{entry} is not a \"Name: value\" string"))?;
+                let (name, value) = entry
+                    .split_once(':')
+                    .ok_or_else(|| format!("header {entry:?} has no ':'"))?;
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(format!("header {entry:?} has no name"));
+                }
+                Ok((name.to_owned(), value.trim().to_owned()))
+            })
+            .collect(),
+        Ok(serde_json::Value::Object(entries)) => entries
+            .into_iter()
+            .map(|(name, value)| match value {
+                serde_json::Value::String(value) => Ok((name, value)),
+                other => Ok((name, other.to_string())),
+            })
+            .collect(),
+        _ => Err(format!("{text:?} is not {expected}")),
+    }
+}
+
 /// The whole map: a struct or a map of strings.
 struct MapDeserializer<'de> {
     map: &'de [(String, String)],
@@ -694,5 +751,35 @@ mod tests {
         }
         let m = map(&[("note", "")]);
         assert_eq!(parse::<C>(&m).unwrap().note.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn headers_are_an_array_of_name_value_strings_or_an_object() {
+        assert_eq!(
+            parse_headers(r#"["A: 1", "B:2:3", "A: 4"]"#).unwrap(),
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "2:3".to_owned()),
+                ("A".to_owned(), "4".to_owned()),
+            ]
+        );
+        assert_eq!(
+            parse_headers(r#"{"B": "x", "A": 1}"#).unwrap(),
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x".to_owned())
+            ]
+        );
+        assert!(parse_headers("").unwrap().is_empty());
+        assert!(parse_headers(r#"["no colon"]"#).is_err());
+        assert!(parse_headers("A: 1").is_err());
+        #[derive(Deserialize, Debug)]
+        struct C {
+            #[serde(default, deserialize_with = "super::headers")]
+            #[allow(dead_code)]
+            headers: Vec<(String, String)>,
+        }
+        let error = parse::<C>(&map(&[("headers", "[1]")])).unwrap_err();
+        assert!(error.to_string().starts_with("headers: "), "{error}");
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
-use crate::{Execution, Failure};
+use crate::{CallError, Execution, Failure};
 
 impl Execution {
     /// Deserializes the job's `executor_config` into `T`, or fails with
@@ -39,6 +39,30 @@ impl Execution {
     /// `time_left` when called, so call it early in `run`.
     pub fn deadline(&self) -> std::time::Instant {
         std::time::Instant::now() + self.time_left()
+    }
+
+    /// `timeout`, shortened to the time left when that is less (and not zero, which a
+    /// host that gives no deadline sends): the timeout to give one call.
+    pub fn bound_timeout(&self, timeout: Duration) -> Duration {
+        match self.time_left() {
+            left if left.is_zero() => timeout,
+            left => timeout.min(left),
+        }
+    }
+
+    /// Writes the `executor_config` to the output, one `key: value` line each, with the
+    /// values of `secret_keys` shown as `***`: what Dkron's `debug` key prints.
+    pub fn print_config(&self, secret_keys: &[&str]) {
+        let mut text = String::from("debug: config:\n");
+        for (key, value) in &self.executor_config {
+            let shown = if secret_keys.contains(&key.as_str()) && !value.is_empty() {
+                "***"
+            } else {
+                value
+            };
+            text.push_str(&format!("  {key}: {shown}\n"));
+        }
+        crate::output::print(&text);
     }
 
     /// The instant this execution was scheduled for.
@@ -75,5 +99,31 @@ impl Failure {
     /// A `Failure::InvalidConfig` about `key`: the text reads `key: problem`.
     pub fn invalid_config(key: &str, problem: impl std::fmt::Display) -> Self {
         Failure::InvalidConfig(format!("{key}: {problem}"))
+    }
+}
+
+impl CallError {
+    /// The error's text, without its kind. (`Display`, generated, shows the kind too.)
+    pub fn message(&self) -> &str {
+        match self {
+            CallError::Denied(text)
+            | CallError::Invalid(text)
+            | CallError::Unavailable(text)
+            | CallError::Rejected(text) => text,
+        }
+    }
+}
+
+impl From<CallError> for Failure {
+    /// `Denied` → `Failure::Denied`, `Invalid` → `Failure::InvalidConfig` (the arguments
+    /// come from the job's config), `Unavailable` → `Failure::Unavailable`, `Rejected` →
+    /// `Failure::Failed`; the text is kept.
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Denied(text) => Failure::Denied(text),
+            CallError::Invalid(text) => Failure::InvalidConfig(text),
+            CallError::Unavailable(text) => Failure::Unavailable(text),
+            CallError::Rejected(text) => Failure::Failed(text),
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! An executor is a component that implements the `sandcron:executor/executor` world: the
 //! host calls [`Executor::run`] once per execution, in a fresh instance, and the component
 //! reaches the outside world only through what it imports (output, processes, outgoing
-//! HTTP, secrets, containers), each a capability the host grants or refuses.
+//! HTTP, secrets, containers, NATS, AMQP, Kafka, gRPC), each a capability the host grants or
+//! refuses.
 //!
 //! ```ignore
 //! use sandcron_sdk::{Execution, Executor, Failure, output};
@@ -26,6 +27,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "bindings")]
+pub mod amqp;
 pub mod config;
 pub mod duration;
 pub mod size;
@@ -38,9 +41,15 @@ pub mod docker;
 #[cfg(feature = "bindings")]
 mod execution;
 #[cfg(feature = "bindings")]
+pub mod grpc;
+#[cfg(feature = "bindings")]
 pub mod http;
 #[cfg(feature = "bindings")]
 pub mod http_cleanup;
+#[cfg(feature = "bindings")]
+pub mod kafka;
+#[cfg(feature = "bindings")]
+pub mod nats;
 #[cfg(feature = "bindings")]
 pub mod output;
 #[cfg(feature = "bindings")]
@@ -62,6 +71,17 @@ pub use bindings::Failure;
 /// Implement it on a unit struct and export that struct with [`export_executor!`].
 #[cfg(feature = "bindings")]
 pub use bindings::Guest as Executor;
+/// Why a call to a capability that talks to a server (`nats`, `amqp`, `kafka`, `grpc`)
+/// failed: `Denied`, `Invalid`, `Unavailable` or `Rejected`, each with a text naming the
+/// capability and the target. `?` turns it into the [`Failure`] of the same kind.
+#[cfg(feature = "bindings")]
+pub use bindings::sandcron::executor::types::CallError;
+
+/// A timeout as the whole milliseconds the host interfaces take, saturating.
+#[cfg(feature = "bindings")]
+fn timeout_ms(timeout: std::time::Duration) -> u64 {
+    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Exports a type implementing [`Executor`] as the component's `run` function.
 ///

@@ -1,12 +1,13 @@
 //! The HTTP API and the client commands, against a real `sandcron serve` on loopback:
 //! every API test runs on SQLite and on a fresh PostgreSQL database.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, Server, each_server, fresh_postgres_database, stderr, stdout};
+use crate::support::{
+    Reply, Server, each_server, eventually, finished, fresh_postgres_database, stderr, stdout,
+};
 
 /// Every path the router serves, as the OpenAPI document names them.
 const PATHS: [&str; 20] = [
@@ -41,36 +42,6 @@ fn manual(name: &str, command: &str) -> Value {
         "executor": "shell",
         "executor_config": {"command": command, "shell": "true"},
     })
-}
-
-/// Polls `probe` every 100 ms until it gives a value, for up to `timeout`.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits for execution `id` of `job` to finish, and returns it.
-async fn finished(server: &Server, job: &str, id: i64) -> Value {
-    let path = format!("/v1/jobs/{job}/executions/{id}");
-    eventually(
-        "the execution to finish",
-        Duration::from_secs(30),
-        || async {
-            let execution = server.get(&path).await.json();
-            (!execution["finished_at"].is_null()).then_some(execution)
-        },
-    )
-    .await
 }
 
 fn names(reply: &Reply) -> Vec<String> {

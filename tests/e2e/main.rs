@@ -1,13 +1,21 @@
 //! End-to-end tests: the `sandcron` binary and the runtime against real processes, a real
-//! HTTP server on loopback, a real container engine (podman) and AWS fake (moto), and real
-//! components (the built-ins, the SDK template, and the hostile fixtures in
-//! `tests/fixtures/hostile`).
+//! HTTP server on loopback, the real brokers `scripts/peers up` starts (NATS, RabbitMQ,
+//! tansu, the Pub/Sub emulator), a real container engine (podman) and AWS fake (moto), a
+//! gRPC server in the test process, and real components (the built-ins, the SDK template,
+//! and the hostile fixtures in `tests/fixtures/hostile`).
 
 mod api;
 mod docker;
 mod ecs;
 mod exec_cli;
+mod greeter;
+mod grpc_executor;
 mod http_executor;
+mod kafka_executor;
+mod nats_executor;
+mod peers;
+mod pubsub_executor;
+mod rabbitmq_executor;
 mod runtime_limits;
 mod scheduler;
 mod sdk_template;

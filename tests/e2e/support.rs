@@ -454,3 +454,36 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Polls `probe` every 100 ms until it gives a value, for up to `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for execution `id` of `job` to finish, and returns it.
+pub async fn finished(server: &Server, job: &str, id: i64) -> serde_json::Value {
+    let path = format!("/v1/jobs/{job}/executions/{id}");
+    eventually(
+        "the execution to finish",
+        std::time::Duration::from_secs(30),
+        || async {
+            let execution = server.get(&path).await.json();
+            (!execution["finished_at"].is_null()).then_some(execution)
+        },
+    )
+    .await
+}

@@ -8,16 +8,28 @@
 //! [`add_to_linker`]).
 //!
 //! A grant is written as `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
-//! `process=/usr/bin/pg_dump`, `docker=image:localhost/busybox:*`): the `--allow` flag of
-//! `exec` and `serve` takes them, and each capability's policy parses its own patterns.
+//! `process=/usr/bin/pg_dump`, `nats=127.0.0.1:4222/jobs.>`, `docker=image:localhost/busybox:*`):
+//! the `--allow` flag of `exec` and `serve` takes them, and each capability's policy parses
+//! its own patterns.
+//!
+//! Three modules are not capabilities but what several share: `net` (host and port
+//! patterns, the non-public address rule, checked DNS resolution), `pool` (connections
+//! kept across executions) and `call` (errors and timeouts of calls to servers).
 //!
 //! Invariants: a call outside the grant fails with an error that names the capability and
 //! the target, and makes no connection and spawns nothing; no capability module imports
 //! another; the default [`Grants`] allow nothing.
 
+pub mod amqp;
+mod call;
 pub mod docker;
+pub mod grpc;
 pub mod http;
+pub mod kafka;
+pub mod nats;
+pub mod net;
 pub mod output;
+mod pool;
 pub mod process;
 pub mod secrets;
 pub mod wasi;
@@ -37,10 +49,20 @@ pub struct Grants {
     pub secrets: secrets::SecretsPolicy,
     /// Running containers on the host's engine (`sandcron:executor/docker`).
     pub docker: docker::DockerPolicy,
+    /// Publishing to NATS servers and subjects (`sandcron:executor/nats`).
+    pub nats: nats::NatsPolicy,
+    /// Publishing to AMQP brokers, exchanges and routing keys (`sandcron:executor/amqp`).
+    pub amqp: amqp::AmqpPolicy,
+    /// Producing to Kafka brokers and topics (`sandcron:executor/kafka`).
+    pub kafka: kafka::KafkaPolicy,
+    /// Calling gRPC servers and methods (`sandcron:executor/grpc`).
+    pub grpc: grpc::GrpcPolicy,
 }
 
 /// The capabilities' names, as `--allow CAPABILITY=PATTERN` spells them.
-pub const NAMES: &[&str] = &["http", "process", "secrets", "docker"];
+pub const NAMES: &[&str] = &[
+    "http", "process", "secrets", "docker", "nats", "amqp", "kafka", "grpc",
+];
 
 /// The capability each imported interface belongs to, by prefix of the import's name.
 /// Interfaces not listed (`output`, `types`, WASI clocks, random, I/O, stdio) are given to
@@ -49,6 +71,10 @@ const INTERFACES: &[(&str, &str)] = &[
     ("sandcron:executor/process@", "process"),
     ("sandcron:executor/secrets@", "secrets"),
     ("sandcron:executor/docker@", "docker"),
+    ("sandcron:executor/nats@", "nats"),
+    ("sandcron:executor/amqp@", "amqp"),
+    ("sandcron:executor/kafka@", "kafka"),
+    ("sandcron:executor/grpc@", "grpc"),
     ("sandcron:executor/http-cleanup@", "http"),
     ("wasi:http/", "http"),
 ];
@@ -78,6 +104,10 @@ impl Grants {
             "process" => self.process.allow(pattern),
             "secrets" => self.secrets.allow(pattern),
             "docker" => self.docker.allow(pattern),
+            "nats" => self.nats.allow(pattern),
+            "amqp" => self.amqp.allow(pattern),
+            "kafka" => self.kafka.allow(pattern),
+            "grpc" => self.grpc.allow(pattern),
             _ => Err(format!(
                 "unknown capability {capability:?} (known: {})",
                 NAMES.join(", ")
@@ -92,6 +122,10 @@ impl Grants {
             "process" => self.process == process::ProcessPolicy::Nothing,
             "secrets" => self.secrets.is_empty(),
             "docker" => self.docker.allows_no_image(),
+            "nats" => self.nats.is_empty(),
+            "amqp" => self.amqp.is_empty(),
+            "kafka" => self.kafka.is_empty(),
+            "grpc" => self.grpc.is_empty(),
             _ => true,
         }
     }
@@ -119,6 +153,14 @@ pub struct Shared {
     pub docker: docker::Engine,
     /// The `http-cleanup` requests being sent in the background.
     pub http_cleanup: http::cleanup::Background,
+    /// NATS connections, one per server list and credentials.
+    nats: nats::NatsPool,
+    /// AMQP connections, one per broker URL.
+    amqp: amqp::AmqpPool,
+    /// Kafka producers, one per bootstrap list and security settings.
+    kafka: kafka::KafkaPool,
+    /// gRPC channels, one per server and TLS settings.
+    grpc: grpc::GrpcPool,
 }
 
 impl Shared {
@@ -144,6 +186,14 @@ pub struct CapabilityStates {
     pub http: http::HttpHooks,
     /// The `http-cleanup` interface.
     pub http_cleanup: http::cleanup::CleanupHost,
+    /// The `nats` interface.
+    pub nats: nats::NatsHost,
+    /// The `amqp` interface.
+    pub amqp: amqp::AmqpHost,
+    /// The `kafka` interface.
+    pub kafka: kafka::KafkaHost,
+    /// The `grpc` interface.
+    pub grpc: grpc::GrpcHost,
 }
 
 impl CapabilityStates {
@@ -165,6 +215,10 @@ impl CapabilityStates {
                 sink.clone(),
                 shared.http_cleanup.clone(),
             ),
+            nats: nats::NatsHost::new(grants.nats.clone(), shared.nats.clone(), sink.clone()),
+            amqp: amqp::AmqpHost::new(grants.amqp.clone(), shared.amqp.clone(), sink.clone()),
+            kafka: kafka::KafkaHost::new(grants.kafka.clone(), shared.kafka.clone(), sink.clone()),
+            grpc: grpc::GrpcHost::new(grants.grpc.clone(), shared.grpc.clone(), sink.clone()),
         }
     }
 }
@@ -186,5 +240,9 @@ pub fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Res
     docker::add_to_linker(linker, |t: &mut T| &mut t.capabilities().docker)?;
     http::add_to_linker(linker)?;
     http::cleanup::add_to_linker(linker, |t: &mut T| &mut t.capabilities().http_cleanup)?;
+    nats::add_to_linker(linker, |t: &mut T| &mut t.capabilities().nats)?;
+    amqp::add_to_linker(linker, |t: &mut T| &mut t.capabilities().amqp)?;
+    kafka::add_to_linker(linker, |t: &mut T| &mut t.capabilities().kafka)?;
+    grpc::add_to_linker(linker, |t: &mut T| &mut t.capabilities().grpc)?;
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct ExecArgs {
     #[arg(long = "allow-program", value_name = "PATH")]
     allow_program: Vec<String>,
     /// Grant a capability one more pattern, CAPABILITY=PATTERN (`http=https://*.example.com`,
-    /// `process=/usr/bin/pg_dump`); repeat.
+    /// `process=/usr/bin/pg_dump`, `nats=127.0.0.1:4222/jobs.>`); repeat.
     #[arg(long = "allow", value_name = "CAPABILITY=PATTERN")]
     allow: Vec<String>,
     /// Grant a secret, NAME=VALUE, or NAME=@FILE to read the value from a file; repeat.

@@ -57,8 +57,9 @@ pub struct ServeArgs {
     #[arg(long = "allow-host", value_name = "PATTERN")]
     allow_host: Vec<String>,
     /// Grant jobs' executors one more pattern of a capability, CAPABILITY=PATTERN
-    /// (`http=https://*.example.com`, `process=/usr/bin/pg_dump`, which narrows the
-    /// built-in shell to the programs named); repeat.
+    /// (`http=https://*.example.com`, `nats=127.0.0.1:4222/jobs.>`, `kafka=127.0.0.1:9092`,
+    /// `process=/usr/bin/pg_dump`, which narrows the built-in shell to the programs named);
+    /// repeat.
     #[arg(long = "allow", value_name = "CAPABILITY=PATTERN")]
     allow: Vec<String>,
     /// Grant jobs' executors a secret, NAME=VALUE, or NAME=@FILE to read the value from a

@@ -8,9 +8,8 @@
 //! 443 for https), `*`, a number or a range `8000..8080` (inclusive). No path.
 
 use std::net::IpAddr;
-use std::sync::LazyLock;
 
-use ipnet::IpNet;
+use crate::capabilities::net::{self, HostMatch, PortMatch};
 
 /// The hosts a grant allows. The default allows none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,22 +23,8 @@ pub struct HostPattern {
     text: String,
     scheme: Option<String>,
     host: HostMatch,
-    port: PortMatch,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum HostMatch {
-    Any,
-    SubdomainOf(String),
-    Name(String),
-    Net(IpNet),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum PortMatch {
-    SchemeDefault,
-    Any,
-    Range(u16, u16),
+    /// `None`: the scheme's default port.
+    port: Option<PortMatch>,
 }
 
 /// A request target, as the checks see it.
@@ -93,13 +78,13 @@ impl HttpPolicy {
     /// private, link-local and other non-global ones only when a matching pattern names
     /// the host or the address explicitly (not through a wildcard).
     pub fn check_address(&self, target: &Target, ip: IpAddr) -> Result<(), String> {
-        if is_public(ip) {
+        if net::is_public(ip) {
             return Ok(());
         }
         let explicit = self
             .patterns
             .iter()
-            .any(|p| p.matches(target) && p.names_explicitly(target.host, ip));
+            .any(|p| p.matches(target) && p.host.names_explicitly(target.host, ip));
         if explicit {
             Ok(())
         } else {
@@ -107,9 +92,9 @@ impl HttpPolicy {
                 "{} is {ip}, a {} address, which is refused unless allowed explicitly \
                  (for example {}://{}:{})",
                 target.host,
-                address_kind(ip),
+                net::address_kind(ip),
                 target.scheme,
-                bracketed(ip),
+                net::bracketed(ip),
                 target.port
             ))
         }
@@ -147,7 +132,7 @@ impl HostPattern {
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = split_host_port(rest).map_err(|why| error(&why))?;
-        let host = parse_host(host).map_err(|why| error(&why))?;
+        let host = HostMatch::parse(host).map_err(|why| error(&why))?;
         let port = match port {
             None => {
                 if let Some(scheme) = &scheme
@@ -155,10 +140,9 @@ impl HostPattern {
                 {
                     return Err(error("give a port: this scheme has no default port"));
                 }
-                PortMatch::SchemeDefault
+                None
             }
-            Some("*") => PortMatch::Any,
-            Some(port) => parse_ports(port).map_err(|why| error(&why))?,
+            Some(port) => Some(PortMatch::parse(port).map_err(|why| error(&why))?),
         };
         Ok(Self {
             text: text.to_string(),
@@ -171,29 +155,10 @@ impl HostPattern {
     fn matches(&self, target: &Target) -> bool {
         let scheme_ok = self.scheme.as_deref().is_none_or(|s| s == target.scheme);
         let port_ok = match self.port {
-            PortMatch::Any => true,
-            PortMatch::SchemeDefault => default_port(target.scheme) == Some(target.port),
-            PortMatch::Range(low, high) => (low..=high).contains(&target.port),
+            Some(port) => port.matches(target.port),
+            None => default_port(target.scheme) == Some(target.port),
         };
-        let host = target.host.to_ascii_lowercase();
-        let host_ok = match &self.host {
-            HostMatch::Any => true,
-            // `domain` keeps its leading dot: `.example.com`.
-            HostMatch::SubdomainOf(domain) => host
-                .strip_suffix(domain.as_str())
-                .is_some_and(|subdomain| !subdomain.is_empty()),
-            HostMatch::Name(name) => *name == host,
-            HostMatch::Net(net) => host.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
-        };
-        scheme_ok && port_ok && host_ok
-    }
-
-    fn names_explicitly(&self, host: &str, ip: IpAddr) -> bool {
-        match &self.host {
-            HostMatch::Name(name) => name.eq_ignore_ascii_case(host),
-            HostMatch::Net(net) => net.contains(&ip),
-            HostMatch::Any | HostMatch::SubdomainOf(_) => false,
-        }
+        scheme_ok && port_ok && self.host.matches(target.host)
     }
 }
 
@@ -227,121 +192,7 @@ fn split_host_port(rest: &str) -> Result<(&str, Option<&str>), String> {
 
 fn looks_like_cidr(rest: &str) -> bool {
     let host = rest.split(':').next().unwrap_or(rest);
-    host.parse::<IpNet>().is_ok()
-}
-
-fn parse_host(host: &str) -> Result<HostMatch, String> {
-    if host.is_empty() {
-        return Err("the host is empty".into());
-    }
-    if host == "*" {
-        return Ok(HostMatch::Any);
-    }
-    if let Some(domain) = host.strip_prefix("*.") {
-        if domain.is_empty() || domain.contains('*') {
-            return Err("a wildcard host must look like *.example.com".into());
-        }
-        return Ok(HostMatch::SubdomainOf(format!(
-            ".{}",
-            domain.to_ascii_lowercase()
-        )));
-    }
-    if host.contains('*') {
-        return Err("`*` is allowed only as the whole host or as *.domain".into());
-    }
-    if let Ok(net) = host.parse::<IpNet>() {
-        return Ok(HostMatch::Net(net));
-    }
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(HostMatch::Net(IpNet::from(ip)));
-    }
-    let valid = host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if !valid {
-        return Err(format!(
-            "{host:?} is not a host name, IP address or CIDR block"
-        ));
-    }
-    Ok(HostMatch::Name(host.to_ascii_lowercase()))
-}
-
-fn parse_ports(port: &str) -> Result<PortMatch, String> {
-    let number = |p: &str| {
-        p.parse::<u16>()
-            .map_err(|_| format!("{p:?} is not a port number"))
-    };
-    match port.split_once("..") {
-        Some((low, high)) => {
-            let (low, high) = (number(low)?, number(high)?);
-            if low > high {
-                return Err(format!("the port range {port} is empty"));
-            }
-            Ok(PortMatch::Range(low, high))
-        }
-        None => {
-            let port = number(port)?;
-            Ok(PortMatch::Range(port, port))
-        }
-    }
-}
-
-/// Address blocks that are not reachable on the public internet, with their kind.
-static NON_PUBLIC: LazyLock<Vec<(IpNet, &'static str)>> = LazyLock::new(|| {
-    [
-        ("0.0.0.0/8", "unspecified"),
-        ("10.0.0.0/8", "private"),
-        ("100.64.0.0/10", "shared (carrier-grade NAT)"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local"),
-        ("172.16.0.0/12", "private"),
-        ("192.0.0.0/24", "reserved"),
-        ("192.0.2.0/24", "documentation"),
-        ("192.168.0.0/16", "private"),
-        ("198.18.0.0/15", "benchmarking"),
-        ("198.51.100.0/24", "documentation"),
-        ("203.0.113.0/24", "documentation"),
-        ("224.0.0.0/4", "multicast"),
-        ("240.0.0.0/4", "reserved"),
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("64:ff9b::/96", "NAT64"),
-        ("100::/64", "discard"),
-        ("2001:db8::/32", "documentation"),
-        ("fc00::/7", "private (unique local)"),
-        ("fe80::/10", "link-local"),
-        ("ff00::/8", "multicast"),
-    ]
-    .into_iter()
-    .map(|(net, kind)| (net.parse().expect("a valid constant"), kind))
-    .collect()
-});
-
-fn unmapped(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    let ip = unmapped(ip);
-    !NON_PUBLIC.iter().any(|(net, _)| net.contains(&ip))
-}
-
-fn address_kind(ip: IpAddr) -> &'static str {
-    let ip = unmapped(ip);
-    NON_PUBLIC
-        .iter()
-        .find(|(net, _)| net.contains(&ip))
-        .map_or("public", |(_, kind)| kind)
-}
-
-fn bracketed(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-    }
+    host.parse::<ipnet::IpNet>().is_ok()
 }
 
 #[cfg(test)]

@@ -1,0 +1,148 @@
+//! Credentials for Google's API, from the `secrets` capability: an access token used as
+//! it is, or a service-account key (the JSON file Google gives) signed into a JWT and
+//! exchanged for an access token at the key's `token_uri` (the OAuth 2.0 JWT bearer grant,
+//! RFC 7523), as Google's own client libraries do.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::sha2::Sha256;
+use rsa::signature::{SignatureEncoding, Signer};
+use sandcron_sdk::http::Request;
+use sandcron_sdk::{Failure, secrets};
+use serde::Deserialize;
+
+use crate::config::Credentials;
+
+/// The scope a token needs to publish.
+const SCOPE: &str = "https://www.googleapis.com/auth/pubsub";
+/// Where Google exchanges assertions for tokens, when the key names no `token_uri`.
+const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+/// The fields of a service-account key that the exchange needs.
+#[derive(Deserialize)]
+struct ServiceAccountKey {
+    client_email: String,
+    private_key: String,
+    #[serde(default)]
+    private_key_id: String,
+    #[serde(default)]
+    token_uri: String,
+}
+
+/// The `Authorization` header value for `credentials`, if any.
+pub fn authorization(
+    credentials: &Credentials,
+    timeout: Duration,
+) -> Result<Option<String>, Failure> {
+    match credentials {
+        Credentials::None => Ok(None),
+        Credentials::AccessToken(secret) => {
+            let token = secrets::get(secret)?;
+            Ok(Some(format!("Bearer {}", token.trim())))
+        }
+        Credentials::ServiceAccount(secret) => {
+            let key = secrets::get(secret)?;
+            let token = exchange(&key, timeout)?;
+            Ok(Some(format!("Bearer {token}")))
+        }
+    }
+}
+
+/// Signs a JWT with the service-account key and exchanges it for an access token.
+fn exchange(key_json: &str, timeout: Duration) -> Result<String, Failure> {
+    let invalid = |why: String| Failure::invalid_config("credentialsSecret", why);
+    let key: ServiceAccountKey = serde_json::from_str(key_json).map_err(|e| {
+        invalid(format!(
+            "the secret is not a service-account key (JSON): {e}"
+        ))
+    })?;
+    let token_uri = if key.token_uri.is_empty() {
+        GOOGLE_TOKEN_URI
+    } else {
+        key.token_uri.as_str()
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let assertion = sign_jwt(&key, token_uri, now).map_err(invalid)?;
+    let body = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
+    );
+    let response = Request::new("POST", token_uri)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .timeout(timeout)
+        .send()?;
+    if !response.is_success() {
+        return Err(Failure::Failed(format!(
+            "pubsub: {token_uri} refused the service-account key of {}: {} {}",
+            key.client_email,
+            response.status,
+            response.text().trim()
+        )));
+    }
+    #[derive(Deserialize)]
+    struct TokenResponse {
+        access_token: String,
+    }
+    let token: TokenResponse = serde_json::from_slice(&response.body).map_err(|e| {
+        Failure::Failed(format!(
+            "pubsub: {token_uri} answered without an access token: {e}"
+        ))
+    })?;
+    Ok(token.access_token)
+}
+
+/// The signed assertion: `header.claims.signature`, each base64url without padding.
+fn sign_jwt(key: &ServiceAccountKey, audience: &str, now: u64) -> Result<String, String> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
+    if !key.private_key_id.is_empty() {
+        header["kid"] = key.private_key_id.clone().into();
+    }
+    let claims = serde_json::json!({
+        "iss": key.client_email,
+        "scope": SCOPE,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 3600,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string())
+    );
+    let private_key = RsaPrivateKey::from_pkcs8_pem(&key.private_key)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&key.private_key))
+        .map_err(|e| format!("the key's private_key is not an RSA key in PEM: {e}"))?;
+    let signature = SigningKey::<Sha256>::new(private_key).sign(signing_input.as_bytes());
+    Ok(format!(
+        "{signing_input}.{}",
+        b64.encode(signature.to_bytes())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_key_names_the_secret_key() {
+        let error = exchange("not json", Duration::from_secs(1)).unwrap_err();
+        assert!(
+            matches!(&error, Failure::InvalidConfig(t) if t.starts_with("credentialsSecret: ")),
+            "{error:?}"
+        );
+        let key = r#"{"client_email": "a@b", "private_key": "nope"}"#;
+        let error = exchange(key, Duration::from_secs(1)).unwrap_err();
+        assert!(
+            matches!(&error, Failure::InvalidConfig(t) if t.contains("private_key")),
+            "{error:?}"
+        );
+    }
+}
