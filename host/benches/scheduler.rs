@@ -25,7 +25,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sandcron::jobs::JobSpec;
 use sandcron::runtime::{Runtime, RuntimeConfig};
 use sandcron::scheduler::{Scheduler, SchedulerConfig};
-use sandcron::store::{self, JobQuery, Store};
+use sandcron::store::{self, DEFAULT_TENANT, JobQuery, Store};
 use sandcron_sdk::duration::parse_duration;
 use sqlx::Connection;
 
@@ -128,7 +128,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for first in (0..args.jobs).step_by(10_000) {
         let chunk: Vec<(JobSpec, Option<DateTime<Utc>>)> =
             (first..(first + 10_000).min(args.jobs)).map(job).collect();
-        store.put_jobs(&chunk).await?;
+        store.put_jobs(DEFAULT_TENANT, &chunk).await?;
     }
     let took = registering.elapsed();
     println!(
@@ -280,7 +280,7 @@ async fn report_capacity(store: &Arc<dyn Store>) -> anyhow::Result<()> {
     let mut total = 0;
     for _ in 0..20 {
         let started = Instant::now();
-        let (page, count) = store.list_jobs(&query).await?;
+        let (page, count) = store.list_jobs(DEFAULT_TENANT, &query).await?;
         times.push(started.elapsed());
         total = count;
         assert_eq!(page.len(), 50.min(count as usize));

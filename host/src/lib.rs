@@ -16,3 +16,4 @@ pub mod output;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;
+pub mod tenants;

@@ -10,7 +10,7 @@ use crate::support::{
 };
 
 /// Every path the router serves, as the OpenAPI document names them.
-const PATHS: [&str; 20] = [
+const PATHS: [&str; 24] = [
     "/health",
     "/metrics",
     "/v1",
@@ -30,6 +30,10 @@ const PATHS: [&str; 20] = [
     "/v1/executors/{name}",
     "/v1/secrets",
     "/v1/secrets/{name}",
+    "/v1/tenants",
+    "/v1/tenants/{name}/tokens",
+    "/v1/tenants/{name}/grants",
+    "/v1/tenants/{name}/quotas",
     // `POST /v1/jobs/{name}` (run) shares its path with GET, PUT and DELETE.
     "/v1/jobs/{name}",
 ];
@@ -772,6 +776,7 @@ fn the_client_commands_drive_a_served_instance() {
     // From standard input, one job.
     let mut apply_stdin = crate::support::sandcron()
         .env("SANDCRON_SERVER", &server.base)
+        .env("SANDCRON_TOKEN", &server.admin_token)
         .args(["job", "apply", "-f", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

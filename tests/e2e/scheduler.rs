@@ -12,6 +12,7 @@ use sandcron::scheduler::{JobError, Scheduler, SchedulerConfig};
 use sandcron::store::{ExecutionRecord, ExecutionState, NewExecution, Store};
 
 use crate::support::{cache_dir, each_store};
+use sandcron::store::DEFAULT_TENANT;
 
 fn spec(json: &str) -> JobSpec {
     serde_json::from_str(json).unwrap()
@@ -33,7 +34,10 @@ async fn start(store: Arc<dyn Store>) -> Scheduler {
 
 /// The job's executions, oldest first.
 async fn executions(store: &Arc<dyn Store>, job: &str) -> Vec<ExecutionRecord> {
-    let (mut list, _) = store.list_executions(job, 0, None).await.unwrap();
+    let (mut list, _) = store
+        .list_executions(DEFAULT_TENANT, job, 0, None)
+        .await
+        .unwrap();
     list.reverse();
     list
 }
@@ -70,10 +74,13 @@ async fn an_every_second_shell_job_runs_every_second_with_its_output() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         let job = scheduler
-            .put_job(spec(
-                r#"{"name": "hello", "schedule": "@every 1s", "executor": "shell",
+            .put_job(
+                DEFAULT_TENANT,
+                spec(
+                    r#"{"name": "hello", "schedule": "@every 1s", "executor": "shell",
                     "executor_config": {"command": "echo hello"}}"#,
-            ))
+                ),
+            )
             .await
             .unwrap();
         assert!(job.next_run_at.is_some(), "{backend}");
@@ -103,7 +110,11 @@ async fn an_every_second_shell_job_runs_every_second_with_its_output() {
                 "{backend}"
             );
         }
-        let job = store.get_job("hello").await.unwrap().unwrap();
+        let job = store
+            .get_job(DEFAULT_TENANT, "hello")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(job.status, "success", "{backend}");
         assert!(job.success_count >= 3, "{backend}");
         let metrics = scheduler.metrics_text();
@@ -120,10 +131,13 @@ async fn forbid_skips_ticks_while_a_run_is_open_and_a_manual_run_gets_a_conflict
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         scheduler
-            .put_job(spec(
-                r#"{"name": "slow", "schedule": "@every 1s", "executor": "shell",
+            .put_job(
+                DEFAULT_TENANT,
+                spec(
+                    r#"{"name": "slow", "schedule": "@every 1s", "executor": "shell",
                     "concurrency": "forbid", "executor_config": {"command": "sleep 3"}}"#,
-            ))
+                ),
+            )
             .await
             .unwrap();
         let list = wait_for(&store, "slow", Duration::from_secs(10), |l| {
@@ -131,7 +145,7 @@ async fn forbid_skips_ticks_while_a_run_is_open_and_a_manual_run_gets_a_conflict
         })
         .await;
         assert_eq!(list.len(), 1, "{backend}");
-        let conflict = scheduler.run_job("slow").await.unwrap_err();
+        let conflict = scheduler.run_job(DEFAULT_TENANT, "slow").await.unwrap_err();
         assert!(
             matches!(conflict, JobError::Conflict(_)),
             "{backend}: {conflict:?}"
@@ -159,15 +173,18 @@ async fn manual_runs_of_a_forbid_job_sent_at_once_start_exactly_one() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         scheduler
-            .put_job(spec(
-                r#"{"name": "once", "schedule": "@manually", "executor": "shell",
+            .put_job(
+                DEFAULT_TENANT,
+                spec(
+                    r#"{"name": "once", "schedule": "@manually", "executor": "shell",
                     "concurrency": "forbid", "executor_config": {"command": "sleep 2"}}"#,
-            ))
+                ),
+            )
             .await
             .unwrap();
         let runs = (0..8).map(|_| {
             let scheduler = scheduler.clone();
-            tokio::spawn(async move { scheduler.run_job("once").await })
+            tokio::spawn(async move { scheduler.run_job(DEFAULT_TENANT, "once").await })
         });
         let mut started = 0;
         for run in runs {
@@ -190,14 +207,17 @@ async fn a_failing_job_is_retried_with_backoff_in_one_group() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         scheduler
-            .put_job(spec(
-                r#"{"name": "flaky", "schedule": "@manually", "executor": "shell", "retries": 2,
+            .put_job(
+                DEFAULT_TENANT,
+                spec(
+                    r#"{"name": "flaky", "schedule": "@manually", "executor": "shell", "retries": 2,
                     "retry_backoff": {"initial": "200ms", "max": "1s", "jitter": 0},
                     "executor_config": {"command": "echo attempt; exit 3", "shell": true}}"#,
-            ))
+                ),
+            )
             .await
             .unwrap();
-        let first = scheduler.run_job("flaky").await.unwrap();
+        let first = scheduler.run_job(DEFAULT_TENANT, "flaky").await.unwrap();
         assert_eq!(first.state, ExecutionState::Running, "{backend}");
         let list = wait_for(&store, "flaky", Duration::from_secs(10), |l| {
             finished(l).len() == 3
@@ -227,7 +247,11 @@ async fn a_failing_job_is_retried_with_backoff_in_one_group() {
             3,
             "{backend}: no 4th attempt"
         );
-        let job = store.get_job("flaky").await.unwrap().unwrap();
+        let job = store
+            .get_job(DEFAULT_TENANT, "flaky")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (job.status.as_str(), job.error_count),
             ("failed", 3),
@@ -250,15 +274,22 @@ async fn a_child_runs_when_its_parent_succeeds_and_not_when_it_fails() {
                 "executor_config": {"command": "exit 1"}}"#,
             r#"{"name": "orphan", "parent_job": "bad-parent", "executor": "echo"}"#,
         ] {
-            scheduler.put_job(spec(json)).await.unwrap();
+            scheduler.put_job(DEFAULT_TENANT, spec(json)).await.unwrap();
         }
-        let child = store.get_job("child").await.unwrap().unwrap();
+        let child = store
+            .get_job(DEFAULT_TENANT, "child")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             child.next_run_at, None,
             "{backend}: children are not scheduled"
         );
-        scheduler.run_job("parent").await.unwrap();
-        scheduler.run_job("bad-parent").await.unwrap();
+        scheduler.run_job(DEFAULT_TENANT, "parent").await.unwrap();
+        scheduler
+            .run_job(DEFAULT_TENANT, "bad-parent")
+            .await
+            .unwrap();
         let list = wait_for(&store, "child", Duration::from_secs(10), |l| {
             finished(l).len() == 1
         })
@@ -272,10 +303,13 @@ async fn a_child_runs_when_its_parent_succeeds_and_not_when_it_fails() {
         assert!(executions(&store, "orphan").await.is_empty(), "{backend}");
         // A cycle is refused, naming the field.
         let error = scheduler
-            .put_job(spec(
-                r#"{"name": "parent", "schedule": "@manually", "executor": "echo",
+            .put_job(
+                DEFAULT_TENANT,
+                spec(
+                    r#"{"name": "parent", "schedule": "@manually", "executor": "echo",
                     "parent_job": "child"}"#,
-            ))
+                ),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -283,9 +317,10 @@ async fn a_child_runs_when_its_parent_succeeds_and_not_when_it_fails() {
             "{backend}: {error:?}"
         );
         let error = scheduler
-            .put_job(spec(
-                r#"{"name": "x", "parent_job": "nope", "executor": "echo"}"#,
-            ))
+            .put_job(
+                DEFAULT_TENANT,
+                spec(r#"{"name": "x", "parent_job": "nope", "executor": "echo"}"#),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -301,13 +336,18 @@ async fn an_ephemeral_job_is_deleted_after_its_first_success() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         scheduler
-            .put_job(spec(
+            .put_job(DEFAULT_TENANT, spec(
                 r#"{"name": "once", "schedule": "@every 1s", "executor": "echo", "ephemeral": true}"#,
             ))
             .await
             .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while store.get_job("once").await.unwrap().is_some() {
+        while store
+            .get_job(DEFAULT_TENANT, "once")
+            .await
+            .unwrap()
+            .is_some()
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{backend}: not deleted"
@@ -326,17 +366,23 @@ async fn a_job_stops_at_expires_at_and_waits_for_starts_at() {
         let expires = (now + chrono::TimeDelta::milliseconds(2500)).to_rfc3339();
         let starts = (now + chrono::TimeDelta::hours(1)).to_rfc3339();
         scheduler
-            .put_job(spec(&format!(
-                r#"{{"name": "brief", "schedule": "@every 1s", "executor": "echo",
+            .put_job(
+                DEFAULT_TENANT,
+                spec(&format!(
+                    r#"{{"name": "brief", "schedule": "@every 1s", "executor": "echo",
                     "expires_at": "{expires}"}}"#
-            )))
+                )),
+            )
             .await
             .unwrap();
         let later = scheduler
-            .put_job(spec(&format!(
-                r#"{{"name": "later", "schedule": "@every 1s", "executor": "echo",
+            .put_job(
+                DEFAULT_TENANT,
+                spec(&format!(
+                    r#"{{"name": "later", "schedule": "@every 1s", "executor": "echo",
                     "starts_at": "{starts}"}}"#
-            )))
+                )),
+            )
             .await
             .unwrap();
         assert!(
@@ -346,7 +392,11 @@ async fn a_job_stops_at_expires_at_and_waits_for_starts_at() {
         tokio::time::sleep(Duration::from_secs(4)).await;
         let list = executions(&store, "brief").await;
         assert_eq!(list.len(), 2, "{backend}: {list:#?}");
-        let job = store.get_job("brief").await.unwrap().unwrap();
+        let job = store
+            .get_job(DEFAULT_TENANT, "brief")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(job.next_run_at, None, "{backend}");
         assert!(executions(&store, "later").await.is_empty(), "{backend}");
         scheduler.shutdown(Duration::from_secs(5)).await;
@@ -361,7 +411,10 @@ async fn misfire_policies_apply_to_ticks_missed_while_stopped() {
             r#"{"name": "catch-up", "schedule": "0 0 0 1 1 *", "executor": "echo", "misfire": "run_once"}"#,
             r#"{"name": "skipper", "schedule": "0 0 0 1 1 *", "executor": "echo", "misfire": "skip"}"#,
         ] {
-            store.put_job(&spec(json), Some(hour_ago)).await.unwrap();
+            store
+                .put_job(DEFAULT_TENANT, &spec(json), Some(hour_ago))
+                .await
+                .unwrap();
         }
         let scheduler = start(store.clone()).await;
         let list = wait_for(&store, "catch-up", Duration::from_secs(5), |l| {
@@ -376,7 +429,11 @@ async fn misfire_policies_apply_to_ticks_missed_while_stopped() {
             "{backend}: ran once"
         );
         assert!(executions(&store, "skipper").await.is_empty(), "{backend}");
-        let skipper = store.get_job("skipper").await.unwrap().unwrap();
+        let skipper = store
+            .get_job(DEFAULT_TENANT, "skipper")
+            .await
+            .unwrap()
+            .unwrap();
         assert!(skipper.next_run_at.unwrap() > Utc::now(), "{backend}");
         scheduler.shutdown(Duration::from_secs(5)).await;
     }
@@ -387,13 +444,16 @@ async fn a_running_execution_can_be_followed_and_killed() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         scheduler
-            .put_job(spec(
-                r#"{"name": "long", "schedule": "@manually", "executor": "shell", "retries": 3,
+            .put_job(
+                DEFAULT_TENANT,
+                spec(
+                    r#"{"name": "long", "schedule": "@manually", "executor": "shell", "retries": 3,
                     "executor_config": {"command": "echo started; sleep 30", "shell": true}}"#,
-            ))
+                ),
+            )
             .await
             .unwrap();
-        let record = scheduler.run_job("long").await.unwrap();
+        let record = scheduler.run_job(DEFAULT_TENANT, "long").await.unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut follower = loop {
             if let Some(follower) = scheduler.follow(record.id)
@@ -408,7 +468,7 @@ async fn a_running_execution_can_be_followed_and_killed() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert_eq!(follower.backlog, b"started\n", "{backend}");
-        assert_eq!(scheduler.busy().len(), 1, "{backend}");
+        assert_eq!(scheduler.busy(DEFAULT_TENANT).len(), 1, "{backend}");
         assert!(scheduler.kill(record.id), "{backend}");
         // The stream ends with the execution.
         let ended = tokio::time::timeout(Duration::from_secs(5), async {
@@ -428,7 +488,7 @@ async fn a_running_execution_can_be_followed_and_killed() {
             1,
             "{backend}: a kill is not retried"
         );
-        assert!(scheduler.busy().is_empty(), "{backend}");
+        assert!(scheduler.busy(DEFAULT_TENANT).is_empty(), "{backend}");
         assert!(!scheduler.kill(record.id), "{backend}");
         scheduler.shutdown(Duration::from_secs(5)).await;
     }
@@ -439,6 +499,7 @@ async fn start_up_closes_what_a_dead_process_left_running() {
     for (backend, store) in each_store().await {
         store
             .put_job(
+                DEFAULT_TENANT,
                 &spec(r#"{"name": "crashed", "schedule": "@manually", "executor": "echo"}"#),
                 None,
             )
@@ -446,6 +507,7 @@ async fn start_up_closes_what_a_dead_process_left_running() {
             .unwrap();
         let orphan = store
             .start_execution(&NewExecution {
+                tenant: DEFAULT_TENANT,
                 exclusive: false,
                 job_name: "crashed".into(),
                 group: None,
@@ -458,7 +520,7 @@ async fn start_up_closes_what_a_dead_process_left_running() {
             .unwrap();
         let scheduler = start(store.clone()).await;
         let closed = store
-            .get_execution("crashed", orphan.id)
+            .get_execution(DEFAULT_TENANT, "crashed", orphan.id)
             .await
             .unwrap()
             .unwrap();
@@ -474,9 +536,10 @@ async fn a_clean_shutdown_hands_unstarted_ticks_back() {
         let scheduler = start(store.clone()).await;
         // Due in a second: within the claim horizon, so claimed at once.
         let job = scheduler
-            .put_job(spec(
-                r#"{"name": "soon", "schedule": "@every 1s", "executor": "echo"}"#,
-            ))
+            .put_job(
+                DEFAULT_TENANT,
+                spec(r#"{"name": "soon", "schedule": "@every 1s", "executor": "echo"}"#),
+            )
             .await
             .unwrap();
         let tick = job.next_run_at.unwrap();
@@ -488,7 +551,11 @@ async fn a_clean_shutdown_hands_unstarted_ticks_back() {
             list.iter().all(|e| e.state != ExecutionState::Scheduled),
             "{backend}: an unstarted tick was left behind: {list:#?}"
         );
-        let job = store.get_job("soon").await.unwrap().unwrap();
+        let job = store
+            .get_job(DEFAULT_TENANT, "soon")
+            .await
+            .unwrap()
+            .unwrap();
         let next = job.next_run_at.unwrap();
         // Either the tick ran before the stop, or it is due again.
         let ran = list.iter().any(|e| e.scheduled_at == tick);

@@ -131,7 +131,8 @@ async fn the_cli_sets_lists_and_deletes_secrets_reading_values_from_stdin() {
     use std::io::Write;
     let server = Server::sqlite(&[]);
     let mut set = crate::support::sandcron()
-        .args(["--server", &server.base, "secret", "set", "api-key"])
+        .args(["--server", &server.base, "--token", &server.admin_token])
+        .args(["secret", "set", "api-key"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -142,11 +143,7 @@ async fn the_cli_sets_lists_and_deletes_secrets_reading_values_from_stdin() {
     assert!(set.status.success(), "{}", crate::support::stderr(&set));
     assert_eq!(crate::support::stdout(&set), "secret api-key set\n");
 
-    let cli = |args: &[&str]| {
-        let mut all = vec!["--server", server.base.as_str()];
-        all.extend_from_slice(args);
-        crate::support::run(&all)
-    };
+    let cli = |args: &[&str]| server.cli(args);
     let listed = crate::support::stdout(&cli(&["secret", "list"]));
     assert!(listed.starts_with("NAME"), "{listed}");
     assert!(

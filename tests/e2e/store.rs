@@ -10,6 +10,7 @@ use sandcron::store::{
 };
 
 use crate::support::each_store;
+use sandcron::store::DEFAULT_TENANT;
 
 fn spec(json: &str) -> JobSpec {
     serde_json::from_str(json).unwrap()
@@ -25,14 +26,17 @@ fn job(name: &str) -> JobSpec {
 async fn put_get_replace_and_delete_a_job() {
     for (backend, store) in each_store().await {
         let next = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 10).unwrap();
-        let created = store.put_job(&job("backup"), Some(next)).await.unwrap();
+        let created = store
+            .put_job(DEFAULT_TENANT, &job("backup"), Some(next))
+            .await
+            .unwrap();
         assert_eq!(created.spec.name, "backup", "{backend}");
         assert_eq!(created.next_run_at, Some(next), "{backend}");
         assert_eq!(created.status, "", "{backend}");
 
         let mut changed = job("backup");
         changed.displayname = "Nightly backup".into();
-        let replaced = store.put_job(&changed, None).await.unwrap();
+        let replaced = store.put_job(DEFAULT_TENANT, &changed, None).await.unwrap();
         assert_eq!(
             replaced.id, created.id,
             "{backend}: replacing keeps the job"
@@ -40,14 +44,26 @@ async fn put_get_replace_and_delete_a_job() {
         assert_eq!(replaced.spec.displayname, "Nightly backup", "{backend}");
         assert_eq!(replaced.next_run_at, None, "{backend}");
 
-        let deleted = store.delete_job("backup").await.unwrap().unwrap();
+        let deleted = store
+            .delete_job(DEFAULT_TENANT, "backup")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(deleted.spec.displayname, "Nightly backup", "{backend}");
         assert!(
-            store.get_job("backup").await.unwrap().is_none(),
+            store
+                .get_job(DEFAULT_TENANT, "backup")
+                .await
+                .unwrap()
+                .is_none(),
             "{backend}"
         );
         assert!(
-            store.delete_job("backup").await.unwrap().is_none(),
+            store
+                .delete_job(DEFAULT_TENANT, "backup")
+                .await
+                .unwrap()
+                .is_none(),
             "{backend}"
         );
     }
@@ -56,24 +72,34 @@ async fn put_get_replace_and_delete_a_job() {
 #[tokio::test]
 async fn a_parent_lists_its_children_and_cannot_be_deleted_before_them() {
     for (backend, store) in each_store().await {
-        store.put_job(&job("parent"), None).await.unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &job("parent"), None)
+            .await
+            .unwrap();
         let mut child = job("child");
         child.schedule.clear();
         child.parent_job = "parent".into();
-        store.put_job(&child, None).await.unwrap();
-        let parent = store.get_job("parent").await.unwrap().unwrap();
+        store.put_job(DEFAULT_TENANT, &child, None).await.unwrap();
+        let parent = store
+            .get_job(DEFAULT_TENANT, "parent")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             parent.dependent_jobs,
             vec!["child".to_string()],
             "{backend}"
         );
-        let refused = store.delete_job("parent").await.unwrap_err();
+        let refused = store
+            .delete_job(DEFAULT_TENANT, "parent")
+            .await
+            .unwrap_err();
         assert!(
             matches!(refused, StoreError::Conflict(m) if m.contains("child")),
             "{backend}"
         );
-        store.delete_job("child").await.unwrap();
-        store.delete_job("parent").await.unwrap();
+        store.delete_job(DEFAULT_TENANT, "child").await.unwrap();
+        store.delete_job(DEFAULT_TENANT, "parent").await.unwrap();
     }
 }
 
@@ -89,12 +115,12 @@ async fn the_list_filters_sorts_and_pages_in_the_database() {
             if name == "delta" {
                 spec.disabled = true;
             }
-            store.put_job(&spec, None).await.unwrap();
+            store.put_job(DEFAULT_TENANT, &spec, None).await.unwrap();
         }
         let page = |query: JobQuery| {
             let store = store.clone();
             async move {
-                let (jobs, total) = store.list_jobs(&query).await.unwrap();
+                let (jobs, total) = store.list_jobs(DEFAULT_TENANT, &query).await.unwrap();
                 (
                     jobs.into_iter().map(|j| j.spec.name).collect::<Vec<_>>(),
                     total,
@@ -165,9 +191,13 @@ async fn the_list_filters_sorts_and_pages_in_the_database() {
 #[tokio::test]
 async fn executions_are_written_before_and_completed_after() {
     for (backend, store) in each_store().await {
-        store.put_job(&job("report"), None).await.unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &job("report"), None)
+            .await
+            .unwrap();
         let scheduled_at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let new = NewExecution {
+            tenant: DEFAULT_TENANT,
             exclusive: false,
             job_name: "report".into(),
             group: None,
@@ -178,7 +208,12 @@ async fn executions_are_written_before_and_completed_after() {
         };
         let running = store.start_execution(&new).await.unwrap();
         assert_eq!(running.state, ExecutionState::Running, "{backend}");
-        let job_id = store.get_job("report").await.unwrap().unwrap().id;
+        let job_id = store
+            .get_job(DEFAULT_TENANT, "report")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
         let finished = FinishedExecution {
             id: running.id,
             job_id,
@@ -193,6 +228,7 @@ async fn executions_are_written_before_and_completed_after() {
         store.finish_executions(&[finished]).await.unwrap();
 
         let retry = NewExecution {
+            tenant: DEFAULT_TENANT,
             exclusive: false,
             group: Some(running.group),
             attempt: 2,
@@ -214,7 +250,11 @@ async fn executions_are_written_before_and_completed_after() {
             .await
             .unwrap();
 
-        let job = store.get_job("report").await.unwrap().unwrap();
+        let job = store
+            .get_job(DEFAULT_TENANT, "report")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((job.success_count, job.error_count), (1, 1), "{backend}");
         assert_eq!(job.status, "partially_failed", "{backend}");
         assert!(
@@ -222,21 +262,24 @@ async fn executions_are_written_before_and_completed_after() {
             "{backend}"
         );
 
-        let (list, total) = store.list_executions("report", 0, None).await.unwrap();
+        let (list, total) = store
+            .list_executions(DEFAULT_TENANT, "report", 0, None)
+            .await
+            .unwrap();
         assert_eq!(total, 2, "{backend}");
         assert_eq!(list[0].id, second.id, "{backend}: newest first");
         assert_eq!(list[1].output, b"boom\n", "{backend}");
         assert_eq!(list[1].reason, "exit status 1", "{backend}");
         assert_eq!(list[1].state, ExecutionState::Failed, "{backend}");
         let one = store
-            .get_execution("report", second.id)
+            .get_execution(DEFAULT_TENANT, "report", second.id)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(one.attempt, 2, "{backend}");
         assert!(
             store
-                .get_execution("other", second.id)
+                .get_execution(DEFAULT_TENANT, "other", second.id)
                 .await
                 .unwrap()
                 .is_none(),
@@ -248,8 +291,12 @@ async fn executions_are_written_before_and_completed_after() {
 #[tokio::test]
 async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
     for (backend, store) in each_store().await {
-        store.put_job(&job("long"), None).await.unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &job("long"), None)
+            .await
+            .unwrap();
         let new = NewExecution {
+            tenant: DEFAULT_TENANT,
             exclusive: false,
             job_name: "long".into(),
             group: None,
@@ -261,6 +308,7 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
         let orphan = store.start_execution(&new).await.unwrap();
         let elsewhere = store
             .start_execution(&NewExecution {
+                tenant: DEFAULT_TENANT,
                 exclusive: false,
                 node: "node-b".into(),
                 ..new
@@ -276,14 +324,14 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
             "{backend}"
         );
         let closed = store
-            .get_execution("long", orphan.id)
+            .get_execution(DEFAULT_TENANT, "long", orphan.id)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(closed.state, ExecutionState::Failed, "{backend}");
         assert_eq!(closed.reason, "host restarted", "{backend}");
         let untouched = store
-            .get_execution("long", elsewhere.id)
+            .get_execution(DEFAULT_TENANT, "long", elsewhere.id)
             .await
             .unwrap()
             .unwrap();
@@ -296,18 +344,28 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
     for (backend, store) in each_store().await {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let second = chrono::TimeDelta::seconds(1);
-        store.put_job(&job("a"), Some(t0)).await.unwrap();
-        store.put_job(&job("b"), Some(t0 + second)).await.unwrap();
         store
-            .put_job(&job("later"), Some(t0 + second * 60))
+            .put_job(DEFAULT_TENANT, &job("a"), Some(t0))
+            .await
+            .unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &job("b"), Some(t0 + second))
+            .await
+            .unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &job("later"), Some(t0 + second * 60))
             .await
             .unwrap();
         let mut forbid = job("f");
         forbid.concurrency = sandcron::jobs::Concurrency::Forbid;
-        store.put_job(&forbid, Some(t0)).await.unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &forbid, Some(t0))
+            .await
+            .unwrap();
         // `f` already has an open execution.
         store
             .start_execution(&NewExecution {
+                tenant: DEFAULT_TENANT,
                 exclusive: false,
                 job_name: "f".into(),
                 group: None,
@@ -331,11 +389,11 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
             [("a", true), ("b", true), ("f", false)],
             "{backend}"
         );
-        let a = store.get_job("a").await.unwrap().unwrap();
+        let a = store.get_job(DEFAULT_TENANT, "a").await.unwrap().unwrap();
         assert_eq!(a.next_run_at, Some(t0 + second * 10), "{backend}");
         let tick = ticks.iter().find(|t| t.job.spec.name == "a").unwrap();
         let record = store
-            .get_execution("a", tick.execution.unwrap())
+            .get_execution(DEFAULT_TENANT, "a", tick.execution.unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -362,14 +420,22 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
             }])
             .await
             .unwrap();
-        let b = store.get_job("b").await.unwrap().unwrap();
+        let b = store.get_job(DEFAULT_TENANT, "b").await.unwrap().unwrap();
         assert_eq!(b.next_run_at, Some(t0 + second), "{backend}");
         assert_eq!(
-            store.list_executions("b", 0, None).await.unwrap().1,
+            store
+                .list_executions(DEFAULT_TENANT, "b", 0, None)
+                .await
+                .unwrap()
+                .1,
             0,
             "{backend}"
         );
-        let a_record = store.get_execution("a", record.id).await.unwrap().unwrap();
+        let a_record = store
+            .get_execution(DEFAULT_TENANT, "a", record.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(a_record.state, ExecutionState::Running, "{backend}");
     }
 }
@@ -379,10 +445,17 @@ async fn overdue_jobs_are_rescheduled_at_start_up() {
     for (backend, store) in each_store().await {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         for name in ["x", "y"] {
-            store.put_job(&job(name), Some(t0)).await.unwrap();
+            store
+                .put_job(DEFAULT_TENANT, &job(name), Some(t0))
+                .await
+                .unwrap();
         }
         store
-            .put_job(&job("future"), Some(t0 + chrono::TimeDelta::days(1)))
+            .put_job(
+                DEFAULT_TENANT,
+                &job("future"),
+                Some(t0 + chrono::TimeDelta::days(1)),
+            )
             .await
             .unwrap();
         let later = t0 + chrono::TimeDelta::hours(1);
@@ -391,7 +464,7 @@ async fn overdue_jobs_are_rescheduled_at_start_up() {
             .await
             .unwrap();
         assert_eq!(changed, 2, "{backend}");
-        let x = store.get_job("x").await.unwrap().unwrap();
+        let x = store.get_job(DEFAULT_TENANT, "x").await.unwrap().unwrap();
         assert_eq!(x.next_run_at, Some(later), "{backend}");
     }
 }
@@ -399,11 +472,16 @@ async fn overdue_jobs_are_rescheduled_at_start_up() {
 #[tokio::test]
 async fn pruning_keeps_the_newest_executions_of_each_job() {
     for (backend, store) in each_store().await {
-        let job_id = store.put_job(&job("p"), None).await.unwrap().id;
+        let job_id = store
+            .put_job(DEFAULT_TENANT, &job("p"), None)
+            .await
+            .unwrap()
+            .id;
         let mut ids = Vec::new();
         for _ in 0..5 {
             let record = store
                 .start_execution(&NewExecution {
+                    tenant: DEFAULT_TENANT,
                     exclusive: false,
                     job_name: "p".into(),
                     group: None,
@@ -431,7 +509,7 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
             })
             .collect();
         store.finish_executions(&finished).await.unwrap();
-        let job = store.get_job("p").await.unwrap().unwrap();
+        let job = store.get_job(DEFAULT_TENANT, "p").await.unwrap().unwrap();
         assert_eq!(
             (job.success_count, job.status.as_str()),
             (4, "success"),
@@ -440,19 +518,30 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
         // Keep 2: the open one is never pruned, and counts among the newest.
         let deleted = store.prune_executions(&[job_id], 2).await.unwrap();
         assert_eq!(deleted, 3, "{backend}");
-        let (left, total) = store.list_executions("p", 0, None).await.unwrap();
+        let (left, total) = store
+            .list_executions(DEFAULT_TENANT, "p", 0, None)
+            .await
+            .unwrap();
         assert_eq!(total, 2, "{backend}");
         assert_eq!(left[0].id, ids[4], "{backend}");
         assert_eq!(left[1].id, ids[3], "{backend}");
 
-        let cleared = store.delete_executions("p").await.unwrap().unwrap();
+        let cleared = store
+            .delete_executions(DEFAULT_TENANT, "p")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (cleared.success_count, cleared.status.as_str()),
             (0, ""),
             "{backend}"
         );
         assert_eq!(
-            store.list_executions("p", 0, None).await.unwrap().1,
+            store
+                .list_executions(DEFAULT_TENANT, "p", 0, None)
+                .await
+                .unwrap()
+                .1,
             1,
             "{backend}: the open one stays"
         );

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// The `sandcron` binary with a private component cache.
 pub fn sandcron() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sandcron"));
-    command.env("SANDCRON_CACHE_DIR", cache_dir());
+    command
+        .env("SANDCRON_CACHE_DIR", cache_dir())
+        .env_remove("SANDCRON_ADMIN_TOKEN")
+        .env_remove("SANDCRON_TOKEN");
     command
 }
 
@@ -204,7 +207,10 @@ pub struct Server {
     pub base: String,
     child: std::process::Child,
     log: Arc<Mutex<String>>,
+    /// A client that sends the admin token.
     pub http: reqwest::Client,
+    /// The admin token the server made on its first start (read from its data directory).
+    pub admin_token: String,
     data_dir: Option<tempfile::TempDir>,
     database_url: Option<String>,
     extra: Vec<String>,
@@ -332,12 +338,17 @@ impl Server {
                 }
             }
         };
+        let admin_token = std::fs::read_to_string(data_dir.path().join("admin-token"))
+            .unwrap_or_else(|e| panic!("{backend}: no admin token in the data directory: {e}"))
+            .trim()
+            .to_string();
         Self {
             backend,
             base,
             child,
             log,
-            http: reqwest::Client::new(),
+            http: client_with_token(&admin_token),
+            admin_token,
             data_dir: Some(data_dir),
             database_url,
             extra,
@@ -438,14 +449,53 @@ impl Server {
         self.call("DELETE", path, None).await
     }
 
-    /// Runs the `sandcron` CLI against this server.
+    /// Sends `method path` with an optional JSON body, with `token` (none: no
+    /// `Authorization` header at all).
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let client = match token {
+            Some(token) => client_with_token(token),
+            None => reqwest::Client::new(),
+        };
+        let mut request = client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.reply(request).await
+    }
+
+    /// Runs the `sandcron` CLI against this server, with the admin token.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(&self.admin_token, args)
+    }
+
+    /// Runs the `sandcron` CLI against this server with `token`.
+    pub fn cli_as(&self, token: &str, args: &[&str]) -> Output {
         sandcron()
             .env("SANDCRON_SERVER", &self.base)
+            .env("SANDCRON_TOKEN", token)
             .args(args)
             .output()
             .expect("sandcron runs")
     }
+}
+
+/// A client that sends `Authorization: Bearer TOKEN` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("a token is a header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("the client builds")
 }
 
 impl Drop for Server {

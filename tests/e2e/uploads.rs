@@ -225,11 +225,7 @@ async fn malformed_uploads_are_refused_with_the_reason() {
 async fn the_cli_uploads_lists_and_deletes_an_executor() {
     let component = build_component("sdk/template", "my_executor");
     let server = Server::sqlite(&[]);
-    let cli = |args: &[&str]| {
-        let mut all = vec!["--server", server.base.as_str()];
-        all.extend_from_slice(args);
-        crate::support::run(&all)
-    };
+    let cli = |args: &[&str]| server.cli(args);
     let uploaded = cli(&["executor", "upload", "greeter", component.to_str().unwrap()]);
     assert!(
         uploaded.status.success(),

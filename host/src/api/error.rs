@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::jobs::FieldError;
-use crate::scheduler::JobError;
+use crate::scheduler::{JobError, TenantError};
 use crate::store::StoreError;
+use crate::tenants::QuotaExceeded;
 
 /// A refused request: its status, and the field to blame if there is one.
 #[derive(Debug)]
@@ -98,7 +99,25 @@ impl From<JobError> for ApiError {
             JobError::Invalid(field_error) => field_error.into(),
             JobError::NotFound(_) => Self::not_found(error.to_string()),
             JobError::Conflict(message) => Self::conflict(message),
+            JobError::Quota(quota) => quota.into(),
             JobError::Store(store_error) => store_error.into(),
+        }
+    }
+}
+
+impl From<QuotaExceeded> for ApiError {
+    fn from(error: QuotaExceeded) -> Self {
+        Self::of_field(StatusCode::TOO_MANY_REQUESTS, error.quota, error.message)
+    }
+}
+
+impl From<TenantError> for ApiError {
+    fn from(error: TenantError) -> Self {
+        match error {
+            TenantError::Invalid(field_error) => field_error.into(),
+            TenantError::NotFound(_) => Self::not_found(error.to_string()),
+            TenantError::Conflict(message) => Self::conflict(message),
+            TenantError::Store(store_error) => store_error.into(),
         }
     }
 }

@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Json, Response};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::auth::Caller;
 use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
 use super::input::{PathParams, QueryPairs};
 use super::page;
 use crate::scheduler::{JobError, OutputFollower, Scheduler};
-use crate::store::{ExecutionRecord, ExecutionState};
+use crate::store::{ExecutionRecord, ExecutionState, TenantId};
 
 /// Executions listed when `_end` is not given.
 const DEFAULT_PAGE: u64 = 100;
@@ -35,6 +36,7 @@ const KILL_WAIT: (Duration, Duration) = (Duration::from_secs(2), Duration::from_
 /// `output_size_limit=N` keeps the last N bytes of each output; `X-Total-Count`.
 pub async fn list(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
@@ -46,10 +48,12 @@ pub async fn list(
         .non_negative("output_size_limit")?
         .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
     let store = scheduler.store();
-    if store.get_job(&name).await?.is_none() {
+    if store.get_job(caller.tenant, &name).await?.is_none() {
         return Err(JobError::NotFound(name).into());
     }
-    let (records, total) = store.list_executions(&name, start, Some(end)).await?;
+    let (records, total) = store
+        .list_executions(caller.tenant, &name, start, Some(end))
+        .await?;
     let executions = records
         .into_iter()
         .map(|record| ExecutionOut::new(record, output_limit))
@@ -60,26 +64,34 @@ pub async fn list(
 /// `DELETE /v1/jobs/{name}/executions`: deletes them and resets the job's counters.
 pub async fn delete_all(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<JobOut>, ApiError> {
-    Ok(Json(scheduler.delete_executions(&name).await?.into()))
+    Ok(Json(
+        scheduler
+            .delete_executions(caller.tenant, &name)
+            .await?
+            .into(),
+    ))
 }
 
 /// `GET /v1/jobs/{name}/executions/{id}`: the whole execution.
 pub async fn get(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<ExecutionOut>, ApiError> {
-    Ok(Json(stored(&scheduler, &name, &id).await?.into()))
+    Ok(Json(stored(&scheduler, &caller, &name, &id).await?.into()))
 }
 
 /// `POST /v1/jobs/{name}/executions/{id}/kill`: 202 once the kill is sent (the execution
 /// then ends as failed, reason `killed`); 409 when it is not running on this node.
 pub async fn kill(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let mut record = stored(&scheduler, &name, &id).await?;
+    let mut record = stored(&scheduler, &caller, &name, &id).await?;
     let (wait, pause) = KILL_WAIT;
     let deadline = tokio::time::Instant::now() + wait;
     loop {
@@ -100,7 +112,7 @@ pub async fn kill(
             )));
         }
         tokio::time::sleep(pause).await;
-        record = stored(&scheduler, &name, &id).await?;
+        record = stored(&scheduler, &caller, &name, &id).await?;
     }
 }
 
@@ -109,10 +121,11 @@ pub async fn kill(
 /// ends; for a finished one, the stored output.
 pub async fn output(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let record = stored(&scheduler, &name, &id).await?;
-    let chunks = stream::once(output_source(scheduler, name, record.id))
+    let record = stored(&scheduler, &caller, &name, &id).await?;
+    let chunks = stream::once(output_source(scheduler, caller.tenant, name, record.id))
         .flatten()
         .map(Ok::<_, Infallible>);
     Ok((
@@ -129,13 +142,18 @@ pub async fn output(
 /// Where the output comes from: the live follower while the execution runs here, else
 /// the store once the execution has ended (waiting for an execution that is scheduled,
 /// or runs on another node, or whose end is not written yet).
-async fn output_source(scheduler: Scheduler, job: String, id: i64) -> BoxStream<'static, Bytes> {
+async fn output_source(
+    scheduler: Scheduler,
+    tenant: TenantId,
+    job: String,
+    id: i64,
+) -> BoxStream<'static, Bytes> {
     let (mut pause, longest) = OUTPUT_POLL;
     loop {
         if let Some(follower) = scheduler.follow(id) {
             return live(follower);
         }
-        match scheduler.store().get_execution(&job, id).await {
+        match scheduler.store().get_execution(tenant, &job, id).await {
             Ok(Some(record)) if is_finished(record.state) => {
                 return stream::iter([Bytes::from(record.output)]).boxed();
             }
@@ -176,13 +194,18 @@ fn is_finished(state: ExecutionState) -> bool {
 }
 
 /// The execution `id` of job `name` from the store; 404 when there is none.
-async fn stored(scheduler: &Scheduler, name: &str, id: &str) -> Result<ExecutionRecord, ApiError> {
+async fn stored(
+    scheduler: &Scheduler,
+    caller: &Caller,
+    name: &str,
+    id: &str,
+) -> Result<ExecutionRecord, ApiError> {
     let not_found = || ApiError::not_found(format!("execution {id} of job {name:?} not found"));
     // Ids are numbers: any other text names no execution.
-    let id = id.parse().map_err(|_| not_found())?;
+    let id: i64 = id.parse().map_err(|_| not_found())?;
     scheduler
         .store()
-        .get_execution(name, id)
+        .get_execution(caller.tenant, name, id)
         .await?
         .ok_or_else(not_found)
 }

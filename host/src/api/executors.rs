@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Json, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::input::PathParams;
 use super::with_location;
@@ -72,6 +73,7 @@ impl From<StoredExecutor> for ExecutorOut {
 /// `PUT /v1/executors/{name}`: 201 with the new version.
 pub async fn upload(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -105,22 +107,28 @@ pub async fn upload(
         }
     })?;
     let stored = scheduler
-        .upload_executor(&name, Arc::from(body.as_ref()))
+        .upload_executor(caller.tenant, &name, Arc::from(body.as_ref()))
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
             UploadError::NotAnExecutor(why) => ApiError::invalid("body", why.to_string()),
+            UploadError::Quota(quota) => quota.into(),
             UploadError::Store(store_error) => store_error.into(),
         })?;
     let location = format!("/v1/executors/{}", stored.name);
     let mut answer = ExecutorOut::from(stored);
-    answer.warnings = scheduler.denied_capabilities(answer.capabilities.as_deref().unwrap_or(&[]));
+    answer.warnings = scheduler
+        .denied_capabilities(caller.tenant, answer.capabilities.as_deref().unwrap_or(&[]))
+        .await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
     Ok(with_location(response, location))
 }
 
 /// `GET /v1/executors`: the built-in executors, then the latest version of each upload.
-pub async fn list(State(scheduler): State<Scheduler>) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
+pub async fn list(
+    State(scheduler): State<Scheduler>,
+    caller: Caller,
+) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
     let mut all: Vec<ExecutorOut> = BUILT_INS
         .iter()
         .map(|built_in| ExecutorOut {
@@ -138,7 +146,7 @@ pub async fn list(State(scheduler): State<Scheduler>) -> Result<Json<Vec<Executo
         .collect();
     all.extend(
         scheduler
-            .list_executors()
+            .list_executors(caller.tenant)
             .await?
             .into_iter()
             .map(ExecutorOut::from),
@@ -149,9 +157,10 @@ pub async fn list(State(scheduler): State<Scheduler>) -> Result<Json<Vec<Executo
 /// `GET /v1/executors/{name}`: every version of an upload, newest first.
 pub async fn versions(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
-    let versions = scheduler.executor_versions(&name).await?;
+    let versions = scheduler.executor_versions(caller.tenant, &name).await?;
     if versions.is_empty() {
         return Err(ApiError::not_found(format!("executor {name:?} not found")));
     }
@@ -161,9 +170,10 @@ pub async fn versions(
 /// `DELETE /v1/executors/{name}`: 204; 409 while a job uses it.
 pub async fn delete(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if scheduler.delete_executor(&name).await? {
+    if scheduler.delete_executor(caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("executor {name:?} not found")))

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 
+use super::auth::Caller;
 use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
 use super::input::{JsonObject, PathParams, QueryPairs};
@@ -20,9 +21,13 @@ const STATUSES: [&str; 4] = ["success", "failed", "partially_failed", "untrigger
 /// `GET /v1/jobs`: the jobs matching the query, a page of them, `X-Total-Count` all.
 pub async fn list(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let (jobs, total) = scheduler.store().list_jobs(&job_query(&query)?).await?;
+    let (jobs, total) = scheduler
+        .store()
+        .list_jobs(caller.tenant, &job_query(&query)?)
+        .await?;
     Ok(page(total, jobs.into_iter().map(JobOut::from).collect()))
 }
 
@@ -98,10 +103,11 @@ fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
 /// starts a run.
 pub async fn create(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     query: QueryPairs,
     JsonObject(spec): JsonObject<JobSpec>,
 ) -> Result<Response, ApiError> {
-    let job = save(&scheduler, &query, spec).await?;
+    let job = save(&scheduler, &caller, &query, spec).await?;
     Ok(saved(StatusCode::CREATED, job))
 }
 
@@ -109,6 +115,7 @@ pub async fn create(
 /// `name` may be left out, and must not differ.
 pub async fn replace(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     query: QueryPairs,
     JsonObject(mut spec): JsonObject<JobSpec>,
@@ -121,8 +128,12 @@ pub async fn replace(
             format!("{:?} differs from the job of the path, {name:?}", spec.name),
         ));
     }
-    let existed = scheduler.store().get_job(&name).await?.is_some();
-    let job = save(&scheduler, &query, spec).await?;
+    let existed = scheduler
+        .store()
+        .get_job(caller.tenant, &name)
+        .await?
+        .is_some();
+    let job = save(&scheduler, &caller, &query, spec).await?;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -135,12 +146,13 @@ pub async fn replace(
 /// not undo the save: it is logged, and the job is still answered.
 async fn save(
     scheduler: &Scheduler,
+    caller: &Caller,
     query: &QueryPairs,
     spec: JobSpec,
 ) -> Result<JobOut, ApiError> {
-    let job = scheduler.put_job(spec).await?;
+    let job = scheduler.put_job(caller.tenant, spec).await?;
     if query.has("runoncreate")
-        && let Err(error) = scheduler.run_job(&job.spec.name).await
+        && let Err(error) = scheduler.run_job(caller.tenant, &job.spec.name).await
     {
         tracing::warn!(job = %job.spec.name, "runoncreate: the run did not start: {error}");
     }
@@ -155,9 +167,10 @@ fn saved(status: StatusCode, job: JobOut) -> Response {
 /// `GET /v1/jobs/{name}`.
 pub async fn get(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<JobOut>, ApiError> {
-    match scheduler.store().get_job(&name).await? {
+    match scheduler.store().get_job(caller.tenant, &name).await? {
         Some(job) => Ok(Json(job.into())),
         None => Err(JobError::NotFound(name).into()),
     }
@@ -166,18 +179,22 @@ pub async fn get(
 /// `DELETE /v1/jobs/{name}`: the deleted job; 409 while other jobs name it as parent.
 pub async fn delete(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<JobOut>, ApiError> {
-    Ok(Json(scheduler.delete_job(&name).await?.into()))
+    Ok(Json(
+        scheduler.delete_job(caller.tenant, &name).await?.into(),
+    ))
 }
 
 /// `POST /v1/jobs/{name}/run` and `POST /v1/jobs/{name}`: starts a run and answers at
 /// once (202) with the execution; 409 when `forbid` and a run is going.
 pub async fn run(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    let execution = ExecutionOut::from(scheduler.run_job(&name).await?);
+    let execution = ExecutionOut::from(scheduler.run_job(caller.tenant, &name).await?);
     let location = format!("{}/executions/{}", job_location(&name), execution.id);
     Ok(with_location(
         (StatusCode::ACCEPTED, Json(execution)).into_response(),
@@ -188,9 +205,12 @@ pub async fn run(
 /// `POST /v1/jobs/{name}/toggle`: flips `disabled`.
 pub async fn toggle(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<JobOut>, ApiError> {
-    Ok(Json(scheduler.toggle_job(&name).await?.into()))
+    Ok(Json(
+        scheduler.toggle_job(caller.tenant, &name).await?.into(),
+    ))
 }
 
 #[cfg(test)]

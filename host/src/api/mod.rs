@@ -5,7 +5,11 @@
 //! * `jobs`: the job routes; `executions`: a job's executions, live output and kill;
 //!   `executors`: uploading, listing and deleting executor components; `secrets`: setting,
 //!   listing (names only) and deleting secrets;
+//!   `tenants`: the admin's routes (tenants, their tokens, grants and quotas);
 //!   `system`: health, metrics, agent info, busy, restore and the OpenAPI document.
+//! * `auth`: every request but health and the OpenAPI document carries a bearer token;
+//!   handlers get the [`auth::Caller`] (the token's tenant) and act within its tenant, so
+//!   another tenant's names are not found (404, never 403).
 //! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
 //!   its status; `dto`: the JSON shapes of jobs and executions.
@@ -13,6 +17,7 @@
 //! Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
 //! as Dkron's does. `docs/api.md` lists the routes with examples.
 
+mod auth;
 mod dto;
 mod error;
 mod executions;
@@ -21,6 +26,9 @@ mod input;
 mod jobs;
 mod secrets;
 mod system;
+mod tenants;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -30,6 +38,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::scheduler::Scheduler;
+pub use auth::AuthConfig;
 pub use error::ApiError;
 
 /// The header naming the node that answered.
@@ -41,8 +50,9 @@ const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 /// The largest restore upload: a whole export of jobs.
 const RESTORE_BODY_LIMIT: usize = 64 << 20;
 
-/// The API's routes, answering with `scheduler`.
-pub fn router(scheduler: Scheduler) -> Router {
+/// The API's routes, answering with `scheduler`, checking tokens as `auth` says.
+pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
+    let auth_state = (scheduler.clone(), Arc::new(auth));
     let whom = HeaderValue::from_str(scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
     Router::new()
@@ -52,6 +62,16 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/tenants", get(tenants::list).post(tenants::create))
+        .route("/v1/tenants/{name}/tokens", post(tenants::create_token))
+        .route(
+            "/v1/tenants/{name}/grants",
+            axum::routing::put(tenants::put_grants),
+        )
+        .route(
+            "/v1/tenants/{name}/quotas",
+            axum::routing::put(tenants::put_quotas),
+        )
         .route("/v1/secrets", get(secrets::list))
         .route(
             "/v1/secrets/{name}",
@@ -97,6 +117,10 @@ pub fn router(scheduler: Scheduler) -> Router {
         )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            auth_state,
+            auth::authenticate,
+        ))
         .layer(axum::middleware::map_response_with_state(whom, add_whom))
         .with_state(scheduler)
 }

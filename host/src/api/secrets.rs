@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Json, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::input::{JsonObject, PathParams};
 use crate::scheduler::Scheduler;
@@ -40,12 +41,15 @@ impl From<SecretInfo> for SecretOut {
 /// `PUT /v1/secrets/{name}`: 201 when new, 200 when replaced, with the name and dates.
 pub async fn put(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     JsonObject(secret): JsonObject<SecretIn>,
 ) -> Result<Response, ApiError> {
-    let created = scheduler.put_secret(&name, &secret.value).await?;
+    let created = scheduler
+        .put_secret(caller.tenant, &name, &secret.value)
+        .await?;
     let info = scheduler
-        .list_secrets()
+        .list_secrets(caller.tenant)
         .await?
         .into_iter()
         .find(|info| info.name == name)
@@ -59,10 +63,13 @@ pub async fn put(
 }
 
 /// `GET /v1/secrets`: every secret's name and dates, by name.
-pub async fn list(State(scheduler): State<Scheduler>) -> Result<Json<Vec<SecretOut>>, ApiError> {
+pub async fn list(
+    State(scheduler): State<Scheduler>,
+    caller: Caller,
+) -> Result<Json<Vec<SecretOut>>, ApiError> {
     Ok(Json(
         scheduler
-            .list_secrets()
+            .list_secrets(caller.tenant)
             .await?
             .into_iter()
             .map(SecretOut::from)
@@ -73,9 +80,10 @@ pub async fn list(State(scheduler): State<Scheduler>) -> Result<Json<Vec<SecretO
 /// `DELETE /v1/secrets/{name}`: 204, or 404.
 pub async fn delete(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if scheduler.delete_secret(&name).await? {
+    if scheduler.delete_secret(caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("secret {name:?} not found")))

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
+use super::auth::{Admin, Caller};
 use super::dto::ExecutionOut;
 use super::error::ApiError;
 use super::input::{BODY_FIELD, kind, object_into, parse_json, read_body};
@@ -26,8 +27,8 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "status": "healthy" }))
 }
 
-/// `GET /metrics`: the Prometheus text exposition.
-pub async fn metrics(State(scheduler): State<Scheduler>) -> Response {
+/// `GET /metrics`: the Prometheus text exposition of the whole node (admin only).
+pub async fn metrics(State(scheduler): State<Scheduler>, _admin: Admin) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         scheduler.metrics_text(),
@@ -35,10 +36,12 @@ pub async fn metrics(State(scheduler): State<Scheduler>) -> Response {
         .into_response()
 }
 
-/// `GET /v1` and `GET /v1/`: which node this is and which version it runs.
-pub async fn agent(State(scheduler): State<Scheduler>) -> Json<Value> {
+/// `GET /v1` and `GET /v1/`: which node this is, which version it runs, and whom the
+/// caller's token stands for.
+pub async fn agent(State(scheduler): State<Scheduler>, caller: Caller) -> Json<Value> {
     Json(json!({
-        "agent": { "name": scheduler.node(), "version": env!("CARGO_PKG_VERSION") }
+        "agent": { "name": scheduler.node(), "version": env!("CARGO_PKG_VERSION") },
+        "caller": { "tenant": caller.tenant_name, "admin": caller.admin },
     }))
 }
 
@@ -47,9 +50,13 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// `GET /v1/busy`: the executions running on this node, oldest first.
-pub async fn busy(State(scheduler): State<Scheduler>) -> Response {
-    let running: Vec<ExecutionOut> = scheduler.busy().into_iter().map(Into::into).collect();
+/// `GET /v1/busy`: the caller's executions running on this node, oldest first.
+pub async fn busy(State(scheduler): State<Scheduler>, caller: Caller) -> Response {
+    let running: Vec<ExecutionOut> = scheduler
+        .busy(caller.tenant)
+        .into_iter()
+        .map(Into::into)
+        .collect();
     page(running.len() as u64, running)
 }
 
@@ -59,6 +66,7 @@ pub async fn busy(State(scheduler): State<Scheduler>) -> Response {
 /// `fail create NAME: REASON`.
 pub async fn restore(
     State(scheduler): State<Scheduler>,
+    caller: Caller,
     request: Request,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let export = if is_multipart(request.headers()) {
@@ -81,7 +89,7 @@ pub async fn restore(
         .map(|(index, item)| object_into::<JobSpec>(item, &format!("jobs[{index}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let lines = scheduler
-        .restore(specs)
+        .restore(caller.tenant, specs)
         .await
         .into_iter()
         .map(|(name, result)| match result {

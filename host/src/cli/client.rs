@@ -1,7 +1,8 @@
 //! The HTTP client the `job` and `execution` commands share: builds URLs under the
 //! server's, sends JSON, and turns every failure into a [`CliError`] a person can act on:
 //! the server's own `error` text when it refused, or "cannot reach the server" with the
-//! cause when nothing answered.
+//! cause when nothing answered. Every request carries the caller's token
+//! (`Authorization: Bearer …`) when one was found.
 
 use reqwest::{Method, Response, Url};
 use serde_json::Value;
@@ -12,11 +13,13 @@ use super::CliError;
 pub struct Client {
     base: Url,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Client {
-    /// A client of the server at `server` (`http://HOST:PORT`, maybe with a path prefix).
-    pub fn new(server: &str) -> Result<Self, CliError> {
+    /// A client of the server at `server` (`http://HOST:PORT`, maybe with a path prefix),
+    /// sending `token`.
+    pub fn new(server: &str, token: Option<String>) -> Result<Self, CliError> {
         let base =
             Url::parse(server).map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?;
         if base.scheme() != "http" {
@@ -32,7 +35,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| CliError::Error(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { base, http })
+        Ok(Self { base, http, token })
     }
 
     /// The URL of the API path made of `segments`, each escaped (`["v1", "jobs", name]`).
@@ -55,7 +58,7 @@ impl Client {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Response, CliError> {
-        let mut request = self.http.request(method, url);
+        let mut request = self.request(method, url);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -71,7 +74,6 @@ impl Client {
         bytes: Vec<u8>,
     ) -> Result<Value, CliError> {
         let request = self
-            .http
             .request(method, url)
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(bytes);
@@ -80,6 +82,15 @@ impl Client {
             .json()
             .await
             .map_err(|e| CliError::Error(format!("the server's answer is not JSON: {e}")))
+    }
+
+    /// A request with the caller's token.
+    fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, url);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     /// Sends a prepared request; the response if its status is a success.

@@ -38,8 +38,7 @@ pub enum ExecutionCommand {
     },
 }
 
-pub fn run(server: &str, command: ExecutionCommand) -> Result<(), CliError> {
-    let client = Client::new(server)?;
+pub fn run(client: Client, command: ExecutionCommand) -> Result<(), CliError> {
     block_on(async move {
         match command {
             ExecutionCommand::List { job } => list(&client, &job).await,

@@ -33,8 +33,7 @@ pub enum ExecutorCommand {
     },
 }
 
-pub fn run(server: &str, command: ExecutorCommand) -> Result<(), CliError> {
-    let client = Client::new(server)?;
+pub fn run(client: Client, command: ExecutorCommand) -> Result<(), CliError> {
     block_on(async move {
         match command {
             ExecutorCommand::Upload { name, file } => {

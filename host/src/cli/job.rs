@@ -43,8 +43,7 @@ pub enum JobCommand {
     },
 }
 
-pub fn run(server: &str, command: JobCommand) -> Result<(), CliError> {
-    let client = Client::new(server)?;
+pub fn run(client: Client, command: JobCommand) -> Result<(), CliError> {
     block_on(async move {
         match command {
             JobCommand::Apply { file } => apply(&client, &file).await,

@@ -4,8 +4,9 @@
 //!
 //! * `exec`: one execution, here, without a server.
 //! * `serve`: the scheduler and the HTTP API.
-//! * `job`, `execution`, `executor`, `secret`: clients of a running server's API, through `client` (the HTTP
-//!   client they share) and `table` (their plain-text tables).
+//! * `job`, `execution`, `executor`, `secret`, and the admin's `tenant`, `token`, `grant`
+//!   and `quota`: clients of a running server's API, through `client` (the HTTP client
+//!   they share, with the caller's token) and `table` (their plain-text tables).
 
 mod client;
 mod exec;
@@ -15,6 +16,7 @@ mod job;
 mod secret;
 mod serve;
 mod table;
+mod tenant;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +40,16 @@ pub struct Cli {
         value_name = "URL"
     )]
     server: String,
+    /// The API token the client commands send [default: $SANDCRON_ADMIN_TOKEN, else the
+    /// admin token `serve` wrote to the data directory].
+    #[arg(
+        long,
+        global = true,
+        env = "SANDCRON_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +70,18 @@ enum Command {
     /// Set, list and delete secrets on a server.
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Create and list tenants (admin).
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Make a tenant's API token (admin).
+    #[command(subcommand)]
+    Token(tenant::TokenCommand),
+    /// Set a tenant's grants (admin).
+    #[command(subcommand)]
+    Grant(tenant::GrantCommand),
+    /// Set a tenant's quotas (admin).
+    #[command(subcommand)]
+    Quota(tenant::QuotaCommand),
 }
 
 /// The grants given by `--allow-host PATTERN` (HTTP) and `--allow CAPABILITY=PATTERN`
@@ -130,13 +154,18 @@ pub fn init_logging() {
 pub fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
+    let client = || client::Client::new(&cli.server, client_token(cli.token.clone()));
     let result = match cli.command {
         Command::Exec(args) => exec::run(args),
         Command::Serve(args) => serve::run(args),
-        Command::Job(command) => job::run(&cli.server, command),
-        Command::Execution(command) => execution::run(&cli.server, command),
-        Command::Executor(command) => executor::run(&cli.server, command),
-        Command::Secret(command) => secret::run(&cli.server, command),
+        Command::Job(command) => client().and_then(|c| job::run(c, command)),
+        Command::Execution(command) => client().and_then(|c| execution::run(c, command)),
+        Command::Executor(command) => client().and_then(|c| executor::run(c, command)),
+        Command::Secret(command) => client().and_then(|c| secret::run(c, command)),
+        Command::Tenant(command) => client().and_then(|c| tenant::run_tenant(c, command)),
+        Command::Token(command) => client().and_then(|c| tenant::run_token(c, command)),
+        Command::Grant(command) => client().and_then(|c| tenant::run_grant(c, command)),
+        Command::Quota(command) => client().and_then(|c| tenant::run_quota(c, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +182,39 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The environment variable that sets the admin token (for `serve`, and for the CLI).
+pub const ADMIN_TOKEN_ENV: &str = "SANDCRON_ADMIN_TOKEN";
+
+/// The file in the data directory that `serve` writes the first admin token to.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// The data directory when none is given: `$SANDCRON_DATA_DIR`, else
+/// `$XDG_DATA_HOME/sandcron`, else `~/.local/share/sandcron`.
+pub fn default_data_dir() -> Option<PathBuf> {
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("SANDCRON_DATA_DIR")
+        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("sandcron")))
+        .or_else(|| env("HOME").map(|d| d.join(".local").join("share").join("sandcron")))
+}
+
+/// The token the API clients send: `--token` (or `$SANDCRON_TOKEN`), else
+/// `$SANDCRON_ADMIN_TOKEN`, else the admin token `serve` wrote to the data directory.
+fn client_token(given: Option<String>) -> Option<String> {
+    given
+        .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
+        .map(|token| token.trim().to_string())
+        .filter(|token| !token.is_empty())
+        .or_else(|| {
+            let path = default_data_dir()?.join(ADMIN_TOKEN_FILE);
+            let token = std::fs::read_to_string(path).ok()?;
+            Some(token.trim().to_string()).filter(|token| !token.is_empty())
+        })
 }
 
 /// Where precompiled components are kept: `$SANDCRON_CACHE_DIR`, else

@@ -32,8 +32,7 @@ pub enum SecretCommand {
     },
 }
 
-pub fn run(server: &str, command: SecretCommand) -> Result<(), CliError> {
-    let client = Client::new(server)?;
+pub fn run(client: Client, command: SecretCommand) -> Result<(), CliError> {
     block_on(async move {
         match command {
             SecretCommand::Set { name, from_file } => {

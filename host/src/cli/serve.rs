@@ -5,6 +5,11 @@
 //! Once it listens it prints one line to stderr, `sandcron: listening on http://ADDR
 //! (database URL)`, with the address actually bound (so `--listen 127.0.0.1:0` can be
 //! read back) and the database URL without its password.
+//!
+//! Every API request needs a token. `SANDCRON_ADMIN_TOKEN`, when set, is accepted as an
+//! admin token. Otherwise, on the first start against a database that has no admin token,
+//! one is made, printed once to stderr and written to `<data-dir>/admin-token` (mode
+//! 0600), where the CLI on the same machine finds it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +17,8 @@ use std::time::Duration;
 use clap::Args;
 use sandcron_sdk::duration::parse_duration;
 
-use super::CliError;
+use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
+use crate::api::AuthConfig;
 use crate::capabilities::Grants;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
@@ -125,11 +131,12 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         let address = listener
             .local_addr()
             .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
+        let auth = admin_token(&scheduler, &data_dir).await?;
         eprintln!(
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
         );
-        serve(listener, scheduler, runtime).await
+        serve(listener, scheduler, runtime, auth).await
     })
 }
 
@@ -140,9 +147,10 @@ async fn serve(
     listener: tokio::net::TcpListener,
     scheduler: Scheduler,
     runtime: Runtime,
+    auth: AuthConfig,
 ) -> Result<(), CliError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::api::router(scheduler.clone());
+    let app = crate::api::router(scheduler.clone(), auth);
     let mut server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -198,15 +206,9 @@ async fn stop_signal() -> Result<(), CliError> {
 
 /// The data directory, created if missing, made absolute.
 fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
-    let env = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
     let dir = given
         .filter(|dir| !dir.as_os_str().is_empty())
-        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("sandcron")))
-        .or_else(|| env("HOME").map(|d| d.join(".local").join("share").join("sandcron")))
+        .or_else(super::default_data_dir)
         .ok_or_else(|| {
             CliError::Usage("no data directory: give --data-dir (HOME is not set)".into())
         })?;
@@ -260,6 +262,51 @@ fn redact_password(url: &str) -> String {
         redacted = format!("{base}{query}");
     }
     redacted
+}
+
+/// How the API checks admin tokens: `SANDCRON_ADMIN_TOKEN` when set; otherwise the stored
+/// ones, the first of which is made now when there is none (printed once, and written to
+/// `<data-dir>/admin-token` for the CLI).
+async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfig, CliError> {
+    if let Some(token) = std::env::var(ADMIN_TOKEN_ENV)
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+    {
+        return Ok(AuthConfig::with_admin_token(token.trim()));
+    }
+    let first = scheduler
+        .first_admin_token()
+        .await
+        .map_err(|e| CliError::Error(format!("cannot store the admin token: {e}")))?;
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    match first {
+        Some(token) => {
+            write_private(&path, &token)
+                .map_err(|e| CliError::Error(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!(
+                "sandcron: admin token (shown once; kept in {}): {token}",
+                path.display()
+            );
+        }
+        None if path.exists() => {
+            eprintln!("sandcron: the admin token is in {}", path.display());
+        }
+        None => {}
+    }
+    Ok(AuthConfig::default())
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]

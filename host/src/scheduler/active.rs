@@ -10,7 +10,7 @@ use tokio::sync::{Notify, broadcast};
 
 use super::OutputFollower;
 use crate::output::{OutputListener, Stream, TailBuffer};
-use crate::store::ExecutionRecord;
+use crate::store::{ExecutionRecord, TenantId};
 
 /// Chunks a slow follower may fall behind by before it skips ahead.
 const FOLLOW_BUFFER: usize = 256;
@@ -22,6 +22,7 @@ pub struct ActiveExecutions {
 }
 
 struct Entry {
+    tenant: TenantId,
     record: ExecutionRecord,
     live: Arc<LiveOutput>,
     kill: Arc<Notify>,
@@ -29,13 +30,19 @@ struct Entry {
 
 impl ActiveExecutions {
     /// Registers a running execution; it is listed until the guard is dropped.
-    pub fn register(self: &Arc<Self>, record: ExecutionRecord, output_limit: usize) -> ActiveGuard {
+    pub fn register(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        record: ExecutionRecord,
+        output_limit: usize,
+    ) -> ActiveGuard {
         let id = record.id;
         let live = Arc::new(LiveOutput::new(output_limit));
         let kill = Arc::new(Notify::new());
         self.lock().insert(
             id,
             Entry {
+                tenant,
                 record,
                 live: live.clone(),
                 kill: kill.clone(),
@@ -49,10 +56,14 @@ impl ActiveExecutions {
         }
     }
 
-    /// The running executions, oldest first.
-    pub fn records(&self) -> Vec<ExecutionRecord> {
-        let mut records: Vec<ExecutionRecord> =
-            self.lock().values().map(|e| e.record.clone()).collect();
+    /// The running executions of `tenant`, oldest first.
+    pub fn records(&self, tenant: TenantId) -> Vec<ExecutionRecord> {
+        let mut records: Vec<ExecutionRecord> = self
+            .lock()
+            .values()
+            .filter(|e| e.tenant == tenant)
+            .map(|e| e.record.clone())
+            .collect();
         records.sort_by_key(|r| (r.started_at, r.id));
         records
     }
@@ -189,13 +200,14 @@ mod tests {
     #[tokio::test]
     async fn a_follower_gets_the_backlog_then_the_chunks_then_the_end() {
         let registry = Arc::new(ActiveExecutions::default());
-        let guard = registry.register(record(7), 1000);
+        let guard = registry.register(1, record(7), 1000);
         guard.listener().on_chunk(Stream::Stdout, b"one ");
         let mut follower = registry.follow(7).unwrap();
         assert_eq!(follower.backlog, b"one ");
         guard.listener().on_chunk(Stream::Stdout, b"two");
         assert_eq!(follower.chunks.recv().await.unwrap().as_ref(), b"two");
-        assert_eq!(registry.records().len(), 1);
+        assert_eq!(registry.records(1).len(), 1);
+        assert!(registry.records(2).is_empty());
         drop(guard);
         assert!(follower.chunks.recv().await.is_err());
         assert!(registry.follow(7).is_none());
@@ -205,7 +217,7 @@ mod tests {
     #[test]
     fn the_tail_is_capped() {
         let registry = Arc::new(ActiveExecutions::default());
-        let guard = registry.register(record(1), 4);
+        let guard = registry.register(1, record(1), 4);
         guard.listener().on_chunk(Stream::Stdout, b"abc");
         guard.listener().on_chunk(Stream::Stdout, b"defgh");
         assert_eq!(guard.output_so_far(), (b"efgh".to_vec(), true));

@@ -1,6 +1,7 @@
 //! Changing jobs through the scheduler: create or replace (validated, parent checked,
 //! next tick computed), toggle, delete, restore, run now, and clear executions. Every
-//! change wakes the claim loop, so a job due within the horizon is not missed.
+//! change wakes the claim loop, so a job due within the horizon is not missed. Every
+//! method acts within one tenant: another tenant's jobs are not found.
 
 use std::sync::Arc;
 
@@ -9,7 +10,8 @@ use chrono::Utc;
 use super::claim::{plan_next, schedule_of};
 use super::{JobError, Scheduler};
 use crate::jobs::{FieldError, JobSpec, validate};
-use crate::store::{ExecutionRecord, ExecutionState, StoredJob};
+use crate::store::{ExecutionRecord, ExecutionState, StoredJob, TenantId};
+use crate::tenants::QuotaExceeded;
 
 /// How deep a chain of parents may be.
 const MAX_CHAIN_DEPTH: usize = 1000;
@@ -18,26 +20,50 @@ impl Scheduler {
     /// Validates and creates or replaces a job (Dkron's create-or-replace), and
     /// schedules it. A missing parent or a job that would be its own ancestor is
     /// `Invalid` naming `parent_job`.
-    pub async fn put_job(&self, spec: JobSpec) -> Result<StoredJob, JobError> {
-        let known = self.executor_known(&spec.executor).await?;
+    /// A new job past the tenant's `max_jobs` is `Quota`.
+    pub async fn put_job(&self, tenant: TenantId, spec: JobSpec) -> Result<StoredJob, JobError> {
+        let known = self.executor_known(tenant, &spec.executor).await?;
         validate(&spec, |_| known)?;
-        self.check_parent(&spec).await?;
+        self.check_parent(tenant, &spec).await?;
+        let existing = self.inner.store.get_job(tenant, &spec.name).await?;
+        if existing.is_none() {
+            self.check_job_quota(tenant).await?;
+        }
         let now = Utc::now();
         // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
         let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
-        self.call_off(&spec.name).await?;
-        let job = self.inner.store.put_job(&spec, next).await?;
+        if let Some(job) = existing {
+            // Before the write: see `call_off`.
+            self.inner.called_off.call_off(job.id);
+        }
+        let job = self.inner.store.put_job(tenant, &spec, next).await?;
         self.inner.wake.notify_one();
         Ok(job)
     }
 
-    async fn check_parent(&self, spec: &JobSpec) -> Result<(), JobError> {
+    async fn check_job_quota(&self, tenant: TenantId) -> Result<(), JobError> {
+        let policy = self.tenant_policy(tenant).await?;
+        if let Some(max) = policy.quotas.max_jobs {
+            let jobs = self.inner.store.count_jobs(tenant).await?;
+            if jobs >= max {
+                return Err(QuotaExceeded::new(
+                    "max_jobs",
+                    max,
+                    format!("tenant {} has {jobs} jobs", policy.name),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_parent(&self, tenant: TenantId, spec: &JobSpec) -> Result<(), JobError> {
         if spec.parent_job.is_empty() {
             return Ok(());
         }
         let mut ancestor = spec.parent_job.clone();
         for _ in 0..MAX_CHAIN_DEPTH {
-            let Some(job) = self.inner.store.get_job(&ancestor).await? else {
+            let Some(job) = self.inner.store.get_job(tenant, &ancestor).await? else {
                 return Err(FieldError::new(
                     "parent_job",
                     format!("job {ancestor:?} does not exist; create the parent first"),
@@ -63,8 +89,8 @@ impl Scheduler {
     }
 
     /// Flips `disabled`.
-    pub async fn toggle_job(&self, name: &str) -> Result<StoredJob, JobError> {
-        let job = self.get(name).await?;
+    pub async fn toggle_job(&self, tenant: TenantId, name: &str) -> Result<StoredJob, JobError> {
+        let job = self.get(tenant, name).await?;
         let disabled = !job.spec.disabled;
         let mut spec = job.spec;
         spec.disabled = disabled;
@@ -75,7 +101,7 @@ impl Scheduler {
         let job = self
             .inner
             .store
-            .set_disabled(name, disabled, next)
+            .set_disabled(tenant, name, disabled, next)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
         self.inner.wake.notify_one();
@@ -83,12 +109,12 @@ impl Scheduler {
     }
 
     /// Deletes a job and its executions; `Conflict` while it has dependent jobs.
-    pub async fn delete_job(&self, name: &str) -> Result<StoredJob, JobError> {
-        self.call_off(name).await?;
+    pub async fn delete_job(&self, tenant: TenantId, name: &str) -> Result<StoredJob, JobError> {
+        self.call_off(tenant, name).await?;
         let job = self
             .inner
             .store
-            .delete_job(name)
+            .delete_job(tenant, name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
         Ok(job)
@@ -96,7 +122,11 @@ impl Scheduler {
 
     /// Creates or replaces every job, parents before children (Dkron's restore). One
     /// result per job, in the input's order.
-    pub async fn restore(&self, specs: Vec<JobSpec>) -> Vec<(String, Result<StoredJob, JobError>)> {
+    pub async fn restore(
+        &self,
+        tenant: TenantId,
+        specs: Vec<JobSpec>,
+    ) -> Vec<(String, Result<StoredJob, JobError>)> {
         let mut results: Vec<Option<Result<StoredJob, JobError>>> =
             specs.iter().map(|_| None).collect();
         // Pass after pass, put the jobs whose parent is already there.
@@ -115,7 +145,7 @@ impl Scheduler {
                 if parent_waiting {
                     continue;
                 }
-                results[index] = Some(self.put_job(spec.clone()).await);
+                results[index] = Some(self.put_job(tenant, spec.clone()).await);
                 progressed = true;
             }
             if !progressed {
@@ -140,13 +170,27 @@ impl Scheduler {
 
     /// Starts a run now and returns its execution record (state `running`) without
     /// waiting for it. Ignores `disabled` and the time bounds as Dkron does, but honours
-    /// `forbid`: `Conflict` while an execution of the job is open.
-    pub async fn run_job(&self, name: &str) -> Result<ExecutionRecord, JobError> {
-        let job = self.get(name).await?;
+    /// `forbid`: `Conflict` while an execution of the job is open. `Quota` while the
+    /// tenant has `max_concurrent_executions` running on this node.
+    pub async fn run_job(&self, tenant: TenantId, name: &str) -> Result<ExecutionRecord, JobError> {
+        let job = self.get(tenant, name).await?;
+        let policy = self.tenant_policy(tenant).await?;
+        if let Some(max) = policy.quotas.max_concurrent_executions {
+            let running = self.inner.tenants.running(tenant);
+            if running >= max {
+                return Err(QuotaExceeded::new(
+                    "max_concurrent_executions",
+                    max,
+                    format!("tenant {} has {running} executions running", policy.name),
+                )
+                .into());
+            }
+        }
         let has_dependents = !job.dependent_jobs.is_empty();
         Ok(self
             .inner
             .start_now(
+                tenant,
                 job.id,
                 Arc::new(job.spec),
                 has_dependents,
@@ -156,10 +200,14 @@ impl Scheduler {
     }
 
     /// Deletes a job's finished executions and resets its counters.
-    pub async fn delete_executions(&self, name: &str) -> Result<StoredJob, JobError> {
+    pub async fn delete_executions(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<StoredJob, JobError> {
         self.inner
             .store
-            .delete_executions(name)
+            .delete_executions(tenant, name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))
     }
@@ -167,17 +215,17 @@ impl Scheduler {
     /// Calls off the ticks of `name` claimed so far: they carry what the job says before
     /// the change about to be written. Called before the write, so a tick claimed after
     /// it is never dropped (at worst it runs once more with the old definition).
-    async fn call_off(&self, name: &str) -> Result<(), JobError> {
-        if let Some(job) = self.inner.store.get_job(name).await? {
+    async fn call_off(&self, tenant: TenantId, name: &str) -> Result<(), JobError> {
+        if let Some(job) = self.inner.store.get_job(tenant, name).await? {
             self.inner.called_off.call_off(job.id);
         }
         Ok(())
     }
 
-    async fn get(&self, name: &str) -> Result<StoredJob, JobError> {
+    async fn get(&self, tenant: TenantId, name: &str) -> Result<StoredJob, JobError> {
         self.inner
             .store
-            .get_job(name)
+            .get_job(tenant, name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))
     }

@@ -100,6 +100,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                 for tick in ticks {
                     match tick.execution {
                         Some(execution_id) => inner.spawn_run(Run {
+                            tenant: tick.job.tenant,
                             job_id: tick.job.id,
                             spec: Arc::new(tick.job.spec),
                             execution_id,

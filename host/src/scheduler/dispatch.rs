@@ -2,6 +2,10 @@
 //! the executor in the runtime, and carries the tick through its retries. After the last
 //! attempt it applies what the result means for the job: an ephemeral job that succeeded
 //! is deleted, and a success triggers the dependent jobs.
+//!
+//! An attempt runs under its tenant's policy: the tenant's grants, its memory and output
+//! quotas, and its `max_concurrent_executions`, for which it waits (or, for a job that
+//! forbids overlapping runs, is recorded as failed, never dropped silently).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,16 +16,20 @@ use sandcron_sdk::duration::parse_duration;
 use super::Inner;
 use super::active::ActiveGuard;
 use super::backoff::retry_delay;
+use super::tenants::{TenantPolicy, TenantSlot};
 use crate::capabilities::Grants;
 use crate::capabilities::process::ProcessPolicy;
 use crate::jobs::{Concurrency, JobSpec};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::store::{
-    ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick, group_status,
+    DEFAULT_TENANT, ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick,
+    TenantId, group_status,
 };
+use crate::tenants::QuotaExceeded;
 
 /// One attempt to run, with its execution record already written.
 pub(super) struct Run {
+    pub tenant: TenantId,
     pub job_id: i64,
     pub spec: Arc<JobSpec>,
     pub execution_id: i64,
@@ -40,7 +48,8 @@ pub(super) struct Run {
 /// How one attempt ended.
 struct Attempt {
     success: bool,
-    killed: bool,
+    /// Killed, or skipped over the tenant's concurrency quota: no retry.
+    final_: bool,
 }
 
 impl Inner {
@@ -63,7 +72,7 @@ impl Inner {
                 return;
             }
             failed += 1;
-            if attempt.killed || run.attempt > run.spec.retries || self.stopping.is_cancelled() {
+            if attempt.final_ || run.attempt > run.spec.retries || self.stopping.is_cancelled() {
                 return;
             }
             match self.schedule_retry(&run).await {
@@ -104,6 +113,21 @@ impl Inner {
 
     /// Runs one attempt; `failed_before` attempts of the tick failed before it.
     async fn run_attempt(&self, run: &mut Run, failed_before: usize) -> Attempt {
+        let policy = self.tenant_policy(run.tenant).await;
+        let _tenant_slot = match &policy {
+            Ok(policy) => match self.tenant_slot(run, policy).await {
+                Ok(slot) => Some(slot),
+                Err(skipped) => {
+                    let reason = format!("skipped: {skipped}");
+                    self.record_unstarted(run, failed_before, reason);
+                    return Attempt {
+                        success: false,
+                        final_: true,
+                    };
+                }
+            },
+            Err(_) => None,
+        };
         let _permit = self.slots.acquire().await;
         let started_at = Utc::now();
         let lateness = (started_at - run.scheduled_at).to_std().unwrap_or_default();
@@ -114,36 +138,33 @@ impl Inner {
             None => self.register(run, started_at),
         };
 
-        let executable = self
-            .executors
-            .resolve(&*self.store, &self.runtime, &run.spec.executor)
-            .await
-            .and_then(|found| {
-                found.ok_or_else(|| format!("unknown executor {:?}", run.spec.executor))
-            });
         let mut used_secrets = Vec::new();
-        let prepared = match executable {
-            Err(reason) => Err(reason),
-            Ok(executable) => {
-                self.prepare(run, &executable)
+        let prepared =
+            match &policy {
+                Err(error) => Err(format!("cannot read the tenant's grants: {error}")),
+                Ok(policy) => match self
+                    .executors
+                    .resolve(&*self.store, &self.runtime, run.tenant, &run.spec.executor)
                     .await
-                    .map(|(info, grants, secrets)| {
-                        used_secrets = secrets;
-                        (executable, info, grants)
-                    })
-            }
-        };
+                    .and_then(|found| {
+                        found.ok_or_else(|| format!("unknown executor {:?}", run.spec.executor))
+                    }) {
+                    Err(reason) => Err(reason),
+                    Ok(executable) => self.prepare(run, policy, &executable).await.map(
+                        |(info, grants, secrets)| {
+                            used_secrets = secrets;
+                            (executable, info, grants, self.limits(&run.spec, policy))
+                        },
+                    ),
+                },
+            };
         let (result, output, output_truncated, killed) = match prepared {
             Err(reason) => (Err(reason), Vec::new(), false, false),
-            Ok((executable, info, grants)) => {
+            Ok((executable, info, grants, limits)) => {
                 let request = ExecutionRequest {
                     info,
                     grants,
-                    limits: Limits {
-                        timeout: job_timeout(&run.spec),
-                        output_bytes: self.config.output_limit,
-                        ..Limits::default()
-                    },
+                    limits,
                     listener: Some(active.listener()),
                 };
                 tokio::select! {
@@ -184,12 +205,77 @@ impl Inner {
             job_status: group_status(succeeded, failed),
         });
         drop(active);
-        Attempt { success, killed }
+        Attempt {
+            success,
+            final_: killed,
+        }
+    }
+
+    /// Counts the run against its tenant's `max_concurrent_executions` on this node:
+    /// waits for a slot, or, for a job that forbids overlapping runs, refuses at once.
+    async fn tenant_slot(
+        &self,
+        run: &Run,
+        policy: &TenantPolicy,
+    ) -> Result<TenantSlot, QuotaExceeded> {
+        let max = policy.quotas.max_concurrent_executions;
+        if run.spec.concurrency != Concurrency::Forbid {
+            return Ok(self.tenants.start(run.tenant, max).await);
+        }
+        self.tenants.try_start(run.tenant, max).ok_or_else(|| {
+            QuotaExceeded::new(
+                "max_concurrent_executions",
+                max.unwrap_or_default(),
+                format!(
+                    "tenant {} has {} executions running",
+                    policy.name,
+                    self.tenants.running(run.tenant)
+                ),
+            )
+        })
+    }
+
+    /// Records an attempt that failed before it started, with `reason`.
+    fn record_unstarted(&self, run: &Run, failed_before: usize, reason: String) {
+        let now = Utc::now();
+        self.metrics.skipped();
+        self.recorder.finished(FinishedExecution {
+            id: run.execution_id,
+            job_id: run.job_id,
+            started_at: now,
+            finished_at: now,
+            success: false,
+            output: Vec::new(),
+            output_truncated: false,
+            reason,
+            job_status: group_status(0, failed_before + 1),
+        });
+    }
+
+    /// The limits of one execution: the job's timeout, the node's output limit and the
+    /// runtime's memory limit, each lowered to the tenant's quota.
+    fn limits(&self, spec: &JobSpec, policy: &TenantPolicy) -> Limits {
+        let defaults = Limits::default();
+        let quotas = policy.quotas;
+        Limits {
+            timeout: job_timeout(spec),
+            output_bytes: quotas
+                .max_output_bytes
+                .map_or(self.config.output_limit, |max| {
+                    self.config
+                        .output_limit
+                        .min(usize::try_from(max).unwrap_or(usize::MAX))
+                }),
+            memory_bytes: quotas
+                .max_memory_bytes
+                .map_or(defaults.memory_bytes, |max| defaults.memory_bytes.min(max)),
+        }
     }
 
     /// Lists the run as running on this node.
     fn register(&self, run: &Run, started_at: DateTime<Utc>) -> ActiveGuard {
         self.active.register(
+            run.tenant,
             ExecutionRecord {
                 id: run.execution_id,
                 job_name: run.spec.name.clone(),
@@ -213,6 +299,7 @@ impl Inner {
         let delay = retry_delay(&run.spec.retry_backoff, run.attempt + 1, fastrand::f64());
         let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let new = NewExecution {
+            tenant: run.tenant,
             exclusive: false,
             job_name: run.spec.name.clone(),
             group: Some(run.group),
@@ -223,6 +310,7 @@ impl Inner {
         };
         match self.store.start_execution(&new).await {
             Ok(record) => Some(Run {
+                tenant: run.tenant,
                 job_id: run.job_id,
                 spec: run.spec.clone(),
                 execution_id: record.id,
@@ -244,10 +332,10 @@ impl Inner {
     /// that is neither a parent nor ephemeral: the hot path stays free of per-job reads.
     async fn after_success(self: &Arc<Self>, run: &Run) {
         if run.has_dependents {
-            match self.store.get_job(&run.spec.name).await {
+            match self.store.get_job(run.tenant, &run.spec.name).await {
                 Ok(Some(job)) => {
                     for child in &job.dependent_jobs {
-                        if let Err(error) = self.trigger_child(child).await {
+                        if let Err(error) = self.trigger_child(run.tenant, child).await {
                             tracing::warn!(%error, job = %child, "cannot trigger the dependent job");
                         }
                     }
@@ -261,7 +349,7 @@ impl Inner {
         if run.spec.ephemeral {
             // The tick's record must be written before the job and its executions go.
             self.recorder.flush().await;
-            if let Err(error) = self.store.delete_job(&run.spec.name).await {
+            if let Err(error) = self.store.delete_job(run.tenant, &run.spec.name).await {
                 tracing::warn!(%error, job = %run.spec.name, "cannot delete the ephemeral job");
             }
             self.wake.notify_one();
@@ -270,8 +358,12 @@ impl Inner {
 
     /// Runs a dependent job now, unless it is disabled, outside its time bounds, or
     /// forbids overlapping runs while one is open (Dkron's run gating).
-    async fn trigger_child(self: &Arc<Self>, name: &str) -> Result<(), crate::store::StoreError> {
-        let Some(child) = self.store.get_job(name).await? else {
+    async fn trigger_child(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(child) = self.store.get_job(tenant, name).await? else {
             return Ok(());
         };
         let now = Utc::now();
@@ -285,6 +377,7 @@ impl Inner {
         let has_dependents = !child.dependent_jobs.is_empty();
         match self
             .start_now(
+                tenant,
                 child.id,
                 Arc::new(child.spec),
                 has_dependents,
@@ -305,6 +398,7 @@ impl Inner {
     /// gets [`crate::store::StoreError::Conflict`] while one of its executions is open.
     pub(super) async fn start_now(
         self: &Arc<Self>,
+        tenant: TenantId,
         job_id: i64,
         spec: Arc<JobSpec>,
         has_dependents: bool,
@@ -313,6 +407,7 @@ impl Inner {
         let record = self
             .store
             .start_execution(&NewExecution {
+                tenant,
                 exclusive: spec.concurrency == Concurrency::Forbid,
                 job_name: spec.name.clone(),
                 group: None,
@@ -323,6 +418,7 @@ impl Inner {
             })
             .await?;
         let mut run = Run {
+            tenant,
             job_id,
             spec,
             execution_id: record.id,
@@ -364,10 +460,11 @@ impl Inner {
     async fn prepare(
         &self,
         run: &Run,
+        policy: &TenantPolicy,
         executable: &Executable,
     ) -> Result<(ExecutionInfo, Grants, Vec<(String, String)>), String> {
         let mut info = self.execution_info(run);
-        let mut grants = self.grants_for(&run.spec);
+        let mut grants = grants_for(run, policy);
         let referenced = super::secrets::references(&run.spec.executor_config)?;
         let reads_secrets = !grants.secrets.is_empty()
             && executable
@@ -380,7 +477,7 @@ impl Inner {
         let mut wanted: Vec<String> = referenced.into_iter().collect();
         if reads_secrets {
             if grants.secrets.allowed().iter().any(|name| name == "*") {
-                let all = self.store.list_secrets().await;
+                let all = self.store.list_secrets(run.tenant).await;
                 wanted.extend(
                     all.map_err(|e| format!("cannot read secrets: {e}"))?
                         .into_iter()
@@ -394,7 +491,7 @@ impl Inner {
         wanted.dedup();
         let values = self
             .store
-            .secret_values(&wanted)
+            .secret_values(run.tenant, &wanted)
             .await
             .map_err(|e| format!("cannot read secrets: {e}"))?;
         for (key, value) in &mut info.executor_config {
@@ -407,17 +504,21 @@ impl Inner {
         }
         Ok((info, grants, values))
     }
+}
 
-    /// What a job's executor may do: the node's grants, and for the built-in shell any
-    /// program unless the node's grants name some (as Dkron's shell executor, which runs
-    /// as the node's user).
-    fn grants_for(&self, spec: &JobSpec) -> Grants {
-        let mut grants = self.config.grants.clone();
-        if spec.executor == "shell" && grants.process == ProcessPolicy::Nothing {
-            grants.process = ProcessPolicy::Any;
-        }
-        grants
+/// What a run's executor may do: its tenant's grants (for the default tenant, the node's),
+/// and for the default tenant's built-in shell any program unless the node's grants name
+/// some (as Dkron's shell executor, which runs as the node's user). Another tenant's shell
+/// runs only the programs granted to it.
+fn grants_for(run: &Run, policy: &TenantPolicy) -> Grants {
+    let mut grants = policy.grants.clone();
+    if run.tenant == DEFAULT_TENANT
+        && run.spec.executor == "shell"
+        && grants.process == ProcessPolicy::Nothing
+    {
+        grants.process = ProcessPolicy::Any;
     }
+    grants
 }
 
 /// The job's `timeout`, or the default of one hour.

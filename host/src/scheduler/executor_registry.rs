@@ -4,7 +4,8 @@
 //! An upload is checked and compiled before it is stored (off the async threads, by the
 //! runtime), so a stored version always loads. Uploads are kept in the store, bytes
 //! included, and loaded on first use; the runtime compiles each SHA-256 once and keeps
-//! the artifact on disk, so a restart does not compile again.
+//! the artifact on disk, so a restart does not compile again. Uploads belong to a tenant
+//! (another tenant's are not found); the built-ins are shared by all.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,65 +14,115 @@ use super::{JobError, Scheduler};
 use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
 use crate::runtime::{Executable, LoadError, Runtime};
+use crate::store::TenantId;
 use crate::store::{Store, StoreError, StoredExecutor};
+use crate::tenants::QuotaExceeded;
 
 impl Scheduler {
     /// Whether a job's `executor` names a built-in or an uploaded version. A malformed
     /// `name@version` is `Invalid` naming `executor`.
-    pub async fn executor_known(&self, executor: &str) -> Result<bool, JobError> {
+    pub async fn executor_known(&self, tenant: TenantId, executor: &str) -> Result<bool, JobError> {
         if self.inner.executors.is_built_in(executor) {
             return Ok(true);
         }
         let (name, version) =
             parse_reference(executor).map_err(|e| FieldError::new("executor", e))?;
-        let versions = self.inner.store.executor_versions(name).await?;
+        let versions = self.inner.store.executor_versions(tenant, name).await?;
         Ok(match version {
             None => !versions.is_empty(),
             Some(version) => versions.iter().any(|v| v.version == version),
         })
     }
 
-    /// Checks, compiles and stores a new version of the uploaded executor `name`.
+    /// Checks, compiles and stores a new version of the tenant's uploaded executor
+    /// `name`, within the tenant's `max_executors` and `max_executor_bytes`.
     pub async fn upload_executor(
         &self,
+        tenant: TenantId,
         name: &str,
         wasm: Arc<[u8]>,
     ) -> Result<StoredExecutor, UploadError> {
+        self.check_upload_quotas(tenant, wasm.len() as u64).await?;
         self.inner
             .executors
-            .upload(&*self.inner.store, &self.inner.runtime, name, wasm)
+            .upload(&*self.inner.store, &self.inner.runtime, tenant, name, wasm)
             .await
     }
 
-    /// The capabilities in `requested` that this node's grants deny entirely, each with a
-    /// line saying so: an upload asking for them is accepted, and its calls will fail.
-    pub fn denied_capabilities(&self, requested: &[&str]) -> Vec<String> {
-        requested
-            .iter()
-            .filter(|capability| self.inner.config.grants.denies_all(capability))
-            .map(|capability| {
+    async fn check_upload_quotas(&self, tenant: TenantId, size: u64) -> Result<(), UploadError> {
+        let policy = self.tenant_policy(tenant).await?;
+        let quotas = policy.quotas;
+        if quotas.max_executors.is_none() && quotas.max_executor_bytes.is_none() {
+            return Ok(());
+        }
+        let (count, bytes) = self.inner.store.executor_usage(tenant).await?;
+        if let Some(max) = quotas.max_executors
+            && count >= max
+        {
+            return Err(QuotaExceeded::new(
+                "max_executors",
+                max,
+                format!("tenant {} has {count} executor versions", policy.name),
+            )
+            .into());
+        }
+        if let Some(max) = quotas.max_executor_bytes
+            && bytes.saturating_add(size) > max
+        {
+            return Err(QuotaExceeded::new(
+                "max_executor_bytes",
+                max,
                 format!(
-                    "{capability}: this server grants none (serve --allow {capability}=…); \
-                     every call will be denied"
-                )
-            })
-            .collect()
+                    "tenant {} has {bytes} bytes of executors and this one has {size}",
+                    policy.name
+                ),
+            )
+            .into());
+        }
+        Ok(())
     }
 
-    /// The latest version of every uploaded executor.
-    pub async fn list_executors(&self) -> Result<Vec<StoredExecutor>, StoreError> {
-        self.inner.store.list_executors().await
+    /// The capabilities in `requested` that the tenant's grants deny entirely, each with
+    /// a line saying so: an upload asking for them is accepted, and its calls will fail.
+    pub async fn denied_capabilities(
+        &self,
+        tenant: TenantId,
+        requested: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let policy = self.tenant_policy(tenant).await?;
+        let how = if tenant == crate::store::DEFAULT_TENANT {
+            "this server grants none (serve --allow CAPABILITY=…)".to_string()
+        } else {
+            format!("tenant {} is granted none", policy.name)
+        };
+        Ok(requested
+            .iter()
+            .filter(|capability| policy.grants.denies_all(capability))
+            .map(|capability| format!("{capability}: {how}; every call will be denied"))
+            .collect())
     }
 
-    /// Every version of the uploaded executor `name`, newest first.
-    pub async fn executor_versions(&self, name: &str) -> Result<Vec<StoredExecutor>, StoreError> {
-        self.inner.store.executor_versions(name).await
+    /// The latest version of every executor the tenant uploaded.
+    pub async fn list_executors(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<StoredExecutor>, StoreError> {
+        self.inner.store.list_executors(tenant).await
     }
 
-    /// Deletes every version of the uploaded executor `name`: `false` when there is none,
-    /// [`StoreError::Conflict`] while a job uses it.
-    pub async fn delete_executor(&self, name: &str) -> Result<bool, StoreError> {
-        self.inner.store.delete_executor(name).await
+    /// Every version of the tenant's uploaded executor `name`, newest first.
+    pub async fn executor_versions(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Vec<StoredExecutor>, StoreError> {
+        self.inner.store.executor_versions(tenant, name).await
+    }
+
+    /// Deletes every version of the tenant's uploaded executor `name`: `false` when there
+    /// is none, [`StoreError::Conflict`] while a job uses it.
+    pub async fn delete_executor(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+        self.inner.store.delete_executor(tenant, name).await
     }
 }
 
@@ -84,6 +135,9 @@ pub enum UploadError {
     /// The bytes are not an executor component (HTTP 400, field `body`).
     #[error("{0}")]
     NotAnExecutor(LoadError),
+    /// The upload would take the tenant past a quota (HTTP 429).
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
     /// The store failed or refused (HTTP 409 or 500).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -123,6 +177,7 @@ impl Executors {
         &self,
         store: &dyn Store,
         runtime: &Runtime,
+        tenant: TenantId,
         executor: &str,
     ) -> Result<Option<Arc<Executable>>, String> {
         if let Some(built_in) = self.built_ins.get(executor) {
@@ -132,7 +187,7 @@ impl Executors {
             return Ok(None);
         };
         let Some((stored, wasm)) = store
-            .executor_wasm(name, version)
+            .executor_wasm(tenant, name, version)
             .await
             .map_err(|e| format!("cannot read executor {executor}: {e}"))?
         else {
@@ -154,6 +209,7 @@ impl Executors {
         &self,
         store: &dyn Store,
         runtime: &Runtime,
+        tenant: TenantId,
         name: &str,
         wasm: Arc<[u8]>,
     ) -> Result<StoredExecutor, UploadError> {
@@ -169,7 +225,7 @@ impl Executors {
             .await
             .map_err(UploadError::NotAnExecutor)?;
         let stored = store
-            .put_executor(name, &loaded.sha256, &loaded.imports, &wasm)
+            .put_executor(tenant, name, &loaded.sha256, &loaded.imports, &wasm)
             .await?;
         self.remember(loaded);
         Ok(stored)

@@ -7,6 +7,9 @@
 //!   the store in batches, a transaction at a time, and fired by an in-memory timer), the
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
 //!   (batched writes of started and finished executions) and the retention pruner.
+//! * Every job, upload and secret belongs to a tenant: the handle's methods take the
+//!   caller's [`TenantId`]; `tenants` applies each tenant's grants and quotas,
+//!   `tenant_admin` creates tenants and tokens and sets their grants and quotas.
 
 mod active;
 mod admin;
@@ -20,8 +23,11 @@ mod recorder;
 mod retention;
 pub mod schedule;
 mod secrets;
+mod tenant_admin;
+mod tenants;
 
 pub use executor_registry::{UploadError, parse_reference};
+pub use tenant_admin::TenantError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +41,8 @@ use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::jobs::FieldError;
 use crate::runtime::Runtime;
-use crate::store::{ExecutionRecord, ReleasedTick, Store, StoreError};
+use crate::store::{ExecutionRecord, ReleasedTick, Store, StoreError, TenantId};
+use crate::tenants::QuotaExceeded;
 use active::ActiveExecutions;
 use metrics::Metrics;
 use recorder::Recorder;
@@ -103,6 +110,9 @@ pub enum JobError {
     /// The request conflicts with what is stored or running (HTTP 409).
     #[error("{0}")]
     Conflict(String),
+    /// The request would take the tenant past a quota (HTTP 429).
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
     /// The store failed (HTTP 500).
     #[error(transparent)]
     Store(StoreError),
@@ -138,6 +148,7 @@ struct Inner {
     runtime: Runtime,
     config: SchedulerConfig,
     executors: executor_registry::Executors,
+    tenants: Arc<tenants::Tenants>,
     active: Arc<ActiveExecutions>,
     recorder: Recorder,
     metrics: Metrics,
@@ -180,6 +191,7 @@ impl Scheduler {
             runtime,
             config,
             executors,
+            tenants: Arc::default(),
             active: Arc::new(ActiveExecutions::default()),
             metrics: Metrics::default(),
             wake: Notify::new(),
@@ -212,9 +224,9 @@ impl Scheduler {
         &self.inner.config.node
     }
 
-    /// The executions running on this node now, oldest first.
-    pub fn busy(&self) -> Vec<ExecutionRecord> {
-        self.inner.active.records()
+    /// The executions of `tenant` running on this node now, oldest first.
+    pub fn busy(&self, tenant: TenantId) -> Vec<ExecutionRecord> {
+        self.inner.active.records(tenant)
     }
 
     /// Follows the output of a running execution; `None` when it is not running here.

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use super::{JobError, Scheduler};
 use crate::capabilities::secrets::is_secret_name;
 use crate::jobs::FieldError;
-use crate::store::{SecretInfo, StoreError};
+use crate::store::{SecretInfo, StoreError, TenantId};
 
 /// How a reference starts and ends.
 const OPEN: &str = "{{secret:";
@@ -22,7 +22,12 @@ const MASK: &[u8] = b"***";
 
 impl Scheduler {
     /// Sets a secret; `true` when it is new.
-    pub async fn put_secret(&self, name: &str, value: &str) -> Result<bool, JobError> {
+    pub async fn put_secret(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        value: &str,
+    ) -> Result<bool, JobError> {
         if !is_secret_name(name) {
             return Err(FieldError::new(
                 "name",
@@ -33,17 +38,17 @@ impl Scheduler {
         if value.is_empty() {
             return Err(FieldError::new("value", "is empty").into());
         }
-        Ok(self.inner.store.put_secret(name, value).await?)
+        Ok(self.inner.store.put_secret(tenant, name, value).await?)
     }
 
     /// Every secret's name and dates.
-    pub async fn list_secrets(&self) -> Result<Vec<SecretInfo>, StoreError> {
-        self.inner.store.list_secrets().await
+    pub async fn list_secrets(&self, tenant: TenantId) -> Result<Vec<SecretInfo>, StoreError> {
+        self.inner.store.list_secrets(tenant).await
     }
 
     /// Deletes a secret; `false` when there was none.
-    pub async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
-        self.inner.store.delete_secret(name).await
+    pub async fn delete_secret(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+        self.inner.store.delete_secret(tenant, name).await
     }
 }
 

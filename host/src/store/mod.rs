@@ -1,4 +1,4 @@
-//! The store: jobs, executions and uploaded executors, on SQLite (the embedded default) or PostgreSQL, behind
+//! The store: tenants and their tokens, jobs, executions, uploaded executors and secrets, on SQLite (the embedded default) or PostgreSQL, behind
 //! one trait. This module is the only one that speaks SQL.
 //!
 //! Both backends share one implementation (`sql.rs`): the SQL text is written once with
@@ -15,6 +15,38 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::jobs::JobSpec;
+
+/// Which tenant owns a job, an executor upload or a secret. Every lookup by name carries
+/// one: names are unique per tenant, and another tenant's are never found.
+pub type TenantId = i64;
+
+/// The operator's own tenant, `default`: it owns what was written before tenants existed,
+/// and admin tokens act as it.
+pub const DEFAULT_TENANT: TenantId = 1;
+
+/// A tenant as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tenant {
+    /// Internal id.
+    pub id: TenantId,
+    /// Its name (a slug), unique.
+    pub name: String,
+    /// What its executions may do: `{"CAPABILITY": ["PATTERN", …]}`.
+    pub grants: serde_json::Value,
+    /// Its limits: `{"max_jobs": N, …}`.
+    pub quotas: serde_json::Value,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whom an API token stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenOwner {
+    /// The tenant it acts as.
+    pub tenant: Tenant,
+    /// Whether it may also manage tenants.
+    pub admin: bool,
+}
 
 /// One version of an uploaded executor component, without its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +81,8 @@ pub struct SecretInfo {
 pub struct StoredJob {
     /// Internal id.
     pub id: i64,
+    /// The tenant it belongs to.
+    pub tenant: TenantId,
     /// The definition.
     pub spec: JobSpec,
     /// `""` (never run), `success`, `failed` or `partially_failed`.
@@ -133,6 +167,8 @@ pub struct ExecutionRecord {
 /// A new execution, written before the executor starts.
 #[derive(Clone, Debug)]
 pub struct NewExecution {
+    /// The tenant of the job.
+    pub tenant: TenantId,
     /// The job's name.
     pub job_name: String,
     /// Shared by every attempt of one tick; `None` starts a new group.
@@ -180,6 +216,8 @@ pub struct FinishedExecution {
 pub struct DueJob {
     /// Internal id.
     pub id: i64,
+    /// The tenant it belongs to.
+    pub tenant: TenantId,
     /// The definition.
     pub spec: JobSpec,
     /// The tick.
@@ -319,26 +357,43 @@ pub trait Store: Send + Sync + 'static {
     /// its counters. `next_run_at` is when it fires next.
     async fn put_job(
         &self,
+        tenant: TenantId,
         spec: &JobSpec,
         next_run_at: Option<DateTime<Utc>>,
     ) -> Result<StoredJob, StoreError>;
 
     /// Creates or replaces many jobs in one transaction, a bulk statement per thousand;
     /// a job that appears twice keeps its last definition.
-    async fn put_jobs(&self, jobs: &[(JobSpec, Option<DateTime<Utc>>)]) -> Result<(), StoreError>;
+    async fn put_jobs(
+        &self,
+        tenant: TenantId,
+        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+    ) -> Result<(), StoreError>;
 
     /// The job called `name`.
-    async fn get_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;
+    async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError>;
+
+    /// How many jobs the tenant has.
+    async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError>;
 
     /// A slice of the jobs matching `query`, and how many match in all.
-    async fn list_jobs(&self, query: &JobQuery) -> Result<(Vec<StoredJob>, u64), StoreError>;
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        query: &JobQuery,
+    ) -> Result<(Vec<StoredJob>, u64), StoreError>;
 
     /// Deletes a job and its executions; refused while other jobs name it as parent.
-    async fn delete_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;
+    async fn delete_job(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<StoredJob>, StoreError>;
 
     /// Sets `disabled` and the next fire time.
     async fn set_disabled(
         &self,
+        tenant: TenantId,
         name: &str,
         disabled: bool,
         next_run_at: Option<DateTime<Utc>>,
@@ -383,7 +438,11 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_executions(&self, finished: &[FinishedExecution]) -> Result<(), StoreError>;
 
     /// Deletes a job's executions and resets its counters and status.
-    async fn delete_executions(&self, name: &str) -> Result<Option<StoredJob>, StoreError>;
+    async fn delete_executions(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<StoredJob>, StoreError>;
 
     /// Deletes the finished executions of these jobs beyond the newest `keep` of each.
     async fn prune_executions(&self, job_ids: &[i64], keep: u32) -> Result<u64, StoreError>;
@@ -394,6 +453,7 @@ pub trait Store: Send + Sync + 'static {
     /// A slice of a job's executions, newest first, and how many it has.
     async fn list_executions(
         &self,
+        tenant: TenantId,
         job_name: &str,
         start: u64,
         end: Option<u64>,
@@ -402,6 +462,7 @@ pub trait Store: Send + Sync + 'static {
     /// One execution of a job.
     async fn get_execution(
         &self,
+        tenant: TenantId,
         job_name: &str,
         id: i64,
     ) -> Result<Option<ExecutionRecord>, StoreError>;
@@ -413,6 +474,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new version of the executor `name` (the first is 1) with its bytes.
     async fn put_executor(
         &self,
+        tenant: TenantId,
         name: &str,
         sha256: &str,
         imports: &[String],
@@ -420,33 +482,86 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<StoredExecutor, StoreError>;
 
     /// The latest version of every uploaded executor, by name.
-    async fn list_executors(&self) -> Result<Vec<StoredExecutor>, StoreError>;
+    async fn list_executors(&self, tenant: TenantId) -> Result<Vec<StoredExecutor>, StoreError>;
+
+    /// How many executor versions the tenant has uploaded, and their total size in bytes.
+    async fn executor_usage(&self, tenant: TenantId) -> Result<(u64, u64), StoreError>;
 
     /// Every version of the executor `name`, newest first; empty when there is none.
-    async fn executor_versions(&self, name: &str) -> Result<Vec<StoredExecutor>, StoreError>;
+    async fn executor_versions(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Vec<StoredExecutor>, StoreError>;
 
     /// One version of `name` (the latest when `version` is `None`) with its bytes.
     async fn executor_wasm(
         &self,
+        tenant: TenantId,
         name: &str,
         version: Option<u32>,
     ) -> Result<Option<(StoredExecutor, Vec<u8>)>, StoreError>;
 
     /// Deletes every version of `name`; [`StoreError::Conflict`] naming the jobs when some
     /// use it. `false` when there was none.
-    async fn delete_executor(&self, name: &str) -> Result<bool, StoreError>;
+    async fn delete_executor(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError>;
 
     /// Sets the secret `name` to `value`; `true` when it is new.
-    async fn put_secret(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+    async fn put_secret(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        value: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Every secret's name and dates, by name.
-    async fn list_secrets(&self) -> Result<Vec<SecretInfo>, StoreError>;
+    async fn list_secrets(&self, tenant: TenantId) -> Result<Vec<SecretInfo>, StoreError>;
 
     /// The values of those of `names` that exist.
-    async fn secret_values(&self, names: &[String]) -> Result<Vec<(String, String)>, StoreError>;
+    async fn secret_values(
+        &self,
+        tenant: TenantId,
+        names: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Deletes the secret `name`; `false` when there was none.
-    async fn delete_secret(&self, name: &str) -> Result<bool, StoreError>;
+    async fn delete_secret(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError>;
+
+    /// Creates the tenant `name`, with no grants and no quotas;
+    /// [`StoreError::Conflict`] when it exists.
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
+
+    /// Every tenant, by name.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// The tenant called `name`.
+    async fn get_tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
+
+    /// The tenant with this id.
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// Replaces a tenant's grants; `None` when there is no such tenant.
+    async fn set_tenant_grants(
+        &self,
+        name: &str,
+        grants: &serde_json::Value,
+    ) -> Result<Option<Tenant>, StoreError>;
+
+    /// Replaces a tenant's quotas; `None` when there is no such tenant.
+    async fn set_tenant_quotas(
+        &self,
+        name: &str,
+        quotas: &serde_json::Value,
+    ) -> Result<Option<Tenant>, StoreError>;
+
+    /// Stores a token by its hash for `tenant` (an admin token when `admin`).
+    async fn add_token(&self, tenant: TenantId, hash: &str, admin: bool) -> Result<(), StoreError>;
+
+    /// Whom the token with this hash stands for.
+    async fn token_owner(&self, hash: &str) -> Result<Option<TokenOwner>, StoreError>;
+
+    /// Whether any admin token is stored.
+    async fn has_admin_token(&self) -> Result<bool, StoreError>;
 }
 
 /// Opens the store at `url`: `sqlite://PATH` (created when missing) or `postgres://…`,

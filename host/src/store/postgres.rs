@@ -12,7 +12,7 @@ use super::sql::{
 };
 use super::{
     ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
-    NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, from_millis, to_millis,
+    NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, TenantId, from_millis, to_millis,
 };
 use crate::jobs::JobSpec;
 

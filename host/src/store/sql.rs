@@ -25,22 +25,25 @@ fn parse_spec(id: i64, json: &str) -> Result<JobSpec, StoreError> {
 macro_rules! has_dependents {
     () => {
         "EXISTS (SELECT 1 FROM jobs AS child \
-         WHERE child.parent_job = jobs.name AND child.parent_job <> '') AS has_dependents"
+         WHERE child.tenant_id = jobs.tenant_id AND child.parent_job = jobs.name \
+         AND child.parent_job <> '') AS has_dependents"
     };
 }
 
 /// What a claim selects of a due job: see [`DueRow`].
-pub(super) const DUE_COLUMNS: &str = concat!("id, spec, next_run_at, ", has_dependents!());
+pub(super) const DUE_COLUMNS: &str =
+    concat!("id, tenant_id, spec, next_run_at, ", has_dependents!());
 
-/// A due job's row: id, spec, next_run_at, has_dependents.
-pub(super) type DueRow = (i64, String, i64, bool);
+/// A due job's row: id, tenant_id, spec, next_run_at, has_dependents.
+pub(super) type DueRow = (i64, i64, String, i64, bool);
 
 /// Due rows as due jobs.
 pub(super) fn due_jobs(rows: Vec<DueRow>) -> Result<Vec<DueJob>, StoreError> {
     rows.into_iter()
-        .map(|(id, spec, at, has_dependents)| {
+        .map(|(id, tenant, spec, at, has_dependents)| {
             Ok(DueJob {
                 id,
+                tenant,
                 spec: parse_spec(id, &spec)?,
                 scheduled_at: from_millis(at),
                 has_dependents,
@@ -116,6 +119,7 @@ impl JobTotals {
 #[derive(sqlx::FromRow)]
 pub(super) struct JobRow {
     pub id: i64,
+    pub tenant_id: i64,
     pub spec: String,
     pub status: String,
     pub next_run_at: Option<i64>,
@@ -128,7 +132,7 @@ pub(super) struct JobRow {
 
 /// The columns of [`JobRow`].
 pub(super) const JOB_COLUMNS: &str = concat!(
-    "id, spec, status, next_run_at, success_count, error_count, last_success, last_error, ",
+    "id, tenant_id, spec, status, next_run_at, success_count, error_count, last_success, last_error, ",
     has_dependents!()
 );
 
@@ -136,6 +140,7 @@ impl JobRow {
     pub(super) fn into_job(self, dependent_jobs: Vec<String>) -> Result<StoredJob, StoreError> {
         Ok(StoredJob {
             id: self.id,
+            tenant: self.tenant_id,
             spec: parse_spec(self.id, &self.spec)?,
             status: self.status,
             next_run_at: self.next_run_at.map(from_millis),
@@ -172,6 +177,35 @@ impl ExecutorRow {
             imports: serde_json::from_str(&self.imports).unwrap_or_default(),
             created_at: from_millis(self.created_at),
         }
+    }
+}
+
+/// A `tenants` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct TenantRow {
+    pub id: i64,
+    pub name: String,
+    pub grants: String,
+    pub quotas: String,
+    pub created_at: i64,
+}
+
+/// The columns of [`TenantRow`].
+pub(super) const TENANT_COLUMNS: &str = "id, name, grants, quotas, created_at";
+
+impl TenantRow {
+    pub(super) fn into_tenant(self) -> Result<crate::store::Tenant, StoreError> {
+        let json = |text: &str, what: &str| {
+            serde_json::from_str(text)
+                .map_err(|e| StoreError::Corrupt(format!("tenant {} {what}: {e}", self.name)))
+        };
+        Ok(crate::store::Tenant {
+            id: self.id,
+            grants: json(&self.grants, "grants")?,
+            quotas: json(&self.quotas, "quotas")?,
+            name: self.name,
+            created_at: from_millis(self.created_at),
+        })
     }
 }
 
@@ -245,10 +279,12 @@ macro_rules! sql_store {
             }
 
             /// The names of the jobs whose parent is `parent`.
-            async fn dependents_of(&self, parent: &str) -> Result<Vec<String>, StoreError> {
+            async fn dependents_of(&self, tenant: TenantId, parent: &str) -> Result<Vec<String>, StoreError> {
                 let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT name FROM jobs WHERE parent_job = $1 AND parent_job <> '' ORDER BY name",
+                    "SELECT name FROM jobs WHERE tenant_id = $1 AND parent_job = $2 \
+                     AND parent_job <> '' ORDER BY name",
                 )
+                .bind(tenant)
                 .bind(parent)
                 .fetch_all(&self.pool)
                 .await?;
@@ -262,7 +298,7 @@ macro_rules! sql_store {
                     let has_dependents = row.has_dependents;
                     let mut job = row.into_job(Vec::new())?;
                     if has_dependents {
-                        job.dependent_jobs = self.dependents_of(&job.spec.name).await?;
+                        job.dependent_jobs = self.dependents_of(job.tenant, &job.spec.name).await?;
                     }
                     jobs.push(job);
                 }
@@ -274,16 +310,21 @@ macro_rules! sql_store {
         impl $crate::store::Store for $store {
             async fn put_job(
                 &self,
+                tenant: TenantId,
                 spec: &JobSpec,
                 next_run_at: Option<DateTime<Utc>>,
             ) -> Result<StoredJob, StoreError> {
-                self.put_jobs(&[(spec.clone(), next_run_at)]).await?;
-                self.get_job(&spec.name)
+                self.put_jobs(tenant, &[(spec.clone(), next_run_at)]).await?;
+                self.get_job(tenant, &spec.name)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt(format!("job {} vanished after writing", spec.name)))
             }
 
-            async fn put_jobs(&self, jobs: &[(JobSpec, Option<DateTime<Utc>>)]) -> Result<(), StoreError> {
+            async fn put_jobs(
+                &self,
+                tenant: TenantId,
+                jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+            ) -> Result<(), StoreError> {
                 let now = to_millis(Utc::now());
                 // One statement may not touch a row twice: keep each name's last definition.
                 let last: std::collections::HashMap<&str, usize> =
@@ -307,11 +348,12 @@ macro_rules! sql_store {
                     let next_by_name: std::collections::HashMap<&str, Option<i64>> =
                         rows.iter().map(|(spec, _, next)| (spec.name.as_str(), *next)).collect();
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO jobs (name, spec, displayname, schedule, disabled, parent_job, \
-                         created_at, updated_at) ",
+                        "INSERT INTO jobs (tenant_id, name, spec, displayname, schedule, disabled, \
+                         parent_job, created_at, updated_at) ",
                     );
                     insert.push_values(&rows, |mut row, (spec, json, _)| {
-                        row.push_bind(spec.name.clone())
+                        row.push_bind(tenant)
+                            .push_bind(spec.name.clone())
                             .push_bind(json.clone())
                             .push_bind(spec.displayname.clone())
                             .push_bind(spec.schedule.clone())
@@ -321,7 +363,7 @@ macro_rules! sql_store {
                             .push_bind(now);
                     });
                     insert.push(
-                        " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, \
+                        " ON CONFLICT (tenant_id, name) DO UPDATE SET spec = excluded.spec, \
                          displayname = excluded.displayname, schedule = excluded.schedule, \
                          disabled = excluded.disabled, parent_job = excluded.parent_job, \
                          updated_at = excluded.updated_at RETURNING id, name",
@@ -341,9 +383,11 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn get_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError> {
-                let row: Option<$crate::store::sql::JobRow> =
-                    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE name = $1"))
+            async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError> {
+                let row: Option<$crate::store::sql::JobRow> = sqlx::query_as(&format!(
+                    "SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE tenant_id = $1 AND name = $2"
+                ))
+                        .bind(tenant)
                         .bind(name)
                         .fetch_optional(&self.pool)
                         .await?;
@@ -353,9 +397,23 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn list_jobs(&self, query: &JobQuery) -> Result<(Vec<StoredJob>, u64), StoreError> {
-                fn filters(builder: &mut sqlx::QueryBuilder<'_, $db>, query: &JobQuery) {
-                    builder.push(" WHERE 1 = 1");
+            async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError> {
+                // Kept by triggers (migrations 0002 and tenants): no count over every row.
+                let count: Option<(i64,)> =
+                    sqlx::query_as("SELECT n FROM tenant_job_count WHERE tenant_id = $1")
+                        .bind(tenant)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(count.map_or(0, |(n,)| n.max(0) as u64))
+            }
+
+            async fn list_jobs(
+                &self,
+                tenant: TenantId,
+                query: &JobQuery,
+            ) -> Result<(Vec<StoredJob>, u64), StoreError> {
+                fn filters(builder: &mut sqlx::QueryBuilder<'_, $db>, tenant: TenantId, query: &JobQuery) {
+                    builder.push(" WHERE tenant_id = ").push_bind(tenant);
                     if let Some(q) = &query.q {
                         let pattern = format!("%{q}%");
                         builder.push(" AND (name LIKE ").push_bind(pattern.clone());
@@ -377,17 +435,17 @@ macro_rules! sql_store {
                     && query.status.is_none()
                     && query.disabled.is_none()
                     && query.metadata.is_empty();
-                let (total,): (i64,) = if unfiltered {
-                    // Kept by triggers (migration 0002): no count over every row.
-                    sqlx::query_as("SELECT n FROM job_count").fetch_one(&self.pool).await?
+                let total = if unfiltered {
+                    self.count_jobs(tenant).await?
                 } else {
                     let mut count = sqlx::QueryBuilder::<$db>::new(format!("SELECT COUNT(*) FROM {JOBS_FROM}"));
-                    filters(&mut count, query);
-                    count.build_query_as().fetch_one(&self.pool).await?
+                    filters(&mut count, tenant, query);
+                    let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+                    total.max(0) as u64
                 };
 
                 let mut select = sqlx::QueryBuilder::<$db>::new(format!("SELECT {JOB_COLUMNS} FROM {JOBS_FROM}"));
-                filters(&mut select, query);
+                filters(&mut select, tenant, query);
                 let order = if query.descending { "DESC" } else { "ASC" };
                 select.push(format!(
                     " ORDER BY {} {order}, {} {order}",
@@ -399,11 +457,11 @@ macro_rules! sql_store {
                 // does not know the page is small and may sort every row.
                 select.push(format!(" LIMIT {limit} OFFSET {}", query.start.min(i64::MAX as u64)));
                 let rows = select.build_query_as().fetch_all(&self.pool).await?;
-                Ok((self.with_dependents(rows).await?, total as u64))
+                Ok((self.with_dependents(rows).await?, total))
             }
 
-            async fn delete_job(&self, name: &str) -> Result<Option<StoredJob>, StoreError> {
-                let Some(job) = self.get_job(name).await? else {
+            async fn delete_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError> {
+                let Some(job) = self.get_job(tenant, name).await? else {
                     return Ok(None);
                 };
                 if !job.dependent_jobs.is_empty() {
@@ -422,11 +480,12 @@ macro_rules! sql_store {
 
             async fn set_disabled(
                 &self,
+                tenant: TenantId,
                 name: &str,
                 disabled: bool,
                 next_run_at: Option<DateTime<Utc>>,
             ) -> Result<Option<StoredJob>, StoreError> {
-                let Some(mut job) = self.get_job(name).await? else {
+                let Some(mut job) = self.get_job(tenant, name).await? else {
                     return Ok(None);
                 };
                 job.spec.disabled = disabled;
@@ -445,7 +504,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                self.get_job(name).await
+                self.get_job(tenant, name).await
             }
 
             async fn claim_due(
@@ -593,17 +652,19 @@ macro_rules! sql_store {
                 if new.exclusive {
                     sqlx::query(&format!(
                         "SELECT job_id FROM job_state \
-                         WHERE job_id = (SELECT id FROM jobs WHERE name = $1){}",
+                         WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2){}",
                         <$store>::ROW_LOCK
                     ))
+                    .bind(new.tenant)
                     .bind(&new.job_name)
                     .execute(&mut *tx)
                     .await?;
                     let open: Option<(i32,)> = sqlx::query_as(
                         "SELECT 1 FROM executions \
-                         WHERE job_id = (SELECT id FROM jobs WHERE name = $1) \
+                         WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2) \
                          AND state IN ('scheduled', 'running') LIMIT 1",
                     )
+                    .bind(new.tenant)
                     .bind(&new.job_name)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -618,7 +679,7 @@ macro_rules! sql_store {
                 let row: $crate::store::sql::ExecutionRow = sqlx::query_as(&format!(
                     "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
                      started_at, state, node) SELECT id, name, $1, $2, $3, $4, $5, $6 \
-                     FROM jobs WHERE name = $7 RETURNING {EXECUTION_COLUMNS}"
+                     FROM jobs WHERE tenant_id = $7 AND name = $8 RETURNING {EXECUTION_COLUMNS}"
                 ))
                 .bind(group)
                 .bind(new.attempt as i32)
@@ -626,6 +687,7 @@ macro_rules! sql_store {
                 .bind(started_at)
                 .bind(new.state.as_str())
                 .bind(&new.node)
+                .bind(new.tenant)
                 .bind(&new.job_name)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -652,24 +714,32 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn delete_executions(&self, name: &str) -> Result<Option<StoredJob>, StoreError> {
+            async fn delete_executions(
+                &self,
+                tenant: TenantId,
+                name: &str,
+            ) -> Result<Option<StoredJob>, StoreError> {
                 let mut tx = <$store>::begin_write(&self.pool).await?;
                 sqlx::query(
-                    "DELETE FROM executions WHERE job_id = (SELECT id FROM jobs WHERE name = $1) \
+                    "DELETE FROM executions \
+                     WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2) \
                      AND state IN ('succeeded', 'failed')",
                 )
+                .bind(tenant)
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
                     "UPDATE job_state SET success_count = 0, error_count = 0, last_success = NULL, \
-                     last_error = NULL, status = '' WHERE job_id = (SELECT id FROM jobs WHERE name = $1)",
+                     last_error = NULL, status = '' \
+                     WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2)",
                 )
+                .bind(tenant)
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                self.get_job(name).await
+                self.get_job(tenant, name).await
             }
 
             async fn prune_executions(&self, job_ids: &[i64], keep: u32) -> Result<u64, StoreError> {
@@ -704,6 +774,7 @@ macro_rules! sql_store {
 
             async fn list_executions(
                 &self,
+                tenant: TenantId,
                 job_name: &str,
                 start: u64,
                 end: Option<u64>,
@@ -711,9 +782,10 @@ macro_rules! sql_store {
                 let limit = end.map_or(i64::MAX, |end| end.saturating_sub(start) as i64);
                 let rows: Vec<$crate::store::sql::ExecutionRow> = sqlx::query_as(&format!(
                     "SELECT {EXECUTION_COLUMNS} FROM executions \
-                     WHERE job_id = (SELECT id FROM jobs WHERE name = $1) \
-                     ORDER BY id DESC LIMIT $2 OFFSET $3"
+                     WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2) \
+                     ORDER BY id DESC LIMIT $3 OFFSET $4"
                 ))
+                .bind(tenant)
                 .bind(job_name)
                 .bind(limit)
                 .bind(start as i64)
@@ -722,19 +794,28 @@ macro_rules! sql_store {
                 // Counted after the page, so the total covers every row the page shows
                 // even while executions are being written.
                 let (total,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM executions WHERE job_id = (SELECT id FROM jobs WHERE name = $1)",
+                    "SELECT COUNT(*) FROM executions \
+                     WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2)",
                 )
+                .bind(tenant)
                 .bind(job_name)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok((rows.into_iter().map(Into::into).collect(), total as u64))
             }
 
-            async fn get_execution(&self, job_name: &str, id: i64) -> Result<Option<ExecutionRecord>, StoreError> {
+            async fn get_execution(
+                &self,
+                tenant: TenantId,
+                job_name: &str,
+                id: i64,
+            ) -> Result<Option<ExecutionRecord>, StoreError> {
                 let row: Option<$crate::store::sql::ExecutionRow> = sqlx::query_as(&format!(
-                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1 AND job_name = $2"
+                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1 \
+                     AND job_id = (SELECT id FROM jobs WHERE tenant_id = $2 AND name = $3)"
                 ))
                 .bind(id)
+                .bind(tenant)
                 .bind(job_name)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -770,6 +851,7 @@ macro_rules! sql_store {
 
             async fn put_executor(
                 &self,
+                tenant: TenantId,
                 name: &str,
                 sha256: &str,
                 imports: &[String],
@@ -778,15 +860,17 @@ macro_rules! sql_store {
                 let imports = serde_json::to_string(imports).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = <$store>::begin_write(&self.pool).await?;
                 let (latest,): (Option<i32>,) =
-                    sqlx::query_as("SELECT MAX(version) FROM executors WHERE name = $1")
+                    sqlx::query_as("SELECT MAX(version) FROM executors WHERE tenant_id = $1 AND name = $2")
+                        .bind(tenant)
                         .bind(name)
                         .fetch_one(&mut *tx)
                         .await?;
                 let row: $crate::store::sql::ExecutorRow = sqlx::query_as(&format!(
-                    "INSERT INTO executors (name, version, sha256, size, imports, wasm, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
+                    "INSERT INTO executors (tenant_id, name, version, sha256, size, imports, wasm, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {}",
                     $crate::store::sql::EXECUTOR_COLUMNS
                 ))
+                .bind(tenant)
                 .bind(name)
                 .bind(latest.unwrap_or(0) + 1)
                 .bind(sha256)
@@ -806,22 +890,39 @@ macro_rules! sql_store {
                 Ok(row.into_executor())
             }
 
-            async fn list_executors(&self) -> Result<Vec<$crate::store::StoredExecutor>, StoreError> {
+            async fn list_executors(&self, tenant: TenantId) -> Result<Vec<$crate::store::StoredExecutor>, StoreError> {
                 let rows: Vec<$crate::store::sql::ExecutorRow> = sqlx::query_as(&format!(
-                    "SELECT {} FROM executors AS e WHERE version = \
-                     (SELECT MAX(version) FROM executors WHERE name = e.name) ORDER BY name",
+                    "SELECT {} FROM executors AS e WHERE tenant_id = $1 AND version = \
+                     (SELECT MAX(version) FROM executors \
+                      WHERE tenant_id = e.tenant_id AND name = e.name) ORDER BY name",
                     $crate::store::sql::EXECUTOR_COLUMNS
                 ))
+                .bind(tenant)
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map($crate::store::sql::ExecutorRow::into_executor).collect())
             }
 
-            async fn executor_versions(&self, name: &str) -> Result<Vec<$crate::store::StoredExecutor>, StoreError> {
+            async fn executor_usage(&self, tenant: TenantId) -> Result<(u64, u64), StoreError> {
+                let (count, bytes): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(SUM(size) AS BIGINT) FROM executors WHERE tenant_id = $1",
+                )
+                .bind(tenant)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((count.max(0) as u64, bytes.unwrap_or(0).max(0) as u64))
+            }
+
+            async fn executor_versions(
+                &self,
+                tenant: TenantId,
+                name: &str,
+            ) -> Result<Vec<$crate::store::StoredExecutor>, StoreError> {
                 let rows: Vec<$crate::store::sql::ExecutorRow> = sqlx::query_as(&format!(
-                    "SELECT {} FROM executors WHERE name = $1 ORDER BY version DESC",
+                    "SELECT {} FROM executors WHERE tenant_id = $1 AND name = $2 ORDER BY version DESC",
                     $crate::store::sql::EXECUTOR_COLUMNS
                 ))
+                .bind(tenant)
                 .bind(name)
                 .fetch_all(&self.pool)
                 .await?;
@@ -830,16 +931,21 @@ macro_rules! sql_store {
 
             async fn executor_wasm(
                 &self,
+                tenant: TenantId,
                 name: &str,
                 version: Option<u32>,
             ) -> Result<Option<($crate::store::StoredExecutor, Vec<u8>)>, StoreError> {
                 let row: Option<($crate::store::sql::ExecutorRow, Vec<u8>)> = {
                     let query = format!(
-                        "SELECT {}, wasm FROM executors WHERE name = $1 AND version = {} ",
+                        "SELECT {}, wasm FROM executors WHERE tenant_id = $1 AND name = $2 AND version = {} ",
                         $crate::store::sql::EXECUTOR_COLUMNS,
-                        if version.is_some() { "$2" } else { "(SELECT MAX(version) FROM executors WHERE name = $1)" }
+                        if version.is_some() {
+                            "$3"
+                        } else {
+                            "(SELECT MAX(version) FROM executors WHERE tenant_id = $1 AND name = $2)"
+                        }
                     );
-                    let mut query = sqlx::query(&query).bind(name);
+                    let mut query = sqlx::query(&query).bind(tenant).bind(name);
                     if let Some(version) = version {
                         query = query.bind(version as i32);
                     }
@@ -856,18 +962,21 @@ macro_rules! sql_store {
                 Ok(row.map(|(executor, wasm)| (executor.into_executor(), wasm)))
             }
 
-            async fn put_secret(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+            async fn put_secret(&self, tenant: TenantId, name: &str, value: &str) -> Result<bool, StoreError> {
                 let now = to_millis(Utc::now());
                 let mut tx = <$store>::begin_write(&self.pool).await?;
                 let existed: Option<(i64,)> =
-                    sqlx::query_as("SELECT created_at FROM secrets WHERE name = $1")
+                    sqlx::query_as("SELECT created_at FROM secrets WHERE tenant_id = $1 AND name = $2")
+                        .bind(tenant)
                         .bind(name)
                         .fetch_optional(&mut *tx)
                         .await?;
                 sqlx::query(
-                    "INSERT INTO secrets (name, value, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-                     ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    "INSERT INTO secrets (tenant_id, name, value, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (tenant_id, name) \
+                     DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 )
+                .bind(tenant)
                 .bind(name)
                 .bind(value)
                 .bind(now)
@@ -877,9 +986,11 @@ macro_rules! sql_store {
                 Ok(existed.is_none())
             }
 
-            async fn list_secrets(&self) -> Result<Vec<$crate::store::SecretInfo>, StoreError> {
-                let rows: Vec<(String, i64, i64)> =
-                    sqlx::query_as("SELECT name, created_at, updated_at FROM secrets ORDER BY name")
+            async fn list_secrets(&self, tenant: TenantId) -> Result<Vec<$crate::store::SecretInfo>, StoreError> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT name, created_at, updated_at FROM secrets WHERE tenant_id = $1 ORDER BY name",
+                )
+                        .bind(tenant)
                         .fetch_all(&self.pool)
                         .await?;
                 Ok(rows
@@ -892,12 +1003,17 @@ macro_rules! sql_store {
                     .collect())
             }
 
-            async fn secret_values(&self, names: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+            async fn secret_values(
+                &self,
+                tenant: TenantId,
+                names: &[String],
+            ) -> Result<Vec<(String, String)>, StoreError> {
                 let mut values = Vec::with_capacity(names.len());
                 for chunk in names.chunks($crate::store::sql::BULK_ROWS) {
                     let mut select = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT name, value FROM secrets WHERE name IN (",
+                        "SELECT name, value FROM secrets WHERE tenant_id = ",
                     );
+                    select.push_bind(tenant).push(" AND name IN (");
                     let mut list = select.separated(", ");
                     for name in chunk {
                         list.push_bind(name.clone());
@@ -908,8 +1024,9 @@ macro_rules! sql_store {
                 Ok(values)
             }
 
-            async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
-                Ok(sqlx::query("DELETE FROM secrets WHERE name = $1")
+            async fn delete_secret(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query("DELETE FROM secrets WHERE tenant_id = $1 AND name = $2")
+                    .bind(tenant)
                     .bind(name)
                     .execute(&self.pool)
                     .await?
@@ -917,12 +1034,14 @@ macro_rules! sql_store {
                     > 0)
             }
 
-            async fn delete_executor(&self, name: &str) -> Result<bool, StoreError> {
+            async fn delete_executor(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
                 let mut tx = <$store>::begin_write(&self.pool).await?;
                 let users: Vec<(String,)> = sqlx::query_as(&format!(
-                    "SELECT name FROM jobs WHERE {0} = $1 OR {0} LIKE $2 ORDER BY name LIMIT 6",
+                    "SELECT name FROM jobs WHERE tenant_id = $1 AND ({0} = $2 OR {0} LIKE $3) \
+                     ORDER BY name LIMIT 6",
                     <$store>::EXECUTOR_OF_SPEC
                 ))
+                .bind(tenant)
                 .bind(name)
                 .bind(format!("{name}@%"))
                 .fetch_all(&mut *tx)
@@ -935,13 +1054,123 @@ macro_rules! sql_store {
                         if names.len() > 5 { ", …" } else { "" }
                     )));
                 }
-                let deleted = sqlx::query("DELETE FROM executors WHERE name = $1")
+                let deleted = sqlx::query("DELETE FROM executors WHERE tenant_id = $1 AND name = $2")
+                    .bind(tenant)
                     .bind(name)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 tx.commit().await?;
                 Ok(deleted > 0)
+            }
+
+            async fn create_tenant(&self, name: &str) -> Result<$crate::store::Tenant, StoreError> {
+                let row: $crate::store::sql::TenantRow = sqlx::query_as(&format!(
+                    "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING {}",
+                    $crate::store::sql::TENANT_COLUMNS
+                ))
+                .bind(name)
+                .bind(to_millis(Utc::now()))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => {
+                        StoreError::Conflict(format!("tenant {name} exists"))
+                    }
+                    other => other.into(),
+                })?;
+                row.into_tenant()
+            }
+
+            async fn list_tenants(&self) -> Result<Vec<$crate::store::Tenant>, StoreError> {
+                let rows: Vec<$crate::store::sql::TenantRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM tenants ORDER BY name",
+                    $crate::store::sql::TENANT_COLUMNS
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::store::sql::TenantRow::into_tenant).collect()
+            }
+
+            async fn get_tenant(&self, name: &str) -> Result<Option<$crate::store::Tenant>, StoreError> {
+                let row: Option<$crate::store::sql::TenantRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM tenants WHERE name = $1",
+                    $crate::store::sql::TENANT_COLUMNS
+                ))
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::store::sql::TenantRow::into_tenant).transpose()
+            }
+
+            async fn tenant_by_id(&self, id: TenantId) -> Result<Option<$crate::store::Tenant>, StoreError> {
+                let row: Option<$crate::store::sql::TenantRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM tenants WHERE id = $1",
+                    $crate::store::sql::TENANT_COLUMNS
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::store::sql::TenantRow::into_tenant).transpose()
+            }
+
+            async fn set_tenant_grants(
+                &self,
+                name: &str,
+                grants: &serde_json::Value,
+            ) -> Result<Option<$crate::store::Tenant>, StoreError> {
+                sqlx::query("UPDATE tenants SET grants = $1 WHERE name = $2")
+                    .bind(grants.to_string())
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                self.get_tenant(name).await
+            }
+
+            async fn set_tenant_quotas(
+                &self,
+                name: &str,
+                quotas: &serde_json::Value,
+            ) -> Result<Option<$crate::store::Tenant>, StoreError> {
+                sqlx::query("UPDATE tenants SET quotas = $1 WHERE name = $2")
+                    .bind(quotas.to_string())
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                self.get_tenant(name).await
+            }
+
+            async fn add_token(&self, tenant: TenantId, hash: &str, admin: bool) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO tokens (hash, tenant_id, admin, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(hash)
+                    .bind(tenant)
+                    .bind(admin)
+                    .bind(to_millis(Utc::now()))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn token_owner(&self, hash: &str) -> Result<Option<$crate::store::TokenOwner>, StoreError> {
+                let row: Option<(i64, bool)> =
+                    sqlx::query_as("SELECT tenant_id, admin FROM tokens WHERE hash = $1")
+                        .bind(hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                let Some((tenant_id, admin)) = row else {
+                    return Ok(None);
+                };
+                Ok(self
+                    .tenant_by_id(tenant_id)
+                    .await?
+                    .map(|tenant| $crate::store::TokenOwner { tenant, admin }))
+            }
+
+            async fn has_admin_token(&self) -> Result<bool, StoreError> {
+                let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM tokens WHERE admin LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
             }
         }
     };

@@ -1,0 +1,92 @@
+//! Tenants: who owns jobs, executor uploads and secrets, what their executions may do and
+//! how much they may use. Pure: the store keeps tenants and token hashes, the API checks
+//! tokens and the scheduler applies grants and quotas; this module holds what they share.
+//!
+//! * `tokens`: making API tokens and the hash they are stored by.
+//! * `quotas`: a tenant's limits, as JSON, and the refusal that names one.
+//! * [`grants_from_json`]: a tenant's grants, `{"CAPABILITY": ["PATTERN", …]}`, checked
+//!   pattern by pattern with the syntax `--allow` uses.
+
+mod quotas;
+mod tokens;
+
+pub use quotas::{QUOTA_NAMES, QuotaExceeded, Quotas};
+pub use tokens::{TokenKind, hash_token, new_token};
+
+use crate::capabilities::{Grants, NAMES};
+use crate::jobs::FieldError;
+
+/// The name of the operator's own tenant (id [`crate::store::DEFAULT_TENANT`]).
+pub const DEFAULT_TENANT_NAME: &str = "default";
+
+/// Checks a tenant name: a slug (lower-case letters, digits, `_`, `-`), at most 64 bytes.
+pub fn check_tenant_name(name: &str) -> Result<(), FieldError> {
+    crate::jobs::check_name(name)?;
+    if name.len() > 64 {
+        return Err(FieldError::new("name", "is longer than 64 bytes"));
+    }
+    Ok(())
+}
+
+/// A tenant's grants from their JSON form, `{"http": ["https://api.example.com"], …}`:
+/// every key a capability (see [`NAMES`]), every value a list of that capability's
+/// patterns. The error names the field (`grants.http[0]`).
+pub fn grants_from_json(json: &serde_json::Value) -> Result<Grants, FieldError> {
+    let mut grants = Grants::default();
+    let object = json
+        .as_object()
+        .ok_or_else(|| FieldError::new("grants", "expected an object of CAPABILITY: [PATTERN]"))?;
+    for (capability, patterns) in object {
+        let field = format!("grants.{capability}");
+        if !NAMES.contains(&capability.as_str()) {
+            return Err(FieldError::new(
+                &field,
+                format!("unknown capability (known: {})", NAMES.join(", ")),
+            ));
+        }
+        let patterns = patterns
+            .as_array()
+            .ok_or_else(|| FieldError::new(&field, "expected a list of patterns"))?;
+        for (index, pattern) in patterns.iter().enumerate() {
+            let field = format!("{field}[{index}]");
+            let pattern = pattern
+                .as_str()
+                .ok_or_else(|| FieldError::new(&field, "expected a string"))?;
+            grants
+                .allow(capability, pattern)
+                .map_err(|e| FieldError::new(&field, e))?;
+        }
+    }
+    Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn grants_parse_per_capability_and_errors_name_the_pattern() {
+        let grants = grants_from_json(&json!({
+            "http": ["http://127.0.0.1:*"],
+            "secrets": ["TOKEN"],
+        }))
+        .unwrap();
+        assert!(!grants.http.is_empty());
+        assert!(grants.secrets.allows("TOKEN"));
+        assert!(grants.denies_all("process"));
+
+        let error = grants_from_json(&json!({"http": ["https://ok.example.com", 3]})).unwrap_err();
+        assert_eq!(error.field, "grants.http[1]");
+        let error = grants_from_json(&json!({"teleport": []})).unwrap_err();
+        assert_eq!(error.field, "grants.teleport");
+        assert!(grants_from_json(&json!(["http"])).is_err());
+    }
+
+    #[test]
+    fn tenant_names_are_slugs() {
+        assert!(check_tenant_name("acme-2").is_ok());
+        assert!(check_tenant_name("Acme").is_err());
+        assert!(check_tenant_name(&"a".repeat(65)).is_err());
+    }
+}

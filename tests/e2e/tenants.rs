@@ -1,0 +1,643 @@
+//! Tenants: tokens (401 without one, 403 on an admin route), names that another tenant
+//! never sees (404 on every route, nothing changed), grants that decide what an
+//! execution reaches (a host outside them gets no connection), quotas named in the
+//! refusal, and all of it kept across a restart. Both stores.
+
+use serde_json::{Value, json};
+
+use crate::support::{RecordingServer, Server, each_server, hostile};
+
+/// Creates the tenant `name` and returns a token of it.
+async fn tenant(server: &Server, name: &str) -> String {
+    let created = server.post("/v1/tenants", json!({ "name": name })).await;
+    assert_eq!(created.status, 201, "{}: {}", server.backend, created.text);
+    let token = server
+        .call("POST", &format!("/v1/tenants/{name}/tokens"), None)
+        .await;
+    assert_eq!(token.status, 201, "{}: {}", server.backend, token.text);
+    let token = token.json()["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("sct_"), "{token}");
+    token
+}
+
+/// Uploads `component` as `name` with `token`; the answer.
+async fn upload(server: &Server, token: &str, name: &str, component: &[u8]) -> Value {
+    let reply = server
+        .reply(
+            server
+                .request(reqwest::Method::PUT, &format!("/v1/executors/{name}"))
+                .bearer_auth(token)
+                .header("Content-Type", "application/wasm")
+                .header("Connection", "close")
+                .body(component.to_vec()),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}: {}", server.backend, reply.text);
+    reply.json()
+}
+
+/// Runs `job` as `token` and waits for its execution to end; the execution.
+async fn run_as(server: &Server, token: &str, job: &str) -> Value {
+    let run = server
+        .call_as(Some(token), "POST", &format!("/v1/jobs/{job}/run"), None)
+        .await;
+    assert_eq!(run.status, 202, "{}: {}", server.backend, run.text);
+    let path = format!("/v1/jobs/{job}/executions/{}", run.json()["id"]);
+    for _ in 0..200 {
+        let execution = server.call_as(Some(token), "GET", &path, None).await.json();
+        if execution["finished_at"].is_string() {
+            return execution;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path} did not finish");
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_one_tenant_never_sees_another_tenants_names() {
+    let component = std::fs::read(hostile()).unwrap();
+    for server in each_server().await {
+        let backend = server.backend;
+        // No token, a wrong one, a malformed header: 401 naming Authorization.
+        let missing = server.call_as(None, "GET", "/v1/jobs", None).await;
+        assert_eq!(missing.status, 401, "{backend}: {}", missing.text);
+        assert_eq!(missing.field(), "Authorization");
+        assert!(
+            missing
+                .header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        let wrong = server
+            .call_as(Some("sct_nope"), "GET", "/v1/jobs", None)
+            .await;
+        assert_eq!(wrong.status, 401, "{backend}");
+        let basic = server
+            .reply(
+                reqwest::Client::new()
+                    .get(server.url("/v1/jobs"))
+                    .header("Authorization", "Basic YTpi"),
+            )
+            .await;
+        assert_eq!(basic.status, 401, "{backend}");
+        assert_eq!(
+            server.call_as(None, "GET", "/health", None).await.status,
+            200
+        );
+        assert_eq!(
+            server
+                .call_as(None, "GET", "/v1/openapi.json", None)
+                .await
+                .status,
+            200
+        );
+
+        let acme = tenant(&server, "acme").await;
+        let globex = tenant(&server, "globex").await;
+        assert_eq!(
+            server
+                .post("/v1/tenants", json!({"name": "acme"}))
+                .await
+                .status,
+            409,
+            "{backend}"
+        );
+        let bad = server
+            .post("/v1/tenants", json!({"name": "Not A Slug"}))
+            .await;
+        assert_eq!(
+            (bad.status, bad.field()),
+            (400, "name".to_string()),
+            "{backend}"
+        );
+        let names: Vec<Value> = server
+            .get("/v1/tenants")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].clone())
+            .collect();
+        assert_eq!(
+            names,
+            [json!("acme"), json!("default"), json!("globex")],
+            "{backend}"
+        );
+        // A tenant's token is not an admin token.
+        for (method, path) in [
+            ("GET", "/v1/tenants"),
+            ("POST", "/v1/tenants/acme/tokens"),
+            ("GET", "/metrics"),
+        ] {
+            let refused = server.call_as(Some(&acme), method, path, None).await;
+            assert_eq!(
+                refused.status, 403,
+                "{backend} {method} {path}: {}",
+                refused.text
+            );
+        }
+        let whoami = server.call_as(Some(&acme), "GET", "/v1", None).await.json();
+        assert_eq!(whoami["caller"], json!({"tenant": "acme", "admin": false}));
+
+        // acme: a job, an execution, a secret, an upload.
+        let job = json!({"name": "nightly", "schedule": "@manually", "executor": "hostile",
+                         "executor_config": {"mode": "stdout", "text": "acme"}});
+        upload(&server, &acme, "hostile", &component).await;
+        let created = server
+            .call_as(Some(&acme), "POST", "/v1/jobs", Some(job.clone()))
+            .await;
+        assert_eq!(created.status, 201, "{backend}: {}", created.text);
+        let put = server
+            .call_as(
+                Some(&acme),
+                "PUT",
+                "/v1/secrets/api-key",
+                Some(json!({"value": "k"})),
+            )
+            .await;
+        assert_eq!(put.status, 201, "{backend}");
+        let execution = run_as(&server, &acme, "nightly").await;
+        let id = execution["id"].as_i64().unwrap();
+
+        // globex, and the admin (the default tenant), see none of it.
+        for token in [globex.as_str(), server.admin_token.as_str()] {
+            for (method, path) in [
+                ("GET", "/v1/jobs/nightly".to_string()),
+                ("DELETE", "/v1/jobs/nightly".to_string()),
+                ("POST", "/v1/jobs/nightly".to_string()),
+                ("POST", "/v1/jobs/nightly/run".to_string()),
+                ("POST", "/v1/jobs/nightly/toggle".to_string()),
+                ("GET", "/v1/jobs/nightly/executions".to_string()),
+                ("DELETE", "/v1/jobs/nightly/executions".to_string()),
+                ("GET", format!("/v1/jobs/nightly/executions/{id}")),
+                ("GET", format!("/v1/jobs/nightly/executions/{id}/output")),
+                ("POST", format!("/v1/jobs/nightly/executions/{id}/kill")),
+                ("GET", "/v1/executors/hostile".to_string()),
+                ("DELETE", "/v1/executors/hostile".to_string()),
+                ("DELETE", "/v1/secrets/api-key".to_string()),
+            ] {
+                let reply = server.call_as(Some(token), method, &path, None).await;
+                assert_eq!(
+                    reply.status, 404,
+                    "{backend} {method} {path}: {}",
+                    reply.text
+                );
+            }
+            let jobs = server.call_as(Some(token), "GET", "/v1/jobs", None).await;
+            assert_eq!(jobs.json(), json!([]), "{backend}");
+            assert_eq!(jobs.header("x-total-count"), Some("0"));
+            let secrets = server
+                .call_as(Some(token), "GET", "/v1/secrets", None)
+                .await;
+            assert_eq!(secrets.json(), json!([]), "{backend}");
+            let executors = server
+                .call_as(Some(token), "GET", "/v1/executors", None)
+                .await;
+            assert!(
+                executors
+                    .json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e["builtin"] == true),
+                "{backend}: {}",
+                executors.text
+            );
+            // A job naming the other tenant's upload names an unknown executor.
+            let borrowed = server
+                .call_as(
+                    Some(token),
+                    "POST",
+                    "/v1/jobs",
+                    Some(json!({
+                    "name": "borrow", "schedule": "@manually", "executor": "hostile"})),
+                )
+                .await;
+            assert_eq!(
+                (borrowed.status, borrowed.field()),
+                (400, "executor".to_string())
+            );
+        }
+        // The same name in another tenant is another job.
+        let same = json!({"name": "nightly", "schedule": "@manually", "executor": "shell",
+                          "executor_config": {"command": "true"}});
+        assert_eq!(server.post("/v1/jobs", same).await.status, 201, "{backend}");
+
+        // Nothing of acme's changed.
+        let mine = server
+            .call_as(Some(&acme), "GET", "/v1/jobs/nightly", None)
+            .await
+            .json();
+        assert_eq!(mine["executor"], "hostile", "{backend}");
+        assert_eq!(mine["disabled"], false, "{backend}");
+        assert_eq!(mine["success_count"], 1, "{backend}: {mine}");
+        let executions = server
+            .call_as(Some(&acme), "GET", "/v1/jobs/nightly/executions", None)
+            .await
+            .json();
+        assert_eq!(executions.as_array().unwrap().len(), 1, "{backend}");
+        let secrets = server
+            .call_as(Some(&acme), "GET", "/v1/secrets", None)
+            .await
+            .json();
+        assert_eq!(secrets[0]["name"], "api-key", "{backend}");
+        let versions = server
+            .call_as(Some(&acme), "GET", "/v1/executors/hostile", None)
+            .await;
+        assert_eq!(versions.status, 200, "{backend}");
+    }
+}
+
+#[test]
+fn grants_decide_what_a_tenant_reaches_and_survive_a_restart() {
+    // The recording servers keep runtimes of their own, made and dropped outside the test's.
+    let allowed = RecordingServer::start(200, "allowed");
+    let forbidden = RecordingServer::start(200, "forbidden");
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(grants_scenario(&allowed, &forbidden));
+}
+
+async fn grants_scenario(allowed: &RecordingServer, forbidden: &RecordingServer) {
+    let component = std::fs::read(hostile()).unwrap();
+    let server = Server::sqlite(&[]);
+    let acme = tenant(&server, "acme").await;
+
+    // An upload asking for what the tenant lacks is accepted, with a warning.
+    let uploaded = upload(&server, &acme, "hostile", &component).await;
+    let warnings = uploaded["warnings"].to_string();
+    assert!(
+        warnings.contains("tenant acme is granted none"),
+        "{uploaded}"
+    );
+
+    // Hosted tenants start with nothing: no HTTP, no programs, no secrets.
+    for (name, config) in [
+        (
+            "fetch-allowed",
+            json!({"mode": "http", "url": allowed.url("/ok")}),
+        ),
+        (
+            "fetch-forbidden",
+            json!({"mode": "http", "url": forbidden.url("/no")}),
+        ),
+        ("read-granted", json!({"mode": "secret", "name": "granted"})),
+        ("read-other", json!({"mode": "secret", "name": "other"})),
+    ] {
+        let job = json!({"name": name, "schedule": "@manually", "executor": "hostile",
+                         "executor_config": config});
+        let created = server
+            .call_as(Some(&acme), "POST", "/v1/jobs", Some(job))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let shell = json!({"name": "shell", "schedule": "@manually", "executor": "shell",
+                       "executor_config": {"command": "echo hi"}});
+    assert_eq!(
+        server
+            .call_as(Some(&acme), "POST", "/v1/jobs", Some(shell))
+            .await
+            .status,
+        201
+    );
+    for name in ["granted", "other"] {
+        let put = server
+            .call_as(
+                Some(&acme),
+                "PUT",
+                &format!("/v1/secrets/{name}"),
+                Some(json!({"value": "v4lue"})),
+            )
+            .await;
+        assert_eq!(put.status, 201);
+    }
+    let before = run_as(&server, &acme, "fetch-allowed").await;
+    assert_eq!(before["success"], false, "{before}");
+    assert!(
+        before["reason"].as_str().unwrap().contains("http"),
+        "{before}"
+    );
+    let shell = run_as(&server, &acme, "shell").await;
+    assert_eq!(shell["success"], false, "{shell}");
+    assert!(
+        shell["reason"].as_str().unwrap().contains("process"),
+        "{shell}"
+    );
+    assert!(allowed.requests().is_empty());
+
+    // The admin grants one host and one secret; bad grants are refused naming the pattern.
+    let bad = server
+        .put(
+            "/v1/tenants/acme/grants",
+            json!({"http": ["not a pattern"]}),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (400, "grants.http[0]".to_string()),
+        "{}",
+        bad.text
+    );
+    let unknown = server.put("/v1/tenants/nobody/grants", json!({})).await;
+    assert_eq!(unknown.status, 404);
+    let default = server.put("/v1/tenants/default/grants", json!({})).await;
+    assert_eq!(default.status, 409);
+    let set = server
+        .put(
+            "/v1/tenants/acme/grants",
+            json!({"http": [allowed.allow()], "secrets": ["granted"]}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.json()["grants"]["secrets"], json!(["granted"]));
+
+    check_grants(&server, &acme, forbidden).await;
+    assert_eq!(allowed.requests().len(), 1);
+    assert!(
+        forbidden.requests().is_empty(),
+        "the forbidden host got a connection"
+    );
+
+    // A restart keeps the tenant, its token, grants, secrets and upload.
+    let server = server.crash_and_restart();
+    check_grants(&server, &acme, forbidden).await;
+    assert_eq!(allowed.requests().len(), 2);
+    assert!(forbidden.requests().is_empty());
+}
+
+/// As `acme`, with `http` granted to one host and `secrets` to `granted`: the allowed host
+/// answers, the forbidden one is denied naming it, the granted secret is read and the
+/// other is not.
+async fn check_grants(server: &Server, acme: &str, forbidden: &RecordingServer) {
+    let ok = run_as(server, acme, "fetch-allowed").await;
+    assert_eq!(ok["success"], true, "{ok}");
+    assert!(ok["output"].as_str().unwrap().contains("allowed"), "{ok}");
+    let denied = run_as(server, acme, "fetch-forbidden").await;
+    assert_eq!(denied["success"], false, "{denied}");
+    let shown = format!("{}{}", denied["output"], denied["reason"]);
+    assert!(
+        shown.contains("http") && shown.contains(&forbidden.addr.to_string()),
+        "{denied}"
+    );
+    let read = run_as(server, acme, "read-granted").await;
+    assert_eq!(read["success"], true, "{read}");
+    assert!(
+        read["output"]
+            .as_str()
+            .unwrap()
+            .contains("secret of 5 bytes"),
+        "{read}"
+    );
+    let other = run_as(server, acme, "read-other").await;
+    assert_eq!(other["success"], false, "{other}");
+    let shown = format!("{}{}", other["output"], other["reason"]);
+    assert!(
+        shown.contains("secret \\\"other\\\" is not granted"),
+        "{other}"
+    );
+}
+
+#[tokio::test]
+async fn quotas_are_named_when_reached_and_the_concurrency_quota_waits_or_skips() {
+    let component = std::fs::read(hostile()).unwrap();
+    let server = Server::sqlite(&[]);
+    let acme = tenant(&server, "acme").await;
+    let bad = server
+        .put("/v1/tenants/acme/quotas", json!({"max_jobz": 1}))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("max_jobz"), "{}", bad.text);
+    let negative = server
+        .put("/v1/tenants/acme/quotas", json!({"max_jobs": -1}))
+        .await;
+    assert_eq!(
+        (negative.status, negative.field()),
+        (400, "quotas.max_jobs".to_string())
+    );
+    let set = server
+        .put(
+            "/v1/tenants/acme/quotas",
+            json!({"max_jobs": 3, "max_concurrent_executions": 1, "max_executors": 1}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+
+    let granted = server
+        .put("/v1/tenants/acme/grants", json!({"process": ["sleep"]}))
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    upload(&server, &acme, "sleeper", &component).await;
+    let again = server
+        .reply(
+            server
+                .request(reqwest::Method::PUT, "/v1/executors/sleeper")
+                .bearer_auth(&acme)
+                .header("Content-Type", "application/wasm")
+                .header("Connection", "close")
+                .body(component.clone()),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.field()),
+        (429, "max_executors".to_string()),
+        "{}",
+        again.text
+    );
+
+    let job = |name: &str, seconds: u32, concurrency: &str| {
+        json!({"name": name, "schedule": "@manually", "executor": "sleeper",
+               "concurrency": concurrency,
+               "executor_config": {"mode": "sleep", "seconds": seconds.to_string()}})
+    };
+    for spec in [
+        job("slow", 3, "allow"),
+        job("waits", 0, "allow"),
+        job("skips", 0, "forbid"),
+    ] {
+        let created = server
+            .call_as(Some(&acme), "POST", "/v1/jobs", Some(spec))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let fourth = server
+        .call_as(
+            Some(&acme),
+            "POST",
+            "/v1/jobs",
+            Some(job("fourth", 0, "allow")),
+        )
+        .await;
+    assert_eq!(
+        (fourth.status, fourth.field()),
+        (429, "max_jobs".to_string()),
+        "{}",
+        fourth.text
+    );
+    // Replacing a job is not a new one.
+    let replaced = server
+        .call_as(
+            Some(&acme),
+            "PUT",
+            "/v1/jobs/waits",
+            Some(job("waits", 0, "allow")),
+        )
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+
+    let slow = server
+        .call_as(Some(&acme), "POST", "/v1/jobs/slow/run", None)
+        .await;
+    assert_eq!(slow.status, 202, "{}", slow.text);
+    let busy = server
+        .call_as(Some(&acme), "POST", "/v1/jobs/waits/run", None)
+        .await;
+    assert_eq!(
+        (busy.status, busy.field()),
+        (429, "max_concurrent_executions".to_string()),
+        "{}",
+        busy.text
+    );
+    // Other tenants are not held back by acme's quota.
+    let mine = json!({"name": "mine", "schedule": "@manually", "executor": "shell",
+                      "executor_config": {"command": "true"}});
+    assert_eq!(server.post("/v1/jobs", mine).await.status, 201);
+    assert_eq!(server.run_to_end("mine").await["success"], true);
+
+    // Scheduled while `slow` runs: `waits` (allow) waits for the slot, `skips` (forbid)
+    // is recorded as failed, naming the quota.
+    for name in ["waits", "skips"] {
+        let mut spec = job(name, 0, if name == "skips" { "forbid" } else { "allow" });
+        spec["schedule"] = json!("@every 1s");
+        let put = server
+            .call_as(Some(&acme), "PUT", &format!("/v1/jobs/{name}"), Some(spec))
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+    }
+    let slow_path = format!("/v1/jobs/slow/executions/{}", slow.json()["id"]);
+    let skipped =
+        crate::support::eventually("a skipped tick", std::time::Duration::from_secs(10), || {
+            let server = &server;
+            let acme = acme.clone();
+            async move {
+                let list = server
+                    .call_as(Some(&acme), "GET", "/v1/jobs/skips/executions", None)
+                    .await
+                    .json();
+                list.as_array()?
+                    .iter()
+                    .find(|e| e["finished_at"].is_string())
+                    .cloned()
+            }
+        })
+        .await;
+    assert_eq!(skipped["success"], false, "{skipped}");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: quota max_concurrent_executions"),
+        "{skipped}"
+    );
+    let slow_done =
+        crate::support::eventually("slow to end", std::time::Duration::from_secs(15), || {
+            let server = &server;
+            let acme = acme.clone();
+            let slow_path = slow_path.clone();
+            async move {
+                let slow = server
+                    .call_as(Some(&acme), "GET", &slow_path, None)
+                    .await
+                    .json();
+                slow["finished_at"].is_string().then_some(slow)
+            }
+        })
+        .await;
+    let waited = crate::support::eventually(
+        "a waiting tick to run",
+        std::time::Duration::from_secs(15),
+        || {
+            let server = &server;
+            let acme = acme.clone();
+            async move {
+                let list = server
+                    .call_as(Some(&acme), "GET", "/v1/jobs/waits/executions", None)
+                    .await
+                    .json();
+                list.as_array()?
+                    .iter()
+                    .rev()
+                    .find(|e| e["success"] == true)
+                    .cloned()
+            }
+        },
+    )
+    .await;
+    // No execution of `waits` ran beside `slow`.
+    let list = server
+        .call_as(Some(&acme), "GET", "/v1/jobs/waits/executions", None)
+        .await
+        .json();
+    for execution in list.as_array().unwrap() {
+        if let Some(started) = execution["started_at"].as_str() {
+            assert!(
+                started >= slow_done["finished_at"].as_str().unwrap(),
+                "{execution} started while slow ran: {slow_done}"
+            );
+        }
+    }
+    assert_eq!(waited["success"], true);
+}
+
+#[tokio::test]
+async fn the_admin_cli_creates_tenants_tokens_grants_and_quotas() {
+    let server = Server::sqlite(&[]);
+    let ok = |args: &[&str]| {
+        let output = server.cli(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            crate::support::stderr(&output)
+        );
+        crate::support::stdout(&output)
+    };
+    assert_eq!(ok(&["tenant", "create", "acme"]), "tenant acme created\n");
+    let token = ok(&["token", "create", "acme"]).trim().to_string();
+    assert!(token.starts_with("sct_"), "{token}");
+    let dir = tempfile::tempdir().unwrap();
+    let grants = dir.path().join("grants.json");
+    std::fs::write(&grants, r#"{"http": ["https://api.example.com"]}"#).unwrap();
+    let shown = ok(&["grant", "set", "acme", "-f", grants.to_str().unwrap()]);
+    assert!(shown.contains("https://api.example.com"), "{shown}");
+    let quotas = dir.path().join("quotas.json");
+    std::fs::write(&quotas, r#"{"max_jobs": 5}"#).unwrap();
+    let shown = ok(&["quota", "set", "acme", "-f", quotas.to_str().unwrap()]);
+    assert!(shown.contains("\"max_jobs\": 5"), "{shown}");
+    let list = ok(&["tenant", "list"]);
+    assert!(list.contains("acme") && list.contains("default"), "{list}");
+    assert!(list.contains("max_jobs"), "{list}");
+
+    // The tenant's token works with the client commands, and is refused the admin's.
+    let as_acme = server.cli_as(&token, &["job", "list"]);
+    assert!(
+        as_acme.status.success(),
+        "{}",
+        crate::support::stderr(&as_acme)
+    );
+    let refused = server.cli_as(&token, &["tenant", "list"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        crate::support::stderr(&refused).contains("admin token"),
+        "{}",
+        crate::support::stderr(&refused)
+    );
+    let bad = std::fs::write(&grants, r#"{"http": ["not a pattern"]}"#);
+    bad.unwrap();
+    let refused = server.cli(&["grant", "set", "acme", "-f", grants.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        crate::support::stderr(&refused).contains("grants.http[0]"),
+        "{}",
+        crate::support::stderr(&refused)
+    );
+}
