@@ -37,7 +37,7 @@ async fn an_uploaded_template_runs_from_a_job_and_is_kept_across_a_restart() {
         assert_eq!(first["version"], 1, "{backend}");
         assert_eq!(first["size"], wasm.len(), "{backend}");
         assert_eq!(first["sha256"].as_str().unwrap().len(), 64, "{backend}");
-        assert_eq!(first["capabilities"], json!([]), "{backend}: {first}");
+        assert_eq!(first["capabilities"], json!(["http"]), "{backend}: {first}");
         let second = upload(&server, "greeter", wasm.clone(), "application/wasm").await;
         assert_eq!(second.json()["version"], 2, "{backend}");
 

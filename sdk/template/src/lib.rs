@@ -9,6 +9,7 @@
 
 use std::io::Write;
 
+use sandcron_sdk::http::Request;
 use sandcron_sdk::output::{self, Output};
 use sandcron_sdk::{Execution, Executor, Failure};
 use serde::Deserialize;
@@ -24,6 +25,10 @@ struct Config {
     /// How many times to say it; 1 when absent.
     #[serde(default)]
     repeat: Option<u32>,
+    /// A URL to fetch after greeting, optional. The host sends the request only if the
+    /// job's grants allow the host (`http`); otherwise the execution fails as denied.
+    #[serde(default)]
+    url: Option<String>,
 }
 
 /// The most lines one execution may write.
@@ -64,6 +69,13 @@ impl Executor for MyExecutor {
                 config.greeting, execution.job_name
             )
             .map_err(|e| Failure::Failed(format!("writing output: {e}")))?;
+        }
+
+        // Capabilities: an HTTP request goes through the host, which checks it against
+        // the grants; a denied one comes back as `Failure::Denied` naming the host.
+        if let Some(url) = config.url.as_deref().filter(|url| !url.is_empty()) {
+            let response = Request::get(url).send()?;
+            output::print(&format!("GET {url}: {}\n", response.status));
         }
         Ok(())
     }
