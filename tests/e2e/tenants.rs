@@ -359,10 +359,83 @@ async fn grants_scenario(allowed: &RecordingServer, forbidden: &RecordingServer)
         "the forbidden host got a connection"
     );
 
+    // A job's own grants narrow its tenant's: the intersection, never more.
+    let bad = server
+        .call_as(
+            Some(&acme),
+            "POST",
+            "/v1/jobs",
+            Some(json!({
+            "name": "bad-grants", "schedule": "@manually", "executor": "hostile",
+            "grants": {"http": ["not a pattern"]}})),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (400, "grants.http[0]".to_string()),
+        "{}",
+        bad.text
+    );
+    let docker = server
+        .call_as(
+            Some(&acme),
+            "POST",
+            "/v1/jobs",
+            Some(json!({
+            "name": "bad-grants", "schedule": "@manually", "executor": "hostile",
+            "grants": {"docker": ["image:busybox"]}})),
+        )
+        .await;
+    assert_eq!(
+        (docker.status, docker.field()),
+        (400, "grants.docker".to_string())
+    );
+    for (name, config, grants, success) in [
+        (
+            "narrow-same",
+            json!({"mode": "http", "url": allowed.url("/narrow")}),
+            json!({"http": [allowed.allow()]}),
+            true,
+        ),
+        (
+            "narrow-other",
+            json!({"mode": "http", "url": allowed.url("/narrow")}),
+            json!({"http": [forbidden.allow()]}),
+            false,
+        ),
+        (
+            "narrow-wider",
+            json!({"mode": "http", "url": forbidden.url("/wider")}),
+            json!({"http": [forbidden.allow()]}),
+            false,
+        ),
+        (
+            "narrow-secret",
+            json!({"mode": "secret", "name": "granted"}),
+            json!({"http": [allowed.allow()]}),
+            false,
+        ),
+    ] {
+        let job = json!({"name": name, "schedule": "@manually", "executor": "hostile",
+                         "executor_config": config, "grants": grants});
+        let created = server
+            .call_as(Some(&acme), "POST", "/v1/jobs", Some(job))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        assert_eq!(created.json()["grants"], grants, "{}", created.text);
+        let execution = run_as(&server, &acme, name).await;
+        assert_eq!(execution["success"], success, "{name}: {execution}");
+    }
+    assert_eq!(allowed.requests().len(), 2);
+    assert!(
+        forbidden.requests().is_empty(),
+        "the forbidden host got a connection"
+    );
+
     // A restart keeps the tenant, its token, grants, secrets and upload.
     let server = server.crash_and_restart();
     check_grants(&server, &acme, forbidden).await;
-    assert_eq!(allowed.requests().len(), 2);
+    assert_eq!(allowed.requests().len(), 3);
     assert!(forbidden.requests().is_empty());
 }
 

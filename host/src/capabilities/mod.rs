@@ -130,6 +130,48 @@ impl Grants {
         }
     }
 
+    /// Grants from lists of patterns by capability, as tenants' and jobs' JSON give
+    /// them (`{"http": ["https://api.example.com"]}`). The error gives the entry
+    /// (`http[0]`, or the capability alone when it is unknown) and what is wrong.
+    pub fn from_lists<'a, P>(
+        lists: impl IntoIterator<Item = (&'a str, P)>,
+    ) -> Result<Grants, (String, String)>
+    where
+        P: IntoIterator<Item = &'a str>,
+    {
+        let mut grants = Grants::default();
+        for (capability, patterns) in lists {
+            if !NAMES.contains(&capability) {
+                return Err((
+                    capability.to_string(),
+                    format!("unknown capability (known: {})", NAMES.join(", ")),
+                ));
+            }
+            for (index, pattern) in patterns.into_iter().enumerate() {
+                grants
+                    .allow(capability, pattern)
+                    .map_err(|e| (format!("{capability}[{index}]"), e))?;
+            }
+        }
+        Ok(grants)
+    }
+
+    /// Narrows the grant to what `narrower` allows too, capability by capability: a call
+    /// must pass both. Docker grants cannot be intersected pattern by pattern: a
+    /// `narrower` that allows no image denies Docker, any other keeps this grant's.
+    pub fn narrow(&mut self, narrower: &Grants) {
+        self.http.narrow(narrower.http.clone());
+        self.process = self.process.intersect(&narrower.process);
+        self.secrets.narrow(&narrower.secrets);
+        if narrower.docker.allows_no_image() {
+            self.docker = docker::DockerPolicy::default();
+        }
+        self.nats.narrow(narrower.nats.clone());
+        self.amqp.narrow(narrower.amqp.clone());
+        self.kafka.narrow(narrower.kafka.clone());
+        self.grpc.narrow(narrower.grpc.clone());
+    }
+
     /// Widens the grant by `CAPABILITY=PATTERN` entries, as the `--allow` flag gives them.
     pub fn allow_all<S: AsRef<str>>(&mut self, entries: &[S]) -> Result<(), String> {
         for entry in entries {
@@ -245,4 +287,73 @@ pub fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Res
     kafka::add_to_linker(linker, |t: &mut T| &mut t.capabilities().kafka)?;
     grpc::add_to_linker(linker, |t: &mut T| &mut t.capabilities().grpc)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http::Target;
+    use super::net::Endpoint;
+    use super::*;
+
+    fn grants(lists: &[(&str, &[&str])]) -> Grants {
+        Grants::from_lists(lists.iter().map(|(c, p)| (*c, p.iter().copied()))).unwrap()
+    }
+
+    #[test]
+    fn from_lists_names_the_entry_that_is_wrong() {
+        let error = Grants::from_lists([("http", ["https://ok.example.com", "not a pattern"])])
+            .unwrap_err();
+        assert_eq!(error.0, "http[1]");
+        let error = Grants::from_lists([("teleport", Vec::<&str>::new())]).unwrap_err();
+        assert_eq!(error.0, "teleport");
+    }
+
+    #[test]
+    fn narrowing_allows_only_what_both_grants_allow() {
+        let mut tenant = grants(&[
+            ("http", &["https://*.example.com"]),
+            ("secrets", &["*"]),
+            ("process", &["*"]),
+            ("nats", &["127.0.0.1:4222/jobs.>"]),
+        ]);
+        let job = grants(&[
+            (
+                "http",
+                &["https://api.example.com", "https://elsewhere.org"],
+            ),
+            ("secrets", &["token"]),
+            ("nats", &["127.0.0.1:4222/jobs.a"]),
+        ]);
+        tenant.narrow(&job);
+        let target = |host| Target {
+            scheme: "https",
+            host,
+            port: 443,
+        };
+        assert!(tenant.http.check_target(&target("api.example.com")).is_ok());
+        assert!(
+            tenant
+                .http
+                .check_target(&target("www.example.com"))
+                .is_err()
+        );
+        assert!(tenant.http.check_target(&target("elsewhere.org")).is_err());
+        assert!(tenant.secrets.allows("token"));
+        assert!(!tenant.secrets.allows("other"));
+        assert_eq!(tenant.process, process::ProcessPolicy::Nothing);
+        assert!(tenant.denies_all("docker"));
+        let endpoint = Endpoint {
+            host: "127.0.0.1",
+            port: 4222,
+        };
+        assert!(tenant.nats.check(&endpoint, "jobs.a").is_ok());
+        assert!(tenant.nats.check(&endpoint, "jobs.b").is_err());
+
+        let mut narrow_tenant = grants(&[("secrets", &["a", "b"])]);
+        narrow_tenant.narrow(&grants(&[("secrets", &["*"])]));
+        assert!(narrow_tenant.secrets.allows("a") && !narrow_tenant.secrets.allows("c"));
+        let mut nothing = grants(&[("http", &["https://api.example.com"])]);
+        nothing.narrow(&Grants::default());
+        assert!(nothing.denies_all("http"));
+    }
 }

@@ -225,12 +225,15 @@ impl<R> fmt::Display for EndpointPattern<R> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointPolicy<R> {
     patterns: Vec<EndpointPattern<R>>,
+    /// Narrower grants a call must also pass (a job's, within its tenant's).
+    within: Vec<EndpointPolicy<R>>,
 }
 
 impl<R> Default for EndpointPolicy<R> {
     fn default() -> Self {
         Self {
             patterns: Vec::new(),
+            within: Vec::new(),
         }
     }
 }
@@ -244,7 +247,12 @@ impl<R: Resource> EndpointPolicy<R> {
 
     /// Whether nothing at all is allowed.
     pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
+        self.patterns.is_empty() || self.within.iter().any(EndpointPolicy::is_empty)
+    }
+
+    /// Narrows the grant: from now on a call must also pass `other`.
+    pub fn narrow(&mut self, other: EndpointPolicy<R>) {
+        self.within.push(other);
     }
 
     /// Checks a call before any connection: is the server and the resource in the grant,
@@ -266,7 +274,9 @@ impl<R: Resource> EndpointPolicy<R> {
         if let Ok(ip) = endpoint.host.parse::<IpAddr>() {
             self.check_address(endpoint, resource, ip)?;
         }
-        Ok(())
+        self.within
+            .iter()
+            .try_for_each(|narrower| narrower.check(endpoint, resource))
     }
 
     /// Checks one address `endpoint`'s host resolved to (or the address of a connection
@@ -280,6 +290,9 @@ impl<R: Resource> EndpointPolicy<R> {
     ) -> Result<(), String> {
         if is_public(ip) {
             return Ok(());
+        }
+        for narrower in &self.within {
+            narrower.check_address(endpoint, resource, ip)?;
         }
         let explicit = self.patterns.iter().any(|p| {
             p.matches_endpoint(endpoint)

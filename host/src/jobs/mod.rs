@@ -5,4 +5,4 @@ mod spec;
 mod validate;
 
 pub use spec::{Concurrency, JobSpec, Misfire, RetryBackoff};
-pub use validate::{FieldError, check_name, validate};
+pub use validate::{FieldError, check_name, job_grants, validate};

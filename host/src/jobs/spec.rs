@@ -61,6 +61,11 @@ pub struct JobSpec {
     pub timeout: String,
     /// What to do with ticks missed while no node was running.
     pub misfire: Misfire,
+    /// What this job's executions may do, within its tenant's grants (Sandcron's key):
+    /// `{"http": ["https://api.example.com"]}`, a capability left out is denied. `None`:
+    /// the tenant's grants as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// Whether executions of one job may overlap.

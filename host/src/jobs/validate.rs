@@ -9,6 +9,7 @@ use std::time::Duration;
 use sandcron_sdk::duration::parse_duration;
 
 use super::JobSpec;
+use crate::capabilities::Grants;
 use crate::scheduler::schedule::Schedule;
 
 /// A refusal of one field.
@@ -82,6 +83,7 @@ pub fn validate(
     {
         return Err(FieldError::new("expires_at", "is before starts_at"));
     }
+    job_grants(spec)?;
     if spec.schedule.is_empty() {
         if spec.parent_job.is_empty() {
             return Err(FieldError::new(
@@ -95,6 +97,32 @@ pub fn validate(
     Schedule::parse(&spec.schedule, timezone, &spec.name)
         .map(Some)
         .map_err(|e| FieldError::new(e.field(), e.message()))
+}
+
+/// The job's own `grants`, parsed: `None` when it has none. The error names the pattern
+/// (`grants.http[0]`). Docker grants cannot be narrowed per job: a job that lists
+/// `docker` patterns is refused (leaving `docker` out denies it).
+pub fn job_grants(spec: &JobSpec) -> Result<Option<Grants>, FieldError> {
+    let Some(lists) = &spec.grants else {
+        return Ok(None);
+    };
+    if lists
+        .get("docker")
+        .is_some_and(|patterns| !patterns.is_empty())
+    {
+        return Err(FieldError::new(
+            "grants.docker",
+            "a job cannot narrow its tenant's docker grant; leave docker out to deny it, \
+             or give the job no grants to use its tenant's",
+        ));
+    }
+    Grants::from_lists(
+        lists.iter().map(|(capability, patterns)| {
+            (capability.as_str(), patterns.iter().map(String::as_str))
+        }),
+    )
+    .map(Some)
+    .map_err(|(entry, message)| FieldError::new(format!("grants.{entry}"), message))
 }
 
 /// Dkron's slug rule for names (jobs, uploaded executors): only lower-case letters,

@@ -19,7 +19,7 @@ use super::backoff::retry_delay;
 use super::tenants::{TenantPolicy, TenantSlot};
 use crate::capabilities::Grants;
 use crate::capabilities::process::ProcessPolicy;
-use crate::jobs::{Concurrency, JobSpec};
+use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::store::{
     DEFAULT_TENANT, ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick,
@@ -464,7 +464,7 @@ impl Inner {
         executable: &Executable,
     ) -> Result<(ExecutionInfo, Grants, Vec<(String, String)>), String> {
         let mut info = self.execution_info(run);
-        let mut grants = grants_for(run, policy);
+        let mut grants = grants_for(run, policy)?;
         let referenced = super::secrets::references(&run.spec.executor_config)?;
         let reads_secrets = !grants.secrets.is_empty()
             && executable
@@ -508,9 +508,9 @@ impl Inner {
 
 /// What a run's executor may do: its tenant's grants (for the default tenant, the node's),
 /// and for the default tenant's built-in shell any program unless the node's grants name
-/// some (as Dkron's shell executor, which runs as the node's user). Another tenant's shell
-/// runs only the programs granted to it.
-fn grants_for(run: &Run, policy: &TenantPolicy) -> Grants {
+/// some (as Dkron's shell executor, which runs as the node's user); another tenant's shell
+/// runs only the programs granted to it. A job's own `grants` narrow them.
+fn grants_for(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
     let mut grants = policy.grants.clone();
     if run.tenant == DEFAULT_TENANT
         && run.spec.executor == "shell"
@@ -518,7 +518,10 @@ fn grants_for(run: &Run, policy: &TenantPolicy) -> Grants {
     {
         grants.process = ProcessPolicy::Any;
     }
-    grants
+    if let Some(narrower) = job_grants(&run.spec).map_err(|e| e.to_string())? {
+        grants.narrow(&narrower);
+    }
+    Ok(grants)
 }
 
 /// The job's `timeout`, or the default of one hour.

@@ -13,7 +13,7 @@ mod tokens;
 pub use quotas::{QUOTA_NAMES, QuotaExceeded, Quotas};
 pub use tokens::{TokenKind, hash_token, new_token};
 
-use crate::capabilities::{Grants, NAMES};
+use crate::capabilities::Grants;
 use crate::jobs::FieldError;
 
 /// The name of the operator's own tenant (id [`crate::store::DEFAULT_TENANT`]).
@@ -29,35 +29,31 @@ pub fn check_tenant_name(name: &str) -> Result<(), FieldError> {
 }
 
 /// A tenant's grants from their JSON form, `{"http": ["https://api.example.com"], …}`:
-/// every key a capability (see [`NAMES`]), every value a list of that capability's
-/// patterns. The error names the field (`grants.http[0]`).
+/// every key a capability (see [`crate::capabilities::NAMES`]), every value a list of that
+/// capability's patterns. The error names the field (`grants.http[0]`).
 pub fn grants_from_json(json: &serde_json::Value) -> Result<Grants, FieldError> {
-    let mut grants = Grants::default();
     let object = json
         .as_object()
         .ok_or_else(|| FieldError::new("grants", "expected an object of CAPABILITY: [PATTERN]"))?;
+    let mut lists = Vec::with_capacity(object.len());
     for (capability, patterns) in object {
         let field = format!("grants.{capability}");
-        if !NAMES.contains(&capability.as_str()) {
-            return Err(FieldError::new(
-                &field,
-                format!("unknown capability (known: {})", NAMES.join(", ")),
-            ));
-        }
         let patterns = patterns
             .as_array()
             .ok_or_else(|| FieldError::new(&field, "expected a list of patterns"))?;
-        for (index, pattern) in patterns.iter().enumerate() {
-            let field = format!("{field}[{index}]");
-            let pattern = pattern
-                .as_str()
-                .ok_or_else(|| FieldError::new(&field, "expected a string"))?;
-            grants
-                .allow(capability, pattern)
-                .map_err(|e| FieldError::new(&field, e))?;
-        }
+        let patterns = patterns
+            .iter()
+            .enumerate()
+            .map(|(index, pattern)| {
+                pattern.as_str().ok_or_else(|| {
+                    FieldError::new(format!("{field}[{index}]"), "expected a string")
+                })
+            })
+            .collect::<Result<Vec<&str>, _>>()?;
+        lists.push((capability.as_str(), patterns));
     }
-    Ok(grants)
+    Grants::from_lists(lists)
+        .map_err(|(entry, message)| FieldError::new(format!("grants.{entry}"), message))
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ use crate::capabilities::net::{self, HostMatch, PortMatch};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpPolicy {
     patterns: Vec<HostPattern>,
+    /// Narrower grants a target must also pass (a job's, within its tenant's).
+    within: Vec<HttpPolicy>,
 }
 
 /// One `scheme://host[:port]` entry.
@@ -45,7 +47,15 @@ impl HttpPolicy {
             .iter()
             .map(|p| HostPattern::parse(p.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(Self { patterns })
+        Ok(Self {
+            patterns,
+            within: Vec::new(),
+        })
+    }
+
+    /// Narrows the grant: from now on a target must also pass `other`.
+    pub fn narrow(&mut self, other: HttpPolicy) {
+        self.within.push(other);
     }
 
     /// Allows one more pattern.
@@ -56,7 +66,7 @@ impl HttpPolicy {
 
     /// Whether no host at all is allowed.
     pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
+        self.patterns.is_empty() || self.within.iter().any(HttpPolicy::is_empty)
     }
 
     /// Checks a target before any connection: is it in the allowed hosts, and, when its
@@ -71,7 +81,9 @@ impl HttpPolicy {
         if let Ok(ip) = target.host.parse::<IpAddr>() {
             self.check_address(target, ip)?;
         }
-        Ok(())
+        self.within
+            .iter()
+            .try_for_each(|narrower| narrower.check_target(target))
     }
 
     /// Checks one address a target's host resolved to: public addresses pass; loopback,
@@ -80,6 +92,9 @@ impl HttpPolicy {
     pub fn check_address(&self, target: &Target, ip: IpAddr) -> Result<(), String> {
         if net::is_public(ip) {
             return Ok(());
+        }
+        for narrower in &self.within {
+            narrower.check_address(target, ip)?;
         }
         let explicit = self
             .patterns

@@ -43,6 +43,26 @@ impl ProcessPolicy {
         Ok(())
     }
 
+    /// What both policies allow: the programs in each.
+    pub fn intersect(&self, other: &ProcessPolicy) -> ProcessPolicy {
+        match (self, other) {
+            (Self::Nothing, _) | (_, Self::Nothing) => Self::Nothing,
+            (Self::Any, narrower) | (narrower, Self::Any) => narrower.clone(),
+            (Self::Only(mine), Self::Only(theirs)) => {
+                let both: Vec<PathBuf> = mine
+                    .iter()
+                    .filter(|program| theirs.contains(program))
+                    .cloned()
+                    .collect();
+                if both.is_empty() {
+                    Self::Nothing
+                } else {
+                    Self::Only(both)
+                }
+            }
+        }
+    }
+
     /// Resolves `program` (run from `cwd`) and checks it against the policy. Returns the
     /// path to execute, or the reason for refusing it.
     pub fn check(&self, program: &str, cwd: Option<&Path>) -> Result<PathBuf, Refusal> {

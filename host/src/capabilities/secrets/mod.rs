@@ -43,6 +43,18 @@ impl SecretsPolicy {
         &self.allowed
     }
 
+    /// Narrows the names allowed to those `other` allows too.
+    pub fn narrow(&mut self, other: &SecretsPolicy) {
+        if other.allowed.iter().any(|name| name == "*") {
+            return;
+        }
+        if self.allowed.iter().any(|name| name == "*") {
+            self.allowed.clone_from(&other.allowed);
+        } else {
+            self.allowed.retain(|name| other.allowed.contains(name));
+        }
+    }
+
     /// Whether no secret at all may be read.
     pub fn is_empty(&self) -> bool {
         self.allowed.is_empty()
