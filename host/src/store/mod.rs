@@ -322,6 +322,17 @@ impl JobSort {
         }
     }
 
+    /// The two tables of the list, the one that holds the sort key first: SQLite keeps
+    /// the order of a `CROSS JOIN`, so the first page of a list sorted by `next` walks
+    /// `job_state_next` and stops, instead of sorting every job of the tenant. The join
+    /// condition is in the filters ([`crate::store::sql`]'s `list_jobs`).
+    fn tables(self) -> &'static str {
+        match self {
+            Self::Name | Self::Displayname | Self::Schedule => "jobs CROSS JOIN job_state",
+            _ => "job_state CROSS JOIN jobs",
+        }
+    }
+
     fn column(self) -> &'static str {
         match self {
             Self::Name => "name",

@@ -413,7 +413,9 @@ macro_rules! sql_store {
                 query: &JobQuery,
             ) -> Result<(Vec<StoredJob>, u64), StoreError> {
                 fn filters(builder: &mut sqlx::QueryBuilder<'_, $db>, tenant: TenantId, query: &JobQuery) {
-                    builder.push(" WHERE tenant_id = ").push_bind(tenant);
+                    builder
+                        .push(" WHERE job_state.job_id = jobs.id AND tenant_id = ")
+                        .push_bind(tenant);
                     if let Some(q) = &query.q {
                         let pattern = format!("%{q}%");
                         builder.push(" AND (name LIKE ").push_bind(pattern.clone());
@@ -438,13 +440,19 @@ macro_rules! sql_store {
                 let total = if unfiltered {
                     self.count_jobs(tenant).await?
                 } else {
-                    let mut count = sqlx::QueryBuilder::<$db>::new(format!("SELECT COUNT(*) FROM {JOBS_FROM}"));
+                    let mut count = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT COUNT(*) FROM {}",
+                        query.sort.tables()
+                    ));
                     filters(&mut count, tenant, query);
                     let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
                     total.max(0) as u64
                 };
 
-                let mut select = sqlx::QueryBuilder::<$db>::new(format!("SELECT {JOB_COLUMNS} FROM {JOBS_FROM}"));
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {JOB_COLUMNS} FROM {}",
+                    query.sort.tables()
+                ));
                 filters(&mut select, tenant, query);
                 let order = if query.descending { "DESC" } else { "ASC" };
                 select.push(format!(
