@@ -360,36 +360,22 @@ async fn grants_scenario(allowed: &RecordingServer, forbidden: &RecordingServer)
     );
 
     // A job's own grants narrow its tenant's: the intersection, never more.
-    let bad = server
-        .call_as(
-            Some(&acme),
-            "POST",
-            "/v1/jobs",
-            Some(json!({
-            "name": "bad-grants", "schedule": "@manually", "executor": "hostile",
-            "grants": {"http": ["not a pattern"]}})),
-        )
-        .await;
-    assert_eq!(
-        (bad.status, bad.field()),
-        (400, "grants.http[0]".to_string()),
-        "{}",
-        bad.text
-    );
-    let docker = server
-        .call_as(
-            Some(&acme),
-            "POST",
-            "/v1/jobs",
-            Some(json!({
-            "name": "bad-grants", "schedule": "@manually", "executor": "hostile",
-            "grants": {"docker": ["image:busybox"]}})),
-        )
-        .await;
-    assert_eq!(
-        (docker.status, docker.field()),
-        (400, "grants.docker".to_string())
-    );
+    for (grants, field) in [
+        (json!({"http": ["not a pattern"]}), "grants.http[0]"),
+        (json!({"docker": ["image:busybox"]}), "grants.docker"),
+    ] {
+        let job = json!({"name": "bad-grants", "schedule": "@manually", "executor": "hostile",
+                         "grants": grants});
+        let refused = server
+            .call_as(Some(&acme), "POST", "/v1/jobs", Some(job))
+            .await;
+        assert_eq!(
+            (refused.status, refused.field()),
+            (400, field.to_string()),
+            "{}",
+            refused.text
+        );
+    }
     for (name, config, grants, success) in [
         (
             "narrow-same",
@@ -587,23 +573,8 @@ async fn quotas_are_named_when_reached_and_the_concurrency_quota_waits_or_skips(
             .await;
         assert_eq!(put.status, 200, "{}", put.text);
     }
-    let slow_path = format!("/v1/jobs/slow/executions/{}", slow.json()["id"]);
-    let skipped =
-        crate::support::eventually("a skipped tick", std::time::Duration::from_secs(10), || {
-            let server = &server;
-            let acme = acme.clone();
-            async move {
-                let list = server
-                    .call_as(Some(&acme), "GET", "/v1/jobs/skips/executions", None)
-                    .await
-                    .json();
-                list.as_array()?
-                    .iter()
-                    .find(|e| e["finished_at"].is_string())
-                    .cloned()
-            }
-        })
-        .await;
+    let slow_id = slow.json()["id"].as_i64().unwrap();
+    let skipped = first_execution(&server, &acme, "skips", |e| e["finished_at"].is_string()).await;
     assert_eq!(skipped["success"], false, "{skipped}");
     assert!(
         skipped["reason"]
@@ -612,40 +583,11 @@ async fn quotas_are_named_when_reached_and_the_concurrency_quota_waits_or_skips(
             .starts_with("skipped: quota max_concurrent_executions"),
         "{skipped}"
     );
-    let slow_done =
-        crate::support::eventually("slow to end", std::time::Duration::from_secs(15), || {
-            let server = &server;
-            let acme = acme.clone();
-            let slow_path = slow_path.clone();
-            async move {
-                let slow = server
-                    .call_as(Some(&acme), "GET", &slow_path, None)
-                    .await
-                    .json();
-                slow["finished_at"].is_string().then_some(slow)
-            }
-        })
-        .await;
-    let waited = crate::support::eventually(
-        "a waiting tick to run",
-        std::time::Duration::from_secs(15),
-        || {
-            let server = &server;
-            let acme = acme.clone();
-            async move {
-                let list = server
-                    .call_as(Some(&acme), "GET", "/v1/jobs/waits/executions", None)
-                    .await
-                    .json();
-                list.as_array()?
-                    .iter()
-                    .rev()
-                    .find(|e| e["success"] == true)
-                    .cloned()
-            }
-        },
-    )
+    let slow_done = first_execution(&server, &acme, "slow", |e| {
+        e["id"] == slow_id && e["finished_at"].is_string()
+    })
     .await;
+    let waited = first_execution(&server, &acme, "waits", |e| e["success"] == true).await;
     // No execution of `waits` ran beside `slow`.
     let list = server
         .call_as(Some(&acme), "GET", "/v1/jobs/waits/executions", None)
@@ -660,6 +602,25 @@ async fn quotas_are_named_when_reached_and_the_concurrency_quota_waits_or_skips(
         }
     }
     assert_eq!(waited["success"], true);
+}
+
+/// Waits up to 15 s for an execution of `job` (as `token`) that `wanted` picks; it.
+async fn first_execution(
+    server: &Server,
+    token: &str,
+    job: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let path = format!("/v1/jobs/{job}/executions");
+    let wanted = &wanted;
+    crate::support::eventually(&path.clone(), std::time::Duration::from_secs(15), || {
+        let path = path.clone();
+        async move {
+            let list = server.call_as(Some(token), "GET", &path, None).await.json();
+            list.as_array()?.iter().find(|e| wanted(e)).cloned()
+        }
+    })
+    .await
 }
 
 #[tokio::test]

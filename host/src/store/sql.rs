@@ -291,6 +291,22 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(|(name,)| name).collect())
             }
 
+            /// Sets a tenant's JSON `column` (`grants` or `quotas`, never input) and reads the
+            /// tenant back; `None` when there is no such tenant.
+            async fn set_tenant_json(
+                &self,
+                name: &str,
+                column: &'static str,
+                value: &serde_json::Value,
+            ) -> Result<Option<$crate::store::Tenant>, StoreError> {
+                sqlx::query(&format!("UPDATE tenants SET {column} = $1 WHERE name = $2"))
+                    .bind(value.to_string())
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                $crate::store::Store::get_tenant(self, name).await
+            }
+
             /// Rows as jobs, with their dependent jobs: a lookup per parent only.
             async fn with_dependents(&self, rows: Vec<$crate::store::sql::JobRow>) -> Result<Vec<StoredJob>, StoreError> {
                 let mut jobs = Vec::with_capacity(rows.len());
@@ -1127,12 +1143,7 @@ macro_rules! sql_store {
                 name: &str,
                 grants: &serde_json::Value,
             ) -> Result<Option<$crate::store::Tenant>, StoreError> {
-                sqlx::query("UPDATE tenants SET grants = $1 WHERE name = $2")
-                    .bind(grants.to_string())
-                    .bind(name)
-                    .execute(&self.pool)
-                    .await?;
-                self.get_tenant(name).await
+                self.set_tenant_json(name, "grants", grants).await
             }
 
             async fn set_tenant_quotas(
@@ -1140,12 +1151,7 @@ macro_rules! sql_store {
                 name: &str,
                 quotas: &serde_json::Value,
             ) -> Result<Option<$crate::store::Tenant>, StoreError> {
-                sqlx::query("UPDATE tenants SET quotas = $1 WHERE name = $2")
-                    .bind(quotas.to_string())
-                    .bind(name)
-                    .execute(&self.pool)
-                    .await?;
-                self.get_tenant(name).await
+                self.set_tenant_json(name, "quotas", quotas).await
             }
 
             async fn add_token(&self, tenant: TenantId, hash: &str, admin: bool) -> Result<(), StoreError> {
