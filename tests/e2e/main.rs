@@ -22,4 +22,5 @@ mod sdk_template;
 mod secrets;
 mod store;
 mod support;
+mod tls;
 mod uploads;

@@ -275,6 +275,15 @@ pub async fn run_many(server: &Server, job: &str, times: usize) -> Value {
 /// loopback. It runs as the test's user (not through the `rabbitmq-server` wrapper, which
 /// switches users in a new session the test could not stop).
 pub fn dedicated_rabbitmq(dir: &std::path::Path) -> PeerProcess {
+    dedicated_rabbitmq_with(dir, "")
+}
+
+/// [`dedicated_rabbitmq`] with `config` (`rabbitmq.conf` lines, such as a TLS listener)
+/// added to its configuration.
+pub fn dedicated_rabbitmq_with(dir: &std::path::Path, config: &str) -> PeerProcess {
+    let config_file = dir.join("rabbitmq.conf");
+    std::fs::write(&config_file, config).unwrap();
+    let config_file = config_file.display().to_string();
     let port = free_port();
     let dist_port = free_port();
     let node = format!("sandcron-test-{port}@localhost");
@@ -294,6 +303,7 @@ pub fn dedicated_rabbitmq(dir: &std::path::Path) -> PeerProcess {
         ),
         ("RABBITMQ_MNESIA_BASE", mnesia.as_str()),
         ("RABBITMQ_LOG_BASE", logs.as_str()),
+        ("RABBITMQ_CONFIG_FILE", config_file.as_str()),
     ];
     let command = ["/usr/lib/rabbitmq/bin/rabbitmq-server".to_string()];
     PeerProcess::start("rabbitmq-server", &command, &env, port)

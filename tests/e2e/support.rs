@@ -28,6 +28,21 @@ pub async fn exec(args: Vec<String>) -> Output {
     .unwrap()
 }
 
+/// Runs `sandcron` with `args` off the async threads, its trust store (for NATS, AMQP and
+/// Kafka TLS) the certificates in `trusted` (through `SSL_CERT_FILE`).
+pub async fn exec_trusting(trusted: &std::path::Path, args: Vec<String>) -> Output {
+    let trusted = trusted.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        sandcron()
+            .args(&args)
+            .env("SSL_CERT_FILE", trusted)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 /// The arguments of `sandcron exec EXECUTOR`: `flags` (grants and the like) and a
 /// `--config KEY=VALUE` for each pair of `config`.
 pub fn exec_args(executor: &str, flags: &[&str], config: &[(&str, &str)]) -> Vec<String> {

@@ -350,4 +350,57 @@ mod tests {
         assert!(producer_key(&cluster(&["kafka-1"])).is_err());
         assert!(producer_key(&cluster(&[])).is_err());
     }
+
+    /// No TLS or SASL broker can run here (tansu serves neither), so the settings given to
+    /// librdkafka are pinned instead.
+    #[test]
+    fn tls_and_sasl_become_librdkafkas_security_settings() {
+        let settings = |cluster: Cluster| producer_key(&cluster).unwrap().client_config();
+        let plain = settings(cluster(&["k:9092"]));
+        assert_eq!(plain.get("security.protocol"), Some("plaintext"));
+        assert_eq!(plain.get("sasl.mechanisms"), None);
+
+        let tls = settings(Cluster {
+            tls: true,
+            ..cluster(&["k:9093"])
+        });
+        assert_eq!(tls.get("security.protocol"), Some("ssl"));
+        assert_eq!(tls.get("enable.ssl.certificate.verification"), None);
+
+        let insecure = settings(Cluster {
+            tls: true,
+            tls_insecure_skip_verify: true,
+            ..cluster(&["k:9093"])
+        });
+        assert_eq!(
+            insecure.get("enable.ssl.certificate.verification"),
+            Some("false")
+        );
+        assert_eq!(
+            insecure.get("ssl.endpoint.identification.algorithm"),
+            Some("none")
+        );
+
+        let sasl = |mechanism, tls| {
+            settings(Cluster {
+                tls,
+                sasl: Some(wit::Sasl {
+                    mechanism,
+                    username: "u".into(),
+                    password: "p".into(),
+                }),
+                ..cluster(&["k:9093"])
+            })
+        };
+        let scram = sasl(SaslMechanism::ScramSha512, true);
+        assert_eq!(scram.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(scram.get("sasl.mechanisms"), Some("SCRAM-SHA-512"));
+        assert_eq!(scram.get("sasl.username"), Some("u"));
+        assert_eq!(scram.get("sasl.password"), Some("p"));
+        let plain = sasl(SaslMechanism::Plain, false);
+        assert_eq!(plain.get("security.protocol"), Some("sasl_plaintext"));
+        assert_eq!(plain.get("sasl.mechanisms"), Some("PLAIN"));
+        let sha256 = sasl(SaslMechanism::ScramSha256, true);
+        assert_eq!(sha256.get("sasl.mechanisms"), Some("SCRAM-SHA-256"));
+    }
 }
