@@ -13,7 +13,8 @@ use serde_json::json;
 
 use crate::greeter::{HelloRequest, Inner, SERVICE, Seen};
 use crate::peers::{CountingListener, manual_job, run_job, run_many, sockets_on_port};
-use crate::support::{Server, run, stderr, stdout};
+use crate::support::{self, Server, exec, stderr, stdout};
+use crate::tls::TestCertificates;
 
 /// The test's gRPC server, on its own runtime: dropping it (or [`GrpcServer::stop`])
 /// ends every connection at once, as a server that goes away would.
@@ -82,22 +83,9 @@ impl Drop for GrpcServer {
     }
 }
 
-async fn exec(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&args)
-    })
-    .await
-    .unwrap()
-}
-
 fn exec_args(grant: &str, url: &str, config: &[(&str, &str)]) -> Vec<String> {
-    let mut args = vec!["exec".into(), "grpc".into(), "--allow".into(), grant.into()];
-    args.extend(["--config".into(), format!("url={url}")]);
-    for (key, value) in config {
-        args.extend(["--config".into(), format!("{key}={value}")]);
-    }
-    args
+    let url = format!("url={url}");
+    support::exec_args("grpc", &["--allow", grant, "--config", &url], config)
 }
 
 #[tokio::test]
@@ -242,78 +230,15 @@ async fn a_thousand_runs_share_one_connection() {
     assert!(sockets <= 6, "{sockets} sockets on the server's port");
 }
 
-/// A test authority and a certificate it signed for `localhost` (and 127.0.0.1), made
-/// with openssl: (authority PEM, certificate PEM, key PEM).
-fn test_certificates(dir: &std::path::Path) -> (String, String, String) {
-    let openssl = |args: &[&str]| {
-        let made = std::process::Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-    };
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=sandcron test authority",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "leaf.csr",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "cert.pem",
-    ]);
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    (read("ca.pem"), read("cert.pem"), read("key.pem"))
-}
-
 #[tokio::test]
 async fn tls_verifies_the_server_against_the_given_authority() {
     let dir = tempfile::tempdir().unwrap();
-    let (authority, cert, key) = test_certificates(dir.path());
+    let TestCertificates {
+        authority,
+        cert,
+        key,
+        ..
+    } = TestCertificates::make(dir.path());
     let server = GrpcServer::start_with(Some((cert, key)));
     let port = server.addr.port();
     let url = format!("localhost:{port}/{SERVICE}/SayHello");

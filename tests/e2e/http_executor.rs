@@ -1,6 +1,7 @@
 //! The built-in `http` executor against a real server on loopback, and the http
 //! capability's allow-list: a denied request makes no connection.
 
+use crate::peers::{CountingProxy, run_in_a_row};
 use crate::support::{RecordingServer, hostile, run, stderr, stdout};
 
 #[test]
@@ -170,4 +171,27 @@ fn a_component_given_by_path_gets_only_what_the_flags_grant() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("process"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_thousand_runs_in_a_row_reuse_one_pooled_connection() {
+    let server = RecordingServer::start(200, "ok");
+    let proxy = CountingProxy::start(&server.addr.to_string());
+    let url = format!("http://127.0.0.1:{}/hook", proxy.port);
+    let allow = format!("http=http://127.0.0.1:{}", proxy.port);
+    let config = [("method", "POST"), ("url", url.as_str()), ("body", "b")];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run_in_a_row("http", &config, &[&allow], 1000));
+    drop(runtime);
+    assert_eq!(server.requests().len(), 1000);
+    let connections = proxy.accepted();
+    eprintln!("1000 http runs made {connections} connection(s) to the server");
+    assert_eq!(
+        connections, 1,
+        "every run after the first reuses the kept connection"
+    );
 }

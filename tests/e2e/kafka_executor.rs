@@ -17,7 +17,8 @@ use crate::peers::{
     CountingListener, PeerProcess, free_port, manual_job, peer_env, run_job, run_many,
     sockets_on_port,
 };
-use crate::support::{Server, run, stderr, stdout};
+use crate::support::{self, Server, exec, exec_trusting, stderr, stdout};
+use crate::tls::{TestCertificates, tls_proxy};
 
 /// A value that is not plain ASCII, to compare byte for byte.
 const VALUE: &str = "h\u{e9}llo, Kafka \u{1f41d}\n\ttab";
@@ -30,35 +31,26 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), fastrand::u64(..))
 }
 
-async fn exec(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&args)
-    })
-    .await
-    .unwrap()
-}
-
 fn exec_args(brokers: &str, grant: &str, config: &[(&str, &str)]) -> Vec<String> {
-    let mut args = vec![
-        "exec".into(),
-        "kafka".into(),
-        "--allow".into(),
-        grant.into(),
-    ];
-    args.extend(["--config".into(), format!("brokerAddress={brokers}")]);
-    for (key, value) in config {
-        args.extend(["--config".into(), format!("{key}={value}")]);
-    }
-    args
+    let brokers = format!("brokerAddress={brokers}");
+    support::exec_args("kafka", &["--allow", grant, "--config", &brokers], config)
 }
 
 /// Creates `topic` with one partition (tansu creates none by itself).
 async fn create_topic(brokers: &str, topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
+    create_topic_with(client(brokers), topic).await;
+}
+
+/// The settings of a plain client of `brokers`.
+fn client(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    config
+}
+
+/// Creates `topic` with one partition through a client made with `config`.
+async fn create_topic_with(config: ClientConfig, topic: &str) {
+    let admin: AdminClient<DefaultClientContext> = config.create().unwrap();
     let results = admin
         .create_topics(
             &[NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
@@ -73,8 +65,16 @@ async fn create_topic(brokers: &str, topic: &str) {
 
 /// Reads the record at `offset` of partition 0 of `topic`, with a consumer of its own.
 fn consume_at(brokers: &str, topic: &str, offset: i64) -> rdkafka::message::OwnedMessage {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    consume_at_with(client(brokers), topic, offset)
+}
+
+/// [`consume_at`] with a consumer made with `config`.
+fn consume_at_with(
+    mut config: ClientConfig,
+    topic: &str,
+    offset: i64,
+) -> rdkafka::message::OwnedMessage {
+    let consumer: BaseConsumer = config
         .set("group.id", unique("sandcron-test"))
         .set("enable.auto.commit", "false")
         .create()
@@ -316,4 +316,71 @@ async fn a_thousand_runs_share_one_producer() {
         .await
         .unwrap();
     assert_eq!(read, 1000);
+}
+
+#[tokio::test]
+async fn tls_enable_verifies_the_brokers_against_the_hosts_trust_store() {
+    // tansu serves no TLS: a TLS-terminating proxy stands in front of it, and tansu
+    // advertises the proxy, so that every connection librdkafka makes goes through TLS.
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::make(dir.path());
+    let (port, tls_port) = (free_port(), free_port());
+    let command = [
+        peer_env("SANDCRON_TEST_TANSU"),
+        "broker".into(),
+        "--listener-url".into(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--advertised-listener-url".into(),
+        format!("tcp://localhost:{tls_port}"),
+        "--storage-engine".into(),
+        "memory://tansu/".into(),
+    ];
+    let _tansu = PeerProcess::start("tansu behind TLS", &command, &[], port);
+    tls_proxy(&certs, tls_port, format!("127.0.0.1:{port}"));
+    let brokers = format!("localhost:{tls_port}");
+    let tls_client = || {
+        let mut config = client(&brokers);
+        config.set("security.protocol", "ssl").set(
+            "ssl.ca.location",
+            certs.authority_file.display().to_string(),
+        );
+        config
+    };
+    create_topic_with(tls_client(), "tls").await;
+    let grant = format!("kafka={brokers}");
+    let args = |message: &str| {
+        let config = [
+            ("topic", "tls"),
+            ("message", message),
+            ("tlsEnable", "true"),
+            ("timeout", "10s"),
+        ];
+        exec_args(&brokers, &grant, &config)
+    };
+
+    let out = exec_trusting(&certs.authority_file, args(VALUE)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with("partition 0, offset 0\n"),
+        "{}",
+        stdout(&out)
+    );
+    let config = tls_client();
+    let record = tokio::task::spawn_blocking(move || consume_at_with(config, "tls", 0))
+        .await
+        .unwrap();
+    assert_eq!(record.payload(), Some(VALUE.as_bytes()));
+
+    // Trusting another authority only: the brokers' certificate is refused.
+    let other = tempfile::tempdir().unwrap();
+    let other = TestCertificates::make(other.path());
+    let out = exec_trusting(&other.authority_file, args("never")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = stderr(&out);
+    let reason = error.lines().last().unwrap_or_default();
+    assert!(
+        reason.contains("kafka: cannot read the cluster's metadata"),
+        "{error}"
+    );
+    assert!(reason.contains("certificate verify failed"), "{error}");
 }

@@ -23,4 +23,5 @@ mod secrets;
 mod store;
 mod support;
 mod tenants;
+mod tls;
 mod uploads;

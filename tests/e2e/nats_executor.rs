@@ -12,7 +12,8 @@ use crate::peers::{
     CountingListener, PeerProcess, free_port, manual_job, peer_env, run_job, run_many,
     sockets_on_port,
 };
-use crate::support::{Server, run, stderr, stdout};
+use crate::support::{Server, exec, exec_args, stderr, stdout};
+use crate::tls::TestCertificates;
 
 /// A payload that is not plain ASCII, to compare byte for byte.
 const PAYLOAD: &str = "h\u{e9}llo, NATS \u{1f980}\n\ttab";
@@ -27,15 +28,6 @@ fn grant(url: &str) -> String {
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}.{}.{}", std::process::id(), fastrand::u64(..))
-}
-
-async fn exec(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&args)
-    })
-    .await
-    .unwrap()
 }
 
 /// A dedicated nats-server with JetStream on a port of its own.
@@ -65,20 +57,16 @@ async fn a_core_message_reaches_a_subscriber_byte_for_byte() {
     let mut subscription = client.subscribe(subject.clone()).await.unwrap();
     client.flush().await.unwrap();
 
-    let out = exec(vec![
-        "exec".into(),
-        "nats".into(),
-        "--allow".into(),
-        grant(&url),
-        "--config".into(),
-        format!("url={url}"),
-        "--config".into(),
-        format!("subject={subject}"),
-        "--config".into(),
-        format!("message={PAYLOAD}"),
-        "--config".into(),
-        r#"headers=["X-Job: nightly", "X-Try: 1"]"#.into(),
-    ])
+    let out = exec(exec_args(
+        "nats",
+        &["--allow", &grant(&url)],
+        &[
+            ("url", &url),
+            ("subject", &subject),
+            ("message", PAYLOAD),
+            ("headers", r#"["X-Job: nightly", "X-Try: 1"]"#),
+        ],
+    ))
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -117,20 +105,16 @@ async fn a_jetstream_message_is_acknowledged_and_stored() {
         .await
         .unwrap();
 
-    let out = exec(vec![
-        "exec".into(),
-        "nats".into(),
-        "--allow".into(),
-        grant(&url),
-        "--config".into(),
-        format!("url={url}"),
-        "--config".into(),
-        format!("subject={subject}"),
-        "--config".into(),
-        format!("message={PAYLOAD}"),
-        "--config".into(),
-        "jetstream=true".into(),
-    ])
+    let out = exec(exec_args(
+        "nats",
+        &["--allow", &grant(&url)],
+        &[
+            ("url", &url),
+            ("subject", &subject),
+            ("message", PAYLOAD),
+            ("jetstream", "true"),
+        ],
+    ))
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -149,18 +133,11 @@ async fn a_jetstream_message_is_acknowledged_and_stored() {
 async fn jetstream_without_a_stream_for_the_subject_fails() {
     let url = shared_url();
     let subject = unique("sandcron.nostream");
-    let out = exec(vec![
-        "exec".into(),
-        "nats".into(),
-        "--allow".into(),
-        grant(&url),
-        "--config".into(),
-        format!("url={url}"),
-        "--config".into(),
-        format!("subject={subject}"),
-        "--config".into(),
-        "jetstream=true".into(),
-    ])
+    let out = exec(exec_args(
+        "nats",
+        &["--allow", &grant(&url)],
+        &[("url", &url), ("subject", &subject), ("jetstream", "true")],
+    ))
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -176,16 +153,11 @@ async fn a_server_outside_the_grant_is_denied_without_a_connection() {
     let url = format!("nats://127.0.0.1:{}", listener.port);
     // Granted: the shared server only; and a wildcard, which never reaches loopback.
     for grant in [grant(&shared_url()), "nats=*:*".to_string()] {
-        let out = exec(vec![
-            "exec".into(),
-            "nats".into(),
-            "--allow".into(),
-            grant.clone(),
-            "--config".into(),
-            format!("url={url}"),
-            "--config".into(),
-            "subject=jobs.a".into(),
-        ])
+        let out = exec(exec_args(
+            "nats",
+            &["--allow", &grant],
+            &[("url", &url), ("subject", "jobs.a")],
+        ))
         .await;
         assert_eq!(out.status.code(), Some(1), "{grant}");
         let printed = stderr(&out);
@@ -199,16 +171,11 @@ async fn a_server_outside_the_grant_is_denied_without_a_connection() {
 async fn a_subject_outside_the_grant_is_denied() {
     let url = shared_url();
     let server = url.trim_start_matches("nats://");
-    let out = exec(vec![
-        "exec".into(),
-        "nats".into(),
-        "--allow".into(),
-        format!("nats={server}/jobs.>"),
-        "--config".into(),
-        format!("url={url}"),
-        "--config".into(),
-        "subject=other.a".into(),
-    ])
+    let out = exec(exec_args(
+        "nats",
+        &["--allow", &format!("nats={server}/jobs.>")],
+        &[("url", &url), ("subject", "other.a")],
+    ))
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -220,13 +187,7 @@ async fn a_subject_outside_the_grant_is_denied() {
 
 #[tokio::test]
 async fn bad_config_names_the_key() {
-    let out = exec(vec![
-        "exec".into(),
-        "nats".into(),
-        "--config".into(),
-        "url=nats://127.0.0.1:4222".into(),
-    ])
-    .await;
+    let out = exec(exec_args("nats", &[], &[("url", "nats://127.0.0.1:4222")])).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("subject: is required"),
@@ -289,4 +250,69 @@ async fn a_thousand_runs_share_one_connection() {
     // The subscriber's connection and the server's: two connections, four sockets.
     let sockets = sockets_on_port(nats.port);
     assert!(sockets <= 6, "{sockets} sockets on the server's port");
+}
+
+/// `sandcron exec nats` publishing `message` to `subject` at `url`, trusting the
+/// authorities in `trusted`.
+async fn exec_trusting(
+    trusted: &std::path::Path,
+    url: &str,
+    subject: &str,
+    message: &str,
+) -> std::process::Output {
+    let grant = format!("nats={}", url.trim_start_matches("tls://"));
+    let config = [
+        ("url", url),
+        ("subject", subject),
+        ("message", message),
+        ("timeout", "5s"),
+    ];
+    let args = exec_args("nats", &["--allow", &grant], &config);
+    crate::support::exec_trusting(trusted, args).await
+}
+
+#[tokio::test]
+async fn a_tls_url_verifies_the_server_against_the_hosts_trust_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::make(dir.path());
+    let port = free_port();
+    let command = [
+        "nats-server".to_string(),
+        "-a".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "--tls".into(),
+        "--tlscert".into(),
+        certs.cert_file.display().to_string(),
+        "--tlskey".into(),
+        certs.key_file.display().to_string(),
+    ];
+    let _nats = PeerProcess::start("nats-server with TLS", &command, &[], port);
+    let url = format!("tls://localhost:{port}");
+    let subscriber = async_nats::ConnectOptions::new()
+        .add_root_certificates(certs.authority_file.clone())
+        .require_tls(true)
+        .connect(&url)
+        .await
+        .expect("the test's subscriber connects with TLS");
+    let mut subscription = subscriber.subscribe("jobs.tls").await.unwrap();
+    subscriber.flush().await.unwrap();
+
+    let out = exec_trusting(&certs.authority_file, &url, "jobs.tls", PAYLOAD).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("the message arrives")
+        .unwrap();
+    assert_eq!(message.payload.as_ref(), PAYLOAD.as_bytes());
+
+    // Trusting another authority only: the server's certificate is refused.
+    let other = tempfile::tempdir().unwrap();
+    let other = TestCertificates::make(other.path());
+    let out = exec_trusting(&other.authority_file, &url, "jobs.tls", "never").await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = stderr(&out);
+    assert!(error.contains("nats: cannot connect to tls://"), "{error}");
+    assert!(error.contains("invalid peer certificate"), "{error}");
 }

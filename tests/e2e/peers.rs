@@ -159,6 +159,49 @@ impl CountingListener {
     }
 }
 
+/// A TCP proxy on loopback in front of `upstream` (`HOST:PORT`) that counts the
+/// connections made through it: what a peer would count of its clients' connections.
+pub struct CountingProxy {
+    /// Its port.
+    pub port: u16,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl CountingProxy {
+    pub fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let upstream = upstream.to_string();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                // Forward each write as it comes, as a direct connection would.
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    })
+                };
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Self { port, accepted }
+    }
+
+    /// How many connections were made through it.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
 /// How many TCP sockets on this machine have `port` at either end, listening sockets
 /// left out: each connection to a local peer counts twice (both ends), and a closed one
 /// stays counted while in TIME_WAIT (a minute), so a run that connects per execution
@@ -232,6 +275,15 @@ pub async fn run_many(server: &Server, job: &str, times: usize) -> Value {
 /// loopback. It runs as the test's user (not through the `rabbitmq-server` wrapper, which
 /// switches users in a new session the test could not stop).
 pub fn dedicated_rabbitmq(dir: &std::path::Path) -> PeerProcess {
+    dedicated_rabbitmq_with(dir, "")
+}
+
+/// [`dedicated_rabbitmq`] with `config` (`rabbitmq.conf` lines, such as a TLS listener)
+/// added to its configuration.
+pub fn dedicated_rabbitmq_with(dir: &std::path::Path, config: &str) -> PeerProcess {
+    let config_file = dir.join("rabbitmq.conf");
+    std::fs::write(&config_file, config).unwrap();
+    let config_file = config_file.display().to_string();
     let port = free_port();
     let dist_port = free_port();
     let node = format!("sandcron-test-{port}@localhost");
@@ -251,7 +303,45 @@ pub fn dedicated_rabbitmq(dir: &std::path::Path) -> PeerProcess {
         ),
         ("RABBITMQ_MNESIA_BASE", mnesia.as_str()),
         ("RABBITMQ_LOG_BASE", logs.as_str()),
+        ("RABBITMQ_CONFIG_FILE", config_file.as_str()),
     ];
     let command = ["/usr/lib/rabbitmq/bin/rabbitmq-server".to_string()];
     PeerProcess::start("rabbitmq-server", &command, &env, port)
+}
+
+/// Runs the built-in `executor` `times` times in a row in one runtime (as one `serve`
+/// process would), with `config` and the grant `allow` (`CAPABILITY=PATTERN` entries);
+/// fails the test at the first execution that does not succeed.
+pub async fn run_in_a_row(executor: &str, config: &[(&str, &str)], allow: &[&str], times: usize) {
+    use sandcron::runtime::{ExecutionInfo, ExecutionRequest, Limits, Runtime, RuntimeConfig};
+
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_executions: 4,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let built_in = sandcron::executors::built_in(executor).unwrap();
+    let executable = runtime.load(Arc::from(built_in.wasm)).await.unwrap();
+    let mut grants = sandcron::capabilities::Grants::default();
+    grants.allow_all(allow).unwrap();
+    let executor_config: Vec<(String, String)> = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for run in 1..=times {
+        let request = ExecutionRequest {
+            info: ExecutionInfo {
+                job_name: format!("{executor}-in-a-row"),
+                execution_id: run.to_string(),
+                attempt: 1,
+                executor_config: executor_config.clone(),
+                ..ExecutionInfo::default()
+            },
+            grants: grants.clone(),
+            limits: Limits::default(),
+            listener: None,
+        };
+        let outcome = runtime.execute(&executable, request).await;
+        assert!(outcome.succeeded(), "run {run}: {:?}", outcome.result);
+    }
 }

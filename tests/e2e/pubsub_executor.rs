@@ -7,8 +7,11 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::peers::{CountingListener, PeerProcess, free_port, manual_job, peer_env, run_job};
-use crate::support::{RecordingServer, Server, run, stderr, stdout};
+use crate::peers::{
+    CountingListener, CountingProxy, PeerProcess, free_port, manual_job, peer_env, run_in_a_row,
+    run_job,
+};
+use crate::support::{self, RecordingServer, Server, exec, run, stderr, stdout};
 
 const PROJECT: &str = "sandcron-test";
 
@@ -21,22 +24,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), fastrand::u64(..))
 }
 
-async fn exec(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&args)
-    })
-    .await
-    .unwrap()
-}
-
 fn exec_args(extra: &[&str], config: &[(&str, &str)]) -> Vec<String> {
-    let mut args: Vec<String> = vec!["exec".into(), "gcppubsub".into()];
-    args.extend(extra.iter().map(|a| a.to_string()));
-    for (key, value) in config {
-        args.extend(["--config".into(), format!("{key}={value}")]);
-    }
-    args
+    support::exec_args("gcppubsub", extra, config)
 }
 
 /// The emulator's REST API, as an independent client uses it.
@@ -247,6 +236,37 @@ async fn a_stopped_emulator_fails_the_run_and_the_next_succeeds_once_it_is_back(
         .await;
     let back = run_job(&server, "pubsub-restart").await;
     assert_eq!(back["success"], true, "{back}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_runs_in_a_row_reuse_one_pooled_connection() {
+    let host = emulator_host();
+    let emulator = Emulator::at(&host);
+    let (topic, subscription) = (unique("many"), unique("many-sub"));
+    emulator
+        .topic_with_subscription(&topic, &subscription)
+        .await;
+    // The emulator counts no connections: a proxy in front of it does.
+    let proxy = CountingProxy::start(&host);
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let config = [
+        ("project", PROJECT),
+        ("topic", topic.as_str()),
+        ("data", "aGk="),
+        ("endpoint", endpoint.as_str()),
+    ];
+    let started = std::time::Instant::now();
+    run_in_a_row("gcppubsub", &config, &[&format!("http={endpoint}")], 1000).await;
+    let connections = proxy.accepted();
+    eprintln!(
+        "1000 gcppubsub runs in {:?} made {connections} connection(s) to the emulator",
+        started.elapsed()
+    );
+    assert_eq!(
+        connections, 1,
+        "every run after the first reuses the kept connection"
+    );
+    assert!(!emulator.pull_one(&subscription).await.is_null());
 }
 
 /// A service-account key with a fresh RSA key, pointing at `token_uri`.

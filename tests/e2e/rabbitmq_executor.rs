@@ -4,15 +4,19 @@
 //! away fails the run and the next one succeeds once it is back; connections are kept
 //! across executions.
 
+use std::time::Duration;
+
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use serde_json::json;
 
 use crate::peers::{
-    CountingListener, dedicated_rabbitmq, manual_job, peer_env, run_job, run_many, sockets_on_port,
+    CountingListener, dedicated_rabbitmq, dedicated_rabbitmq_with, free_port, listening,
+    manual_job, peer_env, run_job, run_many, sockets_on_port,
 };
-use crate::support::{Server, run, stderr, stdout};
+use crate::support::{self, Server, eventually, exec, exec_trusting, stderr, stdout};
+use crate::tls::TestCertificates;
 
 fn shared_url() -> String {
     peer_env("SANDCRON_TEST_AMQP_URL")
@@ -36,27 +40,9 @@ async fn channel(url: &str) -> (Connection, Channel) {
     (connection, channel)
 }
 
-async fn exec(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&args)
-    })
-    .await
-    .unwrap()
-}
-
 fn exec_args(url: &str, grant: &str, config: &[(&str, &str)]) -> Vec<String> {
-    let mut args = vec![
-        "exec".into(),
-        "rabbitmq".into(),
-        "--allow".into(),
-        grant.into(),
-    ];
-    args.extend(["--config".into(), format!("url={url}")]);
-    for (key, value) in config {
-        args.extend(["--config".into(), format!("{key}={value}")]);
-    }
-    args
+    let url = format!("url={url}");
+    support::exec_args("rabbitmq", &["--allow", grant, "--config", &url], config)
 }
 
 #[tokio::test]
@@ -291,4 +277,57 @@ async fn a_thousand_runs_share_one_connection() {
         .await
         .unwrap();
     assert_eq!(queue.message_count(), 1000);
+}
+
+#[tokio::test]
+async fn an_amqps_url_verifies_the_broker_against_the_hosts_trust_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::make(dir.path());
+    let tls_port = free_port();
+    let config = format!(
+        "listeners.ssl.default = 127.0.0.1:{tls_port}\n\
+         ssl_options.cacertfile = {}\n\
+         ssl_options.certfile = {}\n\
+         ssl_options.keyfile = {}\n\
+         ssl_options.verify = verify_none\n\
+         ssl_options.fail_if_no_peer_cert = false\n",
+        certs.authority_file.display(),
+        certs.cert_file.display(),
+        certs.key_file.display(),
+    );
+    let rabbit = dedicated_rabbitmq_with(dir.path(), &config);
+    eventually("the TLS listener", Duration::from_secs(60), || async {
+        listening(tls_port).then_some(())
+    })
+    .await;
+    let plain = format!("amqp://guest:guest@127.0.0.1:{}/%2f", rabbit.port);
+    let url = format!("amqps://guest:guest@localhost:{tls_port}/%2f");
+    let args = |body: &str| {
+        let config = [
+            ("queue.name", "tls"),
+            ("queue.create", "true"),
+            ("message.body", body),
+            ("timeout", "10s"),
+        ];
+        exec_args(&url, &format!("amqp=localhost:{tls_port}"), &config)
+    };
+
+    let out = exec_trusting(&certs.authority_file, args("over tls")).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_connection, channel) = channel(&plain).await;
+    let got = channel
+        .basic_get("tls".into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("the message is in the queue");
+    assert_eq!(got.delivery.data, b"over tls");
+
+    // Trusting another authority only: the broker's certificate is refused.
+    let other = tempfile::tempdir().unwrap();
+    let other = TestCertificates::make(other.path());
+    let out = exec_trusting(&other.authority_file, args("never")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = stderr(&out);
+    assert!(error.contains("amqp: cannot reach amqps://"), "{error}");
+    assert!(error.contains("invalid peer certificate"), "{error}");
 }

@@ -21,6 +21,42 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 /// The directory the tests keep precompiled components in.
+/// Runs `sandcron` with `args` off the async threads.
+pub async fn exec(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
+    })
+    .await
+    .unwrap()
+}
+
+/// Runs `sandcron` with `args` off the async threads, its trust store (for NATS, AMQP and
+/// Kafka TLS) the certificates in `trusted` (through `SSL_CERT_FILE`).
+pub async fn exec_trusting(trusted: &std::path::Path, args: Vec<String>) -> Output {
+    let trusted = trusted.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        sandcron()
+            .args(&args)
+            .env("SSL_CERT_FILE", trusted)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// The arguments of `sandcron exec EXECUTOR`: `flags` (grants and the like) and a
+/// `--config KEY=VALUE` for each pair of `config`.
+pub fn exec_args(executor: &str, flags: &[&str], config: &[(&str, &str)]) -> Vec<String> {
+    let mut args = vec!["exec".to_string(), executor.to_string()];
+    args.extend(flags.iter().map(|flag| flag.to_string()));
+    for (key, value) in config {
+        args.extend(["--config".into(), format!("{key}={value}")]);
+    }
+    args
+}
+
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sandcron_sdk::config::{self, parse_bool};
+use sandcron_sdk::config::{self, flag, required};
 use sandcron_sdk::duration::parse_duration;
 use sandcron_sdk::{Execution, Failure};
 use serde::Deserialize;
@@ -59,10 +59,7 @@ impl GrpcConfig {
     }
 
     fn from_raw(raw: Raw) -> Result<Self, Failure> {
-        let url = raw.url.trim();
-        if url.is_empty() {
-            return Err(Failure::invalid_config("url", "is required"));
-        }
+        let url = required("url", &raw.url)?;
         let url = url
             .strip_prefix("grpc://")
             .or_else(|| url.strip_prefix("http://"))
@@ -107,12 +104,7 @@ impl GrpcConfig {
                     )
                 })?,
         };
-        let tls = match raw.tls.trim() {
-            "" => false,
-            text => parse_bool(text).ok_or_else(|| {
-                Failure::invalid_config("tls", format_args!("{text:?} is not a boolean"))
-            })?,
-        };
+        let tls = flag("tls", &raw.tls, false)?;
         Ok(Self {
             address: address.to_owned(),
             method: method.to_owned(),
@@ -129,20 +121,10 @@ impl GrpcConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandcron_sdk::config::expect_invalid as invalid;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<GrpcConfig, Failure> {
-        let map: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        GrpcConfig::from_raw(sandcron_sdk::config::from_map(&map)?)
-    }
-
-    fn invalid(result: Result<GrpcConfig, Failure>) -> String {
-        match result {
-            Err(Failure::InvalidConfig(text)) => text,
-            other => panic!("expected invalid-config, got {other:?}"),
-        }
+        GrpcConfig::from_raw(config::from_map(&config::pairs(pairs))?)
     }
 
     #[test]

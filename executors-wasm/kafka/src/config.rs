@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sandcron_sdk::config::{self, parse_bool};
+use sandcron_sdk::config::{self, flag, non_empty, positive_duration, required};
 use sandcron_sdk::kafka::SaslMechanism;
 use sandcron_sdk::{Execution, Failure};
 use serde::Deserialize;
@@ -84,10 +84,7 @@ impl KafkaConfig {
         if brokers.is_empty() {
             return Err(Failure::invalid_config("brokerAddress", "is required"));
         }
-        let topic = raw.topic.trim();
-        if topic.is_empty() {
-            return Err(Failure::invalid_config("topic", "is required"));
-        }
+        let topic = required("topic", &raw.topic)?;
         let sasl = if raw.sasl_username.is_empty() {
             None
         } else {
@@ -107,17 +104,18 @@ impl KafkaConfig {
             };
             Some((mechanism, raw.sasl_username, raw.sasl_password))
         };
-        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Failure::invalid_config("timeout", "must be more than 0"));
-        }
+        let timeout = positive_duration("timeout", raw.timeout, DEFAULT_TIMEOUT)?;
         Ok(Self {
             brokers,
             topic: topic.to_owned(),
-            key: Some(raw.key).filter(|k| !k.is_empty()),
+            key: non_empty(raw.key),
             message: raw.message,
-            tls: flag("tlsEnable", &raw.tls_enable)?,
-            tls_insecure_skip_verify: flag("tlsInsecureSkipVerify", &raw.tls_insecure_skip_verify)?,
+            tls: flag("tlsEnable", &raw.tls_enable, false)?,
+            tls_insecure_skip_verify: flag(
+                "tlsInsecureSkipVerify",
+                &raw.tls_insecure_skip_verify,
+                false,
+            )?,
             sasl,
             headers: raw.headers,
             timeout,
@@ -126,36 +124,13 @@ impl KafkaConfig {
     }
 }
 
-/// A boolean key: empty is false, otherwise Go's `strconv.ParseBool` spellings.
-fn flag(key: &str, text: &str) -> Result<bool, Failure> {
-    match text.trim() {
-        "" => Ok(false),
-        text => parse_bool(text).ok_or_else(|| {
-            Failure::invalid_config(
-                key,
-                format_args!("{text:?} is not a boolean (true or false)"),
-            )
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandcron_sdk::config::expect_invalid as invalid;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<KafkaConfig, Failure> {
-        let map: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        KafkaConfig::from_raw(sandcron_sdk::config::from_map(&map)?)
-    }
-
-    fn invalid(result: Result<KafkaConfig, Failure>) -> String {
-        match result {
-            Err(Failure::InvalidConfig(text)) => text,
-            other => panic!("expected invalid-config, got {other:?}"),
-        }
+        KafkaConfig::from_raw(config::from_map(&config::pairs(pairs))?)
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sandcron_sdk::config::{self, parse_bool};
+use sandcron_sdk::config::{self, flag, non_empty, positive_duration, required};
 use sandcron_sdk::{Execution, Failure};
 use serde::Deserialize;
 
@@ -64,28 +64,10 @@ impl NatsConfig {
     }
 
     fn from_raw(raw: Raw) -> Result<Self, Failure> {
-        let url = raw.url.trim();
-        if url.is_empty() {
-            return Err(Failure::invalid_config("url", "is required"));
-        }
-        let subject = raw.subject.trim();
-        if subject.is_empty() {
-            return Err(Failure::invalid_config("subject", "is required"));
-        }
-        let jetstream = match raw.jetstream.trim() {
-            "" => false,
-            text => parse_bool(text).ok_or_else(|| {
-                Failure::invalid_config(
-                    "jetstream",
-                    format_args!("{text:?} is not a boolean (true or false)"),
-                )
-            })?,
-        };
-        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Failure::invalid_config("timeout", "must be more than 0"));
-        }
-        let non_empty = |text: String| Some(text).filter(|t| !t.is_empty());
+        let url = required("url", &raw.url)?;
+        let subject = required("subject", &raw.subject)?;
+        let jetstream = flag("jetstream", &raw.jetstream, false)?;
+        let timeout = positive_duration("timeout", raw.timeout, DEFAULT_TIMEOUT)?;
         Ok(Self {
             url: url.to_owned(),
             subject: subject.to_owned(),
@@ -103,20 +85,10 @@ impl NatsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandcron_sdk::config::expect_invalid as invalid;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<NatsConfig, Failure> {
-        let map: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        NatsConfig::from_raw(sandcron_sdk::config::from_map(&map)?)
-    }
-
-    fn invalid(result: Result<NatsConfig, Failure>) -> String {
-        match result {
-            Err(Failure::InvalidConfig(text)) => text,
-            other => panic!("expected invalid-config, got {other:?}"),
-        }
+        NatsConfig::from_raw(config::from_map(&config::pairs(pairs))?)
     }
 
     #[test]

@@ -81,14 +81,8 @@ impl PubsubConfig {
     }
 
     fn from_raw(raw: Raw, emulator_host: Option<&str>) -> Result<Self, Failure> {
-        let project = raw.project.trim();
-        if project.is_empty() {
-            return Err(Failure::invalid_config("project", "is required"));
-        }
-        let topic = raw.topic.trim();
-        if topic.is_empty() {
-            return Err(Failure::invalid_config("topic", "is required"));
-        }
+        let project = config::required("project", &raw.project)?;
+        let topic = config::required("topic", &raw.topic)?;
         let data = match raw.data.trim() {
             "" => None,
             text => {
@@ -153,10 +147,7 @@ impl PubsubConfig {
                 ));
             }
         };
-        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Failure::invalid_config("timeout", "must be more than 0"));
-        }
+        let timeout = config::positive_duration("timeout", raw.timeout, DEFAULT_TIMEOUT)?;
         Ok(Self {
             project: project.to_owned(),
             topic: topic.to_owned(),
@@ -177,20 +168,10 @@ impl PubsubConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandcron_sdk::config::expect_invalid as invalid;
 
     fn parse(pairs: &[(&str, &str)], emulator: Option<&str>) -> Result<PubsubConfig, Failure> {
-        let map: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        PubsubConfig::from_raw(sandcron_sdk::config::from_map(&map)?, emulator)
-    }
-
-    fn invalid(result: Result<PubsubConfig, Failure>) -> String {
-        match result {
-            Err(Failure::InvalidConfig(text)) => text,
-            other => panic!("expected invalid-config, got {other:?}"),
-        }
+        PubsubConfig::from_raw(config::from_map(&config::pairs(pairs))?, emulator)
     }
 
     const BASE: [(&str, &str); 3] = [("project", "p"), ("topic", "t"), ("data", "aGk=")];

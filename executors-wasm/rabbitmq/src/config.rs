@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use sandcron_sdk::config::{self, parse_bool};
+use sandcron_sdk::config::{self, flag, non_empty, positive_duration, required};
 use sandcron_sdk::{Execution, Failure};
 use serde::Deserialize;
 
@@ -88,14 +88,8 @@ impl RabbitConfig {
     }
 
     fn from_raw(raw: Raw) -> Result<Self, Failure> {
-        let url = raw.url.trim();
-        if url.is_empty() {
-            return Err(Failure::invalid_config("url", "is required"));
-        }
-        let queue = raw.queue_name.trim();
-        if queue.is_empty() {
-            return Err(Failure::invalid_config("queue.name", "is required"));
-        }
+        let url = required("url", &raw.url)?;
+        let queue = required("queue.name", &raw.queue_name)?;
         let declare = flag("queue.create", &raw.queue_create, false)?.then_some(QueueFlags {
             durable: flag("queue.durable", &raw.queue_durable, false)?,
             auto_delete: flag("queue.auto_delete", &raw.queue_auto_delete, false)?,
@@ -131,10 +125,7 @@ impl RabbitConfig {
             "" => "text/plain".to_owned(),
             text => text.to_owned(),
         };
-        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Failure::invalid_config("timeout", "must be more than 0"));
-        }
+        let timeout = positive_duration("timeout", raw.timeout, DEFAULT_TIMEOUT)?;
         Ok(Self {
             url: url.to_owned(),
             exchange: raw.exchange.trim().to_owned(),
@@ -143,43 +134,20 @@ impl RabbitConfig {
             body,
             content_type,
             delivery_mode,
-            message_id: Some(raw.message_id).filter(|id| !id.is_empty()),
+            message_id: non_empty(raw.message_id),
             mandatory: flag("message.mandatory", &raw.mandatory, true)?,
             timeout,
         })
     }
 }
 
-/// A boolean key: empty is `default`, otherwise Go's `strconv.ParseBool` spellings.
-fn flag(key: &str, text: &str, default: bool) -> Result<bool, Failure> {
-    match text.trim() {
-        "" => Ok(default),
-        text => parse_bool(text).ok_or_else(|| {
-            Failure::invalid_config(
-                key,
-                format_args!("{text:?} is not a boolean (true or false)"),
-            )
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandcron_sdk::config::expect_invalid as invalid;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<RabbitConfig, Failure> {
-        let map: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        RabbitConfig::from_raw(sandcron_sdk::config::from_map(&map)?)
-    }
-
-    fn invalid(result: Result<RabbitConfig, Failure>) -> String {
-        match result {
-            Err(Failure::InvalidConfig(text)) => text,
-            other => panic!("expected invalid-config, got {other:?}"),
-        }
+        RabbitConfig::from_raw(config::from_map(&config::pairs(pairs))?)
     }
 
     const BASE: [(&str, &str); 2] = [("url", "amqp://localhost"), ("queue.name", "jobs")];

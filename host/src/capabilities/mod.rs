@@ -195,6 +195,8 @@ pub struct Shared {
     pub docker: docker::Engine,
     /// The `http-cleanup` requests being sent in the background.
     pub http_cleanup: http::cleanup::Background,
+    /// Outgoing HTTP connections, kept per target (scheme, checked address, TLS name).
+    http: http::HttpClient,
     /// NATS connections, one per server list and credentials.
     nats: nats::NatsPool,
     /// AMQP connections, one per broker URL.
@@ -251,11 +253,12 @@ impl CapabilityStates {
                 shared.docker.clone(),
                 sink.clone(),
             ),
-            http: http::HttpHooks::new(grants.http.clone(), sink.clone()),
+            http: http::HttpHooks::new(grants.http.clone(), sink.clone(), shared.http.clone()),
             http_cleanup: http::cleanup::CleanupHost::new(
                 grants.http.clone(),
                 sink.clone(),
                 shared.http_cleanup.clone(),
+                shared.http.clone(),
             ),
             nats: nats::NatsHost::new(grants.nats.clone(), shared.nats.clone(), sink.clone()),
             amqp: amqp::AmqpHost::new(grants.amqp.clone(), shared.amqp.clone(), sink.clone()),

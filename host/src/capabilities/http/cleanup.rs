@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use tokio_util::task::TaskTracker;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{HttpPolicy, Target, default_port};
+use super::{HttpClient, HttpPolicy, Target, default_port};
 use crate::bindings::http_cleanup::{self as wit, Host, Request};
 use crate::output::OutputSink;
 
@@ -50,16 +50,24 @@ pub struct CleanupHost {
     policy: Arc<HttpPolicy>,
     sink: OutputSink,
     background: Background,
+    client: HttpClient,
     armed: BTreeMap<String, Request>,
 }
 
 impl CleanupHost {
-    /// Keeps requests `policy` allows, noting refusals and sends in `sink`.
-    pub fn new(policy: HttpPolicy, sink: OutputSink, background: Background) -> Self {
+    /// Keeps requests `policy` allows, noting refusals and sends in `sink`; sends them
+    /// through `client`.
+    pub fn new(
+        policy: HttpPolicy,
+        sink: OutputSink,
+        background: Background,
+        client: HttpClient,
+    ) -> Self {
         Self {
             policy: Arc::new(policy),
             sink,
             background,
+            client,
             armed: BTreeMap::new(),
         }
     }
@@ -128,7 +136,8 @@ impl Drop for CleanupHost {
                 request.method, request.url
             ));
             let (policy, sink) = (self.policy.clone(), self.sink.clone());
-            let send = async move { send(&policy, &sink, &key, request).await };
+            let client = self.client.clone();
+            let send = async move { send(&policy, &sink, &client, &key, request).await };
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
                     handle.spawn(self.background.tracker.track_future(send));
@@ -140,7 +149,13 @@ impl Drop for CleanupHost {
 }
 
 /// Sends one armed request and notes its status.
-async fn send(policy: &HttpPolicy, sink: &OutputSink, key: &str, request: Request) {
+async fn send(
+    policy: &HttpPolicy,
+    sink: &OutputSink,
+    client: &HttpClient,
+    key: &str,
+    request: Request,
+) {
     let url = request.url.clone();
     let sent = tokio::time::timeout(SEND_TIMEOUT, async {
         let mut builder = http::Request::builder()
@@ -160,7 +175,7 @@ async fn send(policy: &HttpPolicy, sink: &OutputSink, key: &str, request: Reques
             first_byte_timeout: Some(SEND_TIMEOUT),
             between_bytes_timeout: Some(SEND_TIMEOUT),
         };
-        let (response, io) = super::send_checked(policy, sink, request, Some(options))
+        let (response, io) = super::send_checked(policy, sink, client, request, Some(options))
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status();

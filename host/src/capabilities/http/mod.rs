@@ -2,30 +2,32 @@
 //! against the granted [`HttpPolicy`] before any connection is made, and checked again on
 //! the addresses its host name resolves to.
 //!
-//! Plain `http` requests are then sent to the checked address itself (the `Host` header
-//! keeps the name), so a DNS answer that changes between check and connect (rebinding)
-//! cannot reach an address that was not checked. `https` requests are sent by
-//! wasmtime-wasi-http's default client, which resolves again: a rebound answer there fails
-//! certificate verification for the checked name. A refusal is written into the
-//! execution's output and reaches the guest as `HTTP-request-denied`.
+//! Requests are then sent to the checked address itself (the `Host` header, and for
+//! `https` the name the certificate is verified for, keep the name), so a DNS answer that
+//! changes between check and connect (rebinding) cannot reach an address that was not
+//! checked. They go through [`HttpClient`] ([`client`]), which keeps connections per target
+//! across executions. A refusal is written into the execution's output and reaches the
+//! guest as `HTTP-request-denied`.
 //!
 //! The capability also serves `sandcron:executor/http-cleanup` ([`cleanup`]): requests
 //! the host sends, through the same checks, when an execution ends while they are armed.
 
 pub mod cleanup;
+mod client;
 mod policy;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use http_body_util::BodyExt;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{
     Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks, WasiHttpView,
 };
 
 use crate::output::OutputSink;
+pub use client::HttpClient;
+use client::IoFuture;
 pub use policy::{HostPattern, HttpPolicy, Target, default_port};
 
 /// Adds `wasi:http` (types and outgoing-handler) to `linker`.
@@ -42,19 +44,20 @@ pub fn context() -> WasiHttpCtx {
 pub struct HttpHooks {
     policy: Arc<HttpPolicy>,
     sink: OutputSink,
+    client: HttpClient,
 }
 
 impl HttpHooks {
-    /// Checks against `policy`, noting refusals in `sink`.
-    pub fn new(policy: HttpPolicy, sink: OutputSink) -> Self {
+    /// Checks against `policy`, noting refusals in `sink`; sends through `client`.
+    pub fn new(policy: HttpPolicy, sink: OutputSink, client: HttpClient) -> Self {
         Self {
             policy: Arc::new(policy),
             sink,
+            client,
         }
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
@@ -65,18 +68,18 @@ impl WasiHttpHooks for HttpHooks {
         options: Option<RequestOptions>,
         _response_errors: IoFuture,
     ) -> SendFuture {
-        let policy = self.policy.clone();
-        let sink = self.sink.clone();
-        Box::new(async move { send_checked(&policy, &sink, request, options).await })
+        let (policy, sink, client) = (self.policy.clone(), self.sink.clone(), self.client.clone());
+        Box::new(async move { send_checked(&policy, &sink, &client, request, options).await })
     }
 }
 
-/// Sends `request` if `policy` allows its target, pinned to the checked address when it
-/// is plain HTTP; a refusal is noted in `sink`.
+/// Sends `request` through `client` to the checked address if `policy` allows its target;
+/// a refusal is noted in `sink`.
 async fn send_checked(
     policy: &HttpPolicy,
     sink: &OutputSink,
-    mut request: http::Request<WasiBody>,
+    client: &HttpClient,
+    request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     let url = request.uri().to_string();
@@ -88,14 +91,7 @@ async fn send_checked(
         }
         Err(Refusal::Failed(error)) => return Err(error),
     };
-    if request.uri().scheme_str() == Some("http") {
-        pin_to_address(&mut request, address)?;
-    }
-    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-    Ok((
-        response.map(BodyExt::boxed_unsync),
-        Box::new(io) as IoFuture,
-    ))
+    client.send(request, address, options).await
 }
 
 enum Refusal {
@@ -138,20 +134,4 @@ async fn checked_address(policy: &HttpPolicy, uri: &http::Uri) -> Result<SocketA
         Some(reason) => Refusal::Denied(reason),
         None => Refusal::Failed(Error::DestinationNotFound),
     })
-}
-
-/// Points a plain-HTTP request at the checked address; its `Host` header keeps the name.
-fn pin_to_address(request: &mut http::Request<WasiBody>, address: SocketAddr) -> Result<(), Error> {
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    *request.uri_mut() = http::Uri::builder()
-        .scheme("http")
-        .authority(address.to_string())
-        .path_and_query(path)
-        .build()
-        .map_err(|_| Error::HttpRequestUriInvalid)?;
-    Ok(())
 }

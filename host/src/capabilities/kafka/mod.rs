@@ -14,10 +14,10 @@ mod policy;
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientConfig, ClientContext};
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::kafka::{self as wit, Cluster, Delivery, Host, Record, SaslMechanism};
@@ -33,7 +33,36 @@ pub use policy::{KafkaPolicy, TopicPattern};
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Producers kept across executions.
-pub type KafkaPool = Pool<ProducerKey, FutureProducer>;
+pub type KafkaPool = Pool<ProducerKey, (KeptProducer, BrokerErrors)>;
+
+/// A producer whose client reports connection errors to [`BrokerErrors`].
+type KeptProducer = FutureProducer<BrokerErrors>;
+
+/// The last error librdkafka reported about a producer's connections (a TLS handshake
+/// that failed, say), kept to say why a call failed: librdkafka's own answer to the call
+/// is only "broker transport failure". Cheap to clone.
+#[derive(Clone, Default)]
+pub struct BrokerErrors(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl BrokerErrors {
+    /// Takes the last error reported, if any.
+    fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut last| last.take())
+    }
+}
+
+impl ClientContext for BrokerErrors {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!("librdkafka: {error}: {reason}");
+        // "All brokers are down" follows the error that says why; keep that one.
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            return;
+        }
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(reason.to_string());
+        }
+    }
+}
 
 /// What makes two producers interchangeable: the bootstrap brokers and how to talk to
 /// them.
@@ -128,7 +157,7 @@ impl KafkaHost {
     /// makes sure the topic exists.
     async fn check_cluster(
         &self,
-        producer: &FutureProducer,
+        (producer, errors): &(KeptProducer, BrokerErrors),
         topic: &str,
         bootstrap: &str,
         timeout: Duration,
@@ -141,11 +170,16 @@ impl KafkaHost {
         .await
         .map_err(|e| self.call.unavailable(format_args!("reading metadata: {e}")))?
         .map_err(|e| {
+            let why = errors
+                .take()
+                .map(|reason| format!(" (librdkafka: {reason})"))
+                .unwrap_or_default();
             self.call.unavailable(format_args!(
-                "cannot read the cluster's metadata from {bootstrap}: {}",
+                "cannot read the cluster's metadata from {bootstrap}: {}{why}",
                 describe(&e)
             ))
         })?;
+        errors.take();
         let advertised: Vec<(String, u16)> = metadata
             .brokers()
             .iter()
@@ -202,53 +236,55 @@ impl Host for KafkaHost {
         }
         let bootstrap = key.bootstrap();
         let timeout = timeout_from_ms(timeout_ms);
-        let result = self
-            .call
-            .within(
-                timeout,
-                format!("producing to topic {topic} on {bootstrap}"),
-                async {
-                    let producer = self
-                        .pool
-                        .get_or_connect(
-                            &key,
-                            |_| true,
-                            || async {
-                                key.client_config()
-                                    .create::<FutureProducer>()
-                                    .map_err(|e| self.call.invalid(format_args!("{e}")))
-                            },
-                        )
-                        .await?;
-                    // Shorter than the call's own timeout, so that librdkafka's reason for
-                    // an unreachable cluster is the one reported.
-                    self.check_cluster(&producer, &topic, &bootstrap, timeout * 3 / 4)
-                        .await?;
-                    let mut headers = OwnedHeaders::new();
-                    for (name, value) in &record.headers {
-                        headers = headers.insert(Header {
-                            key: name,
-                            value: Some(value),
-                        });
-                    }
-                    let mut message = FutureRecord::<[u8], [u8]>::to(&topic).headers(headers);
-                    if let Some(key) = &record.key {
-                        message = message.key(key.as_slice());
-                    }
-                    if let Some(value) = &record.value {
-                        message = message.payload(value.as_slice());
-                    }
-                    let delivered = producer
-                        .send(message, Duration::ZERO)
-                        .await
-                        .map_err(|(error, _)| self.produce_error(&error, &topic, &bootstrap))?;
-                    Ok(Delivery {
-                        partition: delivered.partition,
-                        offset: delivered.offset,
-                    })
-                },
-            )
-            .await;
+        let result =
+            self.call
+                .within(
+                    timeout,
+                    format!("producing to topic {topic} on {bootstrap}"),
+                    async {
+                        let producer = self
+                            .pool
+                            .get_or_connect(
+                                &key,
+                                |_| true,
+                                || async {
+                                    let errors = BrokerErrors::default();
+                                    key.client_config()
+                                        .create_with_context::<_, KeptProducer>(errors.clone())
+                                        .map(|producer| (producer, errors))
+                                        .map_err(|e| self.call.invalid(format_args!("{e}")))
+                                },
+                            )
+                            .await?;
+                        // Shorter than the call's own timeout, so that librdkafka's reason for
+                        // an unreachable cluster is the one reported.
+                        self.check_cluster(&producer, &topic, &bootstrap, timeout * 3 / 4)
+                            .await?;
+                        let mut headers = OwnedHeaders::new();
+                        for (name, value) in &record.headers {
+                            headers = headers.insert(Header {
+                                key: name,
+                                value: Some(value),
+                            });
+                        }
+                        let mut message = FutureRecord::<[u8], [u8]>::to(&topic).headers(headers);
+                        if let Some(key) = &record.key {
+                            message = message.key(key.as_slice());
+                        }
+                        if let Some(value) = &record.value {
+                            message = message.payload(value.as_slice());
+                        }
+                        let delivered =
+                            producer.0.send(message, Duration::ZERO).await.map_err(
+                                |(error, _)| self.produce_error(&error, &topic, &bootstrap),
+                            )?;
+                        Ok(Delivery {
+                            partition: delivered.partition,
+                            offset: delivered.offset,
+                        })
+                    },
+                )
+                .await;
         if let Err(CallError::Unavailable(_)) = &result {
             self.pool.discard(&key);
         }
@@ -349,5 +385,58 @@ mod tests {
         assert_eq!(key.bootstrap(), "kafka-1:9092,127.0.0.1:9093");
         assert!(producer_key(&cluster(&["kafka-1"])).is_err());
         assert!(producer_key(&cluster(&[])).is_err());
+    }
+
+    /// No TLS or SASL broker can run here (tansu serves neither), so the settings given to
+    /// librdkafka are pinned instead.
+    #[test]
+    fn tls_and_sasl_become_librdkafkas_security_settings() {
+        let settings = |cluster: Cluster| producer_key(&cluster).unwrap().client_config();
+        let plain = settings(cluster(&["k:9092"]));
+        assert_eq!(plain.get("security.protocol"), Some("plaintext"));
+        assert_eq!(plain.get("sasl.mechanisms"), None);
+
+        let tls = settings(Cluster {
+            tls: true,
+            ..cluster(&["k:9093"])
+        });
+        assert_eq!(tls.get("security.protocol"), Some("ssl"));
+        assert_eq!(tls.get("enable.ssl.certificate.verification"), None);
+
+        let insecure = settings(Cluster {
+            tls: true,
+            tls_insecure_skip_verify: true,
+            ..cluster(&["k:9093"])
+        });
+        assert_eq!(
+            insecure.get("enable.ssl.certificate.verification"),
+            Some("false")
+        );
+        assert_eq!(
+            insecure.get("ssl.endpoint.identification.algorithm"),
+            Some("none")
+        );
+
+        let sasl = |mechanism, tls| {
+            settings(Cluster {
+                tls,
+                sasl: Some(wit::Sasl {
+                    mechanism,
+                    username: "u".into(),
+                    password: "p".into(),
+                }),
+                ..cluster(&["k:9093"])
+            })
+        };
+        let scram = sasl(SaslMechanism::ScramSha512, true);
+        assert_eq!(scram.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(scram.get("sasl.mechanisms"), Some("SCRAM-SHA-512"));
+        assert_eq!(scram.get("sasl.username"), Some("u"));
+        assert_eq!(scram.get("sasl.password"), Some("p"));
+        let plain = sasl(SaslMechanism::Plain, false);
+        assert_eq!(plain.get("security.protocol"), Some("sasl_plaintext"));
+        assert_eq!(plain.get("sasl.mechanisms"), Some("PLAIN"));
+        let sha256 = sasl(SaslMechanism::ScramSha256, true);
+        assert_eq!(sha256.get("sasl.mechanisms"), Some("SCRAM-SHA-256"));
     }
 }

@@ -29,11 +29,19 @@
 //!
 //! [`parse`] and [`ConfigError`] are plain Rust and compile without the `bindings` feature;
 //! [`from_map`] returns the world's `Failure::InvalidConfig` directly.
+//!
+//! Checks on single keys after deserializing ([`required`], [`flag`],
+//! [`positive_duration`], [`non_empty`]) live in `keys` and are re-exported here.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, Visitor};
+
+mod keys;
+#[cfg(feature = "bindings")]
+pub use keys::expect_invalid;
+pub use keys::{flag, non_empty, pairs, positive_duration, required};
 
 /// A config that does not fit the struct it is read into. `Display` gives `key: problem`.
 #[derive(Debug, Clone, PartialEq, Eq)]
