@@ -285,8 +285,11 @@ impl Server {
     ) -> Self {
         use std::io::BufRead;
         let mut command = sandcron();
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        if !extra.iter().any(|arg| arg == "--node") {
+            command.args(["--node", "test-node"]);
+        }
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--node", "test-node"])
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(&extra)

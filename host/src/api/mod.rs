@@ -52,6 +52,7 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/members", get(system::members))
         .route("/v1/secrets", get(secrets::list))
         .route(
             "/v1/secrets/{name}",
