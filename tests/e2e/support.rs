@@ -264,6 +264,21 @@ impl Server {
         Self::spawn_in(tempfile::tempdir().unwrap(), backend, database_url, extra)
     }
 
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server with SIGTERM (a clean shutdown) and starts it again on the same
+    /// data directory and database.
+    pub fn stop_and_restart(mut self) -> Self {
+        // SAFETY: `kill` has no memory effects; the pid is our own child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.wait_exit(std::time::Duration::from_secs(30));
+        self.crash_and_restart()
+    }
+
     /// Kills the server with SIGKILL, as a crash would, and starts it again on the same
     /// data directory and database.
     pub fn crash_and_restart(mut self) -> Self {

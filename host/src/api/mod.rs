@@ -5,7 +5,9 @@
 //! * `jobs`: the job routes; `executions`: a job's executions, live output and kill;
 //!   `executors`: uploading, listing and deleting executor components; `secrets`: setting,
 //!   listing (names only) and deleting secrets;
-//!   `system`: health, metrics, agent info, busy, restore and the OpenAPI document.
+//!   `system`: health, metrics, agent info, busy, members, restore and the OpenAPI
+//!   document; `forward`: passing live output and kill on to the node that runs the
+//!   execution.
 //! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
 //!   its status; `dto`: the JSON shapes of jobs and executions.
@@ -17,6 +19,7 @@ mod dto;
 mod error;
 mod executions;
 mod executors;
+mod forward;
 mod input;
 mod jobs;
 mod secrets;

@@ -64,8 +64,16 @@ impl Inner {
     /// node runs it if selected, the others get an execution of the tick's group each,
     /// handed to them. No matching node: the tick is recorded as failed.
     async fn place(self: Arc<Self>, run: Run) {
-        let alive = self.fresh_members();
-        let targets = super::targets::select(&run.spec.tags, &alive, &mut |n| fastrand::usize(..n));
+        let mut targets = self.targets(&run, false).await;
+        if targets.is_empty() {
+            // Decided at the tick, on members read then: a node may be joining.
+            let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stopping.cancelled() => {}
+            }
+            targets = self.targets(&run, true).await;
+        }
         let Some((first, others)) = targets.split_first() else {
             let now = Utc::now();
             self.metrics.finished(false);
@@ -116,6 +124,26 @@ impl Inner {
             }
         }
         self.hand(run, first).await;
+    }
+
+    /// The nodes `run`'s tags select among the live members, as last read, or read now
+    /// when `fresh` or when the last reading has none.
+    async fn targets(&self, run: &Run, fresh: bool) -> Vec<String> {
+        let pick = |alive: &[crate::store::Member]| {
+            super::targets::select(&run.spec.tags, alive, &mut |n| fastrand::usize(..n))
+        };
+        let targets = if fresh {
+            Vec::new()
+        } else {
+            pick(&self.fresh_members())
+        };
+        if !targets.is_empty() {
+            return targets;
+        }
+        if let Err(error) = self.refresh_members().await {
+            tracing::warn!(%error, "cannot read the members");
+        }
+        pick(&self.fresh_members())
     }
 
     /// Hands `run` (its execution written for this node) to `node`, or runs it here when

@@ -155,6 +155,13 @@ impl Inner {
         Ok(())
     }
 
+    /// Reads the members again.
+    pub(super) async fn refresh_members(&self) -> Result<(), StoreError> {
+        let members = self.store.list_members().await?;
+        *self.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        Ok(())
+    }
+
     /// Dispatches the scheduled executions handed to this node.
     async fn pick_handed(self: &Arc<Self>) -> Result<(), StoreError> {
         for handed in self.store.pick_handed(&self.config.node).await? {
