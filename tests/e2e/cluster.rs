@@ -50,10 +50,10 @@ async fn restore(server: &Server, jobs: Value) {
 }
 
 /// One stored execution, as the checks read it from the database.
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 struct Row {
-    job: String,
-    group: i64,
+    job_name: String,
+    group_id: i64,
     attempt: i32,
     scheduled_at: i64,
     started_at: Option<i64>,
@@ -62,31 +62,16 @@ struct Row {
     node: String,
 }
 
-/// Every execution in the database at `url` whose tick (attempt 1) or retry is due
-/// between `from` and `to`.
+/// Every execution of a tick (or a retry of one) in the database at `url`.
 async fn rows(url: &str) -> Vec<Row> {
     let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-    let rows: Vec<(String, i64, i32, i64, Option<i64>, String, String, String)> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT job_name, group_id, attempt, scheduled_at, started_at, state, reason, node \
-             FROM executions WHERE trigger_kind IN ('schedule', 'retry')",
+         FROM executions WHERE trigger_kind IN ('schedule', 'retry')",
     )
     .fetch_all(&mut db)
     .await
-    .unwrap();
-    rows.into_iter()
-        .map(
-            |(job, group, attempt, scheduled_at, started_at, state, reason, node)| Row {
-                job,
-                group,
-                attempt,
-                scheduled_at,
-                started_at,
-                state,
-                reason,
-                node,
-            },
-        )
-        .collect()
+    .unwrap()
 }
 
 /// Checks that every job `{prefix}{i}` has exactly one first attempt for every whole
@@ -104,10 +89,10 @@ fn exactly_once(
     let mut open = Vec::new();
     let mut lateness = Vec::new();
     for row in rows {
-        if !row.job.starts_with(prefix) {
+        if !row.job_name.starts_with(prefix) {
             continue;
         }
-        let tick = row.group / 1_000_000;
+        let tick = row.group_id / 1_000_000;
         if tick < from || tick > to {
             continue;
         }
@@ -115,7 +100,7 @@ fn exactly_once(
             open.push(row);
         }
         if row.attempt == 1 {
-            *ticks.entry((row.job.as_str(), tick)).or_default() += 1;
+            *ticks.entry((row.job_name.as_str(), tick)).or_default() += 1;
             if let Some(started) = row.started_at {
                 lateness.push(started - row.scheduled_at);
             }
@@ -291,10 +276,10 @@ async fn tags_with_a_count_pick_that_many_distinct_matching_nodes() {
     let (from, to) = (start.timestamp_millis(), end.timestamp_millis());
     let mut groups: BTreeMap<(&str, i64), Vec<&Row>> = BTreeMap::new();
     for row in &rows {
-        let tick = row.group / 1_000_000;
+        let tick = row.group_id / 1_000_000;
         if tick >= from && tick <= to {
             groups
-                .entry((row.job.as_str(), row.group))
+                .entry((row.job_name.as_str(), row.group_id))
                 .or_default()
                 .push(row);
         }
@@ -329,7 +314,7 @@ async fn tags_with_a_count_pick_that_many_distinct_matching_nodes() {
     // The untagged jobs' work is spread: more than one node ran some.
     let untagged_nodes: BTreeSet<&str> = rows
         .iter()
-        .filter(|r| r.job.starts_with("untagged-"))
+        .filter(|r| r.job_name.starts_with("untagged-"))
         .map(|r| r.node.as_str())
         .collect();
     assert!(untagged_nodes.len() >= 2, "{untagged_nodes:?}");

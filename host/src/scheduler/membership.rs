@@ -198,7 +198,7 @@ impl Inner {
 pub(super) async fn membership_loop(inner: Arc<Inner>) {
     let mut ticks = 0_u32;
     while !inner.stopping.is_cancelled() {
-        if ticks % TICKS_PER_BEAT == 0
+        if ticks.is_multiple_of(TICKS_PER_BEAT)
             && let Err(error) = inner.beat().await
         {
             tracing::warn!(%error, "heartbeat or take-over failed; retrying in a second");
