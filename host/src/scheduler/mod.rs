@@ -189,7 +189,7 @@ struct Inner {
 impl Scheduler {
     /// Holds the node's name, joins the members, takes over what a previous process of
     /// this node left open (running executions closed as failed and retried, unstarted
-    /// ticks run), applies the misfire policies, and starts the claim loop, the recorder,
+    /// ticks run), applies the misfire policies (only when no other node is alive), and starts the claim loop, the recorder,
     /// the pruner and the membership loop.
     pub async fn start(
         store: Arc<dyn Store>,
@@ -221,7 +221,18 @@ impl Scheduler {
         });
         inner.store.join(&inner.member()).await?;
         inner.take_over_own().await?;
-        let rescheduled = claim::apply_misfire_policies(&inner).await?;
+        // Ticks are only missed while no node runs: with another node alive, an overdue
+        // tick is one being claimed late, which must still fire.
+        let others_alive = inner
+            .store
+            .list_members()
+            .await?
+            .iter()
+            .any(|member| member.name != inner.config.node && inner.is_alive(member));
+        let rescheduled = match others_alive {
+            true => 0,
+            false => claim::apply_misfire_policies(&inner).await?,
+        };
         if rescheduled > 0 {
             tracing::info!(
                 rescheduled,

@@ -304,6 +304,63 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            /// Of ticks being handed back, those whose job another node has claimed a later
+            /// tick of since: moving such a job back would fire that later tick twice, so
+            /// their executions are kept, flagged as handed over, for whichever node takes
+            /// this one over (or for its next process). Returns the others, which can be
+            /// handed back. Locks the jobs' state rows first, so a claim in flight is seen.
+            async fn keep_overtaken(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                ticks: &[ReleasedTick],
+            ) -> Result<Vec<ReleasedTick>, StoreError> {
+                let mut job_ids: Vec<i64> = ticks.iter().map(|t| t.job_id).collect();
+                job_ids.sort_unstable();
+                job_ids.dedup();
+                let released: std::collections::HashSet<i64> =
+                    ticks.iter().map(|t| t.execution_id).collect();
+                let since = ticks.iter().map(|t| to_millis(t.scheduled_at)).min().unwrap_or(0);
+                let mut later = Vec::new();
+                for chunk in job_ids.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut lock = sqlx::QueryBuilder::<$db>::new("SELECT job_id FROM job_state WHERE job_id IN (");
+                    let mut ids = lock.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    lock.push(format!(") ORDER BY job_id{}", <$store>::ROW_LOCK));
+                    lock.build().execute(&mut **tx).await?;
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, job_id, scheduled_at FROM executions \
+                         WHERE trigger_kind = 'schedule' AND attempt = 1 AND scheduled_at >= ",
+                    );
+                    select.push_bind(since).push(" AND job_id IN (");
+                    let mut ids = select.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64, i64, i64)> = select.build_query_as().fetch_all(&mut **tx).await?;
+                    later.extend(rows.into_iter().filter(|(id, _, _)| !released.contains(id)));
+                }
+                let overtaken = |tick: &ReleasedTick| {
+                    let at = to_millis(tick.scheduled_at);
+                    later.iter().any(|(_, job, other)| *job == tick.job_id && *other > at)
+                };
+                let (kept, free): (Vec<ReleasedTick>, Vec<ReleasedTick>) =
+                    ticks.iter().copied().partition(|tick| overtaken(tick));
+                for chunk in kept.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut flag = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE executions SET handed_over = TRUE WHERE state = 'scheduled' AND id IN (",
+                    );
+                    let mut ids = flag.separated(", ");
+                    for tick in chunk {
+                        ids.push_bind(tick.execution_id);
+                    }
+                    flag.push(")");
+                    flag.build().execute(&mut **tx).await?;
+                }
+                Ok(free)
+            }
+
             /// Closes `open` executions (with their job ids) as failed with `reason`,
             /// counting them on their jobs; returns them as closed.
             async fn close_in(
@@ -603,6 +660,7 @@ macro_rules! sql_store {
                     return Ok(());
                 }
                 let mut tx = <$store>::begin_write(&self.pool).await?;
+                let ticks = Self::keep_overtaken(&mut tx, ticks).await?;
                 // Only the ticks whose execution this call deletes move their job back, so
                 // handing a tick back twice is harmless.
                 let mut earliest = std::collections::BTreeMap::<i64, i64>::new();
