@@ -189,8 +189,8 @@ struct Inner {
 impl Scheduler {
     /// Holds the node's name, joins the members, takes over what a previous process of
     /// this node left open (running executions closed as failed and retried, unstarted
-    /// ticks run), applies the misfire policies (only when no other node is alive), and starts the claim loop, the recorder,
-    /// the pruner and the membership loop.
+    /// ticks run), applies the misfire policies (only when no other node is alive), and
+    /// starts the claim loop, the recorder, the pruner and the membership loop.
     pub async fn start(
         store: Arc<dyn Store>,
         runtime: Runtime,
