@@ -549,3 +549,64 @@ async fn a_killed_nodes_running_execution_is_closed_as_node_lost_and_retried_by_
         .await;
     assert_eq!(kill.status, 202, "{}", kill.text);
 }
+
+/// The executions of the job `exclusive`, newest first.
+async fn executions_of(server: &Server) -> Vec<Value> {
+    let list = server.get("/v1/jobs/exclusive/executions").await.json();
+    list.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbid_holds_across_the_loss_of_the_node_that_runs_the_job() {
+    let url = fresh_postgres_database().await;
+    let mut nodes = vec![
+        Some(node(&url, "forbid-1", &["--dead-after", "60s"])),
+        Some(node(&url, "forbid-2", &["--dead-after", "60s"])),
+    ];
+    let first = nodes[0].as_ref().unwrap();
+    let created = first
+        .post(
+            "/v1/jobs",
+            json!({
+                "name": "exclusive", "schedule": "@every 1s", "concurrency": "forbid",
+                "executor": "shell", "executor_config": {"command": "sleep 60", "shell": "true"},
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let running = eventually("a running execution", Duration::from_secs(10), || async {
+        executions_of(first)
+            .await
+            .into_iter()
+            .find(|e| e["state"] == "running")
+    })
+    .await;
+    let owner = running["node_name"].as_str().unwrap().to_string();
+    let index = if owner == "forbid-1" { 0 } else { 1 };
+    let survivor = nodes[1 - index].take().unwrap();
+    nodes[index].as_mut().unwrap().kill();
+    let next = eventually("a run on the survivor", Duration::from_secs(20), || async {
+        executions_of(&survivor)
+            .await
+            .into_iter()
+            .find(|e| e["state"] == "running" && e["node_name"] != owner.as_str())
+    })
+    .await;
+    let executions = executions_of(&survivor).await;
+    let lost = executions
+        .iter()
+        .find(|e| e["id"] == running["id"])
+        .unwrap();
+    assert_eq!(lost["reason"], "node lost", "{lost}");
+    let closed: DateTime<Utc> = lost["finished_at"].as_str().unwrap().parse().unwrap();
+    let started: DateTime<Utc> = next["started_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        started >= closed,
+        "the next run started before the lost one was closed"
+    );
+    let open = executions
+        .iter()
+        .filter(|e| e["state"] == "running" || e["state"] == "scheduled")
+        .count();
+    assert_eq!(open, 1, "{executions:#?}");
+}
