@@ -559,7 +559,7 @@ async fn executions_of(server: &Server) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbid_holds_across_the_loss_of_the_node_that_runs_the_job() {
     let url = fresh_postgres_database().await;
-    let mut nodes = vec![
+    let mut nodes = [
         Some(node(&url, "forbid-1", &["--dead-after", "60s"])),
         Some(node(&url, "forbid-2", &["--dead-after", "60s"])),
     ];
