@@ -10,13 +10,14 @@ use crate::support::{
 };
 
 /// Every path the router serves, as the OpenAPI document names them.
-const PATHS: [&str; 24] = [
+const PATHS: [&str; 25] = [
     "/health",
     "/metrics",
     "/v1",
     "/v1/",
     "/v1/openapi.json",
     "/v1/busy",
+    "/v1/members",
     "/v1/restore",
     "/v1/jobs",
     "/v1/jobs/{name}",
@@ -427,6 +428,7 @@ async fn a_job_every_second_records_its_executions() {
         assert_eq!(done["job_name"], "hello", "{backend}");
         assert_eq!(done["node_name"], "test-node", "{backend}");
         assert_eq!(done["attempt"], 1, "{backend}");
+        assert_eq!(done["trigger"], "schedule", "{backend}");
         assert_eq!(done["reason"], "", "{backend}");
         assert_eq!(done["output_truncated"], false, "{backend}");
         for field in ["scheduled_at", "started_at", "finished_at"] {

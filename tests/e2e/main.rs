@@ -5,6 +5,7 @@
 //! and the hostile fixtures in `tests/fixtures/hostile`).
 
 mod api;
+mod cluster;
 mod docker;
 mod ecs;
 mod exec_cli;

@@ -9,7 +9,7 @@ use chrono::Utc;
 use sandcron::jobs::JobSpec;
 use sandcron::runtime::{Runtime, RuntimeConfig};
 use sandcron::scheduler::{JobError, Scheduler, SchedulerConfig};
-use sandcron::store::{ExecutionRecord, ExecutionState, NewExecution, Store};
+use sandcron::store::{ExecutionRecord, ExecutionState, NewExecution, Store, Trigger};
 
 use crate::support::{cache_dir, each_store};
 use sandcron::store::DEFAULT_TENANT;
@@ -515,6 +515,8 @@ async fn start_up_closes_what_a_dead_process_left_running() {
                 scheduled_at: Utc::now(),
                 state: ExecutionState::Running,
                 node: "test-node".into(),
+                trigger: Trigger::Manual,
+                handed_over: false,
             })
             .await
             .unwrap();

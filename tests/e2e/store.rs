@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use sandcron::jobs::JobSpec;
 use sandcron::store::{
     DueJob, ExecutionState, FinishedExecution, JobQuery, JobSort, NewExecution, ReleasedTick,
-    Store, StoreError,
+    Store, StoreError, Trigger,
 };
 
 use crate::support::each_store;
@@ -205,6 +205,8 @@ async fn executions_are_written_before_and_completed_after() {
             scheduled_at,
             state: ExecutionState::Running,
             node: "node-a".into(),
+            trigger: Trigger::Manual,
+            handed_over: false,
         };
         let running = store.start_execution(&new).await.unwrap();
         assert_eq!(running.state, ExecutionState::Running, "{backend}");
@@ -304,6 +306,8 @@ async fn executions_left_running_by_a_dead_process_are_closed_as_failed() {
             scheduled_at: Utc::now(),
             state: ExecutionState::Running,
             node: "node-a".into(),
+            trigger: Trigger::Manual,
+            handed_over: false,
         };
         let orphan = store.start_execution(&new).await.unwrap();
         let elsewhere = store
@@ -373,6 +377,8 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
                 scheduled_at: t0,
                 state: ExecutionState::Running,
                 node: "n".into(),
+                trigger: Trigger::Manual,
+                handed_over: false,
             })
             .await
             .unwrap();
@@ -489,6 +495,8 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
                     scheduled_at: Utc::now(),
                     state: ExecutionState::Running,
                     node: "n".into(),
+                    trigger: Trigger::Manual,
+                    handed_over: false,
                 })
                 .await
                 .unwrap();

@@ -20,7 +20,6 @@ pub fn run(args: &[&str]) -> Output {
     sandcron().args(args).output().expect("sandcron runs")
 }
 
-/// The directory the tests keep precompiled components in.
 /// Runs `sandcron` with `args` off the async threads.
 pub async fn exec(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
@@ -57,6 +56,7 @@ pub fn exec_args(executor: &str, flags: &[&str], config: &[(&str, &str)]) -> Vec
     args
 }
 
+/// The directory the tests keep precompiled components in.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
 }
@@ -306,6 +306,21 @@ impl Server {
         Self::spawn_in(tempfile::tempdir().unwrap(), backend, database_url, extra)
     }
 
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server with SIGTERM (a clean shutdown) and starts it again on the same
+    /// data directory and database.
+    pub fn stop_and_restart(mut self) -> Self {
+        // SAFETY: `kill` has no memory effects; the pid is our own child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.wait_exit(std::time::Duration::from_secs(30));
+        self.crash_and_restart()
+    }
+
     /// Kills the server with SIGKILL, as a crash would, and starts it again on the same
     /// data directory and database.
     pub fn crash_and_restart(mut self) -> Self {
@@ -327,8 +342,11 @@ impl Server {
     ) -> Self {
         use std::io::BufRead;
         let mut command = sandcron();
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        if !extra.iter().any(|arg| arg == "--node") {
+            command.args(["--node", "test-node"]);
+        }
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--node", "test-node"])
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(&extra)
@@ -374,10 +392,8 @@ impl Server {
                 }
             }
         };
-        let admin_token = std::fs::read_to_string(data_dir.path().join("admin-token"))
-            .unwrap_or_else(|e| panic!("{backend}: no admin token in the data directory: {e}"))
-            .trim()
-            .to_string();
+        let admin_token = admin_token_of(data_dir.path(), database_url.as_deref())
+            .unwrap_or_else(|| panic!("{backend}: no admin token in the data directory"));
         Self {
             backend,
             base,
@@ -519,6 +535,28 @@ impl Server {
             .args(args)
             .output()
             .expect("sandcron runs")
+    }
+}
+
+/// The admin token of a server: the one it wrote to its data directory on the first start
+/// against its database, or, for another node of the same database (which makes none),
+/// the one the first node wrote.
+fn admin_token_of(data_dir: &std::path::Path, database_url: Option<&str>) -> Option<String> {
+    static BY_DATABASE: OnceLock<Mutex<std::collections::HashMap<String, String>>> =
+        OnceLock::new();
+    let known = BY_DATABASE.get_or_init(Mutex::default);
+    let written = std::fs::read_to_string(data_dir.join("admin-token"))
+        .ok()
+        .map(|token| token.trim().to_string());
+    let mut known = known.lock().unwrap();
+    match (written, database_url) {
+        (Some(token), Some(url)) => {
+            known.insert(url.to_string(), token.clone());
+            Some(token)
+        }
+        (Some(token), None) => Some(token),
+        (None, Some(url)) => known.get(url).cloned(),
+        (None, None) => None,
     }
 }
 

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::jobs::JobSpec;
-use crate::store::{ExecutionRecord, ExecutionState, StoredJob};
+use crate::scheduler::MemberStatus;
+use crate::store::{ExecutionRecord, ExecutionState, StoredJob, Trigger};
 
 /// A job as the API shows it: every field of the definition, and what running it changed.
 #[derive(Debug, Serialize)]
@@ -58,8 +59,9 @@ pub struct ExecutionOut {
     pub group: i64,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// The tick it belongs to.
-    pub scheduled_at: DateTime<Utc>,
+    /// The instant the schedule said (for a retry: when it was due); `null` for a
+    /// manual run.
+    pub scheduled_at: Option<DateTime<Utc>>,
     /// When the executor started.
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended; `null` while it runs.
@@ -76,6 +78,8 @@ pub struct ExecutionOut {
     pub reason: String,
     /// The node that runs or ran it.
     pub node_name: String,
+    /// Why it exists: `schedule`, `manual`, `retry` or `parent`.
+    pub trigger: &'static str,
 }
 
 impl ExecutionOut {
@@ -93,13 +97,45 @@ impl ExecutionOut {
             job_name: record.job_name,
             group: record.group,
             attempt: record.attempt,
-            scheduled_at: record.scheduled_at,
+            scheduled_at: (record.trigger != Trigger::Manual).then_some(record.scheduled_at),
+            trigger: record.trigger.as_str(),
             started_at: record.started_at,
             finished_at: record.finished_at,
             state: record.state.as_str(),
             success: record.state == ExecutionState::Succeeded,
             reason: record.reason,
             node_name: record.node,
+        }
+    }
+}
+
+/// A member of the cluster as `GET /v1/members` shows it.
+#[derive(Debug, Serialize)]
+pub struct MemberOut {
+    /// The node's name.
+    pub name: String,
+    /// Where its API listens.
+    pub address: String,
+    /// Its tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// `alive`, or `dead` when its heartbeat is older than `--dead-after`.
+    pub status: &'static str,
+    /// Its last heartbeat.
+    pub last_heartbeat: DateTime<Utc>,
+    /// When its process started.
+    pub started_at: DateTime<Utc>,
+}
+
+impl From<MemberStatus> for MemberOut {
+    fn from(status: MemberStatus) -> Self {
+        let member = status.member;
+        Self {
+            name: member.name,
+            address: member.address,
+            tags: member.tags,
+            status: if status.alive { "alive" } else { "dead" },
+            last_heartbeat: member.heartbeat_at,
+            started_at: member.started_at,
         }
     }
 }

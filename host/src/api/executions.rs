@@ -1,13 +1,14 @@
 //! A job's executions: the list (newest first, paged, outputs optionally cut to their
 //! tail), one execution, deleting them all, following the output of a running one as it
-//! is written, and killing one.
+//! is written, and killing one. Live output and kill of an execution another live node
+//! runs are forwarded to it (`forward.rs`).
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
@@ -15,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::auth::Caller;
 use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
+use super::forward;
 use super::input::{PathParams, QueryPairs};
 use super::page;
 use crate::scheduler::{JobError, OutputFollower, Scheduler};
@@ -85,13 +87,21 @@ pub async fn get(
 }
 
 /// `POST /v1/jobs/{name}/executions/{id}/kill`: 202 once the kill is sent (the execution
-/// then ends as failed, reason `killed`); 409 when it is not running on this node.
+/// then ends as failed, reason `killed`); 409 when it is not running. An execution that
+/// another live node runs is killed there: the request is forwarded.
 pub async fn kill(
     State(scheduler): State<Scheduler>,
     caller: Caller,
     PathParams((name, id)): PathParams<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut record = stored(&scheduler, &caller, &name, &id).await?;
+    if !is_finished(record.state)
+        && let Some(address) = forward::owner(&scheduler, &record, &headers).await?
+    {
+        return forward::kill(&address, uri.path(), &headers).await;
+    }
     let (wait, pause) = KILL_WAIT;
     let deadline = tokio::time::Instant::now() + wait;
     loop {
@@ -118,16 +128,29 @@ pub async fn kill(
 
 /// `GET /v1/jobs/{name}/executions/{id}/output`: the output as plain text. For a running
 /// execution, what was written so far and then each chunk as it is written, until it
-/// ends; for a finished one, the stored output.
+/// ends; for a finished one, the stored output. The live output of an execution another
+/// live node runs comes from that node.
 pub async fn output(
     State(scheduler): State<Scheduler>,
     caller: Caller,
     PathParams((name, id)): PathParams<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = stored(&scheduler, &caller, &name, &id).await?;
-    let chunks = stream::once(output_source(scheduler, caller.tenant, name, record.id))
-        .flatten()
-        .map(Ok::<_, Infallible>);
+    let remote = match is_finished(record.state) {
+        true => None,
+        false => forward::owner(&scheduler, &record, &headers).await?,
+    };
+    let source = async move {
+        if let Some(address) = remote
+            && let Some(stream) = forward::output(&address, uri.path(), &headers).await
+        {
+            return stream;
+        }
+        output_source(scheduler, caller.tenant, name, record.id).await
+    };
+    let chunks = stream::once(source).flatten().map(Ok::<_, Infallible>);
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

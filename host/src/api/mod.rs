@@ -6,7 +6,9 @@
 //!   `executors`: uploading, listing and deleting executor components; `secrets`: setting,
 //!   listing (names only) and deleting secrets;
 //!   `tenants`: the admin's routes (tenants, their tokens, grants and quotas);
-//!   `system`: health, metrics, agent info, busy, restore and the OpenAPI document.
+//!   `system`: health, metrics, agent info, busy, members, restore and the OpenAPI
+//!   document; `forward`: passing live output and kill on to the node that runs the
+//!   execution.
 //! * `auth`: every request but health and the OpenAPI document carries a bearer token;
 //!   handlers get the [`auth::Caller`] (the token's tenant) and act within its tenant, so
 //!   another tenant's names are not found (404, never 403).
@@ -22,6 +24,7 @@ mod dto;
 mod error;
 mod executions;
 mod executors;
+mod forward;
 mod input;
 mod jobs;
 mod secrets;
@@ -62,6 +65,7 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/members", get(system::members))
         .route("/v1/tenants", get(tenants::list).post(tenants::create))
         .route("/v1/tenants/{name}/tokens", post(tenants::create_token))
         .route(

@@ -1,6 +1,6 @@
 //! The routes about the server rather than one job: health, Prometheus metrics, the
-//! agent's name and version, the executions running now, restoring an export of jobs,
-//! and the OpenAPI document.
+//! agent's name and version, the executions running now, the members of the cluster,
+//! restoring an export of jobs, and the OpenAPI document.
 
 use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Request, State};
@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
 use super::auth::{Admin, Caller};
-use super::dto::ExecutionOut;
+use super::dto::{ExecutionOut, MemberOut};
 use super::error::ApiError;
 use super::input::{BODY_FIELD, kind, object_into, parse_json, read_body};
 use super::page;
@@ -58,6 +58,17 @@ pub async fn busy(State(scheduler): State<Scheduler>, caller: Caller) -> Respons
         .map(Into::into)
         .collect();
     page(running.len() as u64, running)
+}
+
+/// `GET /v1/members`: every node that joined the cluster, by name, alive or dead.
+pub async fn members(State(scheduler): State<Scheduler>) -> Result<Response, ApiError> {
+    let members: Vec<MemberOut> = scheduler
+        .members()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(page(members.len() as u64, members))
 }
 
 /// `POST /v1/restore`: creates or replaces every job of an export, parents first. The

@@ -48,9 +48,18 @@ pub struct ServeArgs {
     /// [default: sqlite://<data-dir>/sandcron.db].
     #[arg(long, env = "SANDCRON_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
-    /// This node's name, written on every execution it runs [default: the host name].
+    /// This node's name, written on every execution it runs; each node sharing a
+    /// database needs its own (two on one machine: give both `--node`) [default: the host
+    /// name].
     #[arg(long, value_name = "NAME")]
     node: Option<String>,
+    /// A tag of this node, KEY=VALUE, which jobs' `tags` select nodes by; repeat.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tag: Vec<String>,
+    /// A node whose heartbeat (every second) is older than this is dead: the others
+    /// take over its executions. A duration such as 10s.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    dead_after: String,
     /// Executions kept per job, the newest; 0 keeps them all.
     #[arg(long, default_value_t = 100, value_name = "N")]
     keep_executions: u32,
@@ -85,6 +94,21 @@ fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
     Ok(grants)
 }
 
+/// The `--tag KEY=VALUE` flags as a map; a repeated key keeps its last value.
+fn tags(flags: &[String]) -> Result<std::collections::BTreeMap<String, String>, CliError> {
+    flags
+        .iter()
+        .map(|flag| match flag.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok((key.trim().to_string(), value.trim().to_string()))
+            }
+            _ => Err(CliError::Usage(format!(
+                "--tag {flag:?}: expected KEY=VALUE with a non-empty key"
+            ))),
+        })
+        .collect()
+}
+
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let max_age = args
         .max_execution_age
@@ -104,8 +128,23 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     };
+    let dead_after = parse_duration(&args.dead_after)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--dead-after {:?}: expected a positive duration such as 10s",
+                args.dead_after
+            ))
+        })?;
+    let node = args.node.clone().unwrap_or_else(default_node_name);
+    if node.trim().is_empty() {
+        return Err(CliError::Usage("--node: the node name is empty".into()));
+    }
     let mut scheduler_config = SchedulerConfig {
-        node: args.node.clone().unwrap_or_else(default_node_name),
+        node,
+        tags: tags(&args.tag)?,
+        dead_after,
         keep_last: Some(args.keep_executions).filter(|keep| *keep > 0),
         max_age,
         ..SchedulerConfig::default()
@@ -122,15 +161,17 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         })?;
         let runtime = Runtime::new(runtime_config)
             .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
-        let scheduler = Scheduler::start(store, runtime.clone(), scheduler_config)
-            .await
-            .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
+        // Bound first: the member row tells the other nodes where the API answers.
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
         let address = listener
             .local_addr()
             .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
+        scheduler_config.address = address.to_string();
+        let scheduler = Scheduler::start(store, runtime.clone(), scheduler_config)
+            .await
+            .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
         let auth = admin_token(&scheduler, &data_dir).await?;
         eprintln!(
             "sandcron: listening on http://{address} (database {})",

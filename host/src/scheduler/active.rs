@@ -194,6 +194,7 @@ mod tests {
             output_truncated: false,
             reason: String::new(),
             node: "n".into(),
+            trigger: crate::store::Trigger::Schedule,
         }
     }
 

@@ -195,6 +195,7 @@ impl Scheduler {
                 Arc::new(job.spec),
                 has_dependents,
                 ExecutionState::Running,
+                crate::store::Trigger::Manual,
             )
             .await?)
     }

@@ -15,7 +15,7 @@ use super::Inner;
 use super::dispatch::Run;
 use super::schedule::Schedule;
 use crate::jobs::{JobSpec, Misfire};
-use crate::store::{DueJob, StoreError};
+use crate::store::{DueJob, ExecutionState, FinishedExecution, NewExecution, StoreError, Trigger};
 
 /// How long after its tick a job counts as having missed it while no node was running.
 const MISFIRE_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
@@ -59,6 +59,111 @@ pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreEr
         .await
 }
 
+impl Inner {
+    /// Places the claimed tick of a job with tags on the live nodes its tags select: this
+    /// node runs it if selected, the others get an execution of the tick's group each,
+    /// handed to them. No matching node: the tick is recorded as failed.
+    async fn place(self: Arc<Self>, run: Run) {
+        let mut targets = self.targets(&run, false).await;
+        if targets.is_empty() {
+            // Decided at the tick, on members read then: a node may be joining.
+            let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stopping.cancelled() => {}
+            }
+            targets = self.targets(&run, true).await;
+        }
+        let Some((first, others)) = targets.split_first() else {
+            let now = Utc::now();
+            self.metrics.finished(false);
+            self.recorder.finished(FinishedExecution {
+                id: run.execution_id,
+                job_id: run.job_id,
+                started_at: now,
+                finished_at: now,
+                success: false,
+                output: Vec::new(),
+                output_truncated: false,
+                reason: super::targets::NO_MATCHING_NODE.to_string(),
+                job_status: "failed",
+            });
+            return;
+        };
+        for node in others {
+            let new = NewExecution {
+                tenant: run.tenant,
+                job_name: run.spec.name.clone(),
+                group: Some(run.group),
+                attempt: 1,
+                scheduled_at: run.scheduled_at,
+                state: ExecutionState::Scheduled,
+                node: self.config.node.clone(),
+                trigger: Trigger::Schedule,
+                handed_over: false,
+                exclusive: false,
+            };
+            match self.store.start_execution(&new).await {
+                Ok(record) => {
+                    let copy = Run {
+                        tenant: run.tenant,
+                        job_id: run.job_id,
+                        spec: run.spec.clone(),
+                        execution_id: record.id,
+                        group: run.group,
+                        attempt: 1,
+                        scheduled_at: run.scheduled_at,
+                        trigger: Trigger::Schedule,
+                        has_dependents: run.has_dependents,
+                        registered: None,
+                        claimed_at: run.claimed_at,
+                    };
+                    self.hand(copy, node).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, job = %run.spec.name, %node, "cannot write a targeted execution");
+                }
+            }
+        }
+        self.hand(run, first).await;
+    }
+
+    /// The nodes `run`'s tags select among the live members, as last read, or read now
+    /// when `fresh` or when the last reading has none.
+    async fn targets(&self, run: &Run, fresh: bool) -> Vec<String> {
+        let pick = |alive: &[crate::store::Member]| {
+            super::targets::select(&run.spec.tags, alive, &mut |n| fastrand::usize(..n))
+        };
+        let targets = if fresh {
+            Vec::new()
+        } else {
+            pick(&self.fresh_members())
+        };
+        if !targets.is_empty() {
+            return targets;
+        }
+        if let Err(error) = self.refresh_members().await {
+            tracing::warn!(%error, "cannot read the members");
+        }
+        pick(&self.fresh_members())
+    }
+
+    /// Hands `run` (its execution written for this node) to `node`, or runs it here when
+    /// `node` is this one or was taken over meanwhile.
+    async fn hand(self: &Arc<Self>, run: Run, node: &str) {
+        if node != self.config.node {
+            match self.store.hand_to(run.execution_id, node).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, %node, "cannot hand an execution over; running it here")
+                }
+            }
+        }
+        self.spawn_run(run);
+    }
+}
+
 /// Claims and hands out ticks until the scheduler stops.
 pub(super) async fn claim_loop(inner: Arc<Inner>) {
     let horizon = chrono::Duration::from_std(inner.config.horizon)
@@ -98,20 +203,31 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                 );
                 let full = ticks.len() == batch;
                 for tick in ticks {
-                    match tick.execution {
-                        Some(execution_id) => inner.spawn_run(Run {
-                            tenant: tick.job.tenant,
-                            job_id: tick.job.id,
-                            spec: Arc::new(tick.job.spec),
-                            execution_id,
-                            group: tick.group,
-                            attempt: 1,
-                            scheduled_at: tick.job.scheduled_at,
-                            has_dependents: tick.job.has_dependents,
-                            registered: None,
-                            claimed_at,
-                        }),
-                        None => inner.metrics.skipped(),
+                    let Some(execution_id) = tick.execution else {
+                        inner.metrics.skipped();
+                        continue;
+                    };
+                    let run = Run {
+                        tenant: tick.job.tenant,
+                        job_id: tick.job.id,
+                        spec: Arc::new(tick.job.spec),
+                        execution_id,
+                        group: tick.group,
+                        attempt: 1,
+                        scheduled_at: tick.job.scheduled_at,
+                        trigger: Trigger::Schedule,
+                        has_dependents: tick.job.has_dependents,
+                        registered: None,
+                        claimed_at,
+                    };
+                    if run.spec.tags.is_empty() {
+                        inner.spawn_run(run);
+                    } else {
+                        let inner = inner.clone();
+                        inner
+                            .tasks
+                            .clone()
+                            .spawn(async move { inner.place(run).await });
                     }
                 }
                 // More are due now, or a job fires again within the horizon.

@@ -23,7 +23,7 @@ use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::store::{
     DEFAULT_TENANT, ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick,
-    TenantId, group_status,
+    TenantId, Trigger, group_status,
 };
 use crate::tenants::QuotaExceeded;
 
@@ -36,6 +36,8 @@ pub(super) struct Run {
     pub group: i64,
     pub attempt: u32,
     pub scheduled_at: DateTime<Utc>,
+    /// Why it runs.
+    pub trigger: Trigger,
     /// Whether dependent jobs may need triggering after a success.
     pub has_dependents: bool,
     /// Registered as running before the run was handed out (a manual run, so that the
@@ -289,13 +291,14 @@ impl Inner {
                 output_truncated: false,
                 reason: String::new(),
                 node: self.config.node.clone(),
+                trigger: run.trigger,
             },
             self.config.output_limit,
         )
     }
 
     /// Writes the next attempt's record, due after the backoff.
-    async fn schedule_retry(&self, run: &Run) -> Option<Run> {
+    pub(super) async fn schedule_retry(&self, run: &Run) -> Option<Run> {
         let delay = retry_delay(&run.spec.retry_backoff, run.attempt + 1, fastrand::f64());
         let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let new = NewExecution {
@@ -307,6 +310,8 @@ impl Inner {
             scheduled_at: due,
             state: ExecutionState::Scheduled,
             node: self.config.node.clone(),
+            trigger: Trigger::Retry,
+            handed_over: false,
         };
         match self.store.start_execution(&new).await {
             Ok(record) => Some(Run {
@@ -317,6 +322,7 @@ impl Inner {
                 group: run.group,
                 attempt: record.attempt,
                 scheduled_at: due,
+                trigger: Trigger::Retry,
                 has_dependents: run.has_dependents,
                 registered: None,
                 claimed_at: Instant::now(),
@@ -382,6 +388,7 @@ impl Inner {
                 Arc::new(child.spec),
                 has_dependents,
                 ExecutionState::Scheduled,
+                Trigger::Parent,
             )
             .await
         {
@@ -403,6 +410,7 @@ impl Inner {
         spec: Arc<JobSpec>,
         has_dependents: bool,
         state: ExecutionState,
+        trigger: Trigger,
     ) -> Result<ExecutionRecord, crate::store::StoreError> {
         let record = self
             .store
@@ -415,6 +423,8 @@ impl Inner {
                 scheduled_at: Utc::now(),
                 state,
                 node: self.config.node.clone(),
+                trigger,
+                handed_over: false,
             })
             .await?;
         let mut run = Run {
@@ -425,6 +435,7 @@ impl Inner {
             group: record.group,
             attempt: 1,
             scheduled_at: record.scheduled_at,
+            trigger,
             has_dependents,
             registered: None,
             claimed_at: Instant::now(),

@@ -6,7 +6,8 @@
 //!   follow and kill executions. Behind it run the claim loop (due ticks are claimed from
 //!   the store in batches, a transaction at a time, and fired by an in-memory timer), the
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
-//!   (batched writes of started and finished executions) and the retention pruner.
+//!   (batched writes of started and finished executions), the retention pruner, and the
+//!   membership loop (heartbeat, take-over of dead nodes, executions handed to this node).
 //! * Every job, upload and secret belongs to a tenant: the handle's methods take the
 //!   caller's [`TenantId`]; `tenants` applies each tenant's grants and quotas,
 //!   `tenant_admin` creates tenants and tokens and sets their grants and quotas.
@@ -18,11 +19,13 @@ mod called_off;
 mod claim;
 mod dispatch;
 mod executor_registry;
+mod membership;
 mod metrics;
 mod recorder;
 mod retention;
 pub mod schedule;
 mod secrets;
+mod targets;
 mod tenant_admin;
 mod tenants;
 
@@ -41,7 +44,9 @@ use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::jobs::FieldError;
 use crate::runtime::Runtime;
-use crate::store::{ExecutionRecord, ReleasedTick, Store, StoreError, TenantId};
+use crate::store::{
+    ExecutionRecord, Member, NodeNameGuard, ReleasedTick, Store, StoreError, TenantId,
+};
 use crate::tenants::QuotaExceeded;
 use active::ActiveExecutions;
 use metrics::Metrics;
@@ -51,8 +56,14 @@ use retention::Retention;
 /// How the scheduler runs.
 #[derive(Clone, Debug)]
 pub struct SchedulerConfig {
-    /// This node's name, written on every execution it runs.
+    /// This node's name, written on every execution it runs; unique among live nodes.
     pub node: String,
+    /// Where this node's API listens, as other nodes reach it (`GET /v1/members`).
+    pub address: String,
+    /// This node's tags, which jobs' `tags` select nodes by.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// A member whose heartbeat is older is dead: survivors take its executions over.
+    pub dead_after: Duration,
     /// How far ahead due ticks are claimed from the store.
     pub horizon: Duration,
     /// The most ticks claimed in one transaction.
@@ -75,6 +86,9 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             node: default_node_name(),
+            address: String::new(),
+            tags: std::collections::BTreeMap::new(),
+            dead_after: DEFAULT_DEAD_AFTER,
             horizon: Duration::from_secs(2),
             claim_batch: 2000,
             keep_last: Some(100),
@@ -87,6 +101,18 @@ impl Default for SchedulerConfig {
             },
         }
     }
+}
+
+/// How long a member may miss heartbeats before it is declared dead.
+pub const DEFAULT_DEAD_AFTER: Duration = Duration::from_secs(10);
+
+/// A member of the cluster and whether its heartbeat is recent.
+#[derive(Clone, Debug)]
+pub struct MemberStatus {
+    /// The member's row.
+    pub member: Member,
+    /// Whether its last heartbeat is within `dead_after`.
+    pub alive: bool,
 }
 
 /// The host name, or `sandcron` when it cannot be read.
@@ -165,22 +191,25 @@ struct Inner {
     claim_loop: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Ticks claimed but not started when the scheduler stopped.
     released: std::sync::Mutex<Vec<ReleasedTick>>,
+    /// The members as last read (every second).
+    members: std::sync::RwLock<Vec<Member>>,
+    /// Keeps this node's name from being used by another live process.
+    _name: std::sync::Mutex<NodeNameGuard>,
+    /// The membership loop, awaited at shutdown before the node leaves.
+    membership_loop: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Scheduler {
-    /// Closes what a previous process of this node left running, applies the misfire
-    /// policies, and starts the claim loop, the recorder and the pruner.
+    /// Holds the node's name, joins the members, takes over what a previous process of
+    /// this node left open (running executions closed as failed and retried, unstarted
+    /// ticks run), applies the misfire policies (only when no other node is alive), and
+    /// starts the claim loop, the recorder, the pruner and the membership loop.
     pub async fn start(
         store: Arc<dyn Store>,
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        let closed = store
-            .close_unfinished(&config.node, "host restarted")
-            .await?;
-        if closed > 0 {
-            tracing::warn!(closed, "closed executions left open by a previous process");
-        }
+        let name = store.hold_node_name(&config.node).await?;
         let executors = executor_registry::Executors::load(&runtime).await?;
         let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
         let stopping = CancellationToken::new();
@@ -200,8 +229,24 @@ impl Scheduler {
             released: std::sync::Mutex::default(),
             called_off: called_off::CalledOff::default(),
             claim_loop: std::sync::Mutex::default(),
+            members: std::sync::RwLock::default(),
+            _name: std::sync::Mutex::new(name),
+            membership_loop: std::sync::Mutex::default(),
         });
-        let rescheduled = claim::apply_misfire_policies(&inner).await?;
+        inner.store.join(&inner.member()).await?;
+        inner.take_over_own().await?;
+        // Ticks are only missed while no node runs: with another node alive, an overdue
+        // tick is one being claimed late, which must still fire.
+        let others_alive = inner
+            .store
+            .list_members()
+            .await?
+            .iter()
+            .any(|member| member.name != inner.config.node && inner.is_alive(member));
+        let rescheduled = match others_alive {
+            true => 0,
+            false => claim::apply_misfire_policies(&inner).await?,
+        };
         if rescheduled > 0 {
             tracing::info!(
                 rescheduled,
@@ -211,6 +256,11 @@ impl Scheduler {
         tokio::spawn(retention.run(inner.store.clone(), stopping));
         let claim_loop = tokio::spawn(claim::claim_loop(inner.clone()));
         *inner.claim_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim_loop);
+        let membership_loop = tokio::spawn(membership::membership_loop(inner.clone()));
+        *inner
+            .membership_loop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(membership_loop);
         Ok(Self { inner })
     }
 
@@ -222,6 +272,21 @@ impl Scheduler {
     /// This node's name.
     pub fn node(&self) -> &str {
         &self.inner.config.node
+    }
+
+    /// Every member of the cluster, by name, with whether it is alive.
+    pub async fn members(&self) -> Result<Vec<MemberStatus>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .list_members()
+            .await?
+            .into_iter()
+            .map(|member| MemberStatus {
+                alive: self.inner.is_alive(&member),
+                member,
+            })
+            .collect())
     }
 
     /// The executions of `tenant` running on this node now, oldest first.
@@ -263,6 +328,14 @@ impl Scheduler {
         if let Some(claim_loop) = claim_loop {
             let _ = claim_loop.await;
         }
+        let membership_loop = inner
+            .membership_loop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(membership_loop) = membership_loop {
+            let _ = membership_loop.await;
+        }
         inner.tasks.close();
         if tokio::time::timeout(grace, inner.tasks.wait())
             .await
@@ -281,5 +354,6 @@ impl Scheduler {
             tracing::warn!(%error, ticks = released.len(), "handing back unstarted ticks failed");
         }
         inner.recorder.flush().await;
+        inner.leave().await;
     }
 }

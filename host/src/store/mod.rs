@@ -5,6 +5,10 @@
 //! `$N` placeholders, which sqlx binds by number on both. Each backend module holds only
 //! what differs: connecting, migrations (`host/migrations/<backend>/`), and the few
 //! statements whose dialects differ. Times are stored as milliseconds since the Unix epoch.
+//!
+//! Several nodes may share one PostgreSQL database: the claim locks the rows it takes
+//! (`SKIP LOCKED`), each node keeps a `members` row fresh, and a dead node's open
+//! executions are taken over by exactly one survivor ([`Store::take_over`]).
 
 mod postgres;
 mod sql;
@@ -135,6 +139,94 @@ impl ExecutionState {
     }
 }
 
+/// Why an execution exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A tick of the job's schedule.
+    Schedule,
+    /// Asked for over the API or the CLI.
+    Manual,
+    /// A later attempt of a failed execution.
+    Retry,
+    /// The job's parent succeeded.
+    Parent,
+}
+
+impl Trigger {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::Manual => "manual",
+            Self::Retry => "retry",
+            Self::Parent => "parent",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "manual" => Self::Manual,
+            "retry" => Self::Retry,
+            "parent" => Self::Parent,
+            _ => Self::Schedule,
+        }
+    }
+}
+
+/// A node of the cluster, as its `members` row says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The node's name (`--node`), unique among live nodes.
+    pub name: String,
+    /// Where its API listens.
+    pub address: String,
+    /// Its tags (`--tag key=value`).
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// When this process of the node started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// When a member counts as dead, for [`Store::take_over`].
+#[derive(Clone, Copy, Debug)]
+pub struct DeadRule {
+    /// A member whose last heartbeat is older is dead.
+    pub heartbeat_before: DateTime<Utc>,
+    /// A member whose last heartbeat is older, and whose process is certainly gone (on
+    /// PostgreSQL: its session, which holds its name's advisory lock, has ended), is dead
+    /// too: a crash is noticed in seconds rather than after the whole `heartbeat_before`.
+    pub gone_before: DateTime<Utc>,
+}
+
+/// What [`Store::take_over`] did with a node's open executions.
+#[derive(Clone, Debug, Default)]
+pub struct TakenOver {
+    /// The executions that were running, with their jobs' ids: now closed as failed with
+    /// the reason given.
+    pub closed: Vec<(i64, ExecutionRecord)>,
+    /// How many scheduled (unstarted) executions were handed to the new owner.
+    pub handed: u64,
+}
+
+/// A scheduled execution handed to this node by another (see [`Store::pick_handed`]).
+#[derive(Clone, Debug)]
+pub struct HandedExecution {
+    /// Its job's tenant.
+    pub tenant: TenantId,
+    /// The execution, state `scheduled`.
+    pub record: ExecutionRecord,
+    /// Its job's id.
+    pub job_id: i64,
+    /// Its job's definition.
+    pub spec: JobSpec,
+    /// Whether other jobs name it as their parent.
+    pub has_dependents: bool,
+}
+
+/// Held for as long as a node runs: its name cannot be taken by another process meanwhile.
+pub type NodeNameGuard = Box<dyn std::any::Any + Send>;
+
 /// One execution of a job.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExecutionRecord {
@@ -162,6 +254,8 @@ pub struct ExecutionRecord {
     pub reason: String,
     /// The node that runs or ran it.
     pub node: String,
+    /// Why it exists.
+    pub trigger: Trigger,
 }
 
 /// A new execution, written before the executor starts.
@@ -181,6 +275,10 @@ pub struct NewExecution {
     pub state: ExecutionState,
     /// The node that runs it.
     pub node: String,
+    /// Why it exists.
+    pub trigger: Trigger,
+    /// Given to `node` by another node: `node` picks it up with [`Store::pick_handed`].
+    pub handed_over: bool,
     /// Write it only when no execution of the job is scheduled or running (the job's
     /// `forbid`): the check and the write are one transaction holding the job's state
     /// row, so two requests at once, or a request and a claim, cannot both pass.
@@ -384,6 +482,10 @@ pub trait Store: Send + Sync + 'static {
     /// The job called `name`.
     async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError>;
 
+    /// The job with this internal id, whatever its tenant (for work the scheduler finds
+    /// by execution, such as a take-over's retries).
+    async fn get_job_by_id(&self, id: i64) -> Result<Option<StoredJob>, StoreError>;
+
     /// How many jobs the tenant has.
     async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError>;
 
@@ -481,6 +583,44 @@ pub trait Store: Send + Sync + 'static {
     /// Closes as failed, with `reason`, every execution `node` left scheduled or running:
     /// run at start-up, so a crash never leaves a phantom "running" behind.
     async fn close_unfinished(&self, node: &str, reason: &str) -> Result<u64, StoreError>;
+
+    /// Creates or refreshes the member row of `member.name` (a node joining, or joining
+    /// again after a restart).
+    async fn join(&self, member: &Member) -> Result<(), StoreError>;
+
+    /// Sets the last heartbeat of the member `name`.
+    async fn heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Every member, by name.
+    async fn list_members(&self) -> Result<Vec<Member>, StoreError>;
+
+    /// Takes the open executions of node `from` over for node `to`, in one transaction:
+    /// running ones are closed as failed with `reason`, scheduled ones are handed to `to`.
+    /// With `dead`, only when `from` is dead by that rule and no other node took it over
+    /// since its last join (a conditional update of its member row: of several survivors
+    /// trying at once, exactly one gets `Some`).
+    async fn take_over(
+        &self,
+        from: &str,
+        dead: Option<DeadRule>,
+        reason: &str,
+        to: &str,
+    ) -> Result<Option<TakenOver>, StoreError>;
+
+    /// The scheduled executions handed to `node` since it last looked, with their jobs;
+    /// each is returned once.
+    async fn pick_handed(&self, node: &str) -> Result<Vec<HandedExecution>, StoreError>;
+
+    /// Gives the scheduled execution `execution_id` to `node` (a job's tags chose it);
+    /// `false`, changing nothing, when `node` was taken over since it last joined (it
+    /// would never pick the execution up).
+    async fn hand_to(&self, execution_id: i64, node: &str) -> Result<bool, StoreError>;
+
+    /// Holds the node name `name` for this process: on PostgreSQL a session advisory lock
+    /// on a connection of its own, so that two live processes cannot use one name (a
+    /// crashed process's session ends with it). [`StoreError::Conflict`] when another
+    /// process holds it.
+    async fn hold_node_name(&self, name: &str) -> Result<NodeNameGuard, StoreError>;
 
     /// Stores a new version of the executor `name` (the first is 1) with its bytes.
     async fn put_executor(

@@ -19,6 +19,8 @@ use crate::jobs::JobSpec;
 /// Jobs and executions in a PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,
+    /// For the connection that holds the node's name ([`PgStore::hold_name`]).
+    options: PgConnectOptions,
 }
 
 impl PgStore {
@@ -31,14 +33,47 @@ impl PgStore {
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, options })
+    }
+
+    /// Whether the process of the member row's node is gone, as an SQL condition over
+    /// `members`: its session held the advisory lock of its name, so a lock this
+    /// transaction can take (and drops at its end) means the session ended.
+    const PROCESS_GONE: &'static str =
+        "pg_try_advisory_xact_lock(hashtext('sandcron-node:' || name))";
+
+    /// Holds the advisory lock of the node name `name` on a connection of its own, for as
+    /// long as the returned guard lives. A lock a previous process of the node held is
+    /// free once PostgreSQL notices that its session ended, or while a survivor checks it:
+    /// tried for a few seconds.
+    async fn hold_name(&self, name: &str) -> Result<super::NodeNameGuard, StoreError> {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect_with(&self.options).await?;
+        for _ in 0..20 {
+            let (held,): (bool,) =
+                sqlx::query_as("SELECT pg_try_advisory_lock(hashtext('sandcron-node:' || $1))")
+                    .bind(name)
+                    .fetch_one(&mut connection)
+                    .await?;
+            if held {
+                return Ok(Box::new(connection));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        Err(StoreError::Conflict(format!(
+            "node name {name:?} is used by another running node (its session holds the \
+             name's advisory lock); give each node its own --node"
+        )))
     }
 
     /// Appended to the claim's `SELECT`: how due rows are locked.
     const CLAIM_LOCK: &'static str = " FOR UPDATE OF job_state SKIP LOCKED";
+
+    /// Appended to a `SELECT` of rows that must not change until the transaction ends.
+    const SHARE_LOCK: &'static str = " FOR SHARE";
 
     /// Appended to a `SELECT` of one row that a transaction must hold until it ends.
     const ROW_LOCK: &'static str = " FOR UPDATE";

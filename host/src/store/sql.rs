@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    DueJob, ExecutionRecord, ExecutionState, FinishedExecution, StoreError, StoredJob, from_millis,
-    to_millis,
+    DueJob, ExecutionRecord, ExecutionState, FinishedExecution, Member, StoreError, StoredJob,
+    Trigger, from_millis, to_millis,
 };
 use crate::jobs::JobSpec;
 
@@ -29,6 +29,9 @@ macro_rules! has_dependents {
          AND child.parent_job <> '') AS has_dependents"
     };
 }
+
+/// A job's id, definition and whether it has dependents, for executions handed over.
+pub(super) const SPEC_COLUMNS: &str = concat!("id, tenant_id, spec, ", has_dependents!());
 
 /// What a claim selects of a due job: see [`DueRow`].
 pub(super) const DUE_COLUMNS: &str =
@@ -224,11 +227,12 @@ pub(super) struct ExecutionRow {
     pub output_truncated: bool,
     pub reason: String,
     pub node: String,
+    pub trigger_kind: String,
 }
 
 /// The columns of [`ExecutionRow`].
 pub(super) const EXECUTION_COLUMNS: &str = "id, job_name, group_id, attempt, scheduled_at, \
-     started_at, finished_at, state, output, output_truncated, reason, node";
+     started_at, finished_at, state, output, output_truncated, reason, node, trigger_kind";
 
 impl From<ExecutionRow> for ExecutionRecord {
     fn from(row: ExecutionRow) -> Self {
@@ -245,8 +249,42 @@ impl From<ExecutionRow> for ExecutionRecord {
             output_truncated: row.output_truncated,
             reason: row.reason,
             node: row.node,
+            trigger: Trigger::parse(&row.trigger_kind),
         }
     }
+}
+
+/// A `members` row: name, address, tags, started_at, heartbeat_at.
+pub(super) type MemberRow = (String, String, String, i64, i64);
+
+/// A members row as a member; unreadable tags read as none.
+pub(super) fn member(row: MemberRow) -> Member {
+    let (name, address, tags, started_at, heartbeat_at) = row;
+    Member {
+        name,
+        address,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        started_at: from_millis(started_at),
+        heartbeat_at: from_millis(heartbeat_at),
+    }
+}
+
+/// Closing records of executions that `reason` ended (a crash, a lost node).
+pub(super) fn closing(open: &[ExecutionRecord], reason: &str) -> Vec<FinishedExecution> {
+    let now = Utc::now();
+    open.iter()
+        .map(|record| FinishedExecution {
+            id: record.id,
+            job_id: 0,
+            started_at: record.started_at.unwrap_or(now),
+            finished_at: now,
+            success: false,
+            output: Vec::new(),
+            output_truncated: false,
+            reason: reason.to_string(),
+            job_status: "failed",
+        })
+        .collect()
 }
 
 /// Implements `Store` for `$store`, whose field `pool` is a `sqlx::Pool<$db>` and which
@@ -276,6 +314,115 @@ macro_rules! sql_store {
                     open.extend(rows.into_iter().map(|(id,)| id));
                 }
                 Ok(open)
+            }
+
+            /// The executions of `node` in one of `states` (an SQL list), with their job ids.
+            async fn open_executions(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                node: &str,
+                states: &str,
+            ) -> Result<Vec<(i64, ExecutionRecord)>, StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(&format!(
+                    "SELECT {EXECUTION_COLUMNS}, job_id FROM executions \
+                     WHERE node = $1 AND state IN {states}"
+                ))
+                .bind(node)
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let record = <$crate::store::sql::ExecutionRow as sqlx::FromRow<_>>::from_row(row)?;
+                        Ok((row.try_get::<i64, _>("job_id")?, record.into()))
+                    })
+                    .collect()
+            }
+
+            /// Of ticks being handed back, those whose job another node has claimed a later
+            /// tick of since: moving such a job back would fire that later tick twice, so
+            /// their executions are kept, flagged as handed over, for whichever node takes
+            /// this one over (or for its next process). Returns the others, which can be
+            /// handed back. Locks the jobs' state rows first, so a claim in flight is seen.
+            async fn keep_overtaken(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                ticks: &[ReleasedTick],
+            ) -> Result<Vec<ReleasedTick>, StoreError> {
+                let mut job_ids: Vec<i64> = ticks.iter().map(|t| t.job_id).collect();
+                job_ids.sort_unstable();
+                job_ids.dedup();
+                let released: std::collections::HashSet<i64> =
+                    ticks.iter().map(|t| t.execution_id).collect();
+                let since = ticks.iter().map(|t| to_millis(t.scheduled_at)).min().unwrap_or(0);
+                let mut later = Vec::new();
+                for chunk in job_ids.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut lock = sqlx::QueryBuilder::<$db>::new("SELECT job_id FROM job_state WHERE job_id IN (");
+                    let mut ids = lock.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    lock.push(format!(") ORDER BY job_id{}", <$store>::ROW_LOCK));
+                    lock.build().execute(&mut **tx).await?;
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, job_id, scheduled_at FROM executions \
+                         WHERE trigger_kind = 'schedule' AND attempt = 1 AND scheduled_at >= ",
+                    );
+                    select.push_bind(since).push(" AND job_id IN (");
+                    let mut ids = select.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64, i64, i64)> = select.build_query_as().fetch_all(&mut **tx).await?;
+                    later.extend(rows.into_iter().filter(|(id, _, _)| !released.contains(id)));
+                }
+                let overtaken = |tick: &ReleasedTick| {
+                    let at = to_millis(tick.scheduled_at);
+                    later.iter().any(|(_, job, other)| *job == tick.job_id && *other > at)
+                };
+                let (kept, free): (Vec<ReleasedTick>, Vec<ReleasedTick>) =
+                    ticks.iter().copied().partition(|tick| overtaken(tick));
+                for chunk in kept.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut flag = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE executions SET handed_over = TRUE WHERE state = 'scheduled' AND id IN (",
+                    );
+                    let mut ids = flag.separated(", ");
+                    for tick in chunk {
+                        ids.push_bind(tick.execution_id);
+                    }
+                    flag.push(")");
+                    flag.build().execute(&mut **tx).await?;
+                }
+                Ok(free)
+            }
+
+            /// Closes `open` executions (with their job ids) as failed with `reason`,
+            /// counting them on their jobs; returns them as closed.
+            async fn close_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                open: Vec<(i64, ExecutionRecord)>,
+                reason: &str,
+            ) -> Result<Vec<(i64, ExecutionRecord)>, StoreError> {
+                if open.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let records: Vec<ExecutionRecord> = open.iter().map(|(_, r)| r.clone()).collect();
+                let mut finished = $crate::store::sql::closing(&records, reason);
+                for (done, (job_id, _)) in finished.iter_mut().zip(&open) {
+                    done.job_id = *job_id;
+                }
+                <$store>::write_finished(tx, &finished).await?;
+                let totals = $crate::store::sql::JobTotals::of(&finished);
+                <$store>::add_job_totals(tx, &totals).await?;
+                Ok(records
+                    .into_iter()
+                    .zip(&finished)
+                    .map(|(mut record, done)| {
+                        record.state = ExecutionState::Failed;
+                        record.finished_at = Some(done.finished_at);
+                        record.reason = done.reason.clone();
+                        (done.job_id, record)
+                    })
+                    .collect())
             }
 
             /// The names of the jobs whose parent is `parent`.
@@ -407,6 +554,19 @@ macro_rules! sql_store {
                         .bind(name)
                         .fetch_optional(&self.pool)
                         .await?;
+                match row {
+                    Some(row) => Ok(self.with_dependents(vec![row]).await?.pop()),
+                    None => Ok(None),
+                }
+            }
+
+            async fn get_job_by_id(&self, id: i64) -> Result<Option<StoredJob>, StoreError> {
+                let row: Option<$crate::store::sql::JobRow> = sqlx::query_as(&format!(
+                    "SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE jobs.id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
                 match row {
                     Some(row) => Ok(self.with_dependents(vec![row]).await?.pop()),
                     None => Ok(None),
@@ -596,6 +756,7 @@ macro_rules! sql_store {
                     return Ok(());
                 }
                 let mut tx = <$store>::begin_write(&self.pool).await?;
+                let ticks = Self::keep_overtaken(&mut tx, ticks).await?;
                 // Only the ticks whose execution this call deletes move their job back, so
                 // handing a tick back twice is harmless.
                 let mut earliest = std::collections::BTreeMap::<i64, i64>::new();
@@ -702,7 +863,8 @@ macro_rules! sql_store {
                 }
                 let row: $crate::store::sql::ExecutionRow = sqlx::query_as(&format!(
                     "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
-                     started_at, state, node) SELECT id, name, $1, $2, $3, $4, $5, $6 \
+                     started_at, state, node, trigger_kind, handed_over) \
+                     SELECT id, name, $1, $2, $3, $4, $5, $6, $9, $10 \
                      FROM jobs WHERE tenant_id = $7 AND name = $8 RETURNING {EXECUTION_COLUMNS}"
                 ))
                 .bind(group)
@@ -713,6 +875,8 @@ macro_rules! sql_store {
                 .bind(&new.node)
                 .bind(new.tenant)
                 .bind(&new.job_name)
+                .bind(new.trigger.as_str())
+                .bind(new.handed_over)
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -847,30 +1011,171 @@ macro_rules! sql_store {
             }
 
             async fn close_unfinished(&self, node: &str, reason: &str) -> Result<u64, StoreError> {
-                let open: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, job_id, started_at FROM executions \
-                     WHERE node = $1 AND state IN ('scheduled', 'running')",
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                let open = Self::open_executions(&mut tx, node, "('scheduled', 'running')").await?;
+                let closed = Self::close_in(&mut tx, open, reason).await?;
+                tx.commit().await?;
+                Ok(closed.len() as u64)
+            }
+
+            async fn join(&self, member: &$crate::store::Member) -> Result<(), StoreError> {
+                let tags = serde_json::to_string(&member.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO members (name, address, tags, started_at, heartbeat_at, taken_over) \
+                     VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (name) DO UPDATE SET \
+                     address = excluded.address, tags = excluded.tags, started_at = excluded.started_at, \
+                     heartbeat_at = excluded.heartbeat_at, taken_over = FALSE",
                 )
-                .bind(node)
+                .bind(&member.name)
+                .bind(&member.address)
+                .bind(tags)
+                .bind(to_millis(member.started_at))
+                .bind(to_millis(member.heartbeat_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE members SET heartbeat_at = $2 WHERE name = $1")
+                    .bind(name)
+                    .bind(to_millis(at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn list_members(&self) -> Result<Vec<$crate::store::Member>, StoreError> {
+                let rows: Vec<$crate::store::sql::MemberRow> = sqlx::query_as(
+                    "SELECT name, address, tags, started_at, heartbeat_at FROM members ORDER BY name",
+                )
                 .fetch_all(&self.pool)
                 .await?;
-                let now = Utc::now();
-                let finished: Vec<FinishedExecution> = open
-                    .iter()
-                    .map(|(id, job_id, started_at)| FinishedExecution {
-                        id: *id,
-                        job_id: *job_id,
-                        started_at: started_at.map_or(now, from_millis),
-                        finished_at: now,
-                        success: false,
-                        output: Vec::new(),
-                        output_truncated: false,
-                        reason: reason.to_string(),
-                        job_status: "failed",
-                    })
-                    .collect();
-                self.finish_executions(&finished).await?;
-                Ok(finished.len() as u64)
+                Ok(rows.into_iter().map($crate::store::sql::member).collect())
+            }
+
+            async fn take_over(
+                &self,
+                from: &str,
+                dead: Option<$crate::store::DeadRule>,
+                reason: &str,
+                to: &str,
+            ) -> Result<Option<$crate::store::TakenOver>, StoreError> {
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                if let Some(dead) = dead {
+                    let won = sqlx::query(&format!(
+                        "UPDATE members SET taken_over = TRUE WHERE name = $1 AND taken_over = FALSE \
+                         AND (heartbeat_at < $2 OR (heartbeat_at < $3 AND {}))",
+                        <$store>::PROCESS_GONE
+                    ))
+                    .bind(from)
+                    .bind(to_millis(dead.heartbeat_before))
+                    .bind(to_millis(dead.gone_before))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if won == 0 {
+                        return Ok(None);
+                    }
+                }
+                let running = Self::open_executions(&mut tx, from, "('running')").await?;
+                let closed = Self::close_in(&mut tx, running, reason).await?;
+                let handed = sqlx::query(
+                    "UPDATE executions SET node = $2, handed_over = TRUE \
+                     WHERE node = $1 AND state = 'scheduled'",
+                )
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(Some($crate::store::TakenOver { closed, handed }))
+            }
+
+            async fn pick_handed(&self, node: &str) -> Result<Vec<$crate::store::HandedExecution>, StoreError> {
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                let rows = sqlx::query(&format!(
+                    "UPDATE executions SET handed_over = FALSE \
+                     WHERE node = $1 AND handed_over AND state = 'scheduled' \
+                     RETURNING {EXECUTION_COLUMNS}, job_id"
+                ))
+                .bind(node)
+                .fetch_all(&mut *tx)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut picked = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    use sqlx::Row;
+                    let record: ExecutionRecord =
+                        <$crate::store::sql::ExecutionRow as sqlx::FromRow<_>>::from_row(row)?.into();
+                    picked.push((row.try_get::<i64, _>("job_id")?, record));
+                }
+                let mut job_ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
+                job_ids.sort_unstable();
+                job_ids.dedup();
+                let mut specs = std::collections::HashMap::new();
+                for chunk in job_ids.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT {} FROM jobs WHERE id IN (",
+                        $crate::store::sql::SPEC_COLUMNS
+                    ));
+                    let mut ids = select.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64, i64, String, bool)> = select.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, tenant, spec, has_dependents) in rows {
+                        specs.insert(id, (tenant, spec, has_dependents));
+                    }
+                }
+                tx.commit().await?;
+                let mut handed = Vec::with_capacity(picked.len());
+                for (job_id, record) in picked {
+                    // A job deleted meanwhile took its executions with it.
+                    let Some((tenant, spec, has_dependents)) = specs.get(&job_id) else { continue };
+                    handed.push($crate::store::HandedExecution {
+                        tenant: *tenant,
+                        record,
+                        job_id,
+                        spec: serde_json::from_str(spec)
+                            .map_err(|e| StoreError::Corrupt(format!("job {job_id}: {e}")))?,
+                        has_dependents: *has_dependents,
+                    });
+                }
+                Ok(handed)
+            }
+
+            async fn hand_to(&self, execution_id: i64, node: &str) -> Result<bool, StoreError> {
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                // Held until the end: a take-over of `node` waits, or has already won.
+                let member: Option<(String,)> = sqlx::query_as(&format!(
+                    "SELECT name FROM members WHERE name = $1 AND taken_over = FALSE{}",
+                    <$store>::SHARE_LOCK
+                ))
+                .bind(node)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if member.is_none() {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE executions SET node = $2, handed_over = TRUE \
+                     WHERE id = $1 AND state = 'scheduled'",
+                )
+                .bind(execution_id)
+                .bind(node)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn hold_node_name(&self, name: &str) -> Result<$crate::store::NodeNameGuard, StoreError> {
+                self.hold_name(name).await
             }
 
             async fn put_executor(

@@ -39,8 +39,20 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// Whether the process of the member row's node is gone: SQLite cannot tell, so only
+    /// the heartbeat counts (one node per SQLite file anyway).
+    const PROCESS_GONE: &'static str = "FALSE";
+
+    /// A SQLite file serves one node: the name needs no guard.
+    async fn hold_name(&self, _name: &str) -> Result<super::NodeNameGuard, StoreError> {
+        Ok(Box::new(()))
+    }
+
     /// Appended to the claim's `SELECT`: how due rows are locked.
     const CLAIM_LOCK: &'static str = "";
+
+    /// Appended to a `SELECT` of rows that must not change until the transaction ends.
+    const SHARE_LOCK: &'static str = "";
 
     /// Appended to a `SELECT` of one row that a transaction must hold until it ends:
     /// nothing, as a write transaction (`BEGIN IMMEDIATE`) already excludes every other.

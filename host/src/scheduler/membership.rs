@@ -1,0 +1,217 @@
+//! Membership and take-over: this node's `members` row (written when it starts, its
+//! heartbeat refreshed every second), the members as last read (what tags target), and
+//! what happens to a node that dies.
+//!
+//! Every [`TICK`] the membership loop picks up the scheduled executions other nodes handed
+//! to this one (a dead node's unstarted ticks, a tick whose job's tags chose this node)
+//! and dispatches them. Every second it also beats, reads the members, and tries to take
+//! over each member that looks dead: the store's conditional update lets exactly one
+//! survivor win; the winner closes the dead node's running executions as failed
+//! (`node lost`), retries them per the job's `retries`, and gets its unstarted ticks.
+//! The ticks the dead node would have claimed later are still due in `job_state`, where
+//! every other node's claim finds them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::Inner;
+use super::dispatch::Run;
+use crate::store::{DeadRule, ExecutionRecord, Member, StoreError};
+
+/// How often handed executions are picked up.
+pub(super) const TICK: Duration = Duration::from_millis(250);
+
+/// Ticks per heartbeat (one a second).
+const TICKS_PER_BEAT: u32 = 4;
+
+/// A member whose heartbeat is this old, and whose process is certainly gone, is dead
+/// before `dead_after`; also, a member is only targeted by tags while its heartbeat is
+/// younger than this.
+const GONE_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+
+/// The reason of an execution that was running on a node that died.
+pub(super) const NODE_LOST: &str = "node lost";
+
+/// The reason of an execution that was running when this node's previous process died.
+pub(super) const HOST_RESTARTED: &str = "host restarted";
+
+impl Inner {
+    /// This node's member row as it starts.
+    pub(super) fn member(&self) -> Member {
+        let now = Utc::now();
+        Member {
+            name: self.config.node.clone(),
+            address: self.config.address.clone(),
+            tags: self.config.tags.clone(),
+            started_at: now,
+            heartbeat_at: now,
+        }
+    }
+
+    /// Whether a member's heartbeat is recent enough to count it alive.
+    pub(super) fn is_alive(&self, member: &Member) -> bool {
+        let dead_after =
+            chrono::Duration::from_std(self.config.dead_after).unwrap_or(chrono::TimeDelta::MAX);
+        Utc::now() - member.heartbeat_at <= dead_after
+    }
+
+    /// The members whose heartbeat is fresh, as last read: what tags can target.
+    pub(super) fn fresh_members(&self) -> Vec<Member> {
+        let now = Utc::now();
+        self.members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|member| now - member.heartbeat_at <= GONE_AFTER)
+            .cloned()
+            .collect()
+    }
+
+    /// Takes over what this node's previous process left open: running executions are
+    /// closed (`host restarted`) and retried per `retries`; unstarted ticks run now.
+    pub(super) async fn take_over_own(self: &Arc<Self>) -> Result<(), StoreError> {
+        let node = &self.config.node;
+        if let Some(taken) = self
+            .store
+            .take_over(node, None, HOST_RESTARTED, node)
+            .await?
+        {
+            if !taken.closed.is_empty() || taken.handed > 0 {
+                tracing::warn!(
+                    closed = taken.closed.len(),
+                    unstarted = taken.handed,
+                    "took over what a previous process of this node left open"
+                );
+            }
+            self.retry_closed(taken.closed).await;
+        }
+        Ok(())
+    }
+
+    /// Retries executions closed by a take-over, per their jobs' `retries`.
+    async fn retry_closed(self: &Arc<Self>, closed: Vec<(i64, ExecutionRecord)>) {
+        for (job_id, record) in closed {
+            let job = match self.store.get_job_by_id(job_id).await {
+                Ok(Some(job)) => job,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, job = %record.job_name, "cannot read the job to retry");
+                    continue;
+                }
+            };
+            if record.attempt > job.spec.retries {
+                continue;
+            }
+            let run = Run {
+                tenant: job.tenant,
+                job_id: job.id,
+                has_dependents: !job.dependent_jobs.is_empty(),
+                spec: Arc::new(job.spec),
+                execution_id: record.id,
+                group: record.group,
+                attempt: record.attempt,
+                scheduled_at: record.scheduled_at,
+                trigger: record.trigger,
+                registered: None,
+                claimed_at: Instant::now(),
+            };
+            if let Some(retry) = self.schedule_retry(&run).await {
+                self.spawn_run(retry);
+            }
+        }
+    }
+
+    /// Beats, reads the members, and takes over those that died.
+    async fn beat(self: &Arc<Self>) -> Result<(), StoreError> {
+        let now = Utc::now();
+        self.store.heartbeat(&self.config.node, now).await?;
+        let members = self.store.list_members().await?;
+        let dead = DeadRule {
+            heartbeat_before: now
+                - chrono::Duration::from_std(self.config.dead_after)
+                    .unwrap_or(chrono::TimeDelta::MAX),
+            gone_before: now - GONE_AFTER,
+        };
+        for member in &members {
+            if member.name == self.config.node || member.heartbeat_at >= dead.gone_before {
+                continue;
+            }
+            let taken = self
+                .store
+                .take_over(&member.name, Some(dead), NODE_LOST, &self.config.node)
+                .await?;
+            if let Some(taken) = taken {
+                tracing::warn!(
+                    node = %member.name,
+                    closed = taken.closed.len(),
+                    unstarted = taken.handed,
+                    "took over a dead node's executions"
+                );
+                self.retry_closed(taken.closed).await;
+            }
+        }
+        *self.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        Ok(())
+    }
+
+    /// Reads the members again.
+    pub(super) async fn refresh_members(&self) -> Result<(), StoreError> {
+        let members = self.store.list_members().await?;
+        *self.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        Ok(())
+    }
+
+    /// Dispatches the scheduled executions handed to this node.
+    async fn pick_handed(self: &Arc<Self>) -> Result<(), StoreError> {
+        for handed in self.store.pick_handed(&self.config.node).await? {
+            let record = handed.record;
+            self.spawn_run(Run {
+                tenant: handed.tenant,
+                job_id: handed.job_id,
+                spec: Arc::new(handed.spec),
+                execution_id: record.id,
+                group: record.group,
+                attempt: record.attempt,
+                scheduled_at: record.scheduled_at,
+                trigger: record.trigger,
+                has_dependents: handed.has_dependents,
+                registered: None,
+                claimed_at: Instant::now(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks this node as gone at a clean shutdown, so survivors pick up at once what
+    /// was handed to it and not yet picked.
+    pub(super) async fn leave(&self) {
+        let dead_after =
+            chrono::Duration::from_std(self.config.dead_after).unwrap_or(chrono::TimeDelta::MAX);
+        let gone = Utc::now() - dead_after - chrono::TimeDelta::seconds(1);
+        if let Err(error) = self.store.heartbeat(&self.config.node, gone).await {
+            tracing::warn!(%error, "cannot mark this node as gone");
+        }
+    }
+}
+
+/// Picks up handed executions, beats and takes over dead nodes until the scheduler stops.
+pub(super) async fn membership_loop(inner: Arc<Inner>) {
+    let mut ticks = 0_u32;
+    while !inner.stopping.is_cancelled() {
+        if ticks.is_multiple_of(TICKS_PER_BEAT)
+            && let Err(error) = inner.beat().await
+        {
+            tracing::warn!(%error, "heartbeat or take-over failed; retrying in a second");
+        }
+        if let Err(error) = inner.pick_handed().await {
+            tracing::warn!(%error, "picking up handed executions failed");
+        }
+        ticks = ticks.wrapping_add(1);
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = inner.stopping.cancelled() => {}
+        }
+    }
+}
