@@ -384,7 +384,10 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
             .unwrap();
 
         let plan = |due: &DueJob| Some(due.scheduled_at + second * 10);
-        let ticks = store.claim_due("n", t0 + second, 10, &plan).await.unwrap();
+        let ticks = store
+            .claim_due("n", t0 + second, 10, None, &plan)
+            .await
+            .unwrap();
         let mut claimed: Vec<(&str, bool)> = ticks
             .iter()
             .map(|t| (t.job.spec.name.as_str(), t.execution.is_some()))
@@ -408,7 +411,7 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
         // Nothing is claimed twice.
         assert!(
             store
-                .claim_due("n", t0 + second, 10, &plan)
+                .claim_due("n", t0 + second, 10, None, &plan)
                 .await
                 .unwrap()
                 .is_empty(),

@@ -15,7 +15,18 @@ use super::Inner;
 use super::dispatch::Run;
 use super::schedule::Schedule;
 use crate::jobs::{JobSpec, Misfire};
-use crate::store::{DueJob, ExecutionState, FinishedExecution, NewExecution, StoreError, Trigger};
+use crate::store::{
+    ClaimShare, DueJob, ExecutionState, FinishedExecution, NewExecution, StoreError, Trigger,
+};
+
+/// While several nodes share the jobs, a tick due within this long is claimed by whichever
+/// node comes first: its own node claims it a horizon ahead, so one still unclaimed this
+/// close to its instant belongs to a node that is slow or dead.
+const ANYONES_WITHIN: chrono::TimeDelta = chrono::TimeDelta::milliseconds(600);
+
+/// How often a node that shares the jobs looks for ticks other nodes left: more often than
+/// [`ANYONES_WITHIN`], so that such a tick still fires on time.
+const SHARED_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How long after its tick a job counts as having missed it while no node was running.
 const MISFIRE_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
@@ -181,11 +192,12 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             }
             next
         };
+        let share = inner.claim_share(now);
         // Before the claim: a job changed while it runs calls its ticks off.
         let claimed_at = std::time::Instant::now();
         match inner
             .store
-            .claim_due(&inner.config.node, until, batch, &plan)
+            .claim_due(&inner.config.node, until, batch, share, &plan)
             .await
         {
             Ok(ticks) => {
@@ -244,11 +256,38 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                 continue;
             }
         }
+        let pause = if share.is_some() {
+            pause.min(SHARED_PAUSE)
+        } else {
+            pause
+        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = inner.wake.notified() => {}
             _ = inner.stopping.cancelled() => {}
         }
+    }
+}
+
+impl Inner {
+    /// This node's share of the jobs, among the members whose heartbeat is fresh (by name);
+    /// `None` when it is alone, or not among them yet.
+    fn claim_share(&self, now: DateTime<Utc>) -> Option<ClaimShare> {
+        let mut names: Vec<String> = self
+            .fresh_members()
+            .into_iter()
+            .map(|member| member.name)
+            .collect();
+        if names.len() < 2 {
+            return None;
+        }
+        names.sort_unstable();
+        let index = names.iter().position(|name| *name == self.config.node)?;
+        Some(ClaimShare {
+            of: u32::try_from(names.len()).ok()?,
+            index: u32::try_from(index).ok()?,
+            anyones_after: now + ANYONES_WITHIN,
+        })
     }
 }
 

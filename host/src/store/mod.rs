@@ -324,6 +324,19 @@ pub struct DueJob {
     pub has_dependents: bool,
 }
 
+/// A node's share of the ticks while several nodes claim, so that the work is spread even
+/// when one node could claim it all: the jobs whose id modulo `of` is `index`, and any
+/// tick due by `anyones_after` (its node did not claim it in time: it may be dead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimShare {
+    /// How many nodes share the jobs.
+    pub of: u32,
+    /// This node's place among them.
+    pub index: u32,
+    /// Ticks due by then are claimed by whichever node comes first.
+    pub anyones_after: DateTime<Utc>,
+}
+
 /// Decides when a due job fires after the tick it is claimed for (`None`: never again).
 pub type PlanNext<'a> = &'a (dyn Fn(&DueJob) -> Option<DateTime<Utc>> + Send + Sync);
 
@@ -515,12 +528,14 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` ticks due by `until`, oldest first, in one transaction: writes
     /// an execution (state `scheduled`) for each, except for a `forbid` job with an open
     /// execution, and stores each job's next tick as `plan` gives it. On PostgreSQL the
-    /// rows are locked with `SKIP LOCKED`, so two nodes never claim the same tick.
+    /// rows are locked with `SKIP LOCKED`, so two nodes never claim the same tick. With a
+    /// `share`, only the node's share of the jobs, and any tick due soon.
     async fn claim_due(
         &self,
         node: &str,
         until: DateTime<Utc>,
         limit: usize,
+        share: Option<ClaimShare>,
         plan: PlanNext<'_>,
     ) -> Result<Vec<ClaimedTick>, StoreError>;
 

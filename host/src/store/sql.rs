@@ -696,21 +696,31 @@ macro_rules! sql_store {
                 node: &str,
                 until: DateTime<Utc>,
                 limit: usize,
+                share: Option<$crate::store::ClaimShare>,
                 plan: PlanNext<'_>,
             ) -> Result<Vec<ClaimedTick>, StoreError> {
                 let mut tx = <$store>::begin_write(&self.pool).await?;
-                let rows: Vec<$crate::store::sql::DueRow> = sqlx::query_as(&format!(
+                let query = format!(
                     "SELECT {} FROM {} \
-                     WHERE next_run_at IS NOT NULL AND next_run_at <= $1 \
+                     WHERE next_run_at IS NOT NULL AND next_run_at <= $1{} \
                      ORDER BY next_run_at LIMIT $2{}",
                     $crate::store::sql::DUE_COLUMNS,
                     $crate::store::sql::JOBS_FROM,
+                    if share.is_some() {
+                        " AND (job_state.job_id % $3 = $4 OR next_run_at <= $5)"
+                    } else {
+                        ""
+                    },
                     <$store>::CLAIM_LOCK
-                ))
-                .bind(to_millis(until))
-                .bind(limit as i64)
-                .fetch_all(&mut *tx)
-                .await?;
+                );
+                let mut select = sqlx::query_as(&query).bind(to_millis(until)).bind(limit as i64);
+                if let Some(share) = share {
+                    select = select
+                        .bind(i64::from(share.of.max(1)))
+                        .bind(i64::from(share.index))
+                        .bind(to_millis(share.anyones_after));
+                }
+                let rows: Vec<$crate::store::sql::DueRow> = select.fetch_all(&mut *tx).await?;
                 if rows.is_empty() {
                     return Ok(Vec::new());
                 }
