@@ -466,7 +466,9 @@ impl Server {
     /// Sends a prepared request (a raw body, a multipart form…).
     pub async fn reply(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request
-            .timeout(std::time::Duration::from_secs(30))
+            // Generous: a restore of a thousand jobs on a debug build shares two cores with the
+            // rest of the suite.
+            .timeout(std::time::Duration::from_secs(120))
             .send()
             .await
             .unwrap_or_else(|e| panic!("{}: request failed: {e}\n{}", self.backend, self.log()));
