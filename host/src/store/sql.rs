@@ -194,7 +194,8 @@ pub(super) struct TenantRow {
 }
 
 /// The columns of [`TenantRow`].
-pub(super) const TENANT_COLUMNS: &str = "id, name, grants, quotas, created_at";
+pub(super) const TENANT_COLUMNS: &str =
+    "tenants.id, tenants.name, tenants.grants, tenants.quotas, tenants.created_at";
 
 impl TenantRow {
     pub(super) fn into_tenant(self) -> Result<crate::store::Tenant, StoreError> {
@@ -1481,18 +1482,25 @@ macro_rules! sql_store {
             }
 
             async fn token_owner(&self, hash: &str) -> Result<Option<$crate::store::TokenOwner>, StoreError> {
-                let row: Option<(i64, bool)> =
-                    sqlx::query_as("SELECT tenant_id, admin FROM tokens WHERE hash = $1")
-                        .bind(hash)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                let Some((tenant_id, admin)) = row else {
+                // One statement: it runs on every API request.
+                let row = sqlx::query(&format!(
+                    "SELECT {}, tokens.admin FROM tokens \
+                     JOIN tenants ON tenants.id = tokens.tenant_id WHERE tokens.hash = $1",
+                    $crate::store::sql::TENANT_COLUMNS
+                ))
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else {
                     return Ok(None);
                 };
-                Ok(self
-                    .tenant_by_id(tenant_id)
-                    .await?
-                    .map(|tenant| $crate::store::TokenOwner { tenant, admin }))
+                use sqlx::Row;
+                let admin: bool = row.try_get("admin")?;
+                let tenant = <$crate::store::sql::TenantRow as sqlx::FromRow<_>>::from_row(&row)?;
+                Ok(Some($crate::store::TokenOwner {
+                    tenant: tenant.into_tenant()?,
+                    admin,
+                }))
             }
 
             async fn has_admin_token(&self) -> Result<bool, StoreError> {
