@@ -743,6 +743,40 @@ async fn restore_creates_parents_first_and_reports_each_job() {
             .await;
         assert_eq!((no_file.status, no_file.field()), (400, "file".into()));
         assert_eq!(server.get("/v1/jobs/x").await.status, 404, "{backend}");
+
+        // Thousands of jobs in one restore (written in bulk); a second restore replaces
+        // them, and the same name twice keeps its last definition.
+        let many = |message: &str| {
+            let jobs = (0..2500).map(|i| {
+                json!({"name": format!("bulk-{i}"), "schedule": "@every 1h",
+                       "executor": "echo", "executor_config": {"message": message}})
+            });
+            Value::Array(jobs.collect())
+        };
+        for message in ["first", "second"] {
+            let mut export = many(message);
+            let array = export.as_array_mut().unwrap();
+            array.push(json!({"name": "bulk-0", "schedule": "@every 1h",
+                              "executor": "echo", "executor_config": {"message": "last"}}));
+            let reply = server.post("/v1/restore", export).await;
+            assert_eq!(reply.status, 200, "{backend}: {}", reply.text);
+            let lines = reply.json();
+            let lines = lines.as_array().unwrap();
+            assert_eq!(lines.len(), 2501, "{backend}");
+            assert!(
+                lines
+                    .iter()
+                    .all(|l| l.as_str().unwrap().starts_with("success")),
+                "{backend}: {lines:?}"
+            );
+        }
+        let listed = server.get("/v1/jobs?q=bulk-&_end=1").await;
+        assert_eq!(listed.header("x-total-count"), Some("2500"), "{backend}");
+        let last = server.get("/v1/jobs/bulk-0").await.json();
+        assert_eq!(last["executor_config"]["message"], "last", "{backend}");
+        let other = server.get("/v1/jobs/bulk-2499").await.json();
+        assert_eq!(other["executor_config"]["message"], "second", "{backend}");
+        assert!(other["next"].is_string(), "{backend}: {other}");
     }
 }
 

@@ -5,7 +5,6 @@
 //! and the hostile fixtures in `tests/fixtures/hostile`).
 
 mod api;
-mod cluster;
 mod docker;
 mod ecs;
 mod exec_cli;
@@ -22,6 +21,8 @@ mod scheduler;
 mod sdk_template;
 mod secrets;
 mod store;
+// Shared with the `cluster` test binary; each binary uses a part of it.
+#[allow(dead_code)]
 mod support;
 mod tenants;
 mod tls;

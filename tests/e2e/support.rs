@@ -466,8 +466,7 @@ impl Server {
     /// Sends a prepared request (a raw body, a multipart form…).
     pub async fn reply(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request
-            // Generous: a restore of a thousand jobs on a debug build shares two cores with the
-            // rest of the suite.
+            // Generous: a debug build shares two cores with the rest of the suite.
             .timeout(std::time::Duration::from_secs(120))
             .send()
             .await

@@ -543,6 +543,23 @@ async fn quotas_are_named_when_reached_and_the_concurrency_quota_waits_or_skips(
         )
         .await;
     assert_eq!(replaced.status, 200, "{}", replaced.text);
+    // A restore replaces jobs freely and refuses, by name, each new one past the quota.
+    let restored = server
+        .call_as(
+            Some(&acme),
+            "POST",
+            "/v1/restore",
+            Some(json!([job("waits", 0, "allow"), job("fifth", 0, "allow")])),
+        )
+        .await;
+    assert_eq!(restored.status, 200, "{}", restored.text);
+    let lines = restored.json();
+    assert_eq!(lines[0], "success create waits", "{lines}");
+    let refusal = lines[1].as_str().unwrap();
+    assert!(
+        refusal.starts_with("fail create fifth: ") && refusal.contains("quota is 3"),
+        "{lines}"
+    );
 
     let slow = server
         .call_as(Some(&acme), "POST", "/v1/jobs/slow/run", None)

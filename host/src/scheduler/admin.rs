@@ -3,6 +3,7 @@
 //! change wakes the claim loop, so a job due within the horizon is not missed. Every
 //! method acts within one tenant: another tenant's jobs are not found.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -121,14 +122,26 @@ impl Scheduler {
     }
 
     /// Creates or replaces every job, parents before children (Dkron's restore). One
-    /// result per job, in the input's order.
+    /// result per job, in the input's order. The jobs without a parent are checked in
+    /// memory and written together ([`Self::put_roots`]); the children follow one by one,
+    /// each once its parent is stored.
     pub async fn restore(
         &self,
         tenant: TenantId,
         specs: Vec<JobSpec>,
-    ) -> Vec<(String, Result<StoredJob, JobError>)> {
-        let mut results: Vec<Option<Result<StoredJob, JobError>>> =
-            specs.iter().map(|_| None).collect();
+    ) -> Vec<(String, Result<(), JobError>)> {
+        let mut results: Vec<Option<Result<(), JobError>>> = specs.iter().map(|_| None).collect();
+        let roots: Vec<usize> = (0..specs.len())
+            .filter(|&index| specs[index].parent_job.is_empty())
+            .collect();
+        self.put_roots(tenant, &specs, &roots, &mut results).await;
+        // How many definitions of each name are still to be put.
+        let mut waiting: HashMap<&str, usize> = HashMap::new();
+        for (spec, result) in specs.iter().zip(&results) {
+            if result.is_none() {
+                *waiting.entry(spec.name.as_str()).or_default() += 1;
+            }
+        }
         // Pass after pass, put the jobs whose parent is already there.
         loop {
             let mut progressed = false;
@@ -136,16 +149,15 @@ impl Scheduler {
                 if results[index].is_some() {
                     continue;
                 }
-                let parent_waiting = !spec.parent_job.is_empty()
-                    && specs.iter().enumerate().any(|(other, candidate)| {
-                        candidate.name == spec.parent_job
-                            && results[other].is_none()
-                            && other != index
-                    });
-                if parent_waiting {
+                let own = usize::from(spec.parent_job == spec.name);
+                if waiting.get(spec.parent_job.as_str()).copied().unwrap_or(0) > own {
                     continue;
                 }
-                results[index] = Some(self.put_job(tenant, spec.clone()).await);
+                let result = self.put_job(tenant, spec.clone()).await.map(|_| ());
+                results[index] = Some(result);
+                if let Some(count) = waiting.get_mut(spec.name.as_str()) {
+                    *count -= 1;
+                }
                 progressed = true;
             }
             if !progressed {
@@ -166,6 +178,106 @@ impl Scheduler {
                 (spec.name, result)
             })
             .collect()
+    }
+
+    /// Puts the jobs at `roots` (none has a parent) as [`Self::put_job`] would, but in
+    /// one bulk write: each is validated in memory, the ones that exist already are found
+    /// in one query, and the new ones count against `max_jobs` in order. Should the bulk
+    /// write fail, each job is put alone, so that each gets its own reason.
+    async fn put_roots(
+        &self,
+        tenant: TenantId,
+        specs: &[JobSpec],
+        roots: &[usize],
+        results: &mut [Option<Result<(), JobError>>],
+    ) {
+        let mut known: HashMap<&str, bool> = HashMap::new();
+        let mut valid = Vec::new();
+        for &index in roots {
+            let spec = &specs[index];
+            let executor_known = match known.get(spec.executor.as_str()) {
+                Some(&known) => Ok(known),
+                None => self.executor_known(tenant, &spec.executor).await,
+            };
+            let checked = executor_known.and_then(|executor_known| {
+                known.insert(spec.executor.as_str(), executor_known);
+                validate(spec, |_| executor_known).map_err(JobError::from)
+            });
+            match checked {
+                Ok(_) => valid.push(index),
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        if valid.is_empty() {
+            return;
+        }
+        let written = match self.put_checked_roots(tenant, specs, &valid, results).await {
+            Ok(written) => written,
+            Err(error) => {
+                tracing::warn!(%error, "restoring jobs in bulk failed; putting them one by one");
+                for &index in &valid {
+                    let result = self.put_job(tenant, specs[index].clone()).await.map(|_| ());
+                    results[index] = Some(result);
+                }
+                return;
+            }
+        };
+        for index in written {
+            results[index] = Some(Ok(()));
+        }
+    }
+
+    /// The bulk write of [`Self::put_roots`], for jobs already validated: the indexes it
+    /// wrote. The ones past `max_jobs` get their refusal in `results`.
+    async fn put_checked_roots(
+        &self,
+        tenant: TenantId,
+        specs: &[JobSpec],
+        valid: &[usize],
+        results: &mut [Option<Result<(), JobError>>],
+    ) -> Result<Vec<usize>, JobError> {
+        let names: Vec<&str> = valid.iter().map(|&i| specs[i].name.as_str()).collect();
+        let existing = self.inner.store.job_ids(tenant, &names).await?;
+        let mut written = valid.to_vec();
+        let policy = self.tenant_policy(tenant).await?;
+        if let Some(max) = policy.quotas.max_jobs {
+            let jobs = self.inner.store.count_jobs(tenant).await?;
+            let mut new: HashSet<&str> = HashSet::new();
+            written.retain(|&index| {
+                let name = specs[index].name.as_str();
+                if existing.contains_key(name) || new.contains(name) {
+                    return true;
+                }
+                let total = jobs + new.len() as u64;
+                if total < max {
+                    new.insert(name);
+                    return true;
+                }
+                let refusal = QuotaExceeded::new(
+                    "max_jobs",
+                    max,
+                    format!("tenant {} has {total} jobs", policy.name),
+                );
+                results[index] = Some(Err(refusal.into()));
+                false
+            });
+        }
+        let now = Utc::now();
+        let jobs: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> = written
+            .iter()
+            .map(|&index| {
+                let spec = &specs[index];
+                let next = schedule_of(spec).and_then(|_| plan_next(spec, now, now));
+                (spec.clone(), next)
+            })
+            .collect();
+        // Before the write: see `call_off`.
+        self.inner
+            .called_off
+            .call_off_all(existing.values().copied());
+        self.inner.store.put_jobs(tenant, &jobs).await?;
+        self.inner.wake.notify_one();
+        Ok(written)
     }
 
     /// Starts a run now and returns its execution record (state `running`) without

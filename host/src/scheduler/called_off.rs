@@ -21,10 +21,15 @@ pub struct CalledOff {
 impl CalledOff {
     /// Calls off every tick of `job_id` claimed before now.
     pub fn call_off(&self, job_id: i64) {
+        self.call_off_all([job_id]);
+    }
+
+    /// Calls off the claimed ticks of every job of `job_ids`, as [`Self::call_off`].
+    pub fn call_off_all(&self, job_ids: impl IntoIterator<Item = i64>) {
         let now = Instant::now();
         let mut jobs = self.lock();
         jobs.retain(|_, at| now.duration_since(*at) < REMEMBER);
-        jobs.insert(job_id, now);
+        jobs.extend(job_ids.into_iter().map(|id| (id, now)));
     }
 
     /// Whether a tick of `job_id` claimed at `claimed_at` was called off.

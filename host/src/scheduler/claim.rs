@@ -19,13 +19,9 @@ use crate::store::{
     ClaimShare, DueJob, ExecutionState, FinishedExecution, NewExecution, StoreError, Trigger,
 };
 
-/// While several nodes share the jobs, a tick due within this long is claimed by whichever
-/// node comes first: its own node claims it a horizon ahead, so one still unclaimed this
-/// close to its instant belongs to a node that is slow or dead.
-const ANYONES_WITHIN: chrono::TimeDelta = chrono::TimeDelta::milliseconds(600);
-
-/// How often a node that shares the jobs looks for ticks other nodes left: more often than
-/// [`ANYONES_WITHIN`], so that such a tick still fires on time.
+/// How often a node that shares the jobs looks for ticks other nodes left: several times
+/// within the last half horizon before a tick (when that tick is anyone's, see
+/// [`Inner::claim_share`]), so that such a tick still fires on time.
 const SHARED_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How long after its tick a job counts as having missed it while no node was running.
@@ -192,7 +188,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             }
             next
         };
-        let share = inner.claim_share(now);
+        let share = inner.claim_share(now, horizon);
         // Before the claim: a job changed while it runs calls its ticks off.
         let claimed_at = std::time::Instant::now();
         match inner
@@ -271,8 +267,11 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
 
 impl Inner {
     /// This node's share of the jobs, among the members whose heartbeat is fresh (by name);
-    /// `None` when it is alone, or not among them yet.
-    fn claim_share(&self, now: DateTime<Utc>) -> Option<ClaimShare> {
+    /// `None` when it is alone, or not among them yet. Each node claims its share a whole
+    /// horizon ahead, so a tick still unclaimed half a horizon before its instant belongs
+    /// to a node that is slow, dead, or not yet seen to be gone: it is anyone's, and still
+    /// fires on time.
+    fn claim_share(&self, now: DateTime<Utc>, horizon: chrono::TimeDelta) -> Option<ClaimShare> {
         let mut names: Vec<String> = self
             .fresh_members()
             .into_iter()
@@ -286,7 +285,7 @@ impl Inner {
         Some(ClaimShare {
             of: u32::try_from(names.len()).ok()?,
             index: u32::try_from(index).ok()?,
-            anyones_after: now + ANYONES_WITHIN,
+            anyones_after: now + horizon / 2,
         })
     }
 }

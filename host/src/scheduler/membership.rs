@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::Inner;
 use super::dispatch::Run;
@@ -37,6 +37,14 @@ pub(super) const NODE_LOST: &str = "node lost";
 /// The reason of an execution that was running when this node's previous process died.
 pub(super) const HOST_RESTARTED: &str = "host restarted";
 
+/// The members as one reading of the store found them.
+#[derive(Default)]
+pub(super) struct MemberView {
+    /// When the reading began: a heartbeat is judged fresh against this instant.
+    read_at: DateTime<Utc>,
+    members: Vec<Member>,
+}
+
 impl Inner {
     /// This node's member row as it starts.
     pub(super) fn member(&self) -> Member {
@@ -57,16 +65,22 @@ impl Inner {
         Utc::now() - member.heartbeat_at <= dead_after
     }
 
-    /// The members whose heartbeat is fresh, as last read: what tags can target.
+    /// The members whose heartbeat was fresh when last read: what tags can target and
+    /// what the jobs are shared out among. Freshness is judged at the reading, not now, so
+    /// a node whose own reading is late (a busy process) keeps its last view of the others
+    /// instead of believing itself alone and claiming every job.
     pub(super) fn fresh_members(&self) -> Vec<Member> {
-        let now = Utc::now();
-        self.members
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        let view = self.members.read().unwrap_or_else(|p| p.into_inner());
+        view.members
             .iter()
-            .filter(|member| now - member.heartbeat_at <= GONE_AFTER)
+            .filter(|member| view.read_at - member.heartbeat_at <= GONE_AFTER)
             .cloned()
             .collect()
+    }
+
+    /// Keeps `members`, read at `read_at`, as this node's view of the cluster.
+    fn remember(&self, read_at: DateTime<Utc>, members: Vec<Member>) {
+        *self.members.write().unwrap_or_else(|p| p.into_inner()) = MemberView { read_at, members };
     }
 
     /// Takes over what this node's previous process left open: running executions are
@@ -127,6 +141,7 @@ impl Inner {
     async fn beat(self: &Arc<Self>) -> Result<(), StoreError> {
         let now = Utc::now();
         self.store.heartbeat(&self.config.node, now).await?;
+        let read_at = Utc::now();
         let members = self.store.list_members().await?;
         let dead = DeadRule {
             heartbeat_before: now
@@ -152,14 +167,15 @@ impl Inner {
                 self.retry_closed(taken.closed).await;
             }
         }
-        *self.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        self.remember(read_at, members);
         Ok(())
     }
 
     /// Reads the members again.
     pub(super) async fn refresh_members(&self) -> Result<(), StoreError> {
+        let read_at = Utc::now();
         let members = self.store.list_members().await?;
-        *self.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        self.remember(read_at, members);
         Ok(())
     }
 

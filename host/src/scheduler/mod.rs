@@ -191,8 +191,8 @@ struct Inner {
     claim_loop: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Ticks claimed but not started when the scheduler stopped.
     released: std::sync::Mutex<Vec<ReleasedTick>>,
-    /// The members as last read (every second).
-    members: std::sync::RwLock<Vec<Member>>,
+    /// The members as last read (every second), with the instant of the reading.
+    members: std::sync::RwLock<membership::MemberView>,
     /// Keeps this node's name from being used by another live process.
     _name: std::sync::Mutex<NodeNameGuard>,
     /// The membership loop, awaited at shutdown before the node leaves.

@@ -499,6 +499,13 @@ pub trait Store: Send + Sync + 'static {
     /// by execution, such as a take-over's retries).
     async fn get_job_by_id(&self, id: i64) -> Result<Option<StoredJob>, StoreError>;
 
+    /// The ids of those of `names` that are the tenant's jobs, by name.
+    async fn job_ids(
+        &self,
+        tenant: TenantId,
+        names: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError>;
+
     /// How many jobs the tenant has.
     async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError>;
 

@@ -574,6 +574,28 @@ macro_rules! sql_store {
                 }
             }
 
+            async fn job_ids(
+                &self,
+                tenant: TenantId,
+                names: &[&str],
+            ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+                let mut ids = std::collections::HashMap::new();
+                for chunk in names.chunks($crate::store::sql::BULK_ROWS) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT name, id FROM jobs WHERE tenant_id = ",
+                    );
+                    select.push_bind(tenant).push(" AND name IN (");
+                    let mut list = select.separated(", ");
+                    for name in chunk {
+                        list.push_bind(name.to_string());
+                    }
+                    select.push(")");
+                    let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&self.pool).await?;
+                    ids.extend(rows);
+                }
+                Ok(ids)
+            }
+
             async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError> {
                 // Kept by triggers (migrations 0002 and tenants): no count over every row.
                 let count: Option<(i64,)> =

@@ -2,6 +2,15 @@
 //! target nodes, and exactly one execution per tick while nodes are killed with SIGKILL and
 //! restarted, or restarted one after the other. PostgreSQL only (a SQLite file serves one
 //! node); without `SANDCRON_TEST_POSTGRES_URL` the tests fail.
+//!
+//! A test binary of its own (cargo runs test binaries one after another), so that the
+//! thousand-job tests, which measure start lateness, do not share the machine with the
+//! rest of the suite; within it they run alone too (see [`alone`]).
+
+// Shared with the `e2e` test binary; each binary uses a part of it.
+#[path = "../e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -11,6 +20,19 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::support::{Server, eventually, fresh_postgres_database};
+
+/// Held shared by the light tests and exclusively by each thousand-job test.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Waits until no thousand-job test runs; light tests run beside one another.
+async fn beside_others() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().await
+}
+
+/// Waits until no other test of this binary runs, and keeps them waiting.
+async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().await
+}
 
 /// A node on `url` called `name`, with `extra` arguments.
 fn node(url: &str, name: &str, extra: &[&str]) -> Server {
@@ -175,6 +197,7 @@ async fn disable_all(server: &Server, prefix: &str, jobs: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_are_listed_with_their_tags_and_a_killed_node_is_declared_dead() {
+    let _turn = beside_others().await;
     let url = fresh_postgres_database().await;
     let a = node(
         &url,
@@ -236,6 +259,7 @@ async fn members_are_listed_with_their_tags_and_a_killed_node_is_declared_dead()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_with_a_count_pick_that_many_distinct_matching_nodes() {
+    let _turn = beside_others().await;
     let url = fresh_postgres_database().await;
     let nodes = [
         node(&url, "worker-1", &["--tag", "role=worker"]),
@@ -322,6 +346,7 @@ async fn tags_with_a_count_pick_that_many_distinct_matching_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_name_their_tick_trigger_and_node_and_any_node_serves_the_api() {
+    let _turn = beside_others().await;
     let url = fresh_postgres_database().await;
     let a = node(&url, "api-a", &[]);
     let b = node(&url, "api-b", &[]);
@@ -376,6 +401,7 @@ async fn three_nodes_under<F>(prefix: &str, rounds: u32, mut disturb: F)
 where
     F: FnMut(Server) -> Server,
 {
+    let _turn = alone().await;
     let url = fresh_postgres_database().await;
     let mut nodes: Vec<Option<Server>> = (1..=3)
         .map(|i| {
@@ -454,6 +480,7 @@ async fn running(server: &Server, job: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_output_and_kill_work_through_any_node() {
+    let _turn = beside_others().await;
     let url = fresh_postgres_database().await;
     let a = node(&url, "front", &[]);
     let b = node(&url, "back", &[]);
@@ -491,6 +518,7 @@ async fn live_output_and_kill_work_through_any_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_running_execution_is_closed_as_node_lost_and_retried_by_a_survivor() {
+    let _turn = beside_others().await;
     let url = fresh_postgres_database().await;
     // `--dead-after` is long: the survivor notices the crash sooner, from the dead
     // process's ended database session.
@@ -558,6 +586,7 @@ async fn executions_of(server: &Server) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbid_holds_across_the_loss_of_the_node_that_runs_the_job() {
+    let _turn = beside_others().await;
     let url = fresh_postgres_database().await;
     let mut nodes = [
         Some(node(&url, "forbid-1", &["--dead-after", "60s"])),
