@@ -342,6 +342,51 @@ async fn tags_with_a_count_pick_that_many_distinct_matching_nodes() {
         .map(|r| r.node.as_str())
         .collect();
     assert!(untagged_nodes.len() >= 2, "{untagged_nodes:?}");
+
+    // A manual run goes where the tags say too, whichever node is asked.
+    for (job, runs_on) in [
+        ("one-web-0", vec!["web-1"]),
+        ("two-workers-0", vec!["worker-1", "worker-2"]),
+        ("nowhere-0", vec![]),
+    ] {
+        let run = nodes[0]
+            .call("POST", &format!("/v1/jobs/{job}/run"), None)
+            .await;
+        assert_eq!(run.status, 202, "{job}: {}", run.text);
+        let path = format!("/v1/jobs/{job}/executions");
+        let manual = eventually(
+            "the manual runs to end",
+            Duration::from_secs(20),
+            || async {
+                let list = nodes[0].get(&path).await.json();
+                let manual: Vec<Value> = list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["trigger"] == "manual")
+                    .cloned()
+                    .collect();
+                let ended = manual
+                    .iter()
+                    .all(|e| e["state"] == "succeeded" || e["state"] == "failed");
+                (manual.len() == runs_on.len().max(1) && ended).then_some(manual)
+            },
+        )
+        .await;
+        if runs_on.is_empty() {
+            assert_eq!(manual[0]["reason"], "no matching node", "{job}: {manual:?}");
+            continue;
+        }
+        let ran_on: BTreeSet<&str> = manual
+            .iter()
+            .map(|e| e["node_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(ran_on, runs_on.into_iter().collect(), "{job}: {manual:?}");
+        assert!(
+            manual.iter().all(|e| e["state"] == "succeeded"),
+            "{job}: {manual:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,9 +15,7 @@ use super::Inner;
 use super::dispatch::Run;
 use super::schedule::Schedule;
 use crate::jobs::{JobSpec, Misfire};
-use crate::store::{
-    ClaimShare, DueJob, ExecutionState, FinishedExecution, NewExecution, StoreError, Trigger,
-};
+use crate::store::{ClaimShare, DueJob, StoreError, Trigger};
 
 /// How often a node that shares the jobs looks for ticks other nodes left: several times
 /// within the last half horizon before a tick (when that tick is anyone's, see
@@ -64,111 +62,6 @@ pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreEr
         .store
         .reschedule_overdue(now - MISFIRE_GRACE, &plan)
         .await
-}
-
-impl Inner {
-    /// Places the claimed tick of a job with tags on the live nodes its tags select: this
-    /// node runs it if selected, the others get an execution of the tick's group each,
-    /// handed to them. No matching node: the tick is recorded as failed.
-    async fn place(self: Arc<Self>, run: Run) {
-        let mut targets = self.targets(&run, false).await;
-        if targets.is_empty() {
-            // Decided at the tick, on members read then: a node may be joining.
-            let wait = (run.scheduled_at - Utc::now()).to_std().unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.stopping.cancelled() => {}
-            }
-            targets = self.targets(&run, true).await;
-        }
-        let Some((first, others)) = targets.split_first() else {
-            let now = Utc::now();
-            self.metrics.finished(false);
-            self.recorder.finished(FinishedExecution {
-                id: run.execution_id,
-                job_id: run.job_id,
-                started_at: now,
-                finished_at: now,
-                success: false,
-                output: Vec::new(),
-                output_truncated: false,
-                reason: super::targets::NO_MATCHING_NODE.to_string(),
-                job_status: "failed",
-            });
-            return;
-        };
-        for node in others {
-            let new = NewExecution {
-                tenant: run.tenant,
-                job_name: run.spec.name.clone(),
-                group: Some(run.group),
-                attempt: 1,
-                scheduled_at: run.scheduled_at,
-                state: ExecutionState::Scheduled,
-                node: self.config.node.clone(),
-                trigger: Trigger::Schedule,
-                handed_over: false,
-                exclusive: false,
-            };
-            match self.store.start_execution(&new).await {
-                Ok(record) => {
-                    let copy = Run {
-                        tenant: run.tenant,
-                        job_id: run.job_id,
-                        spec: run.spec.clone(),
-                        execution_id: record.id,
-                        group: run.group,
-                        attempt: 1,
-                        scheduled_at: run.scheduled_at,
-                        trigger: Trigger::Schedule,
-                        has_dependents: run.has_dependents,
-                        registered: None,
-                        claimed_at: run.claimed_at,
-                    };
-                    self.hand(copy, node).await;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, job = %run.spec.name, %node, "cannot write a targeted execution");
-                }
-            }
-        }
-        self.hand(run, first).await;
-    }
-
-    /// The nodes `run`'s tags select among the live members, as last read, or read now
-    /// when `fresh` or when the last reading has none.
-    async fn targets(&self, run: &Run, fresh: bool) -> Vec<String> {
-        let pick = |alive: &[crate::store::Member]| {
-            super::targets::select(&run.spec.tags, alive, &mut |n| fastrand::usize(..n))
-        };
-        let targets = if fresh {
-            Vec::new()
-        } else {
-            pick(&self.fresh_members())
-        };
-        if !targets.is_empty() {
-            return targets;
-        }
-        if let Err(error) = self.refresh_members().await {
-            tracing::warn!(%error, "cannot read the members");
-        }
-        pick(&self.fresh_members())
-    }
-
-    /// Hands `run` (its execution written for this node) to `node`, or runs it here when
-    /// `node` is this one or was taken over meanwhile.
-    async fn hand(self: &Arc<Self>, run: Run, node: &str) {
-        if node != self.config.node {
-            match self.store.hand_to(run.execution_id, node).await {
-                Ok(true) => return,
-                Ok(false) => {}
-                Err(error) => {
-                    tracing::warn!(%error, %node, "cannot hand an execution over; running it here")
-                }
-            }
-        }
-        self.spawn_run(run);
-    }
 }
 
 /// Claims and hands out ticks until the scheduler stops.

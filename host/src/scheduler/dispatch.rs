@@ -401,8 +401,10 @@ impl Inner {
         }
     }
 
-    /// Writes an execution due now and starts it; a job that forbids overlapping runs
-    /// gets [`crate::store::StoreError::Conflict`] while one of its executions is open.
+    /// Writes an execution due now and starts it, or, for a job with tags, places it on
+    /// the nodes they select (the record answered is then `scheduled`, for this node until
+    /// it is handed over); a job that forbids overlapping runs gets
+    /// [`crate::store::StoreError::Conflict`] while one of its executions is open.
     pub(super) async fn start_now(
         self: &Arc<Self>,
         tenant: TenantId,
@@ -412,6 +414,13 @@ impl Inner {
         state: ExecutionState,
         trigger: Trigger,
     ) -> Result<ExecutionRecord, crate::store::StoreError> {
+        // A job with tags runs where they say: written as scheduled, then placed.
+        let targeted = !spec.tags.is_empty();
+        let state = if targeted {
+            ExecutionState::Scheduled
+        } else {
+            state
+        };
         let record = self
             .store
             .start_execution(&NewExecution {
@@ -440,6 +449,11 @@ impl Inner {
             registered: None,
             claimed_at: Instant::now(),
         };
+        if targeted {
+            let inner = self.clone();
+            self.tasks.spawn(async move { inner.place(run).await });
+            return Ok(record);
+        }
         if state == ExecutionState::Running {
             let started_at = record.started_at.unwrap_or(record.scheduled_at);
             run.registered = Some(self.register(&run, started_at));

@@ -21,6 +21,7 @@ mod dispatch;
 mod executor_registry;
 mod membership;
 mod metrics;
+mod placement;
 mod recorder;
 mod retention;
 pub mod schedule;

@@ -11,13 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::store::Member;
 
-/// The nodes a tick of a job with `tags` runs on, picked among `alive`; empty when no
-/// live node matches (the caller records the tick as failed with [`NO_MATCHING_NODE`]).
-pub(super) fn select(
-    tags: &BTreeMap<String, String>,
-    alive: &[Member],
-    random: &mut dyn FnMut(usize) -> usize,
-) -> Vec<String> {
+/// The tags a node must carry, and how many such nodes a run wants (`None`: all).
+fn parse(tags: &BTreeMap<String, String>) -> (Vec<(&String, &str)>, Option<usize>) {
     let mut count: Option<usize> = None;
     let mut wanted = Vec::with_capacity(tags.len());
     for (key, spec) in tags {
@@ -30,6 +25,22 @@ pub(super) fn select(
         }
         wanted.push((key, value));
     }
+    (wanted, count)
+}
+
+/// How many nodes a run of a job with `tags` wants, when its tags give a count.
+pub(super) fn wanted_count(tags: &BTreeMap<String, String>) -> Option<usize> {
+    parse(tags).1
+}
+
+/// The nodes a tick of a job with `tags` runs on, picked among `alive`; empty when no
+/// live node matches (the caller records the tick as failed with [`NO_MATCHING_NODE`]).
+pub(super) fn select(
+    tags: &BTreeMap<String, String>,
+    alive: &[Member],
+    random: &mut dyn FnMut(usize) -> usize,
+) -> Vec<String> {
+    let (wanted, count) = parse(tags);
     let mut candidates: Vec<&Member> = alive
         .iter()
         .filter(|member| {
