@@ -26,10 +26,14 @@ pub(super) const TICK: Duration = Duration::from_millis(250);
 /// Ticks per heartbeat (one a second).
 const TICKS_PER_BEAT: u32 = 4;
 
-/// A member whose heartbeat is this old, and whose process is certainly gone, is dead
-/// before `dead_after`; also, a member is only targeted by tags while its heartbeat is
-/// younger than this.
+/// A member is only targeted by tags, and given a share of the jobs, while its heartbeat
+/// is younger than this.
 const GONE_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+
+/// A member that missed a heartbeat (one a second) and whose process is certainly gone
+/// (its session's advisory lock is free) is dead before `dead_after`: the ticks it had
+/// claimed are handed to a survivor this soon after a crash, plus up to a beat.
+const CRASHED_AFTER: chrono::TimeDelta = chrono::TimeDelta::milliseconds(1500);
 
 /// The reason of an execution that was running on a node that died.
 pub(super) const NODE_LOST: &str = "node lost";
@@ -147,7 +151,7 @@ impl Inner {
             heartbeat_before: now
                 - chrono::Duration::from_std(self.config.dead_after)
                     .unwrap_or(chrono::TimeDelta::MAX),
-            gone_before: now - GONE_AFTER,
+            gone_before: now - CRASHED_AFTER,
         };
         for member in &members {
             if member.name == self.config.node || member.heartbeat_at >= dead.gone_before {
