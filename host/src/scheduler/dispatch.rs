@@ -121,7 +121,8 @@ impl Inner {
                 Ok(slot) => Some(slot),
                 Err(skipped) => {
                     let reason = format!("skipped: {skipped}");
-                    self.record_unstarted(run, failed_before, reason);
+                    self.metrics.skipped();
+                    self.record_unstarted(run, reason, group_status(0, failed_before + 1));
                     return Attempt {
                         success: false,
                         final_: true,
@@ -237,10 +238,10 @@ impl Inner {
         })
     }
 
-    /// Records an attempt that failed before it started, with `reason`.
-    fn record_unstarted(&self, run: &Run, failed_before: usize, reason: String) {
+    /// Records an attempt that failed before it started, with `reason`, the job's status
+    /// becoming `job_status`. The caller counts it in the metrics.
+    pub(super) fn record_unstarted(&self, run: &Run, reason: String, job_status: &'static str) {
         let now = Utc::now();
-        self.metrics.skipped();
         self.recorder.finished(FinishedExecution {
             id: run.execution_id,
             job_id: run.job_id,
@@ -250,7 +251,7 @@ impl Inner {
             output: Vec::new(),
             output_truncated: false,
             reason,
-            job_status: group_status(0, failed_before + 1),
+            job_status,
         });
     }
 

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::Inner;
 use super::dispatch::Run;
-use crate::store::{ExecutionState, FinishedExecution, NewExecution};
+use crate::store::{ExecutionState, NewExecution};
 
 impl Inner {
     /// Places a run of a job with tags (a claimed tick, a manual run, a child's run) on
@@ -29,19 +29,9 @@ impl Inner {
             targets = self.targets(&run, true).await;
         }
         let Some((first, others)) = targets.split_first() else {
-            let now = Utc::now();
             self.metrics.finished(false);
-            self.recorder.finished(FinishedExecution {
-                id: run.execution_id,
-                job_id: run.job_id,
-                started_at: now,
-                finished_at: now,
-                success: false,
-                output: Vec::new(),
-                output_truncated: false,
-                reason: super::targets::NO_MATCHING_NODE.to_string(),
-                job_status: "failed",
-            });
+            let reason = super::targets::NO_MATCHING_NODE.to_string();
+            self.record_unstarted(&run, reason, "failed");
             return;
         };
         for node in others {
