@@ -68,7 +68,7 @@ async fn a_message_is_confirmed_and_read_back_with_its_properties() {
     assert_eq!(
         stdout(&out),
         format!(
-            "declared queue {queue} (0 messages ready, 0 consumers)\n\
+            "declared queue {queue} (messages ready: 0, consumers: 0)\n\
              published {} bytes to the default exchange with routing key {queue}; \
              the broker confirmed it\n",
             body.len()

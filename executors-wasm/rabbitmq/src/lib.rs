@@ -31,7 +31,7 @@ impl Executor for Rabbit {
             let state =
                 amqp::declare_queue(&config.url, &queue, execution.bound_timeout(config.timeout))?;
             output::print(&format!(
-                "declared queue {} ({} messages ready, {} consumers)\n",
+                "declared queue {} (messages ready: {}, consumers: {})\n",
                 config.queue, state.message_count, state.consumer_count
             ));
         }
