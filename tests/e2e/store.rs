@@ -10,7 +10,7 @@ use sandcron::store::{
 };
 
 use crate::support::each_store;
-use sandcron::store::DEFAULT_TENANT;
+use sandcron::store::{DEFAULT_TENANT, DeadRule, Member};
 
 fn spec(json: &str) -> JobSpec {
     serde_json::from_str(json).unwrap()
@@ -561,3 +561,54 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
 
 #[allow(dead_code)]
 fn assert_store_is_object_safe(_: Arc<dyn Store>) {}
+
+#[tokio::test]
+async fn members_taken_over_long_ago_are_forgotten_and_a_forgotten_node_can_join_again() {
+    for (backend, store) in each_store().await {
+        let long_ago = Utc::now() - chrono::TimeDelta::days(2);
+        let member = |name: &str| Member {
+            name: name.into(),
+            address: "127.0.0.1:1".into(),
+            tags: Default::default(),
+            started_at: long_ago,
+            heartbeat_at: long_ago,
+        };
+        for name in ["taken", "not-taken", "recent"] {
+            store.join(&member(name)).await.unwrap();
+        }
+        assert!(store.heartbeat("recent", Utc::now()).await.unwrap());
+        let dead = DeadRule {
+            heartbeat_before: Utc::now() - chrono::TimeDelta::seconds(10),
+            gone_before: Utc::now() - chrono::TimeDelta::seconds(3),
+        };
+        let taken = store
+            .take_over("taken", Some(dead), "node lost", "recent")
+            .await
+            .unwrap();
+        assert!(taken.is_some(), "{backend}");
+
+        let forgotten = store
+            .forget_members(Utc::now() - chrono::TimeDelta::days(1))
+            .await
+            .unwrap();
+        assert_eq!(forgotten, vec!["taken".to_string()], "{backend}");
+        let names: Vec<String> = store
+            .list_members()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["not-taken", "recent"], "{backend}");
+        // A forgotten node's heartbeat says so, and it joins again.
+        assert!(
+            !store.heartbeat("taken", Utc::now()).await.unwrap(),
+            "{backend}"
+        );
+        store.join(&member("taken")).await.unwrap();
+        assert!(
+            store.heartbeat("taken", Utc::now()).await.unwrap(),
+            "{backend}"
+        );
+    }
+}

@@ -35,6 +35,14 @@ const GONE_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
 /// claimed are handed to a survivor this soon after a crash, plus up to a beat.
 const CRASHED_AFTER: chrono::TimeDelta = chrono::TimeDelta::milliseconds(1500);
 
+/// A member that died and was taken over is forgotten (its row deleted, so that
+/// `GET /v1/members` does not list it for ever) this long after its last heartbeat. Its
+/// executions keep its name.
+const FORGOTTEN_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Beats between two looks for members to forget.
+const BEATS_PER_FORGET: u32 = 60;
+
 /// The reason of an execution that was running on a node that died.
 pub(super) const NODE_LOST: &str = "node lost";
 
@@ -144,7 +152,10 @@ impl Inner {
     /// Beats, reads the members, and takes over those that died.
     async fn beat(self: &Arc<Self>) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.store.heartbeat(&self.config.node, now).await?;
+        if !self.store.heartbeat(&self.config.node, now).await? {
+            tracing::warn!("this node's member row was gone; joining again");
+            self.store.join(&self.member()).await?;
+        }
         let read_at = Utc::now();
         let members = self.store.list_members().await?;
         let dead = DeadRule {
@@ -224,6 +235,19 @@ pub(super) async fn membership_loop(inner: Arc<Inner>) {
             && let Err(error) = inner.beat().await
         {
             tracing::warn!(%error, "heartbeat or take-over failed; retrying in a second");
+        }
+        if ticks.is_multiple_of(TICKS_PER_BEAT * BEATS_PER_FORGET) {
+            match inner
+                .store
+                .forget_members(Utc::now() - FORGOTTEN_AFTER)
+                .await
+            {
+                Ok(names) if !names.is_empty() => {
+                    tracing::info!(?names, "forgot members dead for a day");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot forget dead members"),
+            }
         }
         if let Err(error) = inner.pick_handed().await {
             tracing::warn!(%error, "picking up handed executions failed");

@@ -610,8 +610,13 @@ pub trait Store: Send + Sync + 'static {
     /// again after a restart).
     async fn join(&self, member: &Member) -> Result<(), StoreError>;
 
-    /// Sets the last heartbeat of the member `name`.
-    async fn heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Sets the last heartbeat of the member `name`; `false` when it has no member row
+    /// (it was forgotten: it must join again).
+    async fn heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Deletes the members that were taken over and whose last heartbeat is before
+    /// `dead_before`; their names.
+    async fn forget_members(&self, dead_before: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 
     /// Every member, by name.
     async fn list_members(&self) -> Result<Vec<Member>, StoreError>;

@@ -1069,13 +1069,23 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-                sqlx::query("UPDATE members SET heartbeat_at = $2 WHERE name = $1")
+            async fn heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE members SET heartbeat_at = $2 WHERE name = $1")
                     .bind(name)
                     .bind(to_millis(at))
                     .execute(&self.pool)
                     .await?;
-                Ok(())
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn forget_members(&self, dead_before: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+                let names: Vec<(String,)> = sqlx::query_as(
+                    "DELETE FROM members WHERE taken_over AND heartbeat_at < $1 RETURNING name",
+                )
+                .bind(to_millis(dead_before))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(names.into_iter().map(|(name,)| name).collect())
             }
 
             async fn list_members(&self) -> Result<Vec<$crate::store::Member>, StoreError> {
