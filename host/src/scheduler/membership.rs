@@ -186,8 +186,19 @@ impl Inner {
         Ok(())
     }
 
-    /// Reads the members again.
+    /// Reads the members again, unless the last reading is younger than [`TICK`]: however
+    /// many runs ask at once (a thousand tagged ticks due at the same instant), the store
+    /// is read at most once per tick, by one of them.
     pub(super) async fn refresh_members(&self) -> Result<(), StoreError> {
+        let _one_reader = self.members_reading.lock().await;
+        let last = self
+            .members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .read_at;
+        if Utc::now() - last < chrono::TimeDelta::from_std(TICK).unwrap_or_default() {
+            return Ok(());
+        }
         let read_at = Utc::now();
         let members = self.store.list_members().await?;
         self.remember(read_at, members);

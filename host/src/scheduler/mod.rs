@@ -194,6 +194,8 @@ struct Inner {
     released: std::sync::Mutex<Vec<ReleasedTick>>,
     /// The members as last read (every second), with the instant of the reading.
     members: std::sync::RwLock<membership::MemberView>,
+    /// Held while the members are read on demand, so that one run reads for all.
+    members_reading: tokio::sync::Mutex<()>,
     /// Keeps this node's name from being used by another live process.
     _name: std::sync::Mutex<NodeNameGuard>,
     /// The membership loop, awaited at shutdown before the node leaves.
@@ -231,6 +233,7 @@ impl Scheduler {
             called_off: called_off::CalledOff::default(),
             claim_loop: std::sync::Mutex::default(),
             members: std::sync::RwLock::default(),
+            members_reading: tokio::sync::Mutex::default(),
             _name: std::sync::Mutex::new(name),
             membership_loop: std::sync::Mutex::default(),
         });
@@ -321,22 +324,8 @@ impl Scheduler {
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         inner.stopping.cancel();
-        let claim_loop = inner
-            .claim_loop
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(claim_loop) = claim_loop {
-            let _ = claim_loop.await;
-        }
-        let membership_loop = inner
-            .membership_loop
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(membership_loop) = membership_loop {
-            let _ = membership_loop.await;
-        }
+        join_loop(&inner.claim_loop).await;
+        join_loop(&inner.membership_loop).await;
         inner.tasks.close();
         if tokio::time::timeout(grace, inner.tasks.wait())
             .await
@@ -356,5 +345,13 @@ impl Scheduler {
         }
         inner.recorder.flush().await;
         inner.leave().await;
+    }
+}
+
+/// Waits for the loop whose handle is in `slot` to end (it was told to stop), once.
+async fn join_loop(slot: &std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>) {
+    let handle = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(handle) = handle {
+        let _ = handle.await;
     }
 }
