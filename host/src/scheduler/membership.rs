@@ -90,9 +90,13 @@ impl Inner {
             .collect()
     }
 
-    /// Keeps `members`, read at `read_at`, as this node's view of the cluster.
+    /// Keeps `members`, read at `read_at`, as this node's view of the cluster, unless a
+    /// later reading is kept already.
     fn remember(&self, read_at: DateTime<Utc>, members: Vec<Member>) {
-        *self.members.write().unwrap_or_else(|p| p.into_inner()) = MemberView { read_at, members };
+        let mut view = self.members.write().unwrap_or_else(|p| p.into_inner());
+        if read_at >= view.read_at {
+            *view = MemberView { read_at, members };
+        }
     }
 
     /// Takes over what this node's previous process left open: running executions are
@@ -186,17 +190,18 @@ impl Inner {
         Ok(())
     }
 
-    /// Reads the members again, unless the last reading is younger than [`TICK`]: however
-    /// many runs ask at once (a thousand tagged ticks due at the same instant), the store
-    /// is read at most once per tick, by one of them.
+    /// Reads the members again, unless another run read them since this one asked:
+    /// however many runs ask at once (a thousand tagged ticks due at the same instant),
+    /// one reads for all of them, and each gets a reading made after it asked.
     pub(super) async fn refresh_members(&self) -> Result<(), StoreError> {
+        let asked = Utc::now();
         let _one_reader = self.members_reading.lock().await;
         let last = self
             .members
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .read_at;
-        if Utc::now() - last < chrono::TimeDelta::from_std(TICK).unwrap_or_default() {
+        if last >= asked {
             return Ok(());
         }
         let read_at = Utc::now();

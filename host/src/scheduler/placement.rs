@@ -73,9 +73,9 @@ impl Inner {
     }
 
     /// The nodes `run`'s tags select among the live members, as last read; read again
-    /// (at most once a tick, see `refresh_members`) when `fresh`, or when that reading
-    /// gives fewer nodes than the tags ask for (none, or short of their count: a node may
-    /// have joined since).
+    /// (one reading for all the runs that ask at once, see `refresh_members`) when
+    /// `fresh`, or when that reading gives fewer nodes than the tags ask for (none, or
+    /// short of their count: a node may have joined since).
     async fn targets(&self, run: &Run, fresh: bool) -> Vec<String> {
         let pick = |alive: &[crate::store::Member]| {
             super::targets::select(&run.spec.tags, alive, &mut |n| fastrand::usize(..n))
