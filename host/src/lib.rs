@@ -6,6 +6,7 @@
 //! output goes through an [`output::OutputSink`], and the caller gets an
 //! [`runtime::ExecutionOutcome`] back. See `docs/architecture.md` for the map.
 
+pub mod after_run;
 pub mod api;
 pub mod bindings;
 pub mod capabilities;

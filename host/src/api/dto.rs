@@ -18,7 +18,7 @@ pub struct JobOut {
     pub spec: JobSpec,
     /// `""` (never run), `success`, `failed` or `partially_failed`.
     pub status: String,
-    /// When it fires next.
+    /// When it fires next, claimed or not (`scheduler::next_fire`).
     pub next: Option<DateTime<Utc>>,
     /// Successful executions.
     pub success_count: i64,
@@ -36,9 +36,9 @@ impl From<StoredJob> for JobOut {
     fn from(job: StoredJob) -> Self {
         Self {
             id: job.spec.name.clone(),
+            next: crate::scheduler::next_fire(&job.spec, job.next_run_at, Utc::now()),
             spec: job.spec,
             status: job.status,
-            next: job.next_run_at,
             success_count: job.success_count,
             error_count: job.error_count,
             last_success: job.last_success,
@@ -80,6 +80,13 @@ pub struct ExecutionOut {
     pub node_name: String,
     /// Why it exists: `schedule`, `manual`, `retry` or `parent`.
     pub trigger: &'static str,
+    /// How each of the job's processors went (`[{"name", "ok", "error"}]`), once they ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processors: Option<serde_json::Value>,
+    /// How each notification went (`[{"target", "event", "ok", "attempts", "error"}]`;
+    /// `ok` is `null` while it is being tried), once any fired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<serde_json::Value>,
 }
 
 impl ExecutionOut {
@@ -90,7 +97,17 @@ impl ExecutionOut {
             Some(limit) => tail(&record.output, limit),
             None => (record.output.as_slice(), false),
         };
+        let after_run = |key: &str| {
+            record
+                .after_run
+                .as_ref()
+                .and_then(|report| report.get(key))
+                .filter(|steps| steps.as_array().is_some_and(|steps| !steps.is_empty()))
+                .cloned()
+        };
         Self {
+            processors: after_run("processors"),
+            notifications: after_run("notifications"),
             id: record.id,
             output: String::from_utf8_lossy(output).into_owned(),
             output_truncated: record.output_truncated || cut,

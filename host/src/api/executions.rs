@@ -20,7 +20,7 @@ use super::forward;
 use super::input::{PathParams, QueryPairs};
 use super::page;
 use crate::scheduler::{JobError, OutputFollower, Scheduler};
-use crate::store::{ExecutionRecord, ExecutionState, TenantId};
+use crate::store::{ExecutionRecord, ExecutionSort, ExecutionSortKey, ExecutionState, TenantId};
 
 /// Executions listed when `_end` is not given.
 const DEFAULT_PAGE: u64 = 100;
@@ -34,8 +34,10 @@ const OUTPUT_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::
 /// often it looks.
 const KILL_WAIT: (Duration, Duration) = (Duration::from_secs(2), Duration::from_millis(20));
 
-/// `GET /v1/jobs/{name}/executions`: newest first, `_start`/`_end` (100 by default),
-/// `output_size_limit=N` keeps the last N bytes of each output; `X-Total-Count`.
+/// `GET /v1/jobs/{name}/executions`: newest first, or as `_sort` (`id`, `scheduled_at`,
+/// `started_at`, `finished_at`, `attempt`) and `_order` (`DESC` by default, as Dkron)
+/// say; `_start`/`_end` (100 by default); `output_size_limit=N` keeps the last N bytes of
+/// each output; `X-Total-Count`.
 pub async fn list(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -49,18 +51,35 @@ pub async fn list(
     let output_limit = query
         .non_negative("output_size_limit")?
         .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+    let sort = execution_sort(&query)?;
     let store = scheduler.store();
     if store.get_job(caller.tenant, &name).await?.is_none() {
         return Err(JobError::NotFound(name).into());
     }
     let (records, total) = store
-        .list_executions(caller.tenant, &name, start, Some(end))
+        .list_executions_sorted(caller.tenant, &name, sort, start, Some(end))
         .await?;
     let executions = records
         .into_iter()
         .map(|record| ExecutionOut::new(record, output_limit))
         .collect();
     Ok(page(total, executions))
+}
+
+/// Reads `_sort` and `_order` (Dkron's default order: descending).
+fn execution_sort(query: &QueryPairs) -> Result<ExecutionSort, ApiError> {
+    let key = match query.get("_sort") {
+        None => ExecutionSortKey::Id,
+        Some(key) => ExecutionSortKey::parse(key).ok_or_else(|| {
+            let known: Vec<&str> = ExecutionSortKey::NAMES.iter().map(|(name, _)| *name).collect();
+            ApiError::invalid(
+                "_sort",
+                format!("cannot sort executions by {key:?}: expected {}", known.join(", ")),
+            )
+        })?,
+    };
+    let descending = super::descending(query, true)?;
+    Ok(ExecutionSort { key, descending })
 }
 
 /// `DELETE /v1/jobs/{name}/executions`: deletes them and resets the job's counters.

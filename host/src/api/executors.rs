@@ -33,6 +33,8 @@ pub struct ExecutorOut {
     name: String,
     /// Built into Sandcron (shared by everyone), or uploaded.
     builtin: bool,
+    /// `executor`, or `processor` for a processor component (`wit/processor.wit`).
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +61,11 @@ impl From<StoredExecutor> for ExecutorOut {
             capabilities: Some(capabilities::requested(&stored.imports)),
             name: stored.name,
             builtin: false,
+            kind: if stored.processor {
+                "processor"
+            } else {
+                "executor"
+            },
             summary: None,
             version: Some(stored.version),
             sha256: Some(stored.sha256),
@@ -134,6 +141,7 @@ pub async fn list(
         .map(|built_in| ExecutorOut {
             name: built_in.name.to_string(),
             builtin: true,
+            kind: "executor",
             summary: Some(built_in.summary),
             version: None,
             sha256: None,

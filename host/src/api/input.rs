@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::ApiError;
+use crate::jobs::JobSpec;
 
 /// The field blamed when the body is not the JSON expected at all.
 pub const BODY_FIELD: &str = "body";
@@ -41,6 +42,33 @@ pub fn object_into<T: DeserializeOwned>(value: Value, field: &str) -> Result<T, 
         let path = if path == "." { "" } else { path.as_str() };
         ApiError::invalid(blamed(path), error.into_inner().to_string())
     })
+}
+
+/// Reads a job's JSON found at `field` (`""` for the whole body): Dkron's input forms
+/// that depend on other fields first (`jobs::normalize_input`: date-picker bounds, an old
+/// top-level `command`), then the fields. A refusal names the field under `field`.
+pub fn job_from(mut value: Value, field: &str) -> Result<JobSpec, ApiError> {
+    crate::jobs::normalize_input(&mut value).map_err(|error| {
+        let blamed = if field.is_empty() {
+            error.field
+        } else {
+            format!("{field}.{}", error.field)
+        };
+        ApiError::invalid(blamed, error.message)
+    })?;
+    object_into(value, field)
+}
+
+/// A request body holding one job, read by [`job_from`].
+pub struct JobBody(pub JobSpec);
+
+impl<S: Send + Sync> FromRequest<S> for JobBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request, state).await?;
+        job_from(parse_json(&bytes)?, "").map(Self)
+    }
 }
 
 /// What a JSON value is, for a refusal.
@@ -155,7 +183,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::JobSpec;
 
     fn refusal(json: &str, field: &str) -> String {
         let parsed = parse_json(json.as_bytes()).and_then(|v| object_into::<JobSpec>(v, field));

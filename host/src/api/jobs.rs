@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Json, Response};
 use super::auth::Caller;
 use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
-use super::input::{JsonObject, PathParams, QueryPairs};
+use super::input::{JobBody, PathParams, QueryPairs};
 use super::{job_location, page, with_location};
 use crate::jobs::JobSpec;
 use crate::scheduler::{JobError, Scheduler};
@@ -76,17 +76,7 @@ fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
             )
         })?,
     };
-    let descending = match query.get("_order") {
-        None => false,
-        Some(order) if order.eq_ignore_ascii_case("asc") => false,
-        Some(order) if order.eq_ignore_ascii_case("desc") => true,
-        Some(order) => {
-            return Err(ApiError::invalid(
-                "_order",
-                format!("{order:?} is not ASC or DESC"),
-            ));
-        }
-    };
+    let descending = super::descending(query, false)?;
     Ok(JobQuery {
         q: query.get("q").filter(|q| !q.is_empty()).map(str::to_string),
         status,
@@ -105,7 +95,7 @@ pub async fn create(
     State(scheduler): State<Scheduler>,
     caller: Caller,
     query: QueryPairs,
-    JsonObject(spec): JsonObject<JobSpec>,
+    JobBody(spec): JobBody,
 ) -> Result<Response, ApiError> {
     let job = save(&scheduler, &caller, &query, spec).await?;
     Ok(saved(StatusCode::CREATED, job))
@@ -118,7 +108,7 @@ pub async fn replace(
     caller: Caller,
     PathParams(name): PathParams<String>,
     query: QueryPairs,
-    JsonObject(mut spec): JsonObject<JobSpec>,
+    JobBody(mut spec): JobBody,
 ) -> Result<Response, ApiError> {
     if spec.name.is_empty() {
         spec.name.clone_from(&name);
@@ -150,6 +140,7 @@ async fn save(
     query: &QueryPairs,
     spec: JobSpec,
 ) -> Result<JobOut, ApiError> {
+    super::cluster::refuse_if_paused(scheduler, caller).await?;
     let job = scheduler.put_job(caller.tenant, spec).await?;
     if query.has("runoncreate")
         && let Err(error) = scheduler.run_job(caller.tenant, &job.spec.name).await

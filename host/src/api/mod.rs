@@ -15,11 +15,15 @@
 //! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
 //!   its status; `dto`: the JSON shapes of jobs and executions.
+//! * `cluster`: Dkron's leader, pause and leave routes; `cors`: `serve --cors-origin`;
+//!   `pretty`: `?pretty` indents any JSON answer, as Dkron's does.
 //!
 //! Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
 //! as Dkron's does. `docs/api.md` lists the routes with examples.
 
 mod auth;
+mod cluster;
+pub mod cors;
 mod dto;
 mod error;
 mod executions;
@@ -27,6 +31,7 @@ mod executors;
 mod forward;
 mod input;
 mod jobs;
+mod pretty;
 mod secrets;
 mod system;
 mod tenants;
@@ -66,6 +71,11 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
         .route("/v1/members", get(system::members))
+        .route("/v1/leader", get(cluster::get_leader))
+        .route("/v1/isleader", get(cluster::is_leader))
+        .route("/v1/pause", get(cluster::get_pause).post(cluster::pause))
+        .route("/v1/unpause", post(cluster::unpause))
+        .route("/v1/leave", post(cluster::leave))
         .route("/v1/tenants", get(tenants::list).post(tenants::create))
         .route("/v1/tenants/{name}/tokens", post(tenants::create_token))
         .route(
@@ -126,6 +136,7 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
             auth::authenticate,
         ))
         .layer(axum::middleware::map_response_with_state(whom, add_whom))
+        .layer(axum::middleware::from_fn(pretty::indent_when_asked))
         .with_state(scheduler)
 }
 
@@ -148,6 +159,20 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// A page of a list, with `X-Total-Count` giving how many match in all.
 fn page<T: Serialize>(total: u64, items: Vec<T>) -> Response {
     ([(X_TOTAL_COUNT, total.to_string())], Json(items)).into_response()
+}
+
+/// Dkron's `_order` (`ASC` or `DESC`, any case): whether it is descending, `default`
+/// when not given.
+fn descending(query: &input::QueryPairs, default: bool) -> Result<bool, ApiError> {
+    match query.get("_order") {
+        None => Ok(default),
+        Some(order) if order.eq_ignore_ascii_case("asc") => Ok(false),
+        Some(order) if order.eq_ignore_ascii_case("desc") => Ok(true),
+        Some(order) => Err(ApiError::invalid(
+            "_order",
+            format!("{order:?} is not ASC or DESC"),
+        )),
+    }
 }
 
 /// `/v1/jobs/<name>`, for `Location` (names are slugs; anything else is escaped).

@@ -11,9 +11,8 @@ use serde_json::{Value, json};
 use super::auth::{Admin, Caller};
 use super::dto::{ExecutionOut, MemberOut};
 use super::error::ApiError;
-use super::input::{BODY_FIELD, kind, object_into, parse_json, read_body};
+use super::input::{BODY_FIELD, job_from, kind, parse_json, read_body};
 use super::page;
-use crate::jobs::JobSpec;
 use crate::scheduler::Scheduler;
 
 /// The OpenAPI 3.0 description of every route.
@@ -80,6 +79,7 @@ pub async fn restore(
     caller: Caller,
     request: Request,
 ) -> Result<Json<Vec<String>>, ApiError> {
+    super::cluster::refuse_if_paused(&scheduler, &caller).await?;
     let export = if is_multipart(request.headers()) {
         multipart_file(request).await?
     } else {
@@ -97,7 +97,7 @@ pub async fn restore(
     let specs = items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| object_into::<JobSpec>(item, &format!("jobs[{index}]")))
+        .map(|(index, item)| job_from(item, &format!("jobs[{index}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let lines = scheduler
         .restore(caller.tenant, specs)

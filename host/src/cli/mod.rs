@@ -8,6 +8,7 @@
 //!   and `quota`: clients of a running server's API, through `client` (the HTTP client
 //!   they share, with the caller's token) and `table` (their plain-text tables).
 
+mod after_run_flags;
 mod client;
 mod exec;
 mod execution;
@@ -144,7 +145,8 @@ pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SANDCRON_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // `processor`: the `log` processor's output, shown as Dkron prints it.
+                .unwrap_or_else(|_| "warn,processor=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

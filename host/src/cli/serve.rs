@@ -81,6 +81,14 @@ pub struct ServeArgs {
     /// file; repeat.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     secret: Vec<String>,
+    /// A browser origin allowed to call the API (CORS, preflight included):
+    /// https://app.example.com, https://*.example.com, or * for any; repeat [default:
+    /// none].
+    #[arg(long = "cors-origin", value_name = "PATTERN")]
+    cors_origin: Vec<String>,
+    /// Processors' targets and the default notifications.
+    #[command(flatten)]
+    after_run: super::after_run_flags::AfterRunFlags,
 }
 
 /// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
@@ -150,6 +158,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;
+    scheduler_config.after_run = args.after_run.config()?;
+    // Checked before anything starts.
+    crate::api::cors::allow(axum::Router::new(), &args.cors_origin).map_err(CliError::Usage)?;
     let tokio = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
     tokio.block_on(async move {
@@ -177,7 +188,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
         );
-        serve(listener, scheduler, runtime, auth).await
+        let app = crate::api::cors::allow(crate::api::router(scheduler.clone(), auth), &args.cors_origin)
+            .map_err(CliError::Usage)?;
+        serve(listener, app, scheduler, runtime).await
     })
 }
 
@@ -186,12 +199,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 /// last moment to finish.
 async fn serve(
     listener: tokio::net::TcpListener,
+    app: axum::Router,
     scheduler: Scheduler,
     runtime: Runtime,
-    auth: AuthConfig,
 ) -> Result<(), CliError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::api::router(scheduler.clone(), auth);
     let mut server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -201,6 +213,7 @@ async fn serve(
     });
     tokio::select! {
         signal = stop_signal() => signal?,
+        () = scheduler.leave_requested() => eprintln!("sandcron: asked to leave the cluster"),
         ended = &mut server => {
             return Err(CliError::Error(match ended {
                 Ok(Ok(())) => "the HTTP server stopped".to_string(),

@@ -1,5 +1,7 @@
 //! The job definition, as stored and as the API accepts it: Dkron's fields with their JSON
-//! names, plus Sandcron's `timeout`, `retry_backoff` and `misfire`.
+//! names, plus Sandcron's `timeout`, `retry_backoff`, `misfire`, `grants` and `notify`.
+//! `null` is accepted for every field and means its default, as in Dkron (whose UI and
+//! exports send it).
 //!
 //! Read-only fields of Dkron's job JSON (`status`, `next`, counters, `dependent_jobs`) are
 //! not part of the definition; the API reports them beside it and ignores them on input,
@@ -10,23 +12,33 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::notify::NotifyRule;
+use super::processors::Processors;
+
 /// What a user defines: everything about a job except what running it changes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JobSpec {
     /// Unique key: lower-case letters, digits, `_` and `-` (Dkron's slug rule).
+    #[serde(deserialize_with = "null_as_default")]
     pub name: String,
     /// A name to show instead of `name`.
+    #[serde(deserialize_with = "null_as_default")]
     pub displayname: String,
     /// When it runs (see `scheduler::schedule`); empty only for a child job.
+    #[serde(deserialize_with = "null_as_default")]
     pub schedule: String,
     /// IANA time zone the schedule is read in; empty means UTC.
+    #[serde(deserialize_with = "null_as_default")]
     pub timezone: String,
     /// Free text.
+    #[serde(deserialize_with = "null_as_default")]
     pub owner: String,
     /// Free text.
+    #[serde(deserialize_with = "null_as_default")]
     pub owner_email: String,
     /// A disabled job is not scheduled (it can still be run by hand).
+    #[serde(deserialize_with = "null_as_default")]
     pub disabled: bool,
     /// Node-targeting tags (`"key": "value[:count]"`).
     #[serde(deserialize_with = "null_as_default")]
@@ -35,31 +47,43 @@ pub struct JobSpec {
     #[serde(deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, String>,
     /// Extra attempts after a failure.
+    #[serde(deserialize_with = "null_as_default")]
     pub retries: u32,
     /// Delay between attempts.
+    #[serde(deserialize_with = "null_as_default")]
     pub retry_backoff: RetryBackoff,
     /// The parent whose success triggers this job; empty for none.
-    pub parent_job: String,
-    /// Output processors and their config.
     #[serde(deserialize_with = "null_as_default")]
-    pub processors: BTreeMap<String, BTreeMap<String, String>>,
+    pub parent_job: String,
+    /// What the output goes through after each execution, in order (`jobs::processors`).
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Processors::is_empty")]
+    pub processors: Processors,
+    /// When to send word of an execution, and where (`jobs::notify`); `None`: the
+    /// server's default rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Vec<NotifyRule>>,
     /// Whether runs may overlap.
+    #[serde(deserialize_with = "null_as_default")]
     pub concurrency: Concurrency,
     /// The executor: a built-in name (`shell`, `http`, `echo`) or an uploaded component.
+    #[serde(deserialize_with = "null_as_default")]
     pub executor: String,
     /// The executor's config. Strings as Dkron; numbers and booleans are accepted and kept
     /// as their text (Dkron refuses them, issue #986).
     #[serde(deserialize_with = "string_map")]
     pub executor_config: BTreeMap<String, String>,
     /// Delete the job after its first successful run.
+    #[serde(deserialize_with = "null_as_default")]
     pub ephemeral: bool,
     /// Do not run before this instant.
     pub starts_at: Option<DateTime<Utc>>,
     /// Do not run after this instant (the job stays, it is just not run).
     pub expires_at: Option<DateTime<Utc>>,
     /// Deadline of each execution, a Go duration (`30s`, `1h30m`); empty means one hour.
+    #[serde(deserialize_with = "null_as_default")]
     pub timeout: String,
     /// What to do with ticks missed while no node was running.
+    #[serde(deserialize_with = "null_as_default")]
     pub misfire: Misfire,
     /// What this job's executions may do, within its tenant's grants (Sandcron's key):
     /// `{"http": ["https://api.example.com"]}`, a capability left out is denied. `None`:
@@ -94,7 +118,7 @@ pub enum Misfire {
 /// Exponential backoff between attempts: `initial`, doubled each time up to `max`, with up
 /// to `jitter` (a fraction, 0 to 1) added at random.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(from = "RetryBackoffInput")]
 pub struct RetryBackoff {
     /// First delay, a Go duration.
     pub initial: String,
@@ -114,6 +138,27 @@ impl Default for RetryBackoff {
     }
 }
 
+/// [`RetryBackoff`] as written: a field left out or `null` takes its default.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RetryBackoffInput {
+    initial: Option<String>,
+    max: Option<String>,
+    jitter: Option<f64>,
+}
+
+impl From<RetryBackoffInput> for RetryBackoff {
+    fn from(input: RetryBackoffInput) -> Self {
+        let default = Self::default();
+        Self {
+            initial: input.initial.unwrap_or(default.initial),
+            max: input.max.unwrap_or(default.max),
+            jitter: input.jitter.unwrap_or(default.jitter),
+        }
+    }
+}
+
+/// `null` read as the field's default, as Dkron (Go's zero values) reads it.
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -169,6 +214,27 @@ mod tests {
         assert_eq!(spec.executor_config["command"], "echo hi");
         assert_eq!(spec.tags["role"], "web:1");
         assert!(spec.metadata.is_empty());
+    }
+
+    #[test]
+    fn null_means_the_default_for_every_field() {
+        let fields = [
+            "displayname", "schedule", "timezone", "owner", "owner_email", "disabled", "tags",
+            "metadata", "retries", "retry_backoff", "parent_job", "processors", "notify",
+            "concurrency", "executor", "executor_config", "ephemeral", "starts_at",
+            "expires_at", "timeout", "misfire", "grants",
+        ];
+        for field in fields {
+            let json = format!(r#"{{"name": "j", "{field}": null}}"#);
+            let spec: JobSpec = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(spec, JobSpec { name: "j".into(), ..JobSpec::default() }, "{json}");
+        }
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"retry_backoff": {"initial": null, "max": "1m", "jitter": null}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.retry_backoff.initial, "1s");
+        assert_eq!(spec.retry_backoff.max, "1m");
     }
 
     #[test]

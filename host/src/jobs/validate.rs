@@ -84,6 +84,10 @@ pub fn validate(
         return Err(FieldError::new("expires_at", "is before starts_at"));
     }
     job_grants(spec)?;
+    spec.processors.check()?;
+    if let Some(rules) = &spec.notify {
+        super::notify::check_rules(rules)?;
+    }
     if spec.schedule.is_empty() {
         if spec.parent_job.is_empty() {
             return Err(FieldError::new(

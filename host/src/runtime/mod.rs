@@ -18,7 +18,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use crate::bindings::{Executor, ExecutorPre, types};
+use crate::bindings::processor::{ProcessorPre, processing};
+use crate::bindings::{ExecutorPre, types};
 use crate::capabilities::{self, Grants};
 use crate::output::{DEFAULT_OUTPUT_LIMIT, OutputListener, OutputSink};
 pub use outcome::{ExecutionOutcome, Failure, FailureKind};
@@ -100,13 +101,63 @@ pub struct ExecutionRequest {
     pub listener: Option<Arc<dyn OutputListener>>,
 }
 
-/// A component ready to run: compiled, linked, and checked against the `executor` world.
+/// A component ready to run: compiled, linked, and checked against the `executor` world
+/// or the `processor` world.
 pub struct Executable {
     /// SHA-256 of the component's bytes.
     pub sha256: String,
     /// The interfaces it imports (`sandcron:executor/process@0.1.0`, `wasi:http/…`).
     pub imports: Vec<String>,
-    pre: ExecutorPre<ExecutionState>,
+    entry: Entry,
+}
+
+/// The world a component implements, with its linked export.
+enum Entry {
+    Executor(ExecutorPre<ExecutionState>),
+    Processor(ProcessorPre<ExecutionState>),
+}
+
+impl Executable {
+    /// Whether it is a processor (the `processor` world) rather than an executor.
+    pub fn is_processor(&self) -> bool {
+        matches!(self.entry, Entry::Processor(_))
+    }
+
+    /// `executor` or `processor`: the world it implements.
+    pub fn kind(&self) -> &'static str {
+        if self.is_processor() {
+            "processor"
+        } else {
+            "executor"
+        }
+    }
+}
+
+/// An ended execution handed to a processor component, with its output.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessorInput {
+    /// The execution, as `sandcron:executor/processing` describes it (`time-left-ms`
+    /// is set by the runtime).
+    pub execution: processing::EndedExecution,
+    /// Its output, as the steps before left it.
+    pub output: Vec<u8>,
+}
+
+/// What a processor component gave back.
+#[derive(Debug)]
+pub struct ProcessorOutcome {
+    /// The output to pass on, or why it failed.
+    pub result: Result<Vec<u8>, Failure>,
+    /// What the processor wrote itself (its log).
+    pub log: crate::output::CapturedOutput,
+}
+
+/// What the runtime calls in an instance.
+enum Call<'a> {
+    /// An executor's `run`.
+    Run(&'a ExecutionInfo),
+    /// A processor's `process-output`.
+    Process(&'a ProcessorInput),
 }
 
 /// Why a component cannot be used as an executor.
@@ -127,10 +178,10 @@ pub enum LoadError {
     /// It imports something the host does not provide.
     #[error("it imports an interface the host does not provide: {0}")]
     UnknownImport(String),
-    /// It does not export the world's `run` function.
+    /// It implements neither the `executor` world nor the `processor` world.
     #[error(
-        "it does not implement the sandcron:executor/executor world \
-         (no `run` export of the right type): {0}"
+        "it implements neither the sandcron:executor/executor world (a `run` export) nor \
+         the sandcron:executor/processor world (a `process-output` export): {0}"
     )]
     NotAnExecutor(String),
 }
@@ -190,11 +241,17 @@ impl Runtime {
             .linker
             .instantiate_pre(&compiled.component)
             .map_err(|e| LoadError::UnknownImport(format!("{e:#}")))?;
-        let pre = ExecutorPre::new(pre).map_err(|e| LoadError::NotAnExecutor(format!("{e:#}")))?;
+        let entry = match ExecutorPre::new(pre.clone()) {
+            Ok(executor) => Entry::Executor(executor),
+            Err(not_executor) => match ProcessorPre::new(pre) {
+                Ok(processor) => Entry::Processor(processor),
+                Err(_) => return Err(LoadError::NotAnExecutor(format!("{not_executor:#}"))),
+            },
+        };
         Ok(Arc::new(Executable {
             sha256: compiled.sha256.clone(),
             imports,
-            pre,
+            entry,
         }))
     }
 
@@ -213,13 +270,60 @@ impl Runtime {
         request: ExecutionRequest,
     ) -> ExecutionOutcome {
         let started = Instant::now();
-        let limits = request.limits;
+        let sink = OutputSink::new(request.limits.output_bytes, request.listener);
+        let result = self
+            .call(
+                executable,
+                Call::Run(&request.info),
+                &request.grants,
+                request.limits,
+                &sink,
+            )
+            .await
+            .map(|_| ());
+        ExecutionOutcome {
+            result,
+            output: sink.captured(),
+            duration: started.elapsed(),
+        }
+    }
+
+    /// Runs a processor component over an ended execution, in a sandbox like an
+    /// execution's, under `grants` and `limits`. Never panics on the guest's account.
+    pub async fn process(
+        &self,
+        executable: &Executable,
+        input: &ProcessorInput,
+        grants: &Grants,
+        limits: Limits,
+    ) -> ProcessorOutcome {
+        let sink = OutputSink::new(limits.output_bytes, None);
+        let result = self
+            .call(executable, Call::Process(input), grants, limits, &sink)
+            .await
+            .map(|output| output.unwrap_or_default());
+        ProcessorOutcome {
+            result,
+            log: sink.captured(),
+        }
+    }
+
+    /// Instantiates `executable` in a fresh, limited store and makes `call`; gives what a
+    /// processor returned (`None` for an executor).
+    async fn call(
+        &self,
+        executable: &Executable,
+        call: Call<'_>,
+        grants: &Grants,
+        limits: Limits,
+        sink: &OutputSink,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let started = Instant::now();
         let memory_bytes = limits.memory_bytes.min(self.inner.config.max_memory_bytes);
-        let sink = OutputSink::new(limits.output_bytes, request.listener);
         let deadline = started + limits.timeout;
         let mut store = Store::new(
             &self.inner.engine,
-            ExecutionState::new(&request.grants, &sink, &self.inner.shared, memory_bytes),
+            ExecutionState::new(grants, sink, &self.inner.shared, memory_bytes),
         );
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
@@ -230,17 +334,35 @@ impl Runtime {
                 UpdateDeadline::Yield(1)
             })
         });
-        let execution = to_wit(
-            &request.info,
-            deadline.saturating_duration_since(Instant::now()),
-        );
-        let call = async {
-            let instance = executable.pre.instantiate_async(&mut store).await?;
-            run(&instance, &mut store, &execution).await
+        let time_left = || deadline.saturating_duration_since(Instant::now());
+        let work = async {
+            match (&executable.entry, call) {
+                (Entry::Executor(pre), Call::Run(info)) => {
+                    let execution = to_wit(info, time_left());
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    instance
+                        .call_run(&mut store, &execution)
+                        .await
+                        .map(|result| result.map(|()| None))
+                }
+                (Entry::Processor(pre), Call::Process(input)) => {
+                    let mut execution = input.execution.clone();
+                    execution.time_left_ms = time_left().as_millis() as u64;
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    instance
+                        .call_process_output(&mut store, &execution, &input.output)
+                        .await
+                        .map(|result| result.map(Some))
+                }
+                (_, _) => Err(anyhow::anyhow!(
+                    "the component is a {}, called as the other kind",
+                    executable.kind()
+                )),
+            }
         };
-        let result = match tokio::time::timeout_at(deadline.into(), call).await {
+        let result = match tokio::time::timeout_at(deadline.into(), work).await {
             Err(_elapsed) => Err(Failure::timed_out(limits.timeout)),
-            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Ok(returned))) => Ok(returned),
             Ok(Ok(Err(failure))) => Err(Failure::from_guest(failure)),
             Ok(Err(error)) => Err(classify_error(
                 &error,
@@ -261,20 +383,8 @@ impl Runtime {
             tracing::debug!(reason = %failure, "execution ended by the host");
         }
         drop(store);
-        ExecutionOutcome {
-            result,
-            output: sink.captured(),
-            duration: started.elapsed(),
-        }
+        result
     }
-}
-
-async fn run(
-    instance: &Executor,
-    store: &mut Store<ExecutionState>,
-    execution: &types::Execution,
-) -> wasmtime::Result<Result<(), types::Failure>> {
-    instance.call_run(store, execution).await
 }
 
 /// Maps an error from instantiation or the call to what the user should read.

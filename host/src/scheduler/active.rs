@@ -195,6 +195,7 @@ mod tests {
             reason: String::new(),
             node: "n".into(),
             trigger: crate::store::Trigger::Schedule,
+            after_run: None,
         }
     }
 

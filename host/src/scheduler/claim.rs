@@ -50,6 +50,40 @@ pub(super) fn plan_next(
     schedule.next_within(after, Some(not_before), spec.expires_at)
 }
 
+/// When a job fires next, whether or not that tick is claimed yet: what the API shows as
+/// `next`. The claim stores a job's tick after the one it claims (up to a horizon before
+/// that one fires), so `stored` alone would show the tick after next; the earliest tick of
+/// the schedule after `now`, when it is not later than `stored`, is the one about to fire.
+/// An `@every` series is stepped back from `stored` by whole intervals (it keeps its
+/// phase); an `@at` job still shows its instant once claimed.
+pub fn next_fire(
+    spec: &JobSpec,
+    stored: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if spec.disabled {
+        return stored;
+    }
+    let Some(schedule) = schedule_of(spec) else {
+        return stored;
+    };
+    let pending = match (&schedule, stored) {
+        (Schedule::Every(interval), Some(next)) if next > now => {
+            let step = interval.num_milliseconds().max(1);
+            let steps_back = ((next - now).num_milliseconds() - 1) / step;
+            Some(next - chrono::TimeDelta::milliseconds(steps_back * step))
+                .filter(|tick| spec.starts_at.is_none_or(|start| *tick >= start))
+        }
+        (Schedule::Every(_), _) => None,
+        _ => schedule.next_within(now, spec.starts_at, spec.expires_at),
+    };
+    match (pending, stored) {
+        (Some(pending), Some(stored)) => Some(pending.min(stored)),
+        (pending, None) => pending,
+        (None, stored) => stored,
+    }
+}
+
 /// Applies each job's misfire policy to ticks missed while no node was running: `skip`
 /// moves the job to its next tick from now, `run_once` makes it fire once now.
 pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreError> {
@@ -223,6 +257,36 @@ mod tests {
         ] {
             assert_eq!(plan_next(&spec(json), now, now), None, "{json}");
         }
+    }
+
+    #[test]
+    fn next_is_the_claimed_tick_about_to_fire() {
+        let now = at("2026-01-01T07:08:12.700Z");
+        let daily = spec(r#"{"name": "j", "schedule": "14 8 7 * * *"}"#);
+        // The claim took today's 07:08:14 and stored tomorrow's.
+        let stored = Some(at("2026-01-02T07:08:14Z"));
+        assert_eq!(next_fire(&daily, stored, now), Some(at("2026-01-01T07:08:14Z")));
+        let every_second = spec(r#"{"name": "j", "schedule": "* * * * * *"}"#);
+        let stored = Some(at("2026-01-01T07:08:14Z"));
+        assert_eq!(next_fire(&every_second, stored, now), Some(at("2026-01-01T07:08:13Z")));
+        // An unclaimed tick is the stored one.
+        assert_eq!(
+            next_fire(&daily, Some(at("2026-01-01T07:08:14Z")), now),
+            Some(at("2026-01-01T07:08:14Z"))
+        );
+    }
+
+    #[test]
+    fn next_of_an_every_series_and_an_at_job_once_claimed() {
+        let now = at("2026-01-01T00:00:00.300Z");
+        let every = spec(r#"{"name": "j", "schedule": "@every 500ms"}"#);
+        // Claimed 00.500 and 01.000, stored 01.500.
+        let stored = Some(at("2026-01-01T00:00:01.500Z"));
+        assert_eq!(next_fire(&every, stored, now), Some(at("2026-01-01T00:00:00.500Z")));
+        let once = spec(r#"{"name": "j", "schedule": "@at 2026-01-01T00:00:01Z"}"#);
+        assert_eq!(next_fire(&once, None, now), Some(at("2026-01-01T00:00:01Z")));
+        let disabled = spec(r#"{"name": "j", "schedule": "@every 1s", "disabled": true}"#);
+        assert_eq!(next_fire(&disabled, None, now), None);
     }
 
     #[test]

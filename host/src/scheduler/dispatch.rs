@@ -52,6 +52,9 @@ struct Attempt {
     success: bool,
     /// Killed, or skipped over the tenant's concurrency quota: no retry.
     final_: bool,
+    /// For a job with processors or notifications: its record, its tenant's name and
+    /// what its executions may do.
+    ended: Option<(FinishedExecution, String, Grants)>,
 }
 
 impl Inner {
@@ -69,6 +72,13 @@ impl Inner {
                 return;
             }
             let attempt = self.run_attempt(&mut run, failed).await;
+            let last = attempt.success
+                || attempt.final_
+                || run.attempt > run.spec.retries
+                || self.stopping.is_cancelled();
+            if let Some(ended) = attempt.ended {
+                self.submit_after_run(&run, ended, last).await;
+            }
             if attempt.success {
                 self.after_success(&run).await;
                 return;
@@ -122,10 +132,12 @@ impl Inner {
                 Err(skipped) => {
                     let reason = format!("skipped: {skipped}");
                     self.metrics.skipped();
-                    self.record_unstarted(run, reason, group_status(0, failed_before + 1));
+                    let finished =
+                        self.record_unstarted(run, reason, group_status(0, failed_before + 1));
                     return Attempt {
                         success: false,
                         final_: true,
+                        ended: self.after_run_parts(run, &policy, finished),
                     };
                 }
             },
@@ -196,7 +208,7 @@ impl Inner {
             (0, failed_before + 1)
         };
         self.metrics.finished(success);
-        self.recorder.finished(FinishedExecution {
+        let finished = FinishedExecution {
             id: run.execution_id,
             job_id: run.job_id,
             started_at,
@@ -206,12 +218,85 @@ impl Inner {
             output_truncated,
             reason: result.err().unwrap_or_default(),
             job_status: group_status(succeeded, failed),
-        });
+        };
+        let ended = self.after_run_parts(run, &policy, finished.clone());
+        self.recorder.finished(finished);
         drop(active);
         Attempt {
             success,
             final_: killed,
+            ended,
         }
+    }
+
+    /// What the processors and notifications of a job that has any need of an ended
+    /// attempt; `None` (and nothing cloned) for every other job.
+    fn after_run_parts(
+        &self,
+        run: &Run,
+        policy: &Result<TenantPolicy, crate::store::StoreError>,
+        finished: FinishedExecution,
+    ) -> Option<(FinishedExecution, String, Grants)> {
+        if !self.after_run.has_work(&run.spec) {
+            return None;
+        }
+        let (tenant, grants) = match policy {
+            Ok(policy) => (
+                policy.name.clone(),
+                grants_for(run, policy).unwrap_or_default(),
+            ),
+            Err(_) => (String::new(), Grants::default()),
+        };
+        Some((finished, tenant, grants))
+    }
+
+    /// Hands an ended attempt to its job's processors and notifications (loading the
+    /// uploaded processors it names first); `last` when no attempt follows.
+    async fn submit_after_run(
+        &self,
+        run: &Run,
+        (finished, tenant_name, grants): (FinishedExecution, String, Grants),
+        last: bool,
+    ) {
+        let mut components = std::collections::HashMap::new();
+        for name in crate::after_run::AfterRun::components(&run.spec) {
+            let loaded = self
+                .executors
+                .resolve_processor(&*self.store, &self.runtime, run.tenant, &name)
+                .await;
+            components.insert(name, loaded);
+        }
+        let record = ExecutionRecord {
+            id: run.execution_id,
+            job_name: run.spec.name.clone(),
+            group: run.group,
+            attempt: run.attempt,
+            scheduled_at: run.scheduled_at,
+            started_at: Some(finished.started_at),
+            finished_at: Some(finished.finished_at),
+            state: if finished.success {
+                ExecutionState::Succeeded
+            } else {
+                ExecutionState::Failed
+            },
+            output: finished.output,
+            output_truncated: finished.output_truncated,
+            reason: finished.reason,
+            node: self.config.node.clone(),
+            trigger: run.trigger,
+            after_run: None,
+        };
+        self.after_run.submit(crate::after_run::Ended {
+            tenant_name,
+            operators: run.tenant == DEFAULT_TENANT,
+            job_id: run.job_id,
+            spec: run.spec.clone(),
+            record,
+            job_status: finished.job_status,
+            last_attempt: last,
+            grants,
+            components,
+        });
     }
 
     /// Counts the run against its tenant's `max_concurrent_executions` on this node:
@@ -239,10 +324,15 @@ impl Inner {
     }
 
     /// Records an attempt that failed before it started, with `reason`, the job's status
-    /// becoming `job_status`. The caller counts it in the metrics.
-    pub(super) fn record_unstarted(&self, run: &Run, reason: String, job_status: &'static str) {
+    /// becoming `job_status`, and gives the record. The caller counts it in the metrics.
+    pub(super) fn record_unstarted(
+        &self,
+        run: &Run,
+        reason: String,
+        job_status: &'static str,
+    ) -> FinishedExecution {
         let now = Utc::now();
-        self.recorder.finished(FinishedExecution {
+        let finished = FinishedExecution {
             id: run.execution_id,
             job_id: run.job_id,
             started_at: now,
@@ -252,7 +342,9 @@ impl Inner {
             output_truncated: false,
             reason,
             job_status,
-        });
+        };
+        self.recorder.finished(finished.clone());
+        finished
     }
 
     /// The limits of one execution: the job's timeout, the node's output limit and the
@@ -293,6 +385,7 @@ impl Inner {
                 reason: String::new(),
                 node: self.config.node.clone(),
                 trigger: run.trigger,
+                after_run: None,
             },
             self.config.output_limit,
         )

@@ -29,8 +29,10 @@ impl Scheduler {
             parse_reference(executor).map_err(|e| FieldError::new("executor", e))?;
         let versions = self.inner.store.executor_versions(tenant, name).await?;
         Ok(match version {
-            None => !versions.is_empty(),
-            Some(version) => versions.iter().any(|v| v.version == version),
+            None => versions.first().is_some_and(|latest| !latest.processor),
+            Some(version) => versions
+                .iter()
+                .any(|v| v.version == version && !v.processor),
         })
     }
 
@@ -204,6 +206,24 @@ impl Executors {
         Ok(Some(loaded))
     }
 
+    /// The uploaded processor a job's `processors` names, loaded; the error says why
+    /// there is none.
+    pub(super) async fn resolve_processor(
+        &self,
+        store: &dyn Store,
+        runtime: &Runtime,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Arc<Executable>, String> {
+        match self.resolve(store, runtime, tenant, name).await? {
+            None => Err(format!("there is no uploaded processor {name:?}")),
+            Some(executable) if !executable.is_processor() => Err(format!(
+                "{name:?} is an executor component, not a processor"
+            )),
+            Some(executable) => Ok(executable),
+        }
+    }
+
     /// Checks, compiles and stores a new version of the upload `name`.
     pub(super) async fn upload(
         &self,
@@ -225,7 +245,14 @@ impl Executors {
             .await
             .map_err(UploadError::NotAnExecutor)?;
         let stored = store
-            .put_executor(tenant, name, &loaded.sha256, &loaded.imports, &wasm)
+            .put_executor(
+                tenant,
+                name,
+                &loaded.sha256,
+                &loaded.imports,
+                loaded.is_processor(),
+                &wasm,
+            )
             .await?;
         self.remember(loaded);
         Ok(stored)

@@ -30,6 +30,7 @@ mod targets;
 mod tenant_admin;
 mod tenants;
 
+pub use claim::next_fire;
 pub use executor_registry::{UploadError, parse_reference};
 pub use tenant_admin::TenantError;
 
@@ -77,6 +78,8 @@ pub struct SchedulerConfig {
     pub output_limit: usize,
     /// Executions running at once; more wait for a slot.
     pub max_running: usize,
+    /// Where processors and notifications send things (`crate::after_run`).
+    pub after_run: crate::after_run::AfterRunConfig,
     /// What jobs' executors may do. The default allows HTTP to any public host
     /// (`*://*:*`: no loopback, private or link-local address) and nothing else; the
     /// built-in `shell` may run any program unless `grants.process` names some.
@@ -96,6 +99,7 @@ impl Default for SchedulerConfig {
             max_age: None,
             output_limit: crate::output::DEFAULT_OUTPUT_LIMIT,
             max_running: 1000,
+            after_run: crate::after_run::AfterRunConfig::default(),
             grants: Grants {
                 http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
                 ..Grants::default()
@@ -178,10 +182,14 @@ struct Inner {
     tenants: Arc<tenants::Tenants>,
     active: Arc<ActiveExecutions>,
     recorder: Recorder,
+    /// Runs processors and notifications after executions end.
+    after_run: crate::after_run::AfterRun,
     metrics: Metrics,
     /// Wakes the claim loop when a job changed.
     wake: Notify,
     stopping: CancellationToken,
+    /// Cancelled when this node is asked to leave the cluster (`POST /v1/leave`).
+    leave: CancellationToken,
     /// Every tick's task, so shutdown can wait for them.
     tasks: TaskTracker,
     /// Bounds the executions running at once.
@@ -216,8 +224,18 @@ impl Scheduler {
         let executors = executor_registry::Executors::load(&runtime).await?;
         let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
         let stopping = CancellationToken::new();
+        let recorder = Recorder::start(store.clone(), retention.clone());
+        let mut after_run_config = config.after_run.clone();
+        after_run_config.node.clone_from(&config.node);
+        let after_run = crate::after_run::AfterRun::start(
+            after_run_config,
+            store.clone(),
+            Arc::new(recorder.clone()),
+            runtime.clone(),
+        );
         let inner = Arc::new(Inner {
-            recorder: Recorder::start(store.clone(), retention.clone()),
+            recorder,
+            after_run,
             slots: Semaphore::new(config.max_running.max(1)),
             store,
             runtime,
@@ -228,6 +246,7 @@ impl Scheduler {
             metrics: Metrics::default(),
             wake: Notify::new(),
             stopping: stopping.clone(),
+            leave: CancellationToken::new(),
             tasks: TaskTracker::new(),
             released: std::sync::Mutex::default(),
             called_off: called_off::CalledOff::default(),
@@ -309,6 +328,18 @@ impl Scheduler {
         self.inner.active.kill(execution_id)
     }
 
+    /// Asks this node to leave the cluster: whoever serves it (`serve`) then stops as on
+    /// SIGTERM (no new claims, unstarted ticks handed back to the others, running
+    /// executions given the grace period, the member row left).
+    pub fn request_leave(&self) {
+        self.inner.leave.cancel();
+    }
+
+    /// Resolves once [`Scheduler::request_leave`] was called.
+    pub async fn leave_requested(&self) {
+        self.inner.leave.cancelled().await;
+    }
+
     /// The Prometheus text exposition of the scheduler's metrics.
     pub fn metrics_text(&self) -> String {
         self.inner.metrics.render(self.inner.active.len())
@@ -343,6 +374,7 @@ impl Scheduler {
         if let Err(error) = inner.store.release_ticks(&released).await {
             tracing::warn!(%error, ticks = released.len(), "handing back unstarted ticks failed");
         }
+        inner.after_run.settle(grace).await;
         inner.recorder.flush().await;
         inner.leave().await;
     }

@@ -1,5 +1,7 @@
-//! The recorder: writes "started" and "finished" to the store in batches, off the
-//! executions' path. Each batch is a few bulk statements whatever its size; a batch holds
+//! The recorder: writes "started", "finished" and what ran after (processors and
+//! notifications, `crate::after_run`) to the store in batches, off the executions' path.
+//! What ran after an execution is always written after its "finished", which was sent
+//! first. Each batch is a few bulk statements whatever its size; a batch holds
 //! whatever arrived while the previous one was being written. A failed write is retried,
 //! so an accepted record is not dropped while the database is briefly away.
 
@@ -11,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::retention::Retention;
-use crate::store::{FinishedExecution, Store};
+use crate::store::{AfterRunWrite, FinishedExecution, Store};
 
 /// The most events written in one batch.
 const MAX_BATCH: usize = 5000;
@@ -21,6 +23,7 @@ const MAX_ATTEMPTS: u32 = 20;
 enum Event {
     Started(i64, DateTime<Utc>),
     Finished(FinishedExecution),
+    AfterRun(AfterRunWrite),
     Flush(oneshot::Sender<()>),
 }
 
@@ -48,6 +51,11 @@ impl Recorder {
         let _ = self.events.send(Event::Finished(done));
     }
 
+    /// What ran after an execution ended.
+    pub fn after_run(&self, written: AfterRunWrite) {
+        let _ = self.events.send(Event::AfterRun(written));
+    }
+
     /// Resolves once everything sent before is written.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -65,6 +73,7 @@ async fn write_loop(
     while let Some(first) = receiver.recv().await {
         let mut started = Vec::new();
         let mut finished = Vec::new();
+        let mut after_run = Vec::new();
         let mut flushes = Vec::new();
         let mut next = Some(first);
         let mut count = 0;
@@ -72,6 +81,7 @@ async fn write_loop(
             match event {
                 Event::Started(id, at) => started.push((id, at)),
                 Event::Finished(done) => finished.push(done),
+                Event::AfterRun(written) => after_run.push(written),
                 Event::Flush(done) => flushes.push(done),
             }
             count += 1;
@@ -82,7 +92,7 @@ async fn write_loop(
         let ended: HashSet<i64> = finished.iter().map(|done| done.id).collect();
         started.retain(|(id, _)| !ended.contains(id));
         let writing = std::time::Instant::now();
-        write_batch(&*store, &started, &finished).await;
+        write_batch(&*store, &started, &finished, &after_run).await;
         tracing::debug!(
             started = started.len(),
             finished = finished.len(),
@@ -100,6 +110,7 @@ async fn write_batch(
     store: &dyn Store,
     started: &[(i64, DateTime<Utc>)],
     finished: &[FinishedExecution],
+    after_run: &[AfterRunWrite],
 ) {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=MAX_ATTEMPTS {
@@ -107,7 +118,8 @@ async fn write_batch(
             if !started.is_empty() {
                 store.mark_running(started).await?;
             }
-            store.finish_executions(finished).await
+            store.finish_executions(finished).await?;
+            store.record_after_run(after_run).await
         }
         .await;
         match result {
@@ -127,5 +139,16 @@ async fn write_batch(
                 );
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::after_run::ReportWriter for Recorder {
+    fn write(&self, written: AfterRunWrite) {
+        self.after_run(written);
+    }
+
+    async fn flush(&self) {
+        Recorder::flush(self).await;
     }
 }

@@ -41,6 +41,8 @@ pub struct Tenant {
     pub quotas: serde_json::Value,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Whether its job writes are paused (`POST /v1/pause`).
+    pub paused: bool,
 }
 
 /// Whom an API token stands for.
@@ -67,6 +69,8 @@ pub struct StoredExecutor {
     pub imports: Vec<String>,
     /// When it was uploaded.
     pub created_at: DateTime<Utc>,
+    /// A processor component (the `processor` world) rather than an executor.
+    pub processor: bool,
 }
 
 /// A secret as listed: its name and dates, never its value.
@@ -256,6 +260,20 @@ pub struct ExecutionRecord {
     pub node: String,
     /// Why it exists.
     pub trigger: Trigger,
+    /// What ran after it ended (`crate::after_run`): `{"processors": […],
+    /// "notifications": […]}`; `None` while nothing did.
+    pub after_run: Option<serde_json::Value>,
+}
+
+/// What ran after an execution ended, written once it is done.
+#[derive(Clone, Debug)]
+pub struct AfterRunWrite {
+    /// Which execution.
+    pub id: i64,
+    /// The output the processors left, replacing the stored one; `None` keeps it.
+    pub output: Option<Vec<u8>>,
+    /// The report: `{"processors": […], "notifications": […]}`.
+    pub report: serde_json::Value,
 }
 
 /// A new execution, written before the executor starts.
@@ -458,6 +476,69 @@ impl JobSort {
     }
 }
 
+/// The order of a job's executions (Dkron's `_sort` and `_order`): by a key, then by id
+/// the same way; executions without the key (not started, not finished) come last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecutionSort {
+    /// The key.
+    pub key: ExecutionSortKey,
+    /// Descending (Dkron's default).
+    pub descending: bool,
+}
+
+impl Default for ExecutionSort {
+    fn default() -> Self {
+        Self {
+            key: ExecutionSortKey::Id,
+            descending: true,
+        }
+    }
+}
+
+/// What a job's executions can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionSortKey {
+    /// Creation order (also Dkron's `id`).
+    Id,
+    /// When it was due.
+    ScheduledAt,
+    /// When it started.
+    StartedAt,
+    /// When it finished.
+    FinishedAt,
+    /// The attempt number.
+    Attempt,
+}
+
+impl ExecutionSortKey {
+    /// The names `_sort` accepts, with their keys.
+    pub const NAMES: &[(&str, Self)] = &[
+        ("id", Self::Id),
+        ("scheduled_at", Self::ScheduledAt),
+        ("started_at", Self::StartedAt),
+        ("finished_at", Self::FinishedAt),
+        ("attempt", Self::Attempt),
+    ];
+
+    /// Parses a `_sort` value.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, key)| *key)
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::ScheduledAt => "scheduled_at",
+            Self::StartedAt => "started_at",
+            Self::FinishedAt => "finished_at",
+            Self::Attempt => "attempt",
+        }
+    }
+}
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -572,6 +653,14 @@ pub trait Store: Send + Sync + 'static {
     /// transaction, with a few statements whatever the number of executions.
     async fn finish_executions(&self, finished: &[FinishedExecution]) -> Result<(), StoreError>;
 
+    /// Writes what ran after executions ended: each one's report, and its output when the
+    /// processors changed it.
+    async fn record_after_run(&self, written: &[AfterRunWrite]) -> Result<(), StoreError>;
+
+    /// Whether the job's last finished execution outside `group` succeeded; `None` when
+    /// it has none (the job's history before this tick, for `recovery` notifications).
+    async fn previous_outcome(&self, job_id: i64, group: i64) -> Result<Option<bool>, StoreError>;
+
     /// Deletes a job's executions and resets its counters and status.
     async fn delete_executions(
         &self,
@@ -590,6 +679,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         job_name: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<(Vec<ExecutionRecord>, u64), StoreError> {
+        self.list_executions_sorted(tenant, job_name, ExecutionSort::default(), start, end)
+            .await
+    }
+
+    /// A slice of a job's executions in the order `sort` says, and how many it has.
+    async fn list_executions_sorted(
+        &self,
+        tenant: TenantId,
+        job_name: &str,
+        sort: ExecutionSort,
         start: u64,
         end: Option<u64>,
     ) -> Result<(Vec<ExecutionRecord>, u64), StoreError>;
@@ -649,13 +751,15 @@ pub trait Store: Send + Sync + 'static {
     /// process holds it.
     async fn hold_node_name(&self, name: &str) -> Result<NodeNameGuard, StoreError>;
 
-    /// Stores a new version of the executor `name` (the first is 1) with its bytes.
+    /// Stores a new version of the upload `name` (the first is 1) with its bytes: an
+    /// executor component, or a processor component when `processor`.
     async fn put_executor(
         &self,
         tenant: TenantId,
         name: &str,
         sha256: &str,
         imports: &[String],
+        processor: bool,
         wasm: &[u8],
     ) -> Result<StoredExecutor, StoreError>;
 
@@ -717,6 +821,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The tenant with this id.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// Pauses (or resumes) the tenant's job writes.
+    async fn set_tenant_paused(&self, tenant: TenantId, paused: bool) -> Result<(), StoreError>;
 
     /// Replaces a tenant's grants; `None` when there is no such tenant.
     async fn set_tenant_grants(

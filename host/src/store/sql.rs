@@ -165,10 +165,11 @@ pub(super) struct ExecutorRow {
     pub size: i64,
     pub imports: String,
     pub created_at: i64,
+    pub kind: String,
 }
 
 /// The columns of [`ExecutorRow`].
-pub(super) const EXECUTOR_COLUMNS: &str = "name, version, sha256, size, imports, created_at";
+pub(super) const EXECUTOR_COLUMNS: &str = "name, version, sha256, size, imports, created_at, kind";
 
 impl ExecutorRow {
     pub(super) fn into_executor(self) -> crate::store::StoredExecutor {
@@ -179,6 +180,7 @@ impl ExecutorRow {
             size: self.size.max(0) as u64,
             imports: serde_json::from_str(&self.imports).unwrap_or_default(),
             created_at: from_millis(self.created_at),
+            processor: self.kind == "processor",
         }
     }
 }
@@ -191,11 +193,12 @@ pub(super) struct TenantRow {
     pub grants: String,
     pub quotas: String,
     pub created_at: i64,
+    pub paused: bool,
 }
 
 /// The columns of [`TenantRow`].
-pub(super) const TENANT_COLUMNS: &str =
-    "tenants.id, tenants.name, tenants.grants, tenants.quotas, tenants.created_at";
+pub(super) const TENANT_COLUMNS: &str = "tenants.id, tenants.name, tenants.grants, \
+     tenants.quotas, tenants.created_at, tenants.paused";
 
 impl TenantRow {
     pub(super) fn into_tenant(self) -> Result<crate::store::Tenant, StoreError> {
@@ -209,6 +212,7 @@ impl TenantRow {
             quotas: json(&self.quotas, "quotas")?,
             name: self.name,
             created_at: from_millis(self.created_at),
+            paused: self.paused,
         })
     }
 }
@@ -229,11 +233,13 @@ pub(super) struct ExecutionRow {
     pub reason: String,
     pub node: String,
     pub trigger_kind: String,
+    pub after_run: Option<String>,
 }
 
 /// The columns of [`ExecutionRow`].
 pub(super) const EXECUTION_COLUMNS: &str = "id, job_name, group_id, attempt, scheduled_at, \
-     started_at, finished_at, state, output, output_truncated, reason, node, trigger_kind";
+     started_at, finished_at, state, output, output_truncated, reason, node, trigger_kind, \
+     after_run";
 
 impl From<ExecutionRow> for ExecutionRecord {
     fn from(row: ExecutionRow) -> Self {
@@ -251,6 +257,9 @@ impl From<ExecutionRow> for ExecutionRecord {
             reason: row.reason,
             node: row.node,
             trigger: Trigger::parse(&row.trigger_kind),
+            after_run: row
+                .after_run
+                .and_then(|json| serde_json::from_str(&json).ok()),
         }
     }
 }
@@ -935,6 +944,46 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn record_after_run(
+                &self,
+                written: &[$crate::store::AfterRunWrite],
+            ) -> Result<(), StoreError> {
+                if written.is_empty() {
+                    return Ok(());
+                }
+                // Rare (only jobs with processors or notifications), so a statement each.
+                let mut tx = <$store>::begin_write(&self.pool).await?;
+                for write in written {
+                    sqlx::query(
+                        "UPDATE executions SET after_run = $2, output = COALESCE($3, output) \
+                         WHERE id = $1",
+                    )
+                    .bind(write.id)
+                    .bind(write.report.to_string())
+                    .bind(write.output.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn previous_outcome(
+                &self,
+                job_id: i64,
+                group: i64,
+            ) -> Result<Option<bool>, StoreError> {
+                let last: Option<(String,)> = sqlx::query_as(
+                    "SELECT state FROM executions WHERE job_id = $1 AND group_id <> $2 \
+                     AND state IN ('succeeded', 'failed') ORDER BY finished_at DESC, id DESC LIMIT 1",
+                )
+                .bind(job_id)
+                .bind(group)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(last.map(|(state,)| state == "succeeded"))
+            }
+
             async fn delete_executions(
                 &self,
                 tenant: TenantId,
@@ -993,18 +1042,22 @@ macro_rules! sql_store {
                 .rows_affected())
             }
 
-            async fn list_executions(
+            async fn list_executions_sorted(
                 &self,
                 tenant: TenantId,
                 job_name: &str,
+                sort: $crate::store::ExecutionSort,
                 start: u64,
                 end: Option<u64>,
             ) -> Result<(Vec<ExecutionRecord>, u64), StoreError> {
                 let limit = end.map_or(i64::MAX, |end| end.saturating_sub(start) as i64);
+                let column = sort.key.column();
+                let direction = if sort.descending { "DESC" } else { "ASC" };
                 let rows: Vec<$crate::store::sql::ExecutionRow> = sqlx::query_as(&format!(
                     "SELECT {EXECUTION_COLUMNS} FROM executions \
                      WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2) \
-                     ORDER BY id DESC LIMIT $3 OFFSET $4"
+                     ORDER BY ({column} IS NULL), {column} {direction}, id {direction} \
+                     LIMIT $3 OFFSET $4"
                 ))
                 .bind(tenant)
                 .bind(job_name)
@@ -1227,6 +1280,7 @@ macro_rules! sql_store {
                 name: &str,
                 sha256: &str,
                 imports: &[String],
+                processor: bool,
                 wasm: &[u8],
             ) -> Result<$crate::store::StoredExecutor, StoreError> {
                 let imports = serde_json::to_string(imports).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -1239,7 +1293,7 @@ macro_rules! sql_store {
                         .await?;
                 let row: $crate::store::sql::ExecutorRow = sqlx::query_as(&format!(
                     "INSERT INTO executors (tenant_id, name, version, sha256, size, imports, wasm, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {}",
+                     created_at, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
                     $crate::store::sql::EXECUTOR_COLUMNS
                 ))
                 .bind(tenant)
@@ -1250,6 +1304,7 @@ macro_rules! sql_store {
                 .bind(imports)
                 .bind(wasm)
                 .bind(to_millis(Utc::now()))
+                .bind(if processor { "processor" } else { "executor" })
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| match e {
@@ -1484,6 +1539,15 @@ macro_rules! sql_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.map($crate::store::sql::TenantRow::into_tenant).transpose()
+            }
+
+            async fn set_tenant_paused(&self, tenant: TenantId, paused: bool) -> Result<(), StoreError> {
+                sqlx::query("UPDATE tenants SET paused = $1 WHERE id = $2")
+                    .bind(paused)
+                    .bind(tenant)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn set_tenant_grants(

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use tokio_util::task::TaskTracker;
 use wasmtime::component::{HasSelf, Linker};
 
@@ -27,8 +26,6 @@ const MAX_ARMED: usize = 16;
 const MAX_BODY: usize = 1 << 20;
 /// The longest a cleanup request may take, connection included.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the body of a cleanup request's answer is read.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The cleanup requests being sent, process-wide; cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -157,39 +154,21 @@ async fn send(
     request: Request,
 ) {
     let url = request.url.clone();
-    let sent = tokio::time::timeout(SEND_TIMEOUT, async {
-        let mut builder = http::Request::builder()
-            .method(request.method.as_str())
-            .uri(&request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let body = Full::new(Bytes::from(request.body))
-            .map_err(|never| match never {})
-            .boxed_unsync();
-        let request = builder
-            .body(body)
-            .map_err(|e| format!("the request is not valid: {e}"))?;
-        let options = wasmtime_wasi_http::RequestOptions {
-            connect_timeout: Some(SEND_TIMEOUT),
-            first_byte_timeout: Some(SEND_TIMEOUT),
-            between_bytes_timeout: Some(SEND_TIMEOUT),
-        };
-        let (response, io) = super::send_checked(policy, sink, client, request, Some(options))
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(&request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let sent = match builder.body(Bytes::from(request.body)) {
+        Err(e) => Err(format!("the request is not valid: {e}")),
+        Ok(request) => super::send_from_host(policy, client, request, SEND_TIMEOUT)
             .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        // Read the body to its end, driving the connection meanwhile, so that it finishes
-        // cleanly; the status is the answer either way.
-        let drain = async { tokio::join!(response.into_body().collect(), Box::into_pin(io)) };
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
-        Ok::<_, String>(status)
-    })
-    .await;
+            .map_err(|e| e.to_string()),
+    };
     let outcome = match sent {
-        Ok(Ok(status)) => format!("answered {status}"),
-        Ok(Err(e)) => format!("failed: {e}"),
-        Err(_) => format!("got no answer within {}s", SEND_TIMEOUT.as_secs()),
+        Ok(status) => format!("answered {status}"),
+        Err(e) => format!("failed: {e}"),
     };
     tracing::info!(key, url, outcome, "http-cleanup request sent");
     sink.host_note(&format!("http-cleanup: {key:?} to {url} {outcome}"));

@@ -94,6 +94,75 @@ async fn send_checked(
     client.send(request, address, options).await
 }
 
+/// Why a request the host sends itself did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HostRequestError {
+    /// The grant refuses the target; nothing was sent.
+    #[error("request to {url} denied: {reason}")]
+    Denied {
+        /// The request's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// It could not be sent, or got no answer in time.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Sends a request the host makes itself (the `http-cleanup` requests, notifications'
+/// webhooks), checked against `policy` exactly as a guest's request is, through `client`.
+/// Gives the answer's status once its body is read to its end. The whole exchange is
+/// bounded by `timeout`.
+pub async fn send_from_host(
+    policy: &HttpPolicy,
+    client: &HttpClient,
+    request: http::Request<bytes::Bytes>,
+    timeout: std::time::Duration,
+) -> Result<http::StatusCode, HostRequestError> {
+    use http_body_util::{BodyExt, Full};
+    let url = request.uri().to_string();
+    let failed = |error: Error| HostRequestError::Failed(error.to_string());
+    let exchange = async {
+        let address = match checked_address(policy, request.uri()).await {
+            Ok(address) => address,
+            Err(Refusal::Denied(reason)) => {
+                return Err(HostRequestError::Denied {
+                    url: url.clone(),
+                    reason,
+                });
+            }
+            Err(Refusal::Failed(error)) => return Err(failed(error)),
+        };
+        let request = request.map(|body| {
+            Full::new(body)
+                .map_err(|never| match never {})
+                .boxed_unsync()
+        });
+        let options = RequestOptions {
+            connect_timeout: Some(timeout),
+            first_byte_timeout: Some(timeout),
+            between_bytes_timeout: Some(timeout),
+        };
+        let (response, io) = client
+            .send(request, address, Some(options))
+            .await
+            .map_err(failed)?;
+        let status = response.status();
+        // Read the body to its end, driving the connection meanwhile, so that it finishes
+        // cleanly (and is kept); the status is the answer either way.
+        let _ = tokio::join!(response.into_body().collect(), Box::into_pin(io));
+        Ok(status)
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(HostRequestError::Failed(format!(
+                "no answer from {url} within {timeout:?}"
+            )))
+        })
+}
+
 enum Refusal {
     Denied(String),
     Failed(Error),

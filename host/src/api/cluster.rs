@@ -1,0 +1,122 @@
+//! Dkron's cluster routes in a cluster without a leader, and its pause switch.
+//!
+//! * `GET /v1/leader`, `GET /v1/isleader`: every Sandcron node schedules (there is no
+//!   Raft leader). So that a Dkron script that runs something "on the leader only" still
+//!   finds exactly one node, the live member first by name is called the leader: `GET
+//!   /v1/leader` shows it (404 when no member is alive), `GET /v1/isleader` answers 200
+//!   `"I am a leader"` on it and 404 `"I am a follower"` on the others. Nothing in
+//!   Sandcron depends on it.
+//! * `POST /v1/pause`, `POST /v1/unpause`, `GET /v1/pause`: while the caller's tenant is
+//!   paused, its job writes (create, replace, restore) answer 503 and so nothing new is
+//!   scheduled; jobs already there keep running (as in Dkron). The flag is the tenant's
+//!   (the admin token's is the default tenant's), stored, so it holds on every node and
+//!   across restarts (Dkron: per node, in memory).
+//! * `POST /v1/leave` (admin): this node leaves the cluster gracefully: it stops
+//!   claiming, hands its unstarted ticks back (the other nodes take its share of the
+//!   jobs), lets its running executions end (up to `serve`'s grace period), leaves the
+//!   members, and its process exits.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::json;
+
+use super::auth::{Admin, Caller};
+use super::dto::MemberOut;
+use super::error::ApiError;
+use crate::scheduler::Scheduler;
+
+/// The message of a job write refused while paused (Dkron's).
+const PAUSED: &str = "New job submissions are currently paused";
+
+/// The live member first by name, if any.
+async fn leader(scheduler: &Scheduler) -> Result<Option<MemberOut>, ApiError> {
+    Ok(scheduler
+        .members()
+        .await?
+        .into_iter()
+        .filter(|status| status.alive)
+        .min_by(|a, b| a.member.name.cmp(&b.member.name))
+        .map(MemberOut::from))
+}
+
+/// `GET /v1/leader`.
+pub async fn get_leader(State(scheduler): State<Scheduler>) -> Result<Json<MemberOut>, ApiError> {
+    leader(&scheduler)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no member of the cluster is alive"))
+}
+
+/// `GET /v1/isleader`.
+pub async fn is_leader(State(scheduler): State<Scheduler>) -> Result<Response, ApiError> {
+    let leads = leader(&scheduler)
+        .await?
+        .is_some_and(|member| member.name == scheduler.node());
+    Ok(if leads {
+        (StatusCode::OK, Json("I am a leader")).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, Json("I am a follower")).into_response()
+    })
+}
+
+/// `GET /v1/pause`: `{"paused": bool}` for the caller's tenant.
+pub async fn get_pause(
+    State(scheduler): State<Scheduler>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "paused": paused(&scheduler, &caller).await? })))
+}
+
+/// `POST /v1/pause`.
+pub async fn pause(
+    State(scheduler): State<Scheduler>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_paused(&scheduler, &caller, true).await
+}
+
+/// `POST /v1/unpause`.
+pub async fn unpause(
+    State(scheduler): State<Scheduler>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_paused(&scheduler, &caller, false).await
+}
+
+async fn set_paused(
+    scheduler: &Scheduler,
+    caller: &Caller,
+    paused: bool,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    scheduler
+        .store()
+        .set_tenant_paused(caller.tenant, paused)
+        .await?;
+    Ok(Json(json!({ "paused": paused })))
+}
+
+async fn paused(scheduler: &Scheduler, caller: &Caller) -> Result<bool, ApiError> {
+    Ok(scheduler
+        .store()
+        .tenant_by_id(caller.tenant)
+        .await?
+        .is_some_and(|tenant| tenant.paused))
+}
+
+/// Refuses a job write (503) while the caller's tenant is paused.
+pub async fn refuse_if_paused(scheduler: &Scheduler, caller: &Caller) -> Result<(), ApiError> {
+    if paused(scheduler, caller).await? {
+        return Err(ApiError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PAUSED.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/leave` (admin): 200 `{"leaving": NODE}`, then the node stops.
+pub async fn leave(State(scheduler): State<Scheduler>, _admin: Admin) -> Json<serde_json::Value> {
+    scheduler.request_leave();
+    Json(json!({ "leaving": scheduler.node() }))
+}
