@@ -10,7 +10,7 @@ use crate::support::{
 };
 
 /// Every path the router serves, as the OpenAPI document names them.
-const PATHS: [&str; 25] = [
+const PATHS: [&str; 30] = [
     "/health",
     "/metrics",
     "/v1",
@@ -18,6 +18,11 @@ const PATHS: [&str; 25] = [
     "/v1/openapi.json",
     "/v1/busy",
     "/v1/members",
+    "/v1/leader",
+    "/v1/isleader",
+    "/v1/pause",
+    "/v1/unpause",
+    "/v1/leave",
     "/v1/restore",
     "/v1/jobs",
     "/v1/jobs/{name}",

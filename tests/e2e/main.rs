@@ -4,7 +4,9 @@
 //! gRPC server in the test process, and real components (the built-ins, the SDK template,
 //! and the hostile fixtures in `tests/fixtures/hostile`).
 
+mod after_run;
 mod api;
+mod dkron_api;
 mod docker;
 mod ecs;
 mod exec_cli;

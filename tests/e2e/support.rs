@@ -250,6 +250,8 @@ pub struct Server {
     data_dir: Option<tempfile::TempDir>,
     database_url: Option<String>,
     extra: Vec<String>,
+    /// Environment variables set for the server's process (kept across restarts).
+    env: Vec<(String, String)>,
 }
 
 /// One answer of the API.
@@ -301,9 +303,25 @@ impl Server {
         Self::spawn("postgres", Some(url.to_string()), extra)
     }
 
+    /// Serves on SQLite with `extra` arguments and `env` in the server's environment.
+    pub fn sqlite_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let extra = extra.iter().map(|a| a.to_string()).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn_in(tempfile::tempdir().unwrap(), "sqlite", None, extra, env)
+    }
+
     fn spawn(backend: &'static str, database_url: Option<String>, extra: &[&str]) -> Self {
         let extra = extra.iter().map(|a| a.to_string()).collect();
-        Self::spawn_in(tempfile::tempdir().unwrap(), backend, database_url, extra)
+        Self::spawn_in(
+            tempfile::tempdir().unwrap(),
+            backend,
+            database_url,
+            extra,
+            Vec::new(),
+        )
     }
 
     /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
@@ -331,7 +349,7 @@ impl Server {
             .take()
             .expect("a server keeps its data directory");
         let (database_url, extra) = (self.database_url.clone(), self.extra.clone());
-        Self::spawn_in(data_dir, self.backend, database_url, extra)
+        Self::spawn_in(data_dir, self.backend, database_url, extra, self.env.clone())
     }
 
     fn spawn_in(
@@ -339,9 +357,11 @@ impl Server {
         backend: &'static str,
         database_url: Option<String>,
         extra: Vec<String>,
+        env: Vec<(String, String)>,
     ) -> Self {
         use std::io::BufRead;
         let mut command = sandcron();
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         command.args(["serve", "--listen", "127.0.0.1:0"]);
         if !extra.iter().any(|arg| arg == "--node") {
             command.args(["--node", "test-node"]);
@@ -404,6 +424,7 @@ impl Server {
             data_dir: Some(data_dir),
             database_url,
             extra,
+            env,
         }
     }
 

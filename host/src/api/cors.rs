@@ -9,15 +9,21 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+/// Checks the patterns; the error names a bad one.
+pub fn check(patterns: &[String]) -> Result<(), String> {
+    parse_all(patterns).map(|_| ())
+}
+
+fn parse_all(patterns: &[String]) -> Result<Vec<Pattern>, String> {
+    patterns.iter().map(|text| Pattern::parse(text)).collect()
+}
+
 /// `router` answering CORS for `patterns`; the error names a bad pattern.
 pub fn allow(router: Router, patterns: &[String]) -> Result<Router, String> {
     if patterns.is_empty() {
         return Ok(router);
     }
-    let patterns: Vec<Pattern> = patterns
-        .iter()
-        .map(|text| Pattern::parse(text))
-        .collect::<Result<_, _>>()?;
+    let patterns = parse_all(patterns)?;
     let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
             origin

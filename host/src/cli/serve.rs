@@ -160,7 +160,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     scheduler_config.grants = grants(&args)?;
     scheduler_config.after_run = args.after_run.config()?;
     // Checked before anything starts.
-    crate::api::cors::allow(axum::Router::new(), &args.cors_origin).map_err(CliError::Usage)?;
+    crate::api::cors::check(&args.cors_origin).map_err(CliError::Usage)?;
     let tokio = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
     tokio.block_on(async move {

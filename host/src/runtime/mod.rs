@@ -134,7 +134,7 @@ impl Executable {
 }
 
 /// An ended execution handed to a processor component, with its output.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ProcessorInput {
     /// The execution, as `sandcron:executor/processing` describes it (`time-left-ms`
     /// is set by the runtime).
@@ -354,10 +354,10 @@ impl Runtime {
                         .await
                         .map(|result| result.map(Some))
                 }
-                (_, _) => Err(anyhow::anyhow!(
+                (_, _) => Err(wasmtime::Error::msg(format!(
                     "the component is a {}, called as the other kind",
                     executable.kind()
-                )),
+                ))),
             }
         };
         let result = match tokio::time::timeout_at(deadline.into(), work).await {

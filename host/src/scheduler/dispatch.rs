@@ -137,7 +137,7 @@ impl Inner {
                     return Attempt {
                         success: false,
                         final_: true,
-                        ended: self.after_run_parts(run, &policy, finished),
+                        ended: self.after_run_parts(run, Some(policy), finished),
                     };
                 }
             },
@@ -219,7 +219,7 @@ impl Inner {
             reason: result.err().unwrap_or_default(),
             job_status: group_status(succeeded, failed),
         };
-        let ended = self.after_run_parts(run, &policy, finished.clone());
+        let ended = self.after_run_parts(run, policy.as_deref().ok(), finished.clone());
         self.recorder.finished(finished);
         drop(active);
         Attempt {
@@ -234,18 +234,18 @@ impl Inner {
     fn after_run_parts(
         &self,
         run: &Run,
-        policy: &Result<TenantPolicy, crate::store::StoreError>,
+        policy: Option<&TenantPolicy>,
         finished: FinishedExecution,
     ) -> Option<(FinishedExecution, String, Grants)> {
         if !self.after_run.has_work(&run.spec) {
             return None;
         }
         let (tenant, grants) = match policy {
-            Ok(policy) => (
+            Some(policy) => (
                 policy.name.clone(),
                 grants_for(run, policy).unwrap_or_default(),
             ),
-            Err(_) => (String::new(), Grants::default()),
+            None => (String::new(), Grants::default()),
         };
         Some((finished, tenant, grants))
     }

@@ -133,7 +133,7 @@ async fn deliver_one(
                 webhook::send(shared, hook, &ended.grants.http, delivery.operators, &values).await
             }
             (_, Some(mail)) => email::send(shared.config.mail.as_ref(), mail, &values).await,
-            _ => Err("the rule has no target".to_string()),
+            _ => Err(Failure::Final("the rule has no target".to_string())),
         };
         match sent {
             Ok(()) => {
