@@ -612,3 +612,114 @@ async fn members_taken_over_long_ago_are_forgotten_and_a_forgotten_node_can_join
         );
     }
 }
+
+#[tokio::test]
+async fn what_ran_after_an_execution_is_kept_with_it_and_the_history_read_back() {
+    for (backend, store) in each_store().await {
+        store
+            .put_job(DEFAULT_TENANT, &job("after"), None)
+            .await
+            .unwrap();
+        let job_id = store
+            .get_job(DEFAULT_TENANT, "after")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut ids = Vec::new();
+        for (success, output) in [(false, "one"), (true, "two")] {
+            let running = store
+                .start_execution(&NewExecution {
+                    tenant: DEFAULT_TENANT,
+                    exclusive: false,
+                    job_name: "after".into(),
+                    group: None,
+                    attempt: 1,
+                    scheduled_at: Utc::now(),
+                    state: ExecutionState::Running,
+                    node: "node-a".into(),
+                    trigger: Trigger::Manual,
+                    handed_over: false,
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                store.previous_outcome(job_id, running.group).await.unwrap(),
+                ids.first().map(|_| false),
+                "{backend}: the tick before"
+            );
+            store
+                .finish_executions(&[FinishedExecution {
+                    id: running.id,
+                    job_id,
+                    started_at: running.started_at.unwrap(),
+                    finished_at: Utc::now(),
+                    success,
+                    output: output.as_bytes().to_vec(),
+                    output_truncated: false,
+                    reason: String::new(),
+                    job_status: if success { "success" } else { "failed" },
+                }])
+                .await
+                .unwrap();
+            ids.push(running.id);
+            // Distinct finish instants, so "the last finished" is well defined.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let report = serde_json::json!({"processors": [{"name": "log", "ok": true}]});
+        store
+            .record_after_run(&[sandcron::store::AfterRunWrite {
+                id: ids[1],
+                output: Some(b"Output in the sandcron log".to_vec()),
+                report: report.clone(),
+            }])
+            .await
+            .unwrap();
+        // A later report without output keeps the output the processors left.
+        store
+            .record_after_run(&[sandcron::store::AfterRunWrite {
+                id: ids[1],
+                output: None,
+                report: report.clone(),
+            }])
+            .await
+            .unwrap();
+        let kept = store
+            .get_execution(DEFAULT_TENANT, "after", ids[1])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.output, b"Output in the sandcron log", "{backend}");
+        assert_eq!(kept.after_run, Some(report), "{backend}");
+        let untouched = store
+            .get_execution(DEFAULT_TENANT, "after", ids[0])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((untouched.output, untouched.after_run), (b"one".to_vec(), None));
+        assert_eq!(
+            store.previous_outcome(job_id, -1).await.unwrap(),
+            Some(true),
+            "{backend}: the last finished execution succeeded"
+        );
+        let ascending = store
+            .list_executions_sorted(
+                DEFAULT_TENANT,
+                "after",
+                sandcron::store::ExecutionSort {
+                    key: sandcron::store::ExecutionSortKey::FinishedAt,
+                    descending: false,
+                },
+                0,
+                None,
+            )
+            .await
+            .unwrap()
+            .0;
+        let order: Vec<i64> = ascending.iter().map(|e| e.id).collect();
+        assert_eq!(order, ids, "{backend}");
+        store.set_tenant_paused(DEFAULT_TENANT, true).await.unwrap();
+        let tenant = store.tenant_by_id(DEFAULT_TENANT).await.unwrap().unwrap();
+        assert!(tenant.paused, "{backend}");
+    }
+}
