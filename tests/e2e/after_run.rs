@@ -444,3 +444,58 @@ async fn mail_goes_through_the_relay_over_starttls() {
     assert!(mail.contains("To: ops@example.com"), "{mail}");
     assert!(mail.contains("From: cron@example.com"), "{mail}");
 }
+
+#[tokio::test]
+async fn an_uploaded_processor_transforms_the_output_inside_the_sandbox() {
+    let wasm = std::fs::read(crate::support::build_component(
+        "tests/fixtures/redact-processor",
+        "redact_processor",
+    ))
+    .unwrap();
+    let server = Server::sqlite(&[]);
+    let uploaded = server
+        .reply(
+            server
+                .http
+                .put(server.url("/v1/executors/redact"))
+                .header("Content-Type", "application/wasm")
+                .body(wasm),
+        )
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.text);
+    assert_eq!(uploaded.json()["kind"], "processor");
+    // A processor is not an executor.
+    let misused = server
+        .post("/v1/jobs", json!({"name": "wrong", "schedule": "@manually", "executor": "redact"}))
+        .await;
+    assert_eq!(misused.status, 400, "{}", misused.text);
+    assert_eq!(misused.field(), "executor");
+    let created = server
+        .post(
+            "/v1/jobs",
+            job(
+                "redacted",
+                "echo password=hunter2",
+                json!({"processors": [
+                    {"type": "redact", "word": "hunter2"},
+                    {"type": "redact", "program": "/bin/true"},
+                ]}),
+            ),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let execution = run_and_settle(&server, "redacted", "processors").await;
+    let steps = execution["processors"].as_array().unwrap();
+    assert_eq!(steps[0], json!({"name": "redact", "ok": true}), "{execution}");
+    // The second step asks for a program the job was not granted: refused in the sandbox.
+    assert_eq!(steps[1]["ok"], false, "{execution}");
+    assert!(
+        steps[1]["error"].as_str().unwrap().contains("denied"),
+        "{}",
+        steps[1]
+    );
+    assert_eq!(
+        execution["output"],
+        "password=[redacted]\n[job=redacted success=true]"
+    );
+}

@@ -243,7 +243,7 @@ impl Inner {
         let (tenant, grants) = match policy {
             Some(policy) => (
                 policy.name.clone(),
-                grants_for(run, policy).unwrap_or_default(),
+                after_run_grants(run, policy).unwrap_or_default(),
             ),
             None => (String::new(), Grants::default()),
         };
@@ -637,6 +637,16 @@ fn grants_for(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
     {
         grants.process = ProcessPolicy::Any;
     }
+    narrowed_by_job(run, grants)
+}
+
+/// What a job's processors and webhooks may do: its tenant's grants narrowed by the
+/// job's own `grants`, without the built-in shell's allowance (that is the executor's).
+fn after_run_grants(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
+    narrowed_by_job(run, policy.grants.clone())
+}
+
+fn narrowed_by_job(run: &Run, mut grants: Grants) -> Result<Grants, String> {
     if let Some(narrower) = job_grants(&run.spec).map_err(|e| e.to_string())? {
         grants.narrow(&narrower);
     }
