@@ -38,9 +38,9 @@ async fn run_and_settle(server: &Server, name: &str, key: &str) -> Value {
         Duration::from_secs(60),
         || async {
             let execution = server.get(&path).await.json();
-            let settled = execution[key].as_array().is_some_and(|steps| {
-                steps.iter().all(|step| !step["ok"].is_null())
-            });
+            let settled = execution[key]
+                .as_array()
+                .is_some_and(|steps| steps.iter().all(|step| !step["ok"].is_null()));
             settled.then_some(execution)
         },
     )
@@ -91,7 +91,10 @@ async fn processors_run_in_order_and_each_step_is_recorded() {
         );
         assert_eq!(steps[2], json!({"name": "log", "ok": true}), "{backend}");
         // The last step does not forward: the stored output says where it went.
-        assert_eq!(execution["output"], "Output in the sandcron log", "{backend}");
+        assert_eq!(
+            execution["output"], "Output in the sandcron log",
+            "{backend}"
+        );
         let written: Vec<_> = std::fs::read_dir(dir.path().join("out"))
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -303,7 +306,10 @@ async fn failure_and_recovery_webhooks_carry_dkron_s_variables() {
     // The first success after the failure is a recovery; the next one is neither.
     std::fs::write(&flag, "").unwrap();
     let recovered = run_and_settle(&server, "flaky", "notifications").await;
-    assert_eq!(recovered["notifications"][0]["event"], "recovery", "{recovered}");
+    assert_eq!(
+        recovered["notifications"][0]["event"], "recovery",
+        "{recovered}"
+    );
     assert_eq!(recovered["notifications"][0]["ok"], true, "{recovered}");
     let seen = hook.requests();
     assert_eq!(seen.len(), 2, "{seen:?}");
@@ -375,9 +381,7 @@ async fn dkron_s_server_webhook_flags_report_every_job_without_rules() {
         "X-Source: sandcron",
     ]);
     for (name, extra) in [("reported", json!({})), ("silent", json!({"notify": []}))] {
-        let created = server
-            .post("/v1/jobs", job(name, "echo hi", extra))
-            .await;
+        let created = server.post("/v1/jobs", job(name, "echo hi", extra)).await;
         assert_eq!(created.status, 201, "{}", created.text);
     }
     let reported = run_and_settle(&server, "reported", "notifications").await;
@@ -390,7 +394,11 @@ async fn dkron_s_server_webhook_flags_report_every_job_without_rules() {
         String::from_utf8_lossy(&seen[0].body),
         "job=reported success=true node=test-node"
     );
-    assert!(seen[0].headers.contains(&("x-source".into(), "sandcron".into())));
+    assert!(
+        seen[0]
+            .headers
+            .contains(&("x-source".into(), "sandcron".into()))
+    );
 }
 
 #[tokio::test]
@@ -412,7 +420,11 @@ async fn mail_goes_through_the_relay_over_starttls() {
         ],
         &[("SSL_CERT_FILE", authority.as_str())],
     );
-    let marker = format!("mail-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis());
+    let marker = format!(
+        "mail-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
     let created = server
         .post(
             "/v1/jobs",
@@ -433,12 +445,16 @@ async fn mail_goes_through_the_relay_over_starttls() {
     assert_eq!(created.status, 201, "{}", created.text);
     let execution = run_and_settle(&server, "mailer", "notifications").await;
     assert_eq!(execution["notifications"][0]["ok"], true, "{execution}");
-    let mail = eventually("the relay to keep the mail", Duration::from_secs(10), || async {
-        std::fs::read_dir(&maildir)
-            .ok()?
-            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-            .find(|mail| mail.contains(&marker))
-    })
+    let mail = eventually(
+        "the relay to keep the mail",
+        Duration::from_secs(10),
+        || async {
+            std::fs::read_dir(&maildir)
+                .ok()?
+                .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                .find(|mail| mail.contains(&marker))
+        },
+    )
     .await;
     assert!(mail.contains("Subject: mailer success"), "{mail}");
     assert!(mail.contains("To: ops@example.com"), "{mail}");
@@ -466,7 +482,10 @@ async fn an_uploaded_processor_transforms_the_output_inside_the_sandbox() {
     assert_eq!(uploaded.json()["kind"], "processor");
     // A processor is not an executor.
     let misused = server
-        .post("/v1/jobs", json!({"name": "wrong", "schedule": "@manually", "executor": "redact"}))
+        .post(
+            "/v1/jobs",
+            json!({"name": "wrong", "schedule": "@manually", "executor": "redact"}),
+        )
         .await;
     assert_eq!(misused.status, 400, "{}", misused.text);
     assert_eq!(misused.field(), "executor");
@@ -486,7 +505,11 @@ async fn an_uploaded_processor_transforms_the_output_inside_the_sandbox() {
     assert_eq!(created.status, 201, "{}", created.text);
     let execution = run_and_settle(&server, "redacted", "processors").await;
     let steps = execution["processors"].as_array().unwrap();
-    assert_eq!(steps[0], json!({"name": "redact", "ok": true}), "{execution}");
+    assert_eq!(
+        steps[0],
+        json!({"name": "redact", "ok": true}),
+        "{execution}"
+    );
     // The second step asks for a program the job was not granted: refused in the sandbox.
     assert_eq!(steps[1]["ok"], false, "{execution}");
     assert!(

@@ -37,13 +37,17 @@ async fn next_is_the_claimed_tick_about_to_fire() {
         let created = server.post("/v1/jobs", shell_job(&name, &schedule)).await;
         assert_eq!(created.status, 201, "{}", created.text);
         assert_eq!(instant(&created.json()["next"]), due);
-        let claimed = eventually("the tick to be claimed", Duration::from_secs(10), || async {
-            let executions = server
-                .get(&format!("/v1/jobs/{name}/executions"))
-                .await
-                .json();
-            executions.as_array().unwrap().first().cloned()
-        })
+        let claimed = eventually(
+            "the tick to be claimed",
+            Duration::from_secs(10),
+            || async {
+                let executions = server
+                    .get(&format!("/v1/jobs/{name}/executions"))
+                    .await
+                    .json();
+                executions.as_array().unwrap().first().cloned()
+            },
+        )
         .await;
         let job = server.get(&format!("/v1/jobs/{name}")).await.json();
         if Utc::now() >= due {
@@ -110,8 +114,14 @@ async fn date_picker_bounds_are_read_in_the_job_s_zone() {
     let created = server.post("/v1/jobs", job).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let shown = created.json();
-    assert_eq!(instant(&shown["starts_at"]), instant(&json!("2030-07-01T07:30:00Z")));
-    assert_eq!(instant(&shown["expires_at"]), instant(&json!("2030-12-01T08:30:00Z")));
+    assert_eq!(
+        instant(&shown["starts_at"]),
+        instant(&json!("2030-07-01T07:30:00Z"))
+    );
+    assert_eq!(
+        instant(&shown["expires_at"]),
+        instant(&json!("2030-12-01T08:30:00Z"))
+    );
     let mut gap = shell_job("gap", "@every 1h");
     gap["timezone"] = json!("America/New_York");
     gap["starts_at"] = json!("2030-03-10T02:30");
@@ -153,16 +163,26 @@ async fn the_leader_is_the_first_live_member_by_name() {
 async fn a_paused_tenant_s_job_writes_answer_503_until_unpaused() {
     for server in each_server().await {
         let backend = server.backend;
-        assert_eq!(server.get("/v1/pause").await.json(), json!({"paused": false}));
+        assert_eq!(
+            server.get("/v1/pause").await.json(),
+            json!({"paused": false})
+        );
         let paused = server.post("/v1/pause", json!({})).await;
         assert_eq!(paused.status, 200, "{backend}: {}", paused.text);
-        assert_eq!(server.get("/v1/pause").await.json(), json!({"paused": true}));
-        let refused = server.post("/v1/jobs", shell_job("late", "@every 1h")).await;
+        assert_eq!(
+            server.get("/v1/pause").await.json(),
+            json!({"paused": true})
+        );
+        let refused = server
+            .post("/v1/jobs", shell_job("late", "@every 1h"))
+            .await;
         assert_eq!(refused.status, 503, "{backend}: {}", refused.text);
         assert!(refused.text.contains("paused"), "{backend}");
         let resumed = server.post("/v1/unpause", json!({})).await;
         assert_eq!(resumed.json(), json!({"paused": false}), "{backend}");
-        let created = server.post("/v1/jobs", shell_job("late", "@every 1h")).await;
+        let created = server
+            .post("/v1/jobs", shell_job("late", "@every 1h"))
+            .await;
         assert_eq!(created.status, 201, "{backend}: {}", created.text);
     }
 }
@@ -189,7 +209,10 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
             .request(reqwest::Method::OPTIONS, server.url("/v1/jobs"))
             .header("Origin", origin)
             .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "authorization,content-type")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            )
             .send()
     };
     let allowed = preflight("https://app.example.com").await.unwrap();
@@ -199,7 +222,12 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
         "https://app.example.com"
     );
     let refused = preflight("https://evil.test").await.unwrap();
-    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let listed = server
         .reply(
             server

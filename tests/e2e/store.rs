@@ -696,7 +696,10 @@ async fn what_ran_after_an_execution_is_kept_with_it_and_the_history_read_back()
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((untouched.output, untouched.after_run), (b"one".to_vec(), None));
+        assert_eq!(
+            (untouched.output, untouched.after_run),
+            (b"one".to_vec(), None)
+        );
         assert_eq!(
             store.previous_outcome(job_id, -1).await.unwrap(),
             Some(true),

@@ -349,7 +349,13 @@ impl Server {
             .take()
             .expect("a server keeps its data directory");
         let (database_url, extra) = (self.database_url.clone(), self.extra.clone());
-        Self::spawn_in(data_dir, self.backend, database_url, extra, self.env.clone())
+        Self::spawn_in(
+            data_dir,
+            self.backend,
+            database_url,
+            extra,
+            self.env.clone(),
+        )
     }
 
     fn spawn_in(

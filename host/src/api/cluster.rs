@@ -65,7 +65,9 @@ pub async fn get_pause(
     State(scheduler): State<Scheduler>,
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({ "paused": paused(&scheduler, &caller).await? })))
+    Ok(Json(
+        json!({ "paused": paused(&scheduler, &caller).await? }),
+    ))
 }
 
 /// `POST /v1/pause`.

@@ -51,7 +51,10 @@ pub fn allow(router: Router, patterns: &[String]) -> Result<Router, String> {
 enum Pattern {
     Any,
     /// `scheme://` and the host's suffix after `*` (`.example.com`), and the port part.
-    Wildcard { scheme: String, suffix: String },
+    Wildcard {
+        scheme: String,
+        suffix: String,
+    },
     Exact(String),
 }
 
@@ -95,9 +98,7 @@ impl Pattern {
             Self::Wildcard { scheme, suffix } => origin
                 .strip_prefix(scheme.as_str())
                 .and_then(|rest| rest.strip_prefix("://"))
-                .is_some_and(|host| {
-                    host.ends_with(suffix.as_str()) && host.len() > suffix.len()
-                }),
+                .is_some_and(|host| host.ends_with(suffix.as_str()) && host.len() > suffix.len()),
         }
     }
 }

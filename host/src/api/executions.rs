@@ -71,10 +71,16 @@ fn execution_sort(query: &QueryPairs) -> Result<ExecutionSort, ApiError> {
     let key = match query.get("_sort") {
         None => ExecutionSortKey::Id,
         Some(key) => ExecutionSortKey::parse(key).ok_or_else(|| {
-            let known: Vec<&str> = ExecutionSortKey::NAMES.iter().map(|(name, _)| *name).collect();
+            let known: Vec<&str> = ExecutionSortKey::NAMES
+                .iter()
+                .map(|(name, _)| *name)
+                .collect();
             ApiError::invalid(
                 "_sort",
-                format!("cannot sort executions by {key:?}: expected {}", known.join(", ")),
+                format!(
+                    "cannot sort executions by {key:?}: expected {}",
+                    known.join(", ")
+                ),
             )
         })?,
     };

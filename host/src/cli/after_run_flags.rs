@@ -47,7 +47,12 @@ pub struct AfterRunFlags {
     #[arg(long, value_name = "NAME")]
     mail_username: Option<String>,
     /// Dkron's: the relay's password.
-    #[arg(long, env = "SANDCRON_MAIL_PASSWORD", hide_env_values = true, value_name = "PASSWORD")]
+    #[arg(
+        long,
+        env = "SANDCRON_MAIL_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
     mail_password: Option<String>,
     /// Dkron's: the sender of notification mail.
     #[arg(long, default_value = "sandcron@localhost", value_name = "ADDRESS")]

@@ -188,8 +188,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
         );
-        let app = crate::api::cors::allow(crate::api::router(scheduler.clone(), auth), &args.cors_origin)
-            .map_err(CliError::Usage)?;
+        let app = crate::api::cors::allow(
+            crate::api::router(scheduler.clone(), auth),
+            &args.cors_origin,
+        )
+        .map_err(CliError::Usage)?;
         serve(listener, app, scheduler, runtime).await
     })
 }

@@ -30,7 +30,9 @@ pub fn normalize(job: &mut Value) -> Result<(), FieldError> {
         .get("executor")
         .is_none_or(|executor| executor.as_str().is_none_or(str::is_empty));
     if let Some(command) = object.get("command").filter(|_| no_executor) {
-        let command = command.as_str().map_or_else(|| command.to_string(), str::to_string);
+        let command = command
+            .as_str()
+            .map_or_else(|| command.to_string(), str::to_string);
         let example = serde_json::json!({
             "executor": "shell",
             "executor_config": {"command": command},
@@ -58,7 +60,8 @@ pub fn normalize(job: &mut Value) -> Result<(), FieldError> {
         else {
             continue;
         };
-        let instant = in_zone(local, &timezone).map_err(|message| FieldError::new(field, message))?;
+        let instant =
+            in_zone(local, &timezone).map_err(|message| FieldError::new(field, message))?;
         object.insert(field.to_string(), Value::String(instant.to_rfc3339()));
     }
     Ok(())
@@ -101,15 +104,17 @@ mod tests {
 
     #[test]
     fn instants_and_nulls_are_left_as_they_are() {
-        let job = normalized(r#"{"starts_at": "2026-07-01T09:30:00Z", "expires_at": null}"#).unwrap();
+        let job =
+            normalized(r#"{"starts_at": "2026-07-01T09:30:00Z", "expires_at": null}"#).unwrap();
         assert_eq!(job["starts_at"], "2026-07-01T09:30:00Z");
         assert!(job["expires_at"].is_null());
     }
 
     #[test]
     fn a_skipped_wall_clock_time_is_refused() {
-        let error = normalized(r#"{"timezone": "America/New_York", "starts_at": "2026-03-08T02:30"}"#)
-            .unwrap_err();
+        let error =
+            normalized(r#"{"timezone": "America/New_York", "starts_at": "2026-03-08T02:30"}"#)
+                .unwrap_err();
         assert_eq!(error.field, "starts_at");
         assert!(error.message.contains("does not exist"), "{error}");
     }

@@ -135,8 +135,7 @@ pub struct Webhook {
 }
 
 /// The body of a webhook that gives none: Slack-compatible JSON.
-pub const DEFAULT_WEBHOOK_BODY: &str =
-    r#"{"text": "Sandcron job {{.JobName}}: {{.Event}} (execution {{.ExecutionID}} on {{.NodeName}}){{.Reason}}"}"#;
+pub const DEFAULT_WEBHOOK_BODY: &str = r#"{"text": "Sandcron job {{.JobName}}: {{.Event}} (execution {{.ExecutionID}} on {{.NodeName}}){{.Reason}}"}"#;
 
 impl Webhook {
     /// The method, `POST` by default.
@@ -175,8 +174,12 @@ impl Webhook {
             )
         })?;
         for (name, value) in &self.headers {
-            http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| FieldError::new(format!("{field}.headers"), format!("{name:?} is not a header name")))?;
+            http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                FieldError::new(
+                    format!("{field}.headers"),
+                    format!("{name:?} is not a header name"),
+                )
+            })?;
             http::HeaderValue::from_str(value).map_err(|_| {
                 FieldError::new(
                     format!("{field}.headers.{name}"),
@@ -193,7 +196,10 @@ impl Webhook {
 #[serde(default, deny_unknown_fields)]
 pub struct Email {
     /// Recipients; the job's `owner_email` when empty (as Dkron).
-    #[serde(deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub to: Vec<String>,
     /// The subject template; Dkron's `[Sandcron] Success|Failed JOB execution report` when
     /// empty.
@@ -245,13 +251,11 @@ where
         One(T),
         Many(Vec<T>),
     }
-    Ok(
-        match Option::<OneOrMany<T>>::deserialize(deserializer)? {
-            None => Vec::new(),
-            Some(OneOrMany::One(one)) => vec![one],
-            Some(OneOrMany::Many(many)) => many,
-        },
-    )
+    Ok(match Option::<OneOrMany<T>>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(one)) => vec![one],
+        Some(OneOrMany::Many(many)) => many,
+    })
 }
 
 #[cfg(test)]
@@ -271,11 +275,23 @@ mod tests {
                 {"on": "always", "email": {}}]"#,
         );
         let fired = |outcome| -> Vec<usize> {
-            (0..rules.len()).filter(|i| rules[*i].fires(outcome)).collect()
+            (0..rules.len())
+                .filter(|i| rules[*i].fires(outcome))
+                .collect()
         };
         assert_eq!(fired(Outcome::Failure), [0, 2, 3]);
-        assert_eq!(fired(Outcome::Success { after_failure: false }), [2, 3]);
-        assert_eq!(fired(Outcome::Success { after_failure: true }), [1, 2, 3]);
+        assert_eq!(
+            fired(Outcome::Success {
+                after_failure: false
+            }),
+            [2, 3]
+        );
+        assert_eq!(
+            fired(Outcome::Success {
+                after_failure: true
+            }),
+            [1, 2, 3]
+        );
         assert!(rules[1].needs_history() && !rules[0].needs_history());
         check_rules(&rules).unwrap();
     }
@@ -284,7 +300,10 @@ mod tests {
     fn bad_rules_are_named() {
         let cases = [
             (r#"[{"on": "failure"}]"#, "notify[0]"),
-            (r#"[{"webhook": {"url": "ftp://h/"}}]"#, "notify[0].webhook.url"),
+            (
+                r#"[{"webhook": {"url": "ftp://h/"}}]"#,
+                "notify[0].webhook.url",
+            ),
             (
                 r#"[{"webhook": {"url": "http://h/", "method": "NO PE"}}]"#,
                 "notify[0].webhook.method",
@@ -299,7 +318,11 @@ mod tests {
             ),
         ];
         for (json, field) in cases {
-            assert_eq!(check_rules(&rules(json)).unwrap_err().field, field, "{json}");
+            assert_eq!(
+                check_rules(&rules(json)).unwrap_err().field,
+                field,
+                "{json}"
+            );
         }
         assert!(serde_json::from_str::<Vec<NotifyRule>>(r#"[{"on": "sometimes"}]"#).is_err());
         assert!(serde_json::from_str::<Vec<NotifyRule>>(r#"[{"slack": {}}]"#).is_err());

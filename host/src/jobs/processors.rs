@@ -304,7 +304,10 @@ mod tests {
         let cases = [
             (r#"{"files": {"dir": "x"}}"#, "processors.files.dir"),
             (r#"{"log": {"forward": "yes"}}"#, "processors.log.forward"),
-            (r#"[{"type": "log"}, {"type": "Bad Name"}]"#, "processors[1]"),
+            (
+                r#"[{"type": "log"}, {"type": "Bad Name"}]"#,
+                "processors[1]",
+            ),
         ];
         for (json, field) in cases {
             assert_eq!(parse(json).check().unwrap_err().field, field, "{json}");

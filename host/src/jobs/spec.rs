@@ -56,7 +56,10 @@ pub struct JobSpec {
     #[serde(deserialize_with = "null_as_default")]
     pub parent_job: String,
     /// What the output goes through after each execution, in order (`jobs::processors`).
-    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Processors::is_empty")]
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Processors::is_empty"
+    )]
     pub processors: Processors,
     /// When to send word of an execution, and where (`jobs::notify`); `None`: the
     /// server's default rules.
@@ -219,15 +222,41 @@ mod tests {
     #[test]
     fn null_means_the_default_for_every_field() {
         let fields = [
-            "displayname", "schedule", "timezone", "owner", "owner_email", "disabled", "tags",
-            "metadata", "retries", "retry_backoff", "parent_job", "processors", "notify",
-            "concurrency", "executor", "executor_config", "ephemeral", "starts_at",
-            "expires_at", "timeout", "misfire", "grants",
+            "displayname",
+            "schedule",
+            "timezone",
+            "owner",
+            "owner_email",
+            "disabled",
+            "tags",
+            "metadata",
+            "retries",
+            "retry_backoff",
+            "parent_job",
+            "processors",
+            "notify",
+            "concurrency",
+            "executor",
+            "executor_config",
+            "ephemeral",
+            "starts_at",
+            "expires_at",
+            "timeout",
+            "misfire",
+            "grants",
         ];
         for field in fields {
             let json = format!(r#"{{"name": "j", "{field}": null}}"#);
-            let spec: JobSpec = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
-            assert_eq!(spec, JobSpec { name: "j".into(), ..JobSpec::default() }, "{json}");
+            let spec: JobSpec =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(
+                spec,
+                JobSpec {
+                    name: "j".into(),
+                    ..JobSpec::default()
+                },
+                "{json}"
+            );
         }
         let spec: JobSpec = serde_json::from_str(
             r#"{"retry_backoff": {"initial": null, "max": "1m", "jitter": null}}"#,

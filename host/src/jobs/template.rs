@@ -86,11 +86,7 @@ pub const VARIABLES: &[(&str, Variable, &str)] = &[
         "the instant it was due",
     ),
     ("Status", Variable::Status, "the job's status after it"),
-    (
-        "Event",
-        Variable::Event,
-        "failure, success or recovery",
-    ),
+    ("Event", Variable::Event, "failure, success or recovery"),
     (
         "Displayname",
         Variable::Displayname,
@@ -120,13 +116,16 @@ impl Template {
                 parts.push(Part::Text(rest[..open].to_string()));
             }
             let after = &rest[open + 2..];
-            let close = after
-                .find("}}")
-                .ok_or_else(|| format!("{{{{ at byte {} is never closed", text.len() - rest.len() + open))?;
+            let close = after.find("}}").ok_or_else(|| {
+                format!(
+                    "{{{{ at byte {} is never closed",
+                    text.len() - rest.len() + open
+                )
+            })?;
             let inside = after[..close].trim();
-            let name = inside.strip_prefix('.').filter(|name| {
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())
-            });
+            let name = inside
+                .strip_prefix('.')
+                .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()));
             let variable = name
                 .and_then(|name| {
                     VARIABLES

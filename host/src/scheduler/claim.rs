@@ -265,10 +265,16 @@ mod tests {
         let daily = spec(r#"{"name": "j", "schedule": "14 8 7 * * *"}"#);
         // The claim took today's 07:08:14 and stored tomorrow's.
         let stored = Some(at("2026-01-02T07:08:14Z"));
-        assert_eq!(next_fire(&daily, stored, now), Some(at("2026-01-01T07:08:14Z")));
+        assert_eq!(
+            next_fire(&daily, stored, now),
+            Some(at("2026-01-01T07:08:14Z"))
+        );
         let every_second = spec(r#"{"name": "j", "schedule": "* * * * * *"}"#);
         let stored = Some(at("2026-01-01T07:08:14Z"));
-        assert_eq!(next_fire(&every_second, stored, now), Some(at("2026-01-01T07:08:13Z")));
+        assert_eq!(
+            next_fire(&every_second, stored, now),
+            Some(at("2026-01-01T07:08:13Z"))
+        );
         // An unclaimed tick is the stored one.
         assert_eq!(
             next_fire(&daily, Some(at("2026-01-01T07:08:14Z")), now),
@@ -282,9 +288,15 @@ mod tests {
         let every = spec(r#"{"name": "j", "schedule": "@every 500ms"}"#);
         // Claimed 00.500 and 01.000, stored 01.500.
         let stored = Some(at("2026-01-01T00:00:01.500Z"));
-        assert_eq!(next_fire(&every, stored, now), Some(at("2026-01-01T00:00:00.500Z")));
+        assert_eq!(
+            next_fire(&every, stored, now),
+            Some(at("2026-01-01T00:00:00.500Z"))
+        );
         let once = spec(r#"{"name": "j", "schedule": "@at 2026-01-01T00:00:01Z"}"#);
-        assert_eq!(next_fire(&once, None, now), Some(at("2026-01-01T00:00:01Z")));
+        assert_eq!(
+            next_fire(&once, None, now),
+            Some(at("2026-01-01T00:00:01Z"))
+        );
         let disabled = spec(r#"{"name": "j", "schedule": "@every 1s", "disabled": true}"#);
         assert_eq!(next_fire(&disabled, None, now), None);
     }

@@ -130,7 +130,14 @@ async fn deliver_one(
         outcome.attempts = attempt;
         let sent = match (&delivery.rule.webhook, &delivery.rule.email) {
             (Some(hook), _) => {
-                webhook::send(shared, hook, &ended.grants.http, delivery.operators, &values).await
+                webhook::send(
+                    shared,
+                    hook,
+                    &ended.grants.http,
+                    delivery.operators,
+                    &values,
+                )
+                .await
             }
             (_, Some(mail)) => email::send(shared.config.mail.as_ref(), mail, &values).await,
             _ => Err(Failure::Final("the rule has no target".to_string())),

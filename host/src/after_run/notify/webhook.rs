@@ -46,7 +46,10 @@ pub(super) async fn send(
     let mut request = http::Request::builder()
         .method(hook.method())
         .uri(&hook.url)
-        .header("user-agent", concat!("sandcron/", env!("CARGO_PKG_VERSION")));
+        .header(
+            "user-agent",
+            concat!("sandcron/", env!("CARGO_PKG_VERSION")),
+        );
     if content_type.is_none() && json {
         request = request.header("content-type", "application/json");
     }

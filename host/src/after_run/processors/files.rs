@@ -20,9 +20,10 @@ pub async fn write(
     step: &ProcessorStep,
     output: &[u8],
 ) -> Result<String, String> {
-    let root = config.files_dir.as_deref().ok_or(
-        "this server keeps no processor files: start it with --processor-files-dir DIR",
-    )?;
+    let root = config
+        .files_dir
+        .as_deref()
+        .ok_or("this server keeps no processor files: start it with --processor-files-dir DIR")?;
     let base = if ended.operators {
         root.to_path_buf()
     } else {
@@ -91,7 +92,10 @@ mod tests {
             directory(base, Some("/var/log/mydir")).unwrap(),
             Path::new("/var/log/mydir")
         );
-        assert_eq!(directory(base, Some("out")).unwrap(), Path::new("/var/log/out"));
+        assert_eq!(
+            directory(base, Some("out")).unwrap(),
+            Path::new("/var/log/out")
+        );
         assert!(directory(base, Some("/etc")).is_err());
         assert!(directory(base, Some("../etc")).is_err());
         assert!(directory(base, Some("/var/log/../../etc")).is_err());

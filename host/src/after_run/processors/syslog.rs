@@ -55,10 +55,13 @@ impl SyslogTarget {
                 ));
             }
         };
-        if address.rsplit_once(':').is_none_or(|(host, port)| {
-            host.is_empty() || port.parse::<u16>().is_err()
-        }) {
-            return Err(format!("{text:?}: expected udp://HOST:PORT or tcp://HOST:PORT"));
+        if address
+            .rsplit_once(':')
+            .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        {
+            return Err(format!(
+                "{text:?}: expected udp://HOST:PORT or tcp://HOST:PORT"
+            ));
         }
         Ok(Self {
             tcp,
