@@ -180,7 +180,7 @@ pub enum LoadError {
     UnknownImport(String),
     /// It implements neither the `executor` world nor the `processor` world.
     #[error(
-        "it implements neither the sandcron:executor/executor world (a `run` export) nor \
+        "it does not implement the sandcron:executor/executor world (a `run` export), nor \
          the sandcron:executor/processor world (a `process-output` export): {0}"
     )]
     NotAnExecutor(String),
