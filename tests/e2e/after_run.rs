@@ -193,9 +193,8 @@ async fn dkron_s_processor_examples_are_accepted_with_an_executor() {
         // Shown as written, the steps in the order written.
         let shown = &created.json()["processors"];
         assert_eq!(*shown, processors);
-        let order = |value: &Value| -> Vec<String> {
-            value.as_object().unwrap().keys().cloned().collect()
-        };
+        let order =
+            |value: &Value| -> Vec<String> { value.as_object().unwrap().keys().cloned().collect() };
         assert_eq!(order(shown), order(&processors));
     }
 }
