@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::Inner;
 use super::dispatch::Run;
-use super::schedule::Schedule;
 use crate::jobs::{JobSpec, Misfire};
 use crate::store::{ClaimShare, DueJob, StoreError, Trigger};
+use sandcron_schedule::Schedule;
 
 /// How often a node that shares the jobs looks for ticks other nodes left: several times
 /// within the last half horizon before a tick (when that tick is anyone's, see

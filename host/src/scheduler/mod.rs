@@ -1,7 +1,5 @@
 //! Scheduling: when each job fires, and running it.
 //!
-//! * [`schedule`]: the pure part, parsing a job's `schedule` and `timezone` and computing
-//!   its fire times.
 //! * The [`Scheduler`] handle: what the API and the CLI use to change jobs, run them now,
 //!   follow and kill executions. Behind it run the claim loop (due ticks are claimed from
 //!   the store in batches, a transaction at a time, and fired by an in-memory timer), the
@@ -24,7 +22,6 @@ mod metrics;
 mod placement;
 mod recorder;
 mod retention;
-pub mod schedule;
 mod secrets;
 mod targets;
 mod tenant_admin;
