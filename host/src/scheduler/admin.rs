@@ -23,7 +23,7 @@ impl Scheduler {
     /// `Invalid` naming `parent_job`.
     /// A new job past the tenant's `max_jobs` is `Quota`.
     pub async fn put_job(&self, tenant: TenantId, spec: JobSpec) -> Result<StoredJob, JobError> {
-        let known = self.executor_known(tenant, &spec.executor).await?;
+        let known = self.inner.registry.knows(tenant, &spec.executor).await?;
         validate(&spec, |_| known)?;
         self.check_parent(tenant, &spec).await?;
         let existing = self.inner.store.get_job(tenant, &spec.name).await?;
@@ -43,7 +43,7 @@ impl Scheduler {
     }
 
     async fn check_job_quota(&self, tenant: TenantId) -> Result<(), JobError> {
-        let policy = self.tenant_policy(tenant).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         if let Some(max) = policy.quotas.max_jobs {
             let jobs = self.inner.store.count_jobs(tenant).await?;
             if jobs >= max {
@@ -197,7 +197,12 @@ impl Scheduler {
             let spec = &specs[index];
             let executor_known = match known.get(spec.executor.as_str()) {
                 Some(&known) => Ok(known),
-                None => self.executor_known(tenant, &spec.executor).await,
+                None => self
+                    .inner
+                    .registry
+                    .knows(tenant, &spec.executor)
+                    .await
+                    .map_err(JobError::from),
             };
             let checked = executor_known.and_then(|executor_known| {
                 known.insert(spec.executor.as_str(), executor_known);
@@ -239,7 +244,7 @@ impl Scheduler {
         let names: Vec<&str> = valid.iter().map(|&i| specs[i].name.as_str()).collect();
         let existing = self.inner.store.job_ids(tenant, &names).await?;
         let mut written = valid.to_vec();
-        let policy = self.tenant_policy(tenant).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         if let Some(max) = policy.quotas.max_jobs {
             let jobs = self.inner.store.count_jobs(tenant).await?;
             let mut new: HashSet<&str> = HashSet::new();
@@ -286,7 +291,7 @@ impl Scheduler {
     /// tenant has `max_concurrent_executions` running on this node.
     pub async fn run_job(&self, tenant: TenantId, name: &str) -> Result<ExecutionRecord, JobError> {
         let job = self.get(tenant, name).await?;
-        let policy = self.tenant_policy(tenant).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         if let Some(max) = policy.quotas.max_concurrent_executions {
             let running = self.inner.tenants.running(tenant);
             if running >= max {

@@ -6,9 +6,11 @@
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
 //!   (batched writes of started and finished executions), the retention pruner, and the
 //!   membership loop (heartbeat, take-over of dead nodes, executions handed to this node).
-//! * Every job, upload and secret belongs to a tenant: the handle's methods take the
-//!   caller's [`TenantId`]; `tenants` applies each tenant's grants and quotas,
-//!   `tenant_admin` creates tenants and tokens and sets their grants and quotas.
+//! * Every job belongs to a tenant: the handle's methods take the caller's [`TenantId`].
+//!   The scheduler uses the services beside it through [`Services`]: the executor
+//!   [`Registry`] finds the component a job names, [`Tenants`] gives each tenant's grants
+//!   and quotas and counts its running executions, and [`Secrets`] fills in the secrets an
+//!   execution uses. It administers none of them.
 
 mod active;
 mod admin;
@@ -16,19 +18,12 @@ mod backoff;
 mod called_off;
 mod claim;
 mod dispatch;
-mod executor_registry;
 mod membership;
 mod metrics;
 mod placement;
 mod recorder;
 mod retention;
-mod secrets;
 mod targets;
-mod tenant_admin;
-mod tenants;
-
-pub use executor_registry::{UploadError, parse_reference};
-pub use tenant_admin::TenantError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,11 +36,14 @@ use tokio_util::task::TaskTracker;
 use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::jobs::FieldError;
+use crate::registry::{LookupError, Registry};
 use crate::runtime::Runtime;
+use crate::secrets::Secrets;
 use crate::store::{
-    ExecutionRecord, Member, NodeNameGuard, ReleasedTick, Store, StoreError, TenantId,
+    ExecutionRecord, JobQuery, Member, NodeNameGuard, ReleasedTick, Store, StoreError, StoredJob,
+    TenantId,
 };
-use crate::tenants::QuotaExceeded;
+use crate::tenants::{QuotaExceeded, Tenants};
 use active::ActiveExecutions;
 use metrics::Metrics;
 use recorder::Recorder;
@@ -151,6 +149,46 @@ impl From<StoreError> for JobError {
     }
 }
 
+impl From<LookupError> for JobError {
+    fn from(error: LookupError) -> Self {
+        match error {
+            LookupError::Invalid(field_error) => Self::Invalid(field_error),
+            LookupError::Store(store_error) => store_error.into(),
+        }
+    }
+}
+
+/// The services beside the scheduler that it uses, each through its handle: it resolves
+/// executors in the registry, applies tenants' policies and fills in secrets, and
+/// administers none of them.
+#[derive(Clone)]
+pub struct Services {
+    /// The executors jobs name.
+    pub registry: Registry,
+    /// The tenants' policies and running counts.
+    pub tenants: Tenants,
+    /// The tenants' secrets.
+    pub secrets: Secrets,
+}
+
+impl Services {
+    /// The services over `store`, the default tenant granted `node_grants`; compiles (or
+    /// finds compiled) the built-in executors.
+    pub async fn open(
+        store: &Arc<dyn Store>,
+        runtime: &Runtime,
+        node_grants: Grants,
+    ) -> anyhow::Result<Self> {
+        let tenants = Tenants::new(store.clone(), node_grants);
+        let registry = Registry::load(store.clone(), runtime.clone(), tenants.clone()).await?;
+        Ok(Self {
+            registry,
+            tenants,
+            secrets: Secrets::new(store.clone()),
+        })
+    }
+}
+
 /// The output of a running execution: what was written so far, then each chunk as it is
 /// written. The receiver ends (`RecvError::Closed`) when the execution ends.
 pub struct OutputFollower {
@@ -171,8 +209,9 @@ struct Inner {
     store: Arc<dyn Store>,
     runtime: Runtime,
     config: SchedulerConfig,
-    executors: executor_registry::Executors,
-    tenants: Arc<tenants::Tenants>,
+    registry: Registry,
+    tenants: Tenants,
+    secrets: Secrets,
     active: Arc<ActiveExecutions>,
     recorder: Recorder,
     metrics: Metrics,
@@ -204,13 +243,24 @@ impl Scheduler {
     /// this node left open (running executions closed as failed and retried, unstarted
     /// ticks run), applies the misfire policies (only when no other node is alive), and
     /// starts the claim loop, the recorder, the pruner and the membership loop.
+    /// The services it uses are its own, opened over `store` ([`Services::open`]).
     pub async fn start(
         store: Arc<dyn Store>,
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
+        let services = Services::open(&store, &runtime, config.grants.clone()).await?;
+        Self::start_with(store, runtime, config, services).await
+    }
+
+    /// Starts as [`Self::start`] does, using `services`, which the caller shares.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        runtime: Runtime,
+        config: SchedulerConfig,
+        services: Services,
+    ) -> anyhow::Result<Self> {
         let name = store.hold_node_name(&config.node).await?;
-        let executors = executor_registry::Executors::load(&runtime).await?;
         let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
         let stopping = CancellationToken::new();
         let inner = Arc::new(Inner {
@@ -219,8 +269,9 @@ impl Scheduler {
             store,
             runtime,
             config,
-            executors,
-            tenants: Arc::default(),
+            registry: services.registry,
+            tenants: services.tenants,
+            secrets: services.secrets,
             active: Arc::new(ActiveExecutions::default()),
             metrics: Metrics::default(),
             wake: Notify::new(),
@@ -265,11 +316,6 @@ impl Scheduler {
         Ok(Self { inner })
     }
 
-    /// The store jobs and executions are kept in.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
-    }
-
     /// This node's name.
     pub fn node(&self) -> &str {
         &self.inner.config.node
@@ -288,6 +334,48 @@ impl Scheduler {
                 member,
             })
             .collect())
+    }
+
+    /// The job called `name`.
+    pub async fn get_job(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        self.inner.store.get_job(tenant, name).await
+    }
+
+    /// A slice of the jobs matching `query`, and how many match in all.
+    pub async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        query: &JobQuery,
+    ) -> Result<(Vec<StoredJob>, u64), StoreError> {
+        self.inner.store.list_jobs(tenant, query).await
+    }
+
+    /// A slice of a job's executions, newest first, and how many it has.
+    pub async fn list_executions(
+        &self,
+        tenant: TenantId,
+        job_name: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<(Vec<ExecutionRecord>, u64), StoreError> {
+        self.inner
+            .store
+            .list_executions(tenant, job_name, start, end)
+            .await
+    }
+
+    /// One execution of a job, running or finished.
+    pub async fn get_execution(
+        &self,
+        tenant: TenantId,
+        job_name: &str,
+        id: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner.store.get_execution(tenant, job_name, id).await
     }
 
     /// The executions of `tenant` running on this node now, oldest first.
