@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
 use crate::runtime::{Executable, LoadError, Runtime};
-use crate::store::{Store, StoreError, StoredExecutor, TenantId};
+use crate::store::{ExecutorStore, StoreError, StoredExecutor, TenantId};
 use crate::tenants::{QuotaExceeded, Tenants};
 
 /// The handle to the executors this node can run. Cheap to clone.
@@ -25,7 +25,7 @@ pub struct Registry {
 }
 
 struct Inner {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ExecutorStore>,
     runtime: Runtime,
     /// Whose quotas bound the uploads.
     tenants: Tenants,
@@ -49,7 +49,7 @@ impl Registry {
     /// Compiles (or finds compiled) every built-in executor; uploads are read from
     /// `store` and loaded in `runtime`, within the quotas `tenants` keep.
     pub async fn load(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ExecutorStore>,
         runtime: Runtime,
         tenants: Tenants,
     ) -> anyhow::Result<Self> {

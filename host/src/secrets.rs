@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::capabilities::secrets::{SecretsPolicy, is_secret_name};
 use crate::jobs::FieldError;
-use crate::store::{SecretInfo, Store, StoreError, TenantId};
+use crate::store::{SecretInfo, SecretStore, StoreError, TenantId};
 
 /// How a reference starts and ends.
 const OPEN: &str = "{{secret:";
@@ -29,7 +29,7 @@ const SECRETS_INTERFACE: &str = "sandcron:executor/secrets@";
 /// The handle to the tenants' secrets. Cheap to clone.
 #[derive(Clone)]
 pub struct Secrets {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SecretStore>,
 }
 
 /// Why a secret was not set.
@@ -58,7 +58,7 @@ impl UsedSecrets {
 
 impl Secrets {
     /// The secrets kept in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
         Self { store }
     }
 

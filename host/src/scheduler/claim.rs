@@ -59,7 +59,7 @@ pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreEr
         Misfire::RunOnce => (!job.spec.disabled).then_some(now),
     };
     inner
-        .store
+        .executions
         .reschedule_overdue(now - MISFIRE_GRACE, &plan)
         .await
 }
@@ -85,7 +85,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
         // Before the claim: a job changed while it runs calls its ticks off.
         let claimed_at = std::time::Instant::now();
         match inner
-            .store
+            .executions
             .claim_due(&inner.config.node, until, batch, share, &plan)
             .await
         {

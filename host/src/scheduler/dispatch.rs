@@ -105,7 +105,7 @@ impl Inner {
         }
         if self.called_off.is_called_off(run.job_id, run.claimed_at) {
             // The job changed after the tick was claimed: drop the tick and its record.
-            if let Err(error) = self.store.discard_tick(run.execution_id).await {
+            if let Err(error) = self.executions.discard_tick(run.execution_id).await {
                 tracing::warn!(%error, "discarding a called-off tick failed");
             }
             return false;
@@ -314,7 +314,7 @@ impl Inner {
             trigger: Trigger::Retry,
             handed_over: false,
         };
-        match self.store.start_execution(&new).await {
+        match self.executions.start_execution(&new).await {
             Ok(record) => Some(Run {
                 tenant: run.tenant,
                 job_id: run.job_id,
@@ -339,7 +339,7 @@ impl Inner {
     /// that is neither a parent nor ephemeral: the hot path stays free of per-job reads.
     async fn after_success(self: &Arc<Self>, run: &Run) {
         if run.has_dependents {
-            match self.store.get_job(run.tenant, &run.spec.name).await {
+            match self.jobs.get_job(run.tenant, &run.spec.name).await {
                 Ok(Some(job)) => {
                     for child in &job.dependent_jobs {
                         if let Err(error) = self.trigger_child(run.tenant, child).await {
@@ -356,7 +356,7 @@ impl Inner {
         if run.spec.ephemeral {
             // The tick's record must be written before the job and its executions go.
             self.recorder.flush().await;
-            if let Err(error) = self.store.delete_job(run.tenant, &run.spec.name).await {
+            if let Err(error) = self.jobs.delete_job(run.tenant, &run.spec.name).await {
                 tracing::warn!(%error, job = %run.spec.name, "cannot delete the ephemeral job");
             }
             self.wake.notify_one();
@@ -370,7 +370,7 @@ impl Inner {
         tenant: TenantId,
         name: &str,
     ) -> Result<(), crate::store::StoreError> {
-        let Some(child) = self.store.get_job(tenant, name).await? else {
+        let Some(child) = self.jobs.get_job(tenant, name).await? else {
             return Ok(());
         };
         let now = Utc::now();
@@ -423,7 +423,7 @@ impl Inner {
             state
         };
         let record = self
-            .store
+            .executions
             .start_execution(&NewExecution {
                 tenant,
                 exclusive: spec.concurrency == Concurrency::Forbid,

@@ -40,8 +40,8 @@ use crate::registry::{LookupError, Registry};
 use crate::runtime::Runtime;
 use crate::secrets::Secrets;
 use crate::store::{
-    ExecutionRecord, JobQuery, Member, NodeNameGuard, ReleasedTick, Store, StoreError, StoredJob,
-    TenantId,
+    ExecutionRecord, ExecutionStore, JobQuery, JobStore, Member, MemberStore, NodeNameGuard,
+    ReleasedTick, Store, StoreError, StoredJob, TenantId,
 };
 use crate::tenants::{QuotaExceeded, Tenants};
 use active::ActiveExecutions;
@@ -206,7 +206,11 @@ pub struct Scheduler {
 
 /// What the loops and tasks share.
 struct Inner {
-    store: Arc<dyn Store>,
+    /// The scheduler's half of the store: jobs, executions and the claims that make
+    /// them, and the cluster's members.
+    jobs: Arc<dyn JobStore>,
+    executions: Arc<dyn ExecutionStore>,
+    cluster: Arc<dyn MemberStore>,
     runtime: Runtime,
     config: SchedulerConfig,
     registry: Registry,
@@ -265,8 +269,10 @@ impl Scheduler {
         let stopping = CancellationToken::new();
         let inner = Arc::new(Inner {
             recorder: Recorder::start(store.clone(), retention.clone()),
+            jobs: store.clone(),
+            executions: store.clone(),
             slots: Semaphore::new(config.max_running.max(1)),
-            store,
+            cluster: store,
             runtime,
             config,
             registry: services.registry,
@@ -285,12 +291,12 @@ impl Scheduler {
             _name: std::sync::Mutex::new(name),
             membership_loop: std::sync::Mutex::default(),
         });
-        inner.store.join(&inner.member()).await?;
+        inner.cluster.join(&inner.member()).await?;
         inner.take_over_own().await?;
         // Ticks are only missed while no node runs: with another node alive, an overdue
         // tick is one being claimed late, which must still fire.
         let others_alive = inner
-            .store
+            .cluster
             .list_members()
             .await?
             .iter()
@@ -305,7 +311,7 @@ impl Scheduler {
                 "applied misfire policies to ticks missed while stopped"
             );
         }
-        tokio::spawn(retention.run(inner.store.clone(), stopping));
+        tokio::spawn(retention.run(inner.executions.clone(), stopping));
         let claim_loop = tokio::spawn(claim::claim_loop(inner.clone()));
         *inner.claim_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim_loop);
         let membership_loop = tokio::spawn(membership::membership_loop(inner.clone()));
@@ -325,7 +331,7 @@ impl Scheduler {
     pub async fn members(&self) -> Result<Vec<MemberStatus>, StoreError> {
         Ok(self
             .inner
-            .store
+            .cluster
             .list_members()
             .await?
             .into_iter()
@@ -342,7 +348,7 @@ impl Scheduler {
         tenant: TenantId,
         name: &str,
     ) -> Result<Option<StoredJob>, StoreError> {
-        self.inner.store.get_job(tenant, name).await
+        self.inner.jobs.get_job(tenant, name).await
     }
 
     /// A slice of the jobs matching `query`, and how many match in all.
@@ -351,7 +357,7 @@ impl Scheduler {
         tenant: TenantId,
         query: &JobQuery,
     ) -> Result<(Vec<StoredJob>, u64), StoreError> {
-        self.inner.store.list_jobs(tenant, query).await
+        self.inner.jobs.list_jobs(tenant, query).await
     }
 
     /// A slice of a job's executions, newest first, and how many it has.
@@ -363,7 +369,7 @@ impl Scheduler {
         end: Option<u64>,
     ) -> Result<(Vec<ExecutionRecord>, u64), StoreError> {
         self.inner
-            .store
+            .executions
             .list_executions(tenant, job_name, start, end)
             .await
     }
@@ -375,7 +381,10 @@ impl Scheduler {
         job_name: &str,
         id: i64,
     ) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.inner.store.get_execution(tenant, job_name, id).await
+        self.inner
+            .executions
+            .get_execution(tenant, job_name, id)
+            .await
     }
 
     /// The executions of `tenant` running on this node now, oldest first.
@@ -425,7 +434,7 @@ impl Scheduler {
         }
         let released =
             std::mem::take(&mut *inner.released.lock().unwrap_or_else(|p| p.into_inner()));
-        if let Err(error) = inner.store.release_ticks(&released).await {
+        if let Err(error) = inner.executions.release_ticks(&released).await {
             tracing::warn!(%error, ticks = released.len(), "handing back unstarted ticks failed");
         }
         inner.recorder.flush().await;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{Quotas, grants_from_json};
 use crate::capabilities::Grants;
-use crate::store::{DEFAULT_TENANT, Store, StoreError, TenantId};
+use crate::store::{DEFAULT_TENANT, StoreError, TenantId, TenantStore};
 
 /// How long a tenant's grants and quotas are kept before they are read again.
 const POLICY_TTL: Duration = Duration::from_secs(2);
@@ -38,7 +38,7 @@ impl PolicyCache {
     /// no longer parses grants nothing (and is logged).
     pub(super) async fn policy(
         &self,
-        store: &dyn Store,
+        store: &dyn TenantStore,
         tenant: TenantId,
         node_grants: &Grants,
     ) -> Result<Arc<TenantPolicy>, StoreError> {

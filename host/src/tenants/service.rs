@@ -13,7 +13,7 @@ use super::{
 };
 use crate::capabilities::Grants;
 use crate::jobs::FieldError;
-use crate::store::{DEFAULT_TENANT, Store, StoreError, Tenant, TenantId, TokenOwner};
+use crate::store::{DEFAULT_TENANT, StoreError, Tenant, TenantId, TenantStore, TokenOwner};
 
 /// Why a request about a tenant was refused.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub struct Tenants {
 }
 
 struct Inner {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TenantStore>,
     /// The default tenant's grants: the node's own (`serve --allow`).
     node_grants: Grants,
     policies: PolicyCache,
@@ -58,7 +58,7 @@ struct Inner {
 
 impl Tenants {
     /// The tenants kept in `store`; the default tenant is granted `node_grants`.
-    pub fn new(store: Arc<dyn Store>, node_grants: Grants) -> Self {
+    pub fn new(store: Arc<dyn TenantStore>, node_grants: Grants) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
