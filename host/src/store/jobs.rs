@@ -91,7 +91,7 @@ impl JobSort {
         })
     }
 
-    /// The key a tie on [`Sort::column`] is broken by: the id of the table that holds the
+    /// The key a tie on [`Self::column`] is broken by: the id of the table that holds the
     /// column, so that one index (`(column, id)`) serves the whole order.
     pub(super) fn tiebreak(self) -> &'static str {
         match self {
