@@ -125,7 +125,8 @@ pub struct NewExecution {
     pub node: String,
     /// Why it exists.
     pub trigger: Trigger,
-    /// Given to `node` by another node: `node` picks it up with [`MemberStore::pick_handed`](super::MemberStore::pick_handed).
+    /// Given to `node` by another node: `node` picks it up with
+    /// [`MemberStore::pick_handed`](super::MemberStore::pick_handed).
     pub handed_over: bool,
     /// Write it only when no execution of the job is scheduled or running (the job's
     /// `forbid`): the check and the write are one transaction holding the job's state
