@@ -140,7 +140,7 @@ pub async fn list(
             version: None,
             sha256: None,
             size: None,
-            capabilities: None,
+            capabilities: Some(built_in.capabilities.to_vec()),
             imports: None,
             created_at: None,
             warnings: Vec::new(),
