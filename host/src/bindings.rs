@@ -17,9 +17,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::sandcron::executor::{
-    amqp, docker, grpc, http_cleanup, kafka, nats, output, process, secrets, types,
-};
+pub use self::sandcron::executor::*;
 
 /// Host bindings of the `sandcron:executor/processor` world (`wit/processor.wit`): only
 /// its export and the `processing` types are generated here; every import is the one

@@ -8,13 +8,16 @@
 
 pub mod after_run;
 pub mod api;
+pub mod app;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod executors;
 pub mod jobs;
 pub mod output;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod tenants;

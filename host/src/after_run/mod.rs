@@ -34,7 +34,7 @@ use crate::capabilities::Grants;
 use crate::jobs::JobSpec;
 use crate::jobs::notify::NotifyRule;
 use crate::runtime::{Executable, Runtime};
-use crate::store::{AfterRunWrite, ExecutionRecord, Store};
+use crate::store::{AfterRunWrite, ExecutionRecord, ExecutionStore};
 pub use notify::{MailRelay, MailTls};
 pub use processors::{FluentTarget, SyslogTarget};
 pub use report::{DeliveryOutcome, ProcessorOutcome, Report};
@@ -104,7 +104,7 @@ pub struct AfterRun {
 
 struct Shared {
     config: AfterRunConfig,
-    store: Arc<dyn Store>,
+    store: Arc<dyn ExecutionStore>,
     writer: Arc<dyn ReportWriter>,
     runtime: Runtime,
     http: crate::capabilities::http::HttpClient,
@@ -116,7 +116,7 @@ impl AfterRun {
     /// Starts the task that serves the queue.
     pub fn start(
         config: AfterRunConfig,
-        store: Arc<dyn Store>,
+        store: Arc<dyn ExecutionStore>,
         writer: Arc<dyn ReportWriter>,
         runtime: Runtime,
     ) -> Self {

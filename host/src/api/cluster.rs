@@ -25,6 +25,7 @@ use super::auth::{Admin, Caller};
 use super::dto::MemberOut;
 use super::error::ApiError;
 use crate::scheduler::Scheduler;
+use crate::tenants::Tenants;
 
 /// The message of a job write refused while paused (Dkron's).
 const PAUSED: &str = "New job submissions are currently paused";
@@ -62,53 +63,41 @@ pub async fn is_leader(State(scheduler): State<Scheduler>) -> Result<Response, A
 
 /// `GET /v1/pause`: `{"paused": bool}` for the caller's tenant.
 pub async fn get_pause(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(
-        json!({ "paused": paused(&scheduler, &caller).await? }),
-    ))
+    let paused = tenants.is_paused(caller.tenant).await?;
+    Ok(Json(json!({ "paused": paused })))
 }
 
 /// `POST /v1/pause`.
 pub async fn pause(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    set_paused(&scheduler, &caller, true).await
+    set_paused(&tenants, &caller, true).await
 }
 
 /// `POST /v1/unpause`.
 pub async fn unpause(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    set_paused(&scheduler, &caller, false).await
+    set_paused(&tenants, &caller, false).await
 }
 
 async fn set_paused(
-    scheduler: &Scheduler,
+    tenants: &Tenants,
     caller: &Caller,
     paused: bool,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    scheduler
-        .store()
-        .set_tenant_paused(caller.tenant, paused)
-        .await?;
+    tenants.set_paused(caller.tenant, paused).await?;
     Ok(Json(json!({ "paused": paused })))
 }
 
-async fn paused(scheduler: &Scheduler, caller: &Caller) -> Result<bool, ApiError> {
-    Ok(scheduler
-        .store()
-        .tenant_by_id(caller.tenant)
-        .await?
-        .is_some_and(|tenant| tenant.paused))
-}
-
 /// Refuses a job write (503) while the caller's tenant is paused.
-pub async fn refuse_if_paused(scheduler: &Scheduler, caller: &Caller) -> Result<(), ApiError> {
-    if paused(scheduler, caller).await? {
+pub async fn refuse_if_paused(tenants: &Tenants, caller: &Caller) -> Result<(), ApiError> {
+    if tenants.is_paused(caller.tenant).await? {
         return Err(ApiError::with_status(
             StatusCode::SERVICE_UNAVAILABLE,
             PAUSED.to_string(),

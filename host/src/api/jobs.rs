@@ -7,12 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 
 use super::auth::Caller;
+use super::cluster::refuse_if_paused;
 use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
 use super::input::{JobBody, PathParams, QueryPairs};
 use super::{job_location, page, with_location};
 use crate::jobs::JobSpec;
 use crate::scheduler::{JobError, Scheduler};
+use crate::tenants::Tenants;
 use crate::store::{JobQuery, JobSort};
 
 /// The `status` values the list filters on.
@@ -25,7 +27,6 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let (jobs, total) = scheduler
-        .store()
         .list_jobs(caller.tenant, &job_query(&query)?)
         .await?;
     Ok(page(total, jobs.into_iter().map(JobOut::from).collect()))
@@ -93,10 +94,12 @@ fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
 /// starts a run.
 pub async fn create(
     State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     caller: Caller,
     query: QueryPairs,
     JobBody(spec): JobBody,
 ) -> Result<Response, ApiError> {
+    refuse_if_paused(&tenants, &caller).await?;
     let job = save(&scheduler, &caller, &query, spec).await?;
     Ok(saved(StatusCode::CREATED, job))
 }
@@ -105,11 +108,13 @@ pub async fn create(
 /// `name` may be left out, and must not differ.
 pub async fn replace(
     State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     caller: Caller,
     PathParams(name): PathParams<String>,
     query: QueryPairs,
     JobBody(mut spec): JobBody,
 ) -> Result<Response, ApiError> {
+    refuse_if_paused(&tenants, &caller).await?;
     if spec.name.is_empty() {
         spec.name.clone_from(&name);
     } else if spec.name != name {
@@ -118,11 +123,7 @@ pub async fn replace(
             format!("{:?} differs from the job of the path, {name:?}", spec.name),
         ));
     }
-    let existed = scheduler
-        .store()
-        .get_job(caller.tenant, &name)
-        .await?
-        .is_some();
+    let existed = scheduler.get_job(caller.tenant, &name).await?.is_some();
     let job = save(&scheduler, &caller, &query, spec).await?;
     let status = if existed {
         StatusCode::OK
@@ -140,7 +141,6 @@ async fn save(
     query: &QueryPairs,
     spec: JobSpec,
 ) -> Result<JobOut, ApiError> {
-    super::cluster::refuse_if_paused(scheduler, caller).await?;
     let job = scheduler.put_job(caller.tenant, spec).await?;
     if query.has("runoncreate")
         && let Err(error) = scheduler.run_job(caller.tenant, &job.spec.name).await
@@ -161,7 +161,7 @@ pub async fn get(
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<JobOut>, ApiError> {
-    match scheduler.store().get_job(caller.tenant, &name).await? {
+    match scheduler.get_job(caller.tenant, &name).await? {
         Some(job) => Ok(Json(job.into())),
         None => Err(JobError::NotFound(name).into()),
     }

@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::input::{BODY_FIELD, job_from, kind, parse_json, read_body};
 use super::page;
 use crate::scheduler::Scheduler;
+use crate::tenants::Tenants;
 
 /// The OpenAPI 3.0 description of every route.
 const OPENAPI: &str = include_str!("openapi.json");
@@ -76,10 +77,11 @@ pub async fn members(State(scheduler): State<Scheduler>) -> Result<Response, Api
 /// `fail create NAME: REASON`.
 pub async fn restore(
     State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     caller: Caller,
     request: Request,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    super::cluster::refuse_if_paused(&scheduler, &caller).await?;
+    super::cluster::refuse_if_paused(&tenants, &caller).await?;
     let export = if is_multipart(request.headers()) {
         multipart_file(request).await?
     } else {

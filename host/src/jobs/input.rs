@@ -9,7 +9,7 @@
 //! * A top-level `"command"` with no executor (Dkron's old docs) is refused with what to
 //!   write instead.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 use super::FieldError;
@@ -61,24 +61,10 @@ pub fn normalize(job: &mut Value) -> Result<(), FieldError> {
             continue;
         };
         let instant =
-            in_zone(local, &timezone).map_err(|message| FieldError::new(field, message))?;
+            sandcron_schedule::wall_clock_instant(local, &timezone).map_err(|message| FieldError::new(field, message))?;
         object.insert(field.to_string(), Value::String(instant.to_rfc3339()));
     }
     Ok(())
-}
-
-/// The instant at which the wall clock of `timezone` (UTC when empty) shows `local`.
-fn in_zone(local: NaiveDateTime, timezone: &str) -> Result<DateTime<Utc>, String> {
-    if timezone.is_empty() {
-        return Ok(local.and_utc());
-    }
-    let zone: chrono_tz::Tz = timezone.parse().map_err(|_| {
-        format!("{local} is a wall-clock time and the timezone {timezone:?} is not a known zone")
-    })?;
-    zone.from_local_datetime(&local)
-        .earliest()
-        .map(|instant| instant.with_timezone(&Utc))
-        .ok_or_else(|| format!("{local} does not exist in {timezone} (the clocks skip it)"))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub struct JobSpec {
     /// A name to show instead of `name`.
     #[serde(deserialize_with = "null_as_default")]
     pub displayname: String,
-    /// When it runs (see `scheduler::schedule`); empty only for a child job.
+    /// When it runs (see the `sandcron-schedule` crate); empty only for a child job.
     #[serde(deserialize_with = "null_as_default")]
     pub schedule: String,
     /// IANA time zone the schedule is read in; empty means UTC.

@@ -259,6 +259,21 @@ impl Schedule {
     }
 }
 
+/// The instant at which the wall clock of `timezone` (an IANA name; UTC when empty) shows
+/// `local`: a time the zone skips (clocks springing forward) is refused, one it repeats is
+/// its first occurrence. The error says what is wrong.
+pub fn wall_clock_instant(local: NaiveDateTime, timezone: &str) -> Result<DateTime<Utc>, String> {
+    if timezone.is_empty() {
+        return Ok(local.and_utc());
+    }
+    let zone = lookup_zone(timezone)
+        .map_err(|why| format!("{local} is a wall-clock time and the timezone: {why}"))?;
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|instant| instant.with_timezone(&Utc))
+        .ok_or_else(|| format!("{local} does not exist in {timezone} (the clocks skip it)"))
+}
+
 /// Resolves an IANA zone name; the error message says what is wrong with it.
 fn lookup_zone(name: &str) -> Result<Tz, String> {
     if name == "Local" {
