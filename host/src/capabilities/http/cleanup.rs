@@ -6,7 +6,9 @@
 //! an execution does, the runtime dropping the store) sends what is still armed, in the
 //! background, through the same checks as the guest's own requests. The sends are tracked
 //! by [`Background`], process-wide, so that `sandcron exec` and `serve` can wait for them
-//! before exiting.
+//! before exiting. Headers follow `wasi:http`'s rule ([`super::headers`]): a request
+//! setting `Host`, `Transfer-Encoding`, `Connection` and the like is refused when armed,
+//! and `Host` is written from the URL.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use http_body_util::{BodyExt, Full};
 use tokio_util::task::TaskTracker;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{HttpClient, HttpPolicy, Target, default_port};
+use super::{HttpClient, HttpPolicy, Target, default_port, headers};
 use crate::bindings::http_cleanup::{self as wit, Host, Request};
 use crate::output::OutputSink;
 
@@ -51,7 +53,15 @@ pub struct CleanupHost {
     sink: OutputSink,
     background: Background,
     client: HttpClient,
-    armed: BTreeMap<String, Request>,
+    armed: BTreeMap<String, Armed>,
+}
+
+/// A request that passed the checks, ready to send.
+struct Armed {
+    method: http::Method,
+    url: String,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
 }
 
 impl CleanupHost {
@@ -72,8 +82,9 @@ impl CleanupHost {
         }
     }
 
-    /// Checks a request before it is armed: a well-formed URL in the granted hosts.
-    fn check(&self, request: &Request) -> Result<(), String> {
+    /// Checks a request before it is armed: a well-formed URL in the granted hosts, a
+    /// valid method, headers by `wasi:http`'s rule.
+    fn check(&self, request: Request) -> Result<Armed, String> {
         let uri: http::Uri = request
             .url
             .parse()
@@ -93,13 +104,21 @@ impl CleanupHost {
                 request.url
             ));
         }
-        http::Method::from_bytes(request.method.as_bytes())
+        let method = http::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("http-cleanup: {:?} is not a valid method", request.method))?;
         if request.body.len() > MAX_BODY {
             return Err(format!(
                 "http-cleanup: the body is larger than {MAX_BODY} bytes"
             ));
         }
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let headers = headers::guest_headers(&request.headers, request.body.len(), authority)
+            .map_err(|reason| {
+                let text = format!("http-cleanup: request to {} refused: {reason}", request.url);
+                self.sink.host_note(&text);
+                text
+            })?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         self.policy
             .check_target(&Target { scheme, host, port })
@@ -107,13 +126,19 @@ impl CleanupHost {
                 let text = format!("http-cleanup: request to {} denied: {reason}", request.url);
                 self.sink.host_note(&text);
                 text
-            })
+            })?;
+        Ok(Armed {
+            method,
+            url: request.url,
+            headers,
+            body: request.body,
+        })
     }
 }
 
 impl Host for CleanupHost {
     async fn arm(&mut self, key: String, request: Request) -> Result<(), String> {
-        self.check(&request)?;
+        let request = self.check(request)?;
         if self.armed.len() >= MAX_ARMED && !self.armed.contains_key(&key) {
             return Err(format!(
                 "http-cleanup: at most {MAX_ARMED} requests may be armed at once"
@@ -154,22 +179,20 @@ async fn send(
     sink: &OutputSink,
     client: &HttpClient,
     key: &str,
-    request: Request,
+    request: Armed,
 ) {
     let url = request.url.clone();
     let sent = tokio::time::timeout(SEND_TIMEOUT, async {
-        let mut builder = http::Request::builder()
-            .method(request.method.as_str())
-            .uri(&request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
         let body = Full::new(Bytes::from(request.body))
             .map_err(|never| match never {})
             .boxed_unsync();
-        let request = builder
+        let mut built = http::Request::builder()
+            .method(request.method)
+            .uri(&request.url)
             .body(body)
             .map_err(|e| format!("the request is not valid: {e}"))?;
+        *built.headers_mut() = request.headers;
+        let request = built;
         let options = wasmtime_wasi_http::RequestOptions {
             connect_timeout: Some(SEND_TIMEOUT),
             first_byte_timeout: Some(SEND_TIMEOUT),

@@ -11,9 +11,11 @@
 //!
 //! The capability also serves `sandcron:executor/http-cleanup` ([`cleanup`]): requests
 //! the host sends, through the same checks, when an execution ends while they are armed.
+//! Both follow one header rule, `wasi:http`'s ([`headers`]).
 
 pub mod cleanup;
 mod client;
+mod headers;
 mod policy;
 
 use std::future::Future;
@@ -22,7 +24,8 @@ use std::sync::Arc;
 
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{
-    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks, WasiHttpView,
+    Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks,
+    WasiHttpView,
 };
 
 use crate::output::OutputSink;
@@ -62,6 +65,10 @@ type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
 impl WasiHttpHooks for HttpHooks {
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        headers::forbidden_filter()
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
