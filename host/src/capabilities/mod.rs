@@ -119,7 +119,7 @@ impl Grants {
     pub fn denies_all(&self, capability: &str) -> bool {
         match capability {
             "http" => self.http.is_empty(),
-            "process" => self.process == process::ProcessPolicy::Nothing,
+            "process" => self.process.allows_nothing(),
             "secrets" => self.secrets.is_empty(),
             "docker" => self.docker.allows_no_image(),
             "nats" => self.nats.is_empty(),
@@ -343,7 +343,7 @@ mod tests {
         assert!(tenant.http.check_target(&target("elsewhere.org")).is_err());
         assert!(tenant.secrets.allows("token"));
         assert!(!tenant.secrets.allows("other"));
-        assert_eq!(tenant.process, process::ProcessPolicy::Nothing);
+        assert!(tenant.process.allows_nothing());
         assert!(tenant.denies_all("docker"));
         let endpoint = Endpoint {
             host: "127.0.0.1",

@@ -81,6 +81,20 @@ pub struct ServeArgs {
     /// file; repeat.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     secret: Vec<String>,
+    /// The unprivileged user granted programs run as, unless a tenant's grant names one
+    /// (`process=user:NAME`) [default: the server's own user].
+    #[arg(long, env = "SANDCRON_PROCESS_USER", value_name = "USER")]
+    process_user: Option<String>,
+    /// The keys secret values are sealed with in the database, one `<id> <64 hex digits>`
+    /// a line, the current last (`sandcron secret rotate-key` adds one); made on the first
+    /// start. `$SANDCRON_SECRETS_KEY` may hold the keys themselves instead
+    /// [default: <data-dir>/secrets.key].
+    #[arg(long, env = "SANDCRON_SECRETS_KEY_FILE", value_name = "FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// The most compiled components kept, in memory and in the cache directory each (the
+    /// least recently used go first), a size such as 512M or 2G [default: 1GiB].
+    #[arg(long, env = "SANDCRON_COMPILED_CACHE_SIZE", value_name = "SIZE")]
+    compiled_cache_size: Option<String>,
 }
 
 /// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
@@ -92,6 +106,17 @@ fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
         grants.http = SchedulerConfig::default().grants.http;
     }
     Ok(grants)
+}
+
+/// The `--process-user` flag, checked: an existing user other than root.
+fn process_user(flag: Option<&str>) -> Result<Option<String>, CliError> {
+    let Some(user) = flag.filter(|user| !user.trim().is_empty()) else {
+        return Ok(None);
+    };
+    crate::capabilities::process::ProcessPolicy::default()
+        .run_as(user)
+        .map_err(|e| CliError::Usage(format!("--process-user: {e}")))?;
+    Ok(Some(user.to_string()))
 }
 
 /// The `--tag KEY=VALUE` flags as a map; a repeated key keeps its last value.
@@ -118,6 +143,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(format!("--max-execution-age {text:?}: {e}")))
         })
         .transpose()?;
+    let process_user = process_user(args.process_user.as_deref())?;
     let data_dir = data_dir(args.data_dir.clone())?;
     let database_url = args
         .database_url
@@ -147,6 +173,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         dead_after,
         keep_last: Some(args.keep_executions).filter(|keep| *keep > 0),
         max_age,
+        secrets_keys: Some(std::sync::Arc::new(secrets_keys)),
+        process_user,
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;

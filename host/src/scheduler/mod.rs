@@ -81,6 +81,12 @@ pub struct SchedulerConfig {
     /// (`*://*:*`: no loopback, private or link-local address) and nothing else; the
     /// built-in `shell` may run any program unless `grants.process` names some.
     pub grants: Grants,
+    /// The user granted programs run as when a tenant's grant names none (`None`: the
+    /// server's own user).
+    pub process_user: Option<String>,
+    /// The keys secret values are sealed with in the store (`serve` always gives them);
+    /// `None` stores them as given.
+    pub secrets_keys: Option<Arc<crate::secrets_at_rest::SecretsKeys>>,
 }
 
 impl Default for SchedulerConfig {
@@ -100,6 +106,8 @@ impl Default for SchedulerConfig {
                 http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
                 ..Grants::default()
             },
+            process_user: None,
+            secrets_keys: None,
         }
     }
 }
