@@ -13,7 +13,12 @@ use sandcron::runtime::{
 
 use crate::support::hostile;
 
-fn runtime(cache_dir: Option<std::path::PathBuf>) -> Runtime {
+/// A runtime for up to eight executions, keeping compiled components in `cache_dir`; its
+/// programs start under the `sandcron` binary's warden, as the server's do.
+pub(crate) fn runtime(cache_dir: Option<std::path::PathBuf>) -> Runtime {
+    sandcron::capabilities::process::warden::use_program(std::path::Path::new(env!(
+        "CARGO_BIN_EXE_sandcron"
+    )));
     Runtime::new(RuntimeConfig {
         cache_dir,
         max_concurrent_executions: 8,
@@ -22,7 +27,8 @@ fn runtime(cache_dir: Option<std::path::PathBuf>) -> Runtime {
     .unwrap()
 }
 
-async fn run_hostile(
+/// Runs the hostile component with `config`, `grants` and `limits`.
+pub(crate) async fn run_hostile(
     runtime: &Runtime,
     config: &[(&str, &str)],
     grants: Grants,
@@ -135,7 +141,7 @@ async fn a_trap_and_a_panic_are_reported() {
 async fn the_deadline_covers_a_host_call_and_kills_the_process() {
     let runtime = runtime(None);
     let grants = Grants {
-        process: ProcessPolicy::Any,
+        process: ProcessPolicy::any(),
         ..Grants::default()
     };
     let started = std::time::Instant::now();
