@@ -36,8 +36,7 @@ pub use tenant_admin::TenantError;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -163,12 +162,13 @@ impl From<StoreError> for JobError {
 }
 
 /// The output of a running execution: what was written so far, then each chunk as it is
-/// written. The receiver ends (`RecvError::Closed`) when the execution ends.
+/// written. The chunks end when the execution ends.
 pub struct OutputFollower {
     /// The output kept so far (the tail).
     pub backlog: Vec<u8>,
-    /// Every later chunk, in order.
-    pub chunks: broadcast::Receiver<Bytes>,
+    /// Every later chunk, in order, while the follower keeps up (see
+    /// [`crate::output::LiveFollowers`]).
+    pub chunks: crate::output::LiveChunks,
 }
 
 /// The handle to a running scheduler. Cheap to clone.
@@ -319,7 +319,9 @@ impl Scheduler {
 
     /// The Prometheus text exposition of the scheduler's metrics.
     pub fn metrics_text(&self) -> String {
-        self.inner.metrics.render(self.inner.active.len())
+        self.inner
+            .metrics
+            .render(self.inner.active.len(), self.inner.active.follower_stats())
     }
 
     /// Executions started since this process began.
