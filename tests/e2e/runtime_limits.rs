@@ -216,3 +216,34 @@ async fn a_compiled_component_is_kept_on_disk_and_reused() {
         "the artifact was written again instead of reused"
     );
 }
+
+#[tokio::test]
+async fn the_compiled_cache_keeps_the_most_recently_used_within_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        cache_bytes: 1,
+        max_concurrent_executions: 8,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let first = runtime
+        .load(std::fs::read(hostile()).unwrap().into())
+        .await
+        .unwrap();
+    let echo = sandcron::executors::BUILT_INS
+        .iter()
+        .find(|built_in| built_in.name == "echo")
+        .unwrap();
+    let second = runtime.load(Arc::from(echo.wasm)).await.unwrap();
+    assert_eq!(runtime.kept_in_memory().0, 1);
+    assert!(runtime.cached(&first.sha256).is_none());
+    assert!(runtime.cached(&second.sha256).is_some());
+    let artifacts: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(artifacts[0].starts_with(&second.sha256), "{artifacts:?}");
+}

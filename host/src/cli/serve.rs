@@ -16,11 +16,14 @@ use std::time::Duration;
 
 use clap::Args;
 use sandcron_sdk::duration::parse_duration;
+use sandcron_sdk::size::parse_size;
 
 use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
 use crate::capabilities::Grants;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::private_files;
+use crate::runtime::{DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig};
+use crate::secrets_at_rest::SecretsKeys;
 use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
 
 /// How long running executions get to end once a stop is asked for.
@@ -149,8 +152,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sandcron.db").display()));
+    restrict_sqlite_files(&database_url)?;
+    let cache_bytes = match &args.compiled_cache_size {
+        Some(text) => parse_size(text)
+            .map_err(|e| CliError::Usage(format!("--compiled-cache-size: {e}")))?,
+        None => DEFAULT_CACHE_BYTES,
+    };
     let runtime_config = RuntimeConfig {
         cache_dir: Some(cache_dir(&data_dir)),
+        cache_bytes,
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     };

@@ -2,13 +2,14 @@
 //! latest version, `name@3` for a pinned one).
 //!
 //! An upload is checked and compiled before it is stored (off the async threads, by the
-//! runtime), so a stored version always loads. Uploads are kept in the store, bytes
-//! included, and loaded on first use; the runtime compiles each SHA-256 once and keeps
-//! the artifact on disk, so a restart does not compile again. Uploads belong to a tenant
+//! runtime), so a stored version always loads; the runtime keeps it compiled only once it
+//! is stored, so a refused upload leaves nothing behind. Uploads are kept in the store,
+//! bytes included, and loaded on first use; the runtime keeps each SHA-256 compiled (in
+//! memory and on disk, bounded), so a restart does not compile again. Uploads belong to a tenant
 //! (another tenant's are not found); the built-ins are shared by all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{JobError, Scheduler};
 use crate::executors::BUILT_INS;
@@ -146,8 +147,6 @@ pub enum UploadError {
 /// The executors this node can run.
 pub(super) struct Executors {
     built_ins: HashMap<&'static str, Arc<Executable>>,
-    /// Uploads loaded so far, by SHA-256.
-    uploads: Mutex<HashMap<String, Arc<Executable>>>,
 }
 
 impl Executors {
@@ -161,10 +160,7 @@ impl Executors {
                 .map_err(|e| anyhow::anyhow!("built-in executor {}: {e}", built_in.name))?;
             built_ins.insert(built_in.name, executable);
         }
-        Ok(Self {
-            built_ins,
-            uploads: Mutex::default(),
-        })
+        Ok(Self { built_ins })
     }
 
     /// Whether `name` is a built-in executor.
@@ -193,14 +189,13 @@ impl Executors {
         else {
             return Ok(None);
         };
-        if let Some(loaded) = self.cached(&stored.sha256) {
+        if let Some(loaded) = runtime.cached(&stored.sha256) {
             return Ok(Some(loaded));
         }
         let loaded = runtime
             .load(Arc::from(wasm))
             .await
             .map_err(|e| format!("executor {executor} cannot be loaded: {e}"))?;
-        self.remember(loaded.clone());
         Ok(Some(loaded))
     }
 
@@ -221,29 +216,16 @@ impl Executors {
             )));
         }
         let loaded = runtime
-            .load(wasm.clone())
+            .check(wasm.clone())
             .await
             .map_err(UploadError::NotAnExecutor)?;
         let stored = store
             .put_executor(tenant, name, &loaded.sha256, &loaded.imports, &wasm)
             .await?;
-        self.remember(loaded);
+        let runtime = runtime.clone();
+        // Writing the artifact is file IO: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || runtime.keep(loaded)).await;
         Ok(stored)
-    }
-
-    fn cached(&self, sha256: &str) -> Option<Arc<Executable>> {
-        self.uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sha256)
-            .cloned()
-    }
-
-    fn remember(&self, executable: Arc<Executable>) {
-        self.uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(executable.sha256.clone(), executable);
     }
 }
 
