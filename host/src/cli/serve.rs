@@ -10,6 +10,11 @@
 //! admin token. Otherwise, on the first start against a database that has no admin token,
 //! one is made, printed once to stderr and written to `<data-dir>/admin-token` (mode
 //! 0600), where the CLI on the same machine finds it.
+//!
+//! Secret values are sealed in the store with the keys of `<data-dir>/secrets.key`
+//! (`--secrets-key-file`, or `SANDCRON_SECRETS_KEY`), made on the first start. The data
+//! directory, the SQLite database and its companions, the admin token, the key file and
+//! the component cache are the server's user's alone (`0700` directories, `0600` files).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -164,6 +169,13 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     };
+    let key_file = super::secret::KeyFileArgs {
+        secrets_key_file: args.secrets_key_file.clone(),
+        data_dir: None,
+    }
+    .path(Some(&data_dir))?;
+    let secrets_keys = SecretsKeys::load(&key_file)
+        .map_err(|e| CliError::Error(format!("secrets keys: {e}")))?;
     let dead_after = parse_duration(&args.dead_after)
         .ok()
         .filter(|d| !d.is_zero())
@@ -197,6 +209,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 redact_password(&database_url)
             ))
         })?;
+        restrict_sqlite_files(&database_url)?;
         let runtime = Runtime::new(runtime_config)
             .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
         // Bound first: the member row tells the other nodes where the API answers.
@@ -283,7 +296,26 @@ async fn stop_signal() -> Result<(), CliError> {
     Ok(())
 }
 
-/// The data directory, created if missing, made absolute.
+/// For a SQLite database: its file, created `0600` if missing, and its `-wal` and `-shm`
+/// files made `0600` if present (SQLite gives them the database file's mode when it
+/// creates them).
+fn restrict_sqlite_files(database_url: &str) -> Result<(), CliError> {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    let restricted = private_files::create_or_restrict(Path::new(path)).and_then(|()| {
+        ["-wal", "-shm"].iter().try_for_each(|suffix| {
+            private_files::restrict_if_present(Path::new(&format!("{path}{suffix}")))
+        })
+    });
+    restricted.map_err(|e| CliError::Error(format!("cannot make {path} private: {e}")))
+}
+
+/// The data directory, created (`0700`) if missing, made absolute.
 fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
     let dir = given
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -291,7 +323,7 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
         .ok_or_else(|| {
             CliError::Usage("no data directory: give --data-dir (HOME is not set)".into())
         })?;
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    private_files::create_dir(&dir).map_err(|e| {
         CliError::Error(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
@@ -360,7 +392,7 @@ async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfi
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     match first {
         Some(token) => {
-            write_private(&path, &token)
+            private_files::write(&path, format!("{token}\n").as_bytes())
                 .map_err(|e| CliError::Error(format!("cannot write {}: {e}", path.display())))?;
             eprintln!(
                 "sandcron: admin token (shown once; kept in {}): {token}",
@@ -373,19 +405,6 @@ async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfi
         None => {}
     }
     Ok(AuthConfig::default())
-}
-
-/// Writes `text` to a new file only its owner can read.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]

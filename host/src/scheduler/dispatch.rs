@@ -514,11 +514,18 @@ impl Inner {
         }
         wanted.sort_unstable();
         wanted.dedup();
-        let values = self
+        let mut values = self
             .store
             .secret_values(run.tenant, &wanted)
             .await
             .map_err(|e| format!("cannot read secrets: {e}"))?;
+        if let Some(keys) = &self.config.secrets_keys {
+            for (name, value) in &mut values {
+                *value = keys
+                    .open(run.tenant, name, value)
+                    .map_err(|e| format!("cannot read secret {name}: {e}"))?;
+            }
+        }
         for (key, value) in &mut info.executor_config {
             if value.contains("{{secret:") {
                 *value = super::secrets::substitute(key, value, &values)?;

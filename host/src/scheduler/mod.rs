@@ -246,6 +246,12 @@ impl Scheduler {
             membership_loop: std::sync::Mutex::default(),
         });
         inner.store.join(&inner.member()).await?;
+        if let Some(keys) = &inner.config.secrets_keys {
+            let sealed = crate::secrets_at_rest::seal_stored(&*inner.store, keys).await?;
+            if sealed > 0 {
+                tracing::info!(sealed, key = keys.current_id(), "sealed secret values");
+            }
+        }
         inner.take_over_own().await?;
         // Ticks are only missed while no node runs: with another node alive, an overdue
         // tick is one being claimed late, which must still fire.

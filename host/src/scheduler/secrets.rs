@@ -38,7 +38,11 @@ impl Scheduler {
         if value.is_empty() {
             return Err(FieldError::new("value", "is empty").into());
         }
-        Ok(self.inner.store.put_secret(tenant, name, value).await?)
+        let stored = match &self.inner.config.secrets_keys {
+            Some(keys) => keys.seal(tenant, name, value),
+            None => value.to_string(),
+        };
+        Ok(self.inner.store.put_secret(tenant, name, &stored).await?)
     }
 
     /// Every secret's name and dates.
