@@ -37,15 +37,22 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Creates `path` empty and `0600` if it does not exist, and makes it `0600` if it does:
 /// so that a program that creates it later (SQLite) finds it private, and one that
 /// creates files next to it with the same mode (SQLite's `-wal` and `-shm`) makes them
-/// private too.
+/// private too. An existing file is never opened, only changed by path: closing a
+/// descriptor of a SQLite database would drop the POSIX locks SQLite holds on it in this
+/// process.
 pub fn create_or_restrict(path: &Path) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new()
+    let created = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
         .mode(FILE_MODE)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(FILE_MODE))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Makes `path` `0600` when it exists.

@@ -192,7 +192,7 @@ async fn a_shell_jobs_descendants_die_with_a_killed_server() {
     let command = format!(
         "sleep {seconds} & setsid sleep {seconds} & (sleep {seconds} &) ; sleep {seconds}"
     );
-    manual_job(&server, "sleepers", "shell", json!({"command": command})).await;
+    manual_job(&server, "sleepers", "shell", json!({"command": command, "shell": "true"})).await;
     let run = server.call("POST", "/v1/jobs/sleepers/run", None).await;
     assert_eq!(run.status, 202, "{}", run.text);
     crate::support::eventually("the four sleeps to start", Duration::from_secs(20), || {
@@ -213,7 +213,7 @@ async fn a_shell_jobs_descendants_die_with_a_killed_server() {
 async fn granted_programs_run_as_the_configured_user_without_new_privileges() {
     let server = Server::sqlite(&["--process-user", "nobody"]);
     let command = "id -u; grep NoNewPrivs /proc/self/status; ulimit -c";
-    manual_job(&server, "whoami", "shell", json!({"command": command})).await;
+    manual_job(&server, "whoami", "shell", json!({"command": command, "shell": "true"})).await;
     let execution = server.run_to_end("whoami").await;
     assert_eq!(execution["success"], true, "{execution}");
     let output = execution["output"].as_str().unwrap_or_default();

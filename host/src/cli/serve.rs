@@ -296,9 +296,10 @@ async fn stop_signal() -> Result<(), CliError> {
     Ok(())
 }
 
-/// For a SQLite database: its file, created `0600` if missing, and its `-wal` and `-shm`
-/// files made `0600` if present (SQLite gives them the database file's mode when it
-/// creates them).
+/// For a SQLite database: its file, created `0600` if missing (else made so), and its
+/// `-wal` and `-shm` files made `0600` if present (SQLite gives them the database file's
+/// mode when it creates them). Safe while SQLite has the database open: nothing is
+/// opened but a missing file.
 fn restrict_sqlite_files(database_url: &str) -> Result<(), CliError> {
     let Some(path) = database_url.strip_prefix("sqlite://") else {
         return Ok(());
