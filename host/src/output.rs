@@ -333,7 +333,9 @@ impl Drop for FollowerQueue {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No holder of these locks panics while holding them.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -409,11 +411,19 @@ mod tests {
         let mut keeping_up = followers.follow();
         for chunk in [&b"12345"[..], b"678", b"9"] {
             followers.send(chunk);
-            assert!(stats.buffered_bytes() <= 2 * 8, "{}", stats.buffered_bytes());
+            assert!(
+                stats.buffered_bytes() <= 2 * 8,
+                "{}",
+                stats.buffered_bytes()
+            );
             assert_eq!(keeping_up.next().await.unwrap(), chunk);
         }
         assert_eq!(stats.dropped(), 1);
-        assert_eq!(stats.buffered_bytes(), 0, "a dropped reader's bytes are freed");
+        assert_eq!(
+            stats.buffered_bytes(),
+            0,
+            "a dropped reader's bytes are freed"
+        );
         let told = stuck.next().await.unwrap();
         assert!(
             String::from_utf8_lossy(&told).contains("more than 8 bytes"),

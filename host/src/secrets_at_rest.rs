@@ -291,14 +291,27 @@ mod tests {
         let sealed = keys.seal(7, "db-password", "hunter2");
         assert!(sealed.starts_with("sandcron-aead-v1:k1:"), "{sealed}");
         assert!(!sealed.contains("hunter2"));
-        assert_ne!(sealed, keys.seal(7, "db-password", "hunter2"), "nonces repeat");
+        assert_ne!(
+            sealed,
+            keys.seal(7, "db-password", "hunter2"),
+            "nonces repeat"
+        );
         assert_eq!(keys.open(7, "db-password", &sealed).unwrap(), "hunter2");
-        assert!(matches!(keys.open(8, "db-password", &sealed), Err(OpenError::Corrupt(_))));
-        assert!(matches!(keys.open(7, "other", &sealed), Err(OpenError::Corrupt(_))));
+        assert!(matches!(
+            keys.open(8, "db-password", &sealed),
+            Err(OpenError::Corrupt(_))
+        ));
+        assert!(matches!(
+            keys.open(7, "other", &sealed),
+            Err(OpenError::Corrupt(_))
+        ));
         let mut altered = sealed.clone();
         altered.pop();
         altered.push(if sealed.ends_with('0') { '1' } else { '0' });
-        assert!(matches!(keys.open(7, "db-password", &altered), Err(OpenError::Corrupt(_))));
+        assert!(matches!(
+            keys.open(7, "db-password", &altered),
+            Err(OpenError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -331,13 +344,19 @@ mod tests {
             ("", "no key"),
             ("k1", "entry 1"),
             ("k1 abcd", "32 bytes"),
-            ("k/1 0000000000000000000000000000000000000000000000000000000000000001", "key id"),
+            (
+                "k/1 0000000000000000000000000000000000000000000000000000000000000001",
+                "key id",
+            ),
             (&format!("{ONE}\n{ONE}") as &str, "given twice"),
         ] {
             let error = SecretsKeys::parse(text).unwrap_err();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
-        assert_eq!(keys(&format!("# comment\n\n{ONE},{TWO}")).current_id(), "k2");
+        assert_eq!(
+            keys(&format!("# comment\n\n{ONE},{TWO}")).current_id(),
+            "k2"
+        );
     }
 
     #[test]

@@ -49,9 +49,16 @@ async fn a_granted_program_cannot_be_given_a_preloaded_library() {
         ],
     )
     .await;
-    assert!(!written.exists(), "the preloaded library ran: {}", text(&outcome));
+    assert!(
+        !written.exists(),
+        "the preloaded library ran: {}",
+        text(&outcome)
+    );
     let output = text(&outcome);
-    assert!(output.contains("environment variable LD_PRELOAD is refused"), "{output}");
+    assert!(
+        output.contains("environment variable LD_PRELOAD is refused"),
+        "{output}"
+    );
     let failure = outcome.result.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Denied, "{failure}");
     assert!(failure.to_string().contains("LD_PRELOAD"), "{failure}");
@@ -71,7 +78,11 @@ async fn a_variable_name_holding_an_equals_sign_is_refused() {
         ],
     )
     .await;
-    assert!(!written.exists(), "the preloaded library ran: {}", text(&outcome));
+    assert!(
+        !written.exists(),
+        "the preloaded library ran: {}",
+        text(&outcome)
+    );
     assert_eq!(outcome.result.unwrap_err().kind, FailureKind::Denied);
 }
 
@@ -97,10 +108,26 @@ async fn a_symlinked_multi_call_program_runs_under_the_granted_name() {
     let dir = tempfile::tempdir().unwrap();
     let file = compressed_file(dir.path());
     let outcome = run_granted(&["xzcat"], "xzcat", &[("args", file.to_str().unwrap())]).await;
-    assert!(outcome.succeeded(), "{:?}: {}", outcome.result, text(&outcome));
-    assert!(text(&outcome).contains("hello from xz"), "{}", text(&outcome));
-    assert!(text(&outcome).contains("xzcat ended: exit status 0"), "{}", text(&outcome));
-    assert!(file.exists(), "xzcat changed the file it was asked to print");
+    assert!(
+        outcome.succeeded(),
+        "{:?}: {}",
+        outcome.result,
+        text(&outcome)
+    );
+    assert!(
+        text(&outcome).contains("hello from xz"),
+        "{}",
+        text(&outcome)
+    );
+    assert!(
+        text(&outcome).contains("xzcat ended: exit status 0"),
+        "{}",
+        text(&outcome)
+    );
+    assert!(
+        file.exists(),
+        "xzcat changed the file it was asked to print"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +173,11 @@ fn arm_cleanup(server: &RecordingServer, headers: &[(&str, &str)]) -> std::proce
         format!("url={}", server.url("/stop")),
         "body=0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
     ];
-    config.extend(headers.iter().map(|(name, value)| format!("header.{name}={value}")));
+    config.extend(
+        headers
+            .iter()
+            .map(|(name, value)| format!("header.{name}={value}")),
+    );
     for entry in config {
         args.extend(["--config".to_string(), entry]);
     }
@@ -180,7 +211,10 @@ fn a_cleanup_request_cannot_carry_framing_routing_or_proxy_headers() {
         server.requests()
     );
 
-    let out = arm_cleanup(&server, &[("X-Reason", "deadline"), ("Content-Length", "40")]);
+    let out = arm_cleanup(
+        &server,
+        &[("X-Reason", "deadline"), ("Content-Length", "40")],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let seen = server.requests();
     assert_eq!(seen.len(), 1, "{seen:?}");
@@ -195,7 +229,10 @@ fn a_cleanup_request_cannot_carry_framing_routing_or_proxy_headers() {
     assert_eq!(header("host"), [server.addr.to_string()]);
     assert_eq!(header("x-reason"), ["deadline"]);
     for (name, _) in forbidden.iter().skip(1) {
-        assert!(header(&name.to_ascii_lowercase()).is_empty(), "{name}: {seen:?}");
+        assert!(
+            header(&name.to_ascii_lowercase()).is_empty(),
+            "{name}: {seen:?}"
+        );
     }
     assert_eq!(seen[0].path, "/stop");
 }

@@ -60,12 +60,16 @@ async fn a_live_reader_that_does_not_read_is_dropped_and_the_flood_runs_to_its_e
     let path = format!("/v1/jobs/flood/executions/{id}");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let execution = loop {
-        most_waiting = most_waiting.max(metric(&server, "sandcron_live_output_buffered_bytes").await);
+        most_waiting =
+            most_waiting.max(metric(&server, "sandcron_live_output_buffered_bytes").await);
         let execution = server.get(&path).await.json();
         if !execution["finished_at"].is_null() {
             break execution;
         }
-        assert!(std::time::Instant::now() < deadline, "the flood did not end");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood did not end"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(execution["state"], "succeeded", "{execution}");
@@ -73,8 +77,14 @@ async fn a_live_reader_that_does_not_read_is_dropped_and_the_flood_runs_to_its_e
         most_waiting <= FOLLOWER_BUFFER_BYTES,
         "{most_waiting} bytes waited for one reader (bound {FOLLOWER_BUFFER_BYTES})"
     );
-    assert_eq!(metric(&server, "sandcron_live_followers_dropped_total").await, 1);
-    assert_eq!(metric(&server, "sandcron_live_output_buffered_bytes").await, 0);
+    assert_eq!(
+        metric(&server, "sandcron_live_followers_dropped_total").await,
+        1
+    );
+    assert_eq!(
+        metric(&server, "sandcron_live_output_buffered_bytes").await,
+        0
+    );
 
     let received = reader.bytes().await.unwrap();
     assert!(
@@ -92,7 +102,10 @@ async fn a_live_reader_that_does_not_read_is_dropped_and_the_flood_runs_to_its_e
     // The stored output is the flood's own tail.
     let done = finished(&server, "flood", id).await;
     assert!(
-        done["output"].as_str().unwrap_or_default().ends_with("END-OF-FLOOD\n"),
+        done["output"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("END-OF-FLOOD\n"),
         "{done}"
     );
 }
@@ -141,22 +154,39 @@ async fn refused_uploads_leave_no_compiled_component_behind() {
         node: "test-node".into(),
         ..SchedulerConfig::default()
     };
-    let scheduler = Scheduler::start(store, runtime.clone(), config).await.unwrap();
+    let scheduler = Scheduler::start(store, runtime.clone(), config)
+        .await
+        .unwrap();
     let (built_ins, _) = runtime.kept_in_memory();
     let on_disk = artifacts(&cache);
-    assert!(built_ins > 0 && on_disk == built_ins, "{built_ins} {on_disk}");
+    assert!(
+        built_ins > 0 && on_disk == built_ins,
+        "{built_ins} {on_disk}"
+    );
 
     for seed in 0..40 {
         let refused = scheduler
-            .upload_executor(DEFAULT_TENANT, &format!("nope{seed}"), empty_component(seed).into())
+            .upload_executor(
+                DEFAULT_TENANT,
+                &format!("nope{seed}"),
+                empty_component(seed).into(),
+            )
             .await;
         assert!(
             matches!(refused, Err(UploadError::NotAnExecutor(_))),
             "{seed}: {refused:?}"
         );
     }
-    assert_eq!(runtime.kept_in_memory().0, built_ins, "refused uploads kept in memory");
-    assert_eq!(artifacts(&cache), on_disk, "refused uploads left artifacts on disk");
+    assert_eq!(
+        runtime.kept_in_memory().0,
+        built_ins,
+        "refused uploads kept in memory"
+    );
+    assert_eq!(
+        artifacts(&cache),
+        on_disk,
+        "refused uploads left artifacts on disk"
+    );
 
     let wasm = std::fs::read(hostile()).unwrap();
     scheduler
@@ -189,10 +219,15 @@ async fn a_shell_jobs_descendants_die_with_a_killed_server() {
     let seconds = format!("{}.4321", 90_000 + std::process::id() % 9_000);
     // One in the background, one in a new session (out of the process group), one whose
     // parent exits at once (an orphan), and the shell's own.
-    let command = format!(
-        "sleep {seconds} & setsid sleep {seconds} & (sleep {seconds} &) ; sleep {seconds}"
-    );
-    manual_job(&server, "sleepers", "shell", json!({"command": command, "shell": "true"})).await;
+    let command =
+        format!("sleep {seconds} & setsid sleep {seconds} & (sleep {seconds} &) ; sleep {seconds}");
+    manual_job(
+        &server,
+        "sleepers",
+        "shell",
+        json!({"command": command, "shell": "true"}),
+    )
+    .await;
     let run = server.call("POST", "/v1/jobs/sleepers/run", None).await;
     assert_eq!(run.status, 202, "{}", run.text);
     crate::support::eventually("the four sleeps to start", Duration::from_secs(20), || {
@@ -213,7 +248,13 @@ async fn a_shell_jobs_descendants_die_with_a_killed_server() {
 async fn granted_programs_run_as_the_configured_user_without_new_privileges() {
     let server = Server::sqlite(&["--process-user", "nobody"]);
     let command = "id -u; grep NoNewPrivs /proc/self/status; ulimit -c";
-    manual_job(&server, "whoami", "shell", json!({"command": command, "shell": "true"})).await;
+    manual_job(
+        &server,
+        "whoami",
+        "shell",
+        json!({"command": command, "shell": "true"}),
+    )
+    .await;
     let execution = server.run_to_end("whoami").await;
     assert_eq!(execution["success"], true, "{execution}");
     let output = execution["output"].as_str().unwrap_or_default();

@@ -208,7 +208,11 @@ async fn secret_values_are_sealed_at_rest_and_sealed_again_after_a_key_rotation(
     for server in servers {
         let backend = server.backend;
         let set = server
-            .call("PUT", "/v1/secrets/db-password", Some(json!({"value": "hunter2"})))
+            .call(
+                "PUT",
+                "/v1/secrets/db-password",
+                Some(json!({"value": "hunter2"})),
+            )
             .await;
         assert_eq!(set.status, 201, "{backend}: {}", set.text);
         let stored = stored_value(&server, "db-password").await;
@@ -238,7 +242,11 @@ async fn secret_values_are_sealed_at_rest_and_sealed_again_after_a_key_rotation(
             "--data-dir",
             server.data_dir().to_str().unwrap(),
         ]);
-        assert!(rotated.status.success(), "{}", crate::support::stderr(&rotated));
+        assert!(
+            rotated.status.success(),
+            "{}",
+            crate::support::stderr(&rotated)
+        );
         let key_id = crate::support::stdout(&rotated)
             .split_whitespace()
             .nth(3)
@@ -311,7 +319,10 @@ async fn the_data_directory_and_its_files_are_the_servers_users_alone() {
         let mode = std::fs::metadata(&path).unwrap().mode() & 0o777;
         assert_eq!(mode, expected, "{}", path.display());
     }
-    let artifacts: Vec<_> = std::fs::read_dir(data.join("cache")).unwrap().flatten().collect();
+    let artifacts: Vec<_> = std::fs::read_dir(data.join("cache"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert!(!artifacts.is_empty());
     for artifact in artifacts {
         assert_eq!(artifact.metadata().unwrap().mode() & 0o777, 0o600);

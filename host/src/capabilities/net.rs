@@ -635,7 +635,12 @@ mod tests {
     #[test]
     fn a_wildcard_never_reaches_loopback_through_an_ipv6_spelling() {
         let wildcard = policy(&["*:*"]);
-        for host in ["::127.0.0.1", "::ffff:0:127.0.0.1", "::ffff:127.0.0.1", "2002:7f00:1::1"] {
+        for host in [
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:127.0.0.1",
+            "2002:7f00:1::1",
+        ] {
             let err = wildcard.check(&at(host, 4222), "x").unwrap_err();
             assert!(err.contains("loopback"), "{host}: {err}");
         }

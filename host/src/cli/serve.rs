@@ -28,8 +28,8 @@ use crate::api::AuthConfig;
 use crate::capabilities::Grants;
 use crate::private_files;
 use crate::runtime::{DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig};
-use crate::secrets_at_rest::SecretsKeys;
 use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
+use crate::secrets_at_rest::SecretsKeys;
 
 /// How long running executions get to end once a stop is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -159,8 +159,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sandcron.db").display()));
     restrict_sqlite_files(&database_url)?;
     let cache_bytes = match &args.compiled_cache_size {
-        Some(text) => parse_size(text)
-            .map_err(|e| CliError::Usage(format!("--compiled-cache-size: {e}")))?,
+        Some(text) => {
+            parse_size(text).map_err(|e| CliError::Usage(format!("--compiled-cache-size: {e}")))?
+        }
         None => DEFAULT_CACHE_BYTES,
     };
     let runtime_config = RuntimeConfig {
@@ -174,8 +175,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         data_dir: None,
     }
     .path(Some(&data_dir))?;
-    let secrets_keys = SecretsKeys::load(&key_file)
-        .map_err(|e| CliError::Error(format!("secrets keys: {e}")))?;
+    let secrets_keys =
+        SecretsKeys::load(&key_file).map_err(|e| CliError::Error(format!("secrets keys: {e}")))?;
     let dead_after = parse_duration(&args.dead_after)
         .ok()
         .filter(|d| !d.is_zero())

@@ -157,10 +157,7 @@ impl ComponentCache {
 
     fn artifact_path(&self, sha256: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
-        Some(dir.join(format!(
-            "{sha256}-{}{ARTIFACT_SUFFIX}",
-            self.engine_hash
-        )))
+        Some(dir.join(format!("{sha256}-{}{ARTIFACT_SUFFIX}", self.engine_hash)))
     }
 
     fn lock(&self) -> MutexGuard<'_, Memory> {
@@ -184,7 +181,12 @@ fn evict_artifacts(dir: &Path, max_bytes: u64, keep: &Path) {
     };
     let mut artifacts: Vec<(SystemTime, u64, PathBuf)> = entries
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().ends_with(ARTIFACT_SUFFIX))
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with(ARTIFACT_SUFFIX)
+        })
         .filter_map(|entry| {
             let metadata = entry.metadata().ok()?;
             Some((metadata.accessed().ok()?, metadata.len(), entry.path()))

@@ -47,9 +47,10 @@ pub fn guest_headers(
             if map.contains_key(&CONTENT_LENGTH) {
                 return Err("header content-length is given twice".into());
             }
-            let declared = value.to_str().ok().filter(|v| {
-                !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
-            });
+            let declared = value
+                .to_str()
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
             if declared != Some(body_len.to_string().as_str()) {
                 return Err(format!(
                     "header content-length is {value:?} but the body has {body_len} bytes"
@@ -90,7 +91,9 @@ mod tests {
         ] {
             let error = guest_headers(&headers(&[(name, "x")]), 0, "a.example").unwrap_err();
             assert!(error.contains("is forbidden"), "{name}: {error}");
-            assert!(is_forbidden(&HeaderName::from_bytes(name.as_bytes()).unwrap()));
+            assert!(is_forbidden(
+                &HeaderName::from_bytes(name.as_bytes()).unwrap()
+            ));
         }
     }
 

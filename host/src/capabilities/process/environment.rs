@@ -107,7 +107,10 @@ mod tests {
             "TZDIR",
         ] {
             let error = check(&env(&[("PATH", "/bin"), (name, "/x")]), false).unwrap_err();
-            assert!(error.contains(&format!("variable {name} is refused")), "{error}");
+            assert!(
+                error.contains(&format!("variable {name} is refused")),
+                "{error}"
+            );
         }
     }
 

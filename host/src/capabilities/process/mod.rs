@@ -18,7 +18,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::process::{self as wit, Command, Error, ExitStatus, Host};
 use crate::output::OutputSink;
-pub use policy::{Program, ProcessPolicy, Refusal};
+pub use policy::{ProcessPolicy, Program, Refusal};
 
 /// The host side of `sandcron:executor/process` for one execution.
 ///

@@ -313,7 +313,12 @@ mod tests {
     fn a_grant_names_one_user_and_a_narrower_grant_never_picks_it() {
         let mut tenant = ProcessPolicy::only(&["/bin/sh", "user:nobody"]).unwrap();
         assert_eq!(tenant.user(), Some("nobody"));
-        assert!(tenant.allow("user:daemon").unwrap_err().contains("one user"));
+        assert!(
+            tenant
+                .allow("user:daemon")
+                .unwrap_err()
+                .contains("one user")
+        );
         assert!(tenant.allow("user:no-such-user-here").is_err());
         let job = ProcessPolicy::only(&["/bin/sh", "user:daemon"]).unwrap();
         assert_eq!(tenant.intersect(&job).user(), Some("nobody"));

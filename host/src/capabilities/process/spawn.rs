@@ -128,9 +128,9 @@ async fn start(spawn: &Spawn) -> std::io::Result<Started> {
         }
         // SAFETY: `apply` is async-signal-safe (see `confine`).
         unsafe { command.pre_exec(move || confinement.apply()) };
-        let child = command.spawn().map_err(|e| {
-            std::io::Error::other(warden::describe_start_error(&spawn.program, &e))
-        })?;
+        let child = command
+            .spawn()
+            .map_err(|e| std::io::Error::other(warden::describe_start_error(&spawn.program, &e)))?;
         let pgid = child.id().map(|pid| pid as i32);
         return Ok(Started {
             child,

@@ -119,7 +119,11 @@ impl Orders {
             self.args.len().to_string().into(),
         ];
         args.extend(self.args.iter().map(OsString::from));
-        args.extend(self.env.iter().map(|(k, v)| OsString::from(format!("{k}={v}"))));
+        args.extend(
+            self.env
+                .iter()
+                .map(|(k, v)| OsString::from(format!("{k}={v}"))),
+        );
         args
     }
 
@@ -163,7 +167,11 @@ impl Orders {
         }
         let strings = |list: &[OsString]| -> Result<Vec<String>, String> {
             list.iter()
-                .map(|arg| arg.to_str().map(str::to_string).ok_or("not UTF-8".to_string()))
+                .map(|arg| {
+                    arg.to_str()
+                        .map(str::to_string)
+                        .ok_or("not UTF-8".to_string())
+                })
                 .collect()
         };
         let env = strings(&rest[count..])?
@@ -236,7 +244,9 @@ impl Orders {
         }
         // SAFETY: `apply` is async-signal-safe (see `confine`).
         unsafe { command.pre_exec(move || confinement.apply()) };
-        command.spawn().map_err(|e| describe_start_error(&self.program, &e))
+        command
+            .spawn()
+            .map_err(|e| describe_start_error(&self.program, &e))
     }
 }
 
@@ -286,9 +296,11 @@ fn watch(lifeline: &OwnedFd, mut child: std::process::Child) -> i32 {
     while !descendants().is_empty() && Instant::now() < deadline {
         reap_orphans(0);
         let left = deadline.saturating_duration_since(Instant::now());
-        if let Readable::Lifeline =
-            wait_readable(lifeline.as_raw_fd(), -1, Some(left.min(Duration::from_millis(20))))
-        {
+        if let Readable::Lifeline = wait_readable(
+            lifeline.as_raw_fd(),
+            -1,
+            Some(left.min(Duration::from_millis(20))),
+        ) {
             break;
         }
     }
