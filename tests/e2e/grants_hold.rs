@@ -31,29 +31,33 @@ fn text(outcome: &ExecutionOutcome) -> String {
 /// `MEMUSAGE_OUTPUT`, as whatever user the program runs as.
 const LIBMEMUSAGE: &str = "/usr/lib/x86_64-linux-gnu/libmemusage.so";
 
+/// Runs a granted `/bin/echo` with the config key `key` set to `value` and
+/// `MEMUSAGE_OUTPUT` naming a file, and checks that the file was not written (the library
+/// was not preloaded).
+async fn echo_preloading(key: &str, value: &str) -> ExecutionOutcome {
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("written-by-the-loader");
+    let config = [
+        ("args", "hello"),
+        (key, value),
+        ("env.MEMUSAGE_OUTPUT", written.to_str().unwrap()),
+    ];
+    let outcome = run_granted(&["/bin/echo"], "/bin/echo", &config).await;
+    assert!(
+        !written.exists(),
+        "the preloaded library ran: {}",
+        text(&outcome)
+    );
+    outcome
+}
+
 #[tokio::test]
 async fn a_granted_program_cannot_be_given_a_preloaded_library() {
     assert!(
         Path::new(LIBMEMUSAGE).exists(),
         "{LIBMEMUSAGE} is missing: install Debian's libc-dev-bin / libc6 (it ships with glibc)"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let written = dir.path().join("written-by-the-loader");
-    let outcome = run_granted(
-        &["/bin/echo"],
-        "/bin/echo",
-        &[
-            ("args", "hello"),
-            ("env.LD_PRELOAD", LIBMEMUSAGE),
-            ("env.MEMUSAGE_OUTPUT", written.to_str().unwrap()),
-        ],
-    )
-    .await;
-    assert!(
-        !written.exists(),
-        "the preloaded library ran: {}",
-        text(&outcome)
-    );
+    let outcome = echo_preloading("env.LD_PRELOAD", LIBMEMUSAGE).await;
     let output = text(&outcome);
     assert!(
         output.contains("environment variable LD_PRELOAD is refused"),
@@ -66,23 +70,8 @@ async fn a_granted_program_cannot_be_given_a_preloaded_library() {
 
 #[tokio::test]
 async fn a_variable_name_holding_an_equals_sign_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let written = dir.path().join("written-by-the-loader");
     let name = format!("env.LD_PRELOAD={LIBMEMUSAGE}:");
-    let outcome = run_granted(
-        &["/bin/echo"],
-        "/bin/echo",
-        &[
-            (name.as_str(), ""),
-            ("env.MEMUSAGE_OUTPUT", written.to_str().unwrap()),
-        ],
-    )
-    .await;
-    assert!(
-        !written.exists(),
-        "the preloaded library ran: {}",
-        text(&outcome)
-    );
+    let outcome = echo_preloading(&name, "").await;
     assert_eq!(outcome.result.unwrap_err().kind, FailureKind::Denied);
 }
 

@@ -212,6 +212,25 @@ fn sleepers(seconds: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Creates a job `name` that runs `command` through `/bin/sh` with the built-in shell.
+async fn shell_job(server: &Server, name: &str, command: &str) {
+    let config = json!({"command": command, "shell": "true"});
+    manual_job(server, name, "shell", config).await;
+}
+
+/// Kills, by their ids, the `sleep SECONDS` processes still alive when dropped, so that a
+/// failing test leaves none behind.
+struct KillOnDrop(String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in sleepers(&self.0) {
+            // SAFETY: kill has no memory effects; the pid is one of this test's sleeps.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_shell_jobs_descendants_die_with_a_killed_server() {
     let mut server = Server::sqlite(&[]);
@@ -221,13 +240,8 @@ async fn a_shell_jobs_descendants_die_with_a_killed_server() {
     // parent exits at once (an orphan), and the shell's own.
     let command =
         format!("sleep {seconds} & setsid sleep {seconds} & (sleep {seconds} &) ; sleep {seconds}");
-    manual_job(
-        &server,
-        "sleepers",
-        "shell",
-        json!({"command": command, "shell": "true"}),
-    )
-    .await;
+    shell_job(&server, "sleepers", &command).await;
+    let _cleanup = KillOnDrop(seconds.clone());
     let run = server.call("POST", "/v1/jobs/sleepers/run", None).await;
     assert_eq!(run.status, 202, "{}", run.text);
     crate::support::eventually("the four sleeps to start", Duration::from_secs(20), || {
@@ -248,13 +262,7 @@ async fn a_shell_jobs_descendants_die_with_a_killed_server() {
 async fn granted_programs_run_as_the_configured_user_without_new_privileges() {
     let server = Server::sqlite(&["--process-user", "nobody"]);
     let command = "id -u; grep NoNewPrivs /proc/self/status; ulimit -c";
-    manual_job(
-        &server,
-        "whoami",
-        "shell",
-        json!({"command": command, "shell": "true"}),
-    )
-    .await;
+    shell_job(&server, "whoami", command).await;
     let execution = server.run_to_end("whoami").await;
     assert_eq!(execution["success"], true, "{execution}");
     let output = execution["output"].as_str().unwrap_or_default();

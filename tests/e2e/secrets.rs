@@ -7,6 +7,16 @@ use serde_json::json;
 
 use crate::support::{Server, fresh_postgres_database, hostile};
 
+/// Sets the default tenant's secret `name` to `value` over the API; the answer's status.
+async fn put_secret(server: &Server, name: &str, value: &str) -> u16 {
+    let path = format!("/v1/secrets/{name}");
+    let reply = server
+        .call("PUT", &path, Some(json!({"value": value})))
+        .await;
+    assert!(reply.status < 300, "{}: {}", server.backend, reply.text);
+    reply.status
+}
+
 #[tokio::test]
 async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
     let grant = ["--allow", "secrets=db-password"];
@@ -17,22 +27,8 @@ async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
     let component = std::fs::read(hostile()).unwrap();
     for server in servers {
         let backend = server.backend;
-        let set = server
-            .call(
-                "PUT",
-                "/v1/secrets/db-password",
-                Some(json!({"value": "hunter2"})),
-            )
-            .await;
-        assert_eq!(set.status, 201, "{backend}: {}", set.text);
-        let again = server
-            .call(
-                "PUT",
-                "/v1/secrets/db-password",
-                Some(json!({"value": "hunter2"})),
-            )
-            .await;
-        assert_eq!(again.status, 200, "{backend}: {}", again.text);
+        assert_eq!(put_secret(&server, "db-password", "hunter2").await, 201);
+        assert_eq!(put_secret(&server, "db-password", "hunter2").await, 200);
         let other = server
             .call("PUT", "/v1/secrets/other", Some(json!({"value": "s3cr3t"})))
             .await;
@@ -201,20 +197,9 @@ async fn stored_value(server: &Server, name: &str) -> String {
 
 #[tokio::test]
 async fn secret_values_are_sealed_at_rest_and_sealed_again_after_a_key_rotation() {
-    let servers = [
-        Server::sqlite(&[]),
-        Server::postgres(&fresh_postgres_database().await, &[]),
-    ];
-    for server in servers {
+    for server in crate::support::each_server().await {
         let backend = server.backend;
-        let set = server
-            .call(
-                "PUT",
-                "/v1/secrets/db-password",
-                Some(json!({"value": "hunter2"})),
-            )
-            .await;
-        assert_eq!(set.status, 201, "{backend}: {}", set.text);
+        assert_eq!(put_secret(&server, "db-password", "hunter2").await, 201);
         let stored = stored_value(&server, "db-password").await;
         assert!(
             stored.starts_with("sandcron-aead-v1:") && !stored.contains("hunter2"),
