@@ -7,6 +7,7 @@
 //! [`runtime::ExecutionOutcome`] back. See `docs/architecture.md` for the map.
 
 pub mod api;
+pub mod app;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
@@ -14,8 +15,10 @@ pub mod executors;
 pub mod jobs;
 pub mod output;
 pub mod private_files;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
+pub mod secrets;
 pub mod secrets_at_rest;
 pub mod store;
 pub mod tenants;

@@ -13,16 +13,14 @@
 //! needs the same keys.
 //!
 //! A stored value without the prefix is a plaintext value written before encryption
-//! existed: it is read as it is, and sealed at start-up ([`seal_stored`]), as is a value
-//! sealed under an older key.
+//! existed: it is read as it is, and sealed at start-up
+//! ([`crate::secrets::Secrets::seal_stored`]), as is a value sealed under an older key.
 
 use std::fmt;
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-
-use crate::store::{Store, StoreError};
 
 /// What starts every sealed value.
 const PREFIX: &str = "sandcron-aead-v1:";
@@ -198,41 +196,6 @@ impl SecretsKeys {
     fn current(&self) -> &Key {
         self.keys.last().expect("parse keeps at least one key")
     }
-}
-
-/// Seals again every stored value that is plaintext or sealed under an older key, each
-/// with a compare-and-set (a value changed meanwhile is left to its writer); returns how
-/// many were sealed. A value that does not open is logged and left as it is.
-pub async fn seal_stored(store: &dyn Store, keys: &SecretsKeys) -> Result<usize, StoreError> {
-    let mut sealed = 0;
-    for tenant in store.list_tenants().await? {
-        let names: Vec<String> = store
-            .list_secrets(tenant.id)
-            .await?
-            .into_iter()
-            .map(|secret| secret.name)
-            .collect();
-        for (name, stored) in store.secret_values(tenant.id, &names).await? {
-            if !keys.needs_sealing(&stored) {
-                continue;
-            }
-            let value = match keys.open(tenant.id, &name, &stored) {
-                Ok(value) => value,
-                Err(error) => {
-                    tracing::warn!(tenant = tenant.name, name, %error, "a secret cannot be sealed again");
-                    continue;
-                }
-            };
-            let resealed = keys.seal(tenant.id, &name, &value);
-            if store
-                .replace_secret_value(tenant.id, &name, &stored, &resealed)
-                .await?
-            {
-                sealed += 1;
-            }
-        }
-    }
-    Ok(sealed)
 }
 
 /// What a sealed value is bound to: its tenant and its name.

@@ -136,8 +136,10 @@ fn artifacts(dir: &std::path::Path) -> usize {
 
 #[tokio::test]
 async fn refused_uploads_leave_no_compiled_component_behind() {
+    use sandcron::app::App;
+    use sandcron::registry::UploadError;
     use sandcron::runtime::{Runtime, RuntimeConfig};
-    use sandcron::scheduler::{Scheduler, SchedulerConfig, UploadError};
+    use sandcron::scheduler::SchedulerConfig;
     use sandcron::store::DEFAULT_TENANT;
 
     let data = tempfile::tempdir().unwrap();
@@ -154,9 +156,7 @@ async fn refused_uploads_leave_no_compiled_component_behind() {
         node: "test-node".into(),
         ..SchedulerConfig::default()
     };
-    let scheduler = Scheduler::start(store, runtime.clone(), config)
-        .await
-        .unwrap();
+    let app = App::start(store, runtime.clone(), config).await.unwrap();
     let (built_ins, _) = runtime.kept_in_memory();
     let on_disk = artifacts(&cache);
     assert!(
@@ -165,8 +165,9 @@ async fn refused_uploads_leave_no_compiled_component_behind() {
     );
 
     for seed in 0..40 {
-        let refused = scheduler
-            .upload_executor(
+        let refused = app
+            .registry
+            .upload(
                 DEFAULT_TENANT,
                 &format!("nope{seed}"),
                 empty_component(seed).into(),
@@ -189,13 +190,13 @@ async fn refused_uploads_leave_no_compiled_component_behind() {
     );
 
     let wasm = std::fs::read(hostile()).unwrap();
-    scheduler
-        .upload_executor(DEFAULT_TENANT, "hostile", wasm.into())
+    app.registry
+        .upload(DEFAULT_TENANT, "hostile", wasm.into())
         .await
         .unwrap();
     assert_eq!(runtime.kept_in_memory().0, built_ins + 1);
     assert_eq!(artifacts(&cache), on_disk + 1);
-    scheduler.shutdown(Duration::from_secs(5)).await;
+    app.scheduler.shutdown(Duration::from_secs(5)).await;
 }
 
 /// The living processes whose command line is exactly `sleep SECONDS`.

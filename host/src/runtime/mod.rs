@@ -233,6 +233,9 @@ impl Runtime {
             .compile(&sha256, wasm)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         let imports = import_names(&self.inner.engine, &component);
+        if let Some(why) = capabilities::left_out(&imports) {
+            return Err(LoadError::UnknownImport(why));
+        }
         let pre = self
             .inner
             .linker
