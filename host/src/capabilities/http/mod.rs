@@ -29,8 +29,10 @@ use wasmtime_wasi_http::{
     WasiHttpHooks, WasiHttpView,
 };
 
+use tokio_util::task::TaskTracker;
+
 use super::CapabilityStates;
-use super::unit::{Capability, Holds, Policy, SharedState};
+use super::unit::{Capability, Holds, Policy, SharedState, settle_tracker};
 use crate::output::OutputSink;
 pub use client::HttpClient;
 use client::IoFuture;
@@ -91,12 +93,12 @@ pub struct HttpShared {
     /// Outgoing HTTP connections, kept per target (scheme, checked address, TLS name).
     client: HttpClient,
     /// The `http-cleanup` requests being sent in the background.
-    cleanups: cleanup::Background,
+    cleanups: TaskTracker,
 }
 
 impl SharedState for HttpShared {
     async fn settle(&self, within: Duration) {
-        self.cleanups.settle(within).await;
+        settle_tracker(&self.cleanups, within).await;
     }
 }
 
