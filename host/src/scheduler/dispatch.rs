@@ -17,7 +17,6 @@ use super::Inner;
 use super::active::ActiveGuard;
 use super::backoff::retry_delay;
 use crate::capabilities::Grants;
-use crate::capabilities::process::ProcessPolicy;
 use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::secrets::UsedSecrets;
@@ -243,7 +242,8 @@ impl Inner {
         let (tenant, grants) = match policy {
             Some(policy) => (
                 policy.name.clone(),
-                after_run_grants(run, policy).unwrap_or_default(),
+                after_run_grants(run, policy, self.config.process_user.as_deref())
+                    .unwrap_or_default(),
             ),
             None => (String::new(), Grants::default()),
         };
@@ -579,7 +579,7 @@ impl Inner {
         executable: &Executable,
     ) -> Result<(ExecutionInfo, Grants, UsedSecrets), String> {
         let mut info = self.execution_info(run);
-        let mut grants = grants_for(run, policy)?;
+        let mut grants = grants_for(run, policy, self.config.process_user.as_deref())?;
         let used = self
             .secrets
             .fill(
@@ -596,27 +596,45 @@ impl Inner {
 /// What a run's executor may do: its tenant's grants (for the default tenant, the node's),
 /// and for the default tenant's built-in shell any program unless the node's grants name
 /// some (as Dkron's shell executor, which runs as the node's user); another tenant's shell
-/// runs only the programs granted to it. A job's own `grants` narrow them.
-fn grants_for(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
+/// runs only the programs granted to it. A job's own `grants` narrow them. Programs run
+/// as the user the tenant's grant names, else as the node's `process_user`.
+fn grants_for(
+    run: &Run,
+    policy: &TenantPolicy,
+    process_user: Option<&str>,
+) -> Result<Grants, String> {
     let mut grants = policy.grants.clone();
     if run.tenant == DEFAULT_TENANT
         && run.spec.executor == "shell"
-        && grants.process == ProcessPolicy::Nothing
+        && grants.process.allows_nothing()
     {
-        grants.process = ProcessPolicy::Any;
+        grants.process.allow_any_program();
     }
-    narrowed_by_job(run, grants)
+    narrowed_by_job(run, grants, process_user)
 }
 
-/// What a job's processors and webhooks may do: its tenant's grants narrowed by the
+/// What a job's processors and notifications may do: its tenant's grants narrowed by the
 /// job's own `grants`, without the built-in shell's allowance (that is the executor's).
-fn after_run_grants(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
-    narrowed_by_job(run, policy.grants.clone())
+fn after_run_grants(
+    run: &Run,
+    policy: &TenantPolicy,
+    process_user: Option<&str>,
+) -> Result<Grants, String> {
+    narrowed_by_job(run, policy.grants.clone(), process_user)
 }
 
-fn narrowed_by_job(run: &Run, mut grants: Grants) -> Result<Grants, String> {
+/// `grants` narrowed by the job's own `grants`, programs running as `process_user`
+/// unless the grant names a user.
+fn narrowed_by_job(
+    run: &Run,
+    mut grants: Grants,
+    process_user: Option<&str>,
+) -> Result<Grants, String> {
     if let Some(narrower) = job_grants(&run.spec).map_err(|e| e.to_string())? {
         grants.narrow(&narrower);
+    }
+    if let Some(user) = process_user {
+        grants.process.run_as_by_default(user);
     }
     Ok(grants)
 }
