@@ -56,8 +56,13 @@ fn job(name: &str, command: &str, extra: Value) -> Value {
 /// Runs `name` and waits until its execution shows what ran after it under `key`
 /// (`processors` or `notifications`) with every step settled; the execution.
 async fn run_and_settle(server: &Server, name: &str, key: &str) -> Value {
+    run_and_settle_as(server, &server.admin_token, name, key).await
+}
+
+/// [`run_and_settle`] with `token` (another tenant's job).
+async fn run_and_settle_as(server: &Server, token: &str, name: &str, key: &str) -> Value {
     let run = server
-        .call("POST", &format!("/v1/jobs/{name}/run"), None)
+        .call_as(Some(token), "POST", &format!("/v1/jobs/{name}/run"), None)
         .await;
     assert_eq!(run.status, 202, "{}", run.text);
     let path = format!("/v1/jobs/{name}/executions/{}", run.json()["id"]);
@@ -65,7 +70,7 @@ async fn run_and_settle(server: &Server, name: &str, key: &str) -> Value {
         &format!("{path} to show its {key}"),
         Duration::from_secs(60),
         || async {
-            let execution = server.get(&path).await.json();
+            let execution = server.call_as(Some(token), "GET", &path, None).await.json();
             let settled = execution[key]
                 .as_array()
                 .is_some_and(|steps| steps.iter().all(|step| !step["ok"].is_null()));
@@ -432,23 +437,7 @@ async fn dkron_s_server_webhook_flags_report_every_job_without_rules() {
 
 #[tokio::test]
 async fn mail_goes_through_the_relay_over_starttls() {
-    let relay = peer_env("SANDCRON_TEST_SMTP");
-    let authority = peer_env("SANDCRON_TEST_SMTP_CA");
-    let maildir = std::path::PathBuf::from(peer_env("SANDCRON_TEST_SMTP_MAILDIR")).join("new");
-    let (_, port) = relay.rsplit_once(':').unwrap();
-    let server = Server::sqlite_with_env(
-        &[
-            "--mail-host",
-            "localhost",
-            "--mail-port",
-            port,
-            "--mail-tls",
-            "required",
-            "--mail-from",
-            "cron@example.com",
-        ],
-        &[("SSL_CERT_FILE", authority.as_str())],
-    );
+    let server = mail_server(&[]);
     let marker = format!(
         "mail-{}-{}",
         std::process::id(),
@@ -477,17 +466,134 @@ async fn mail_goes_through_the_relay_over_starttls() {
     let mail = eventually(
         "the relay to keep the mail",
         Duration::from_secs(10),
-        || async {
-            std::fs::read_dir(&maildir)
-                .ok()?
-                .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-                .find(|mail| mail.contains(&marker))
-        },
+        || async { mails_with(&marker).into_iter().next() },
     )
     .await;
     assert!(mail.contains("Subject: mailer success"), "{mail}");
     assert!(mail.contains("To: ops@example.com"), "{mail}");
     assert!(mail.contains("From: cron@example.com"), "{mail}");
+}
+
+/// A server whose mail goes through the aiosmtpd relay over STARTTLS (required), from
+/// cron@example.com, with `extra` flags.
+fn mail_server(extra: &[&str]) -> Server {
+    let relay = peer_env("SANDCRON_TEST_SMTP");
+    let authority = peer_env("SANDCRON_TEST_SMTP_CA");
+    let (_, port) = relay.rsplit_once(':').unwrap();
+    let mut flags = vec![
+        "--mail-host",
+        "localhost",
+        "--mail-port",
+        port,
+        "--mail-tls",
+        "required",
+        "--mail-from",
+        "cron@example.com",
+    ];
+    flags.extend_from_slice(extra);
+    Server::sqlite_with_env(&flags, &[("SSL_CERT_FILE", authority.as_str())])
+}
+
+/// The mails the relay kept that hold `marker`.
+fn mails_with(marker: &str) -> Vec<String> {
+    let maildir = std::path::PathBuf::from(peer_env("SANDCRON_TEST_SMTP_MAILDIR")).join("new");
+    std::fs::read_dir(&maildir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .filter(|mail| mail.contains(marker))
+        .collect()
+}
+
+#[tokio::test]
+async fn mail_reaches_only_the_recipients_a_tenant_is_granted() {
+    // The default tenant may mail example.com only; the relay's default rule mails each
+    // job's owner_email.
+    let server = mail_server(&["--allow", "mail=example.com"]);
+    let marker = format!(
+        "granted-mail-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    let acme = crate::support::tenant(&server, "acme").await;
+    let mailing = |name: &str, to: &str| {
+        job(
+            name,
+            &format!("echo {marker}"),
+            json!({"notify": [{"on": "always", "email": {
+                "to": [to], "subject": "{{.JobName}} {{.Event}}", "body": "{{.Output}}"
+            }}]}),
+        )
+    };
+    let create = |token: String, spec: Value| {
+        let server = &server;
+        async move {
+            let created = server
+                .call_as(Some(&token), "POST", "/v1/jobs", Some(spec))
+                .await;
+            assert_eq!(created.status, 201, "{}", created.text);
+        }
+    };
+    let refused = |execution: &Value, to: &str| {
+        let notification = &execution["notifications"][0];
+        assert_eq!(notification["ok"], false, "{execution}");
+        assert_eq!(notification["attempts"], 1, "not tried again: {execution}");
+        let error = notification["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("mail to {to} denied")) && error.contains("mail grant"),
+            "{error}"
+        );
+    };
+
+    // A hosted tenant is granted nobody: neither its own rule nor the server's default
+    // rule (to the owner_email it chose) reaches the relay.
+    create(acme.clone(), mailing("spam", "victim@elsewhere.test")).await;
+    refused(
+        &run_and_settle_as(&server, &acme, "spam", "notifications").await,
+        "victim@elsewhere.test",
+    );
+    let owner_mail = job(
+        "owned",
+        &format!("echo {marker}"),
+        json!({"owner_email": "owner@elsewhere.test"}),
+    );
+    create(acme.clone(), owner_mail).await;
+    refused(
+        &run_and_settle_as(&server, &acme, "owned", "notifications").await,
+        "owner@elsewhere.test",
+    );
+
+    // The admin grants it one domain: mail to it is delivered, and only to it.
+    let granted = server
+        .put("/v1/tenants/acme/grants", json!({"mail": ["example.com"]}))
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    create(acme.clone(), mailing("granted", "ops@example.com")).await;
+    let execution = run_and_settle_as(&server, &acme, "granted", "notifications").await;
+    assert_eq!(execution["notifications"][0]["ok"], true, "{execution}");
+
+    // The default tenant is held to the server's `--allow mail=…`.
+    create(
+        server.admin_token.clone(),
+        mailing("outside", "someone@elsewhere.test"),
+    )
+    .await;
+    refused(
+        &run_and_settle(&server, "outside", "notifications").await,
+        "someone@elsewhere.test",
+    );
+
+    let kept = eventually(
+        "the relay to keep the granted mail",
+        Duration::from_secs(10),
+        || async {
+            let kept = mails_with(&marker);
+            (!kept.is_empty()).then_some(kept)
+        },
+    )
+    .await;
+    assert_eq!(kept.len(), 1, "only the granted mail was sent: {kept:?}");
+    assert!(kept[0].contains("To: ops@example.com"), "{}", kept[0]);
 }
 
 #[tokio::test]

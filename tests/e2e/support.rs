@@ -654,3 +654,18 @@ pub async fn finished(server: &Server, job: &str, id: i64) -> serde_json::Value 
     )
     .await
 }
+
+/// Creates the tenant `name` and returns a token of it.
+pub async fn tenant(server: &Server, name: &str) -> String {
+    let created = server
+        .post("/v1/tenants", serde_json::json!({ "name": name }))
+        .await;
+    assert_eq!(created.status, 201, "{}: {}", server.backend, created.text);
+    let token = server
+        .call("POST", &format!("/v1/tenants/{name}/tokens"), None)
+        .await;
+    assert_eq!(token.status, 201, "{}: {}", server.backend, token.text);
+    let token = token.json()["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("sct_"), "{token}");
+    token
+}

@@ -5,20 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{RecordingServer, Server, each_server, hostile};
-
-/// Creates the tenant `name` and returns a token of it.
-async fn tenant(server: &Server, name: &str) -> String {
-    let created = server.post("/v1/tenants", json!({ "name": name })).await;
-    assert_eq!(created.status, 201, "{}: {}", server.backend, created.text);
-    let token = server
-        .call("POST", &format!("/v1/tenants/{name}/tokens"), None)
-        .await;
-    assert_eq!(token.status, 201, "{}: {}", server.backend, token.text);
-    let token = token.json()["token"].as_str().unwrap().to_string();
-    assert!(token.starts_with("sct_"), "{token}");
-    token
-}
+use crate::support::{RecordingServer, Server, each_server, hostile, tenant};
 
 /// Uploads `component` as `name` with `token`; the answer.
 async fn upload(server: &Server, token: &str, name: &str, component: &[u8]) -> Value {

@@ -35,7 +35,7 @@ use crate::jobs::JobSpec;
 use crate::jobs::notify::NotifyRule;
 use crate::runtime::{Executable, Runtime};
 use crate::store::{AfterRunWrite, ExecutionRecord, ExecutionStore};
-pub use notify::{MailRelay, MailTls};
+pub use notify::{MailPassword, MailRelay, MailTls};
 pub use processors::{FluentTarget, SyslogTarget};
 pub use report::{DeliveryOutcome, ProcessorOutcome, Report};
 

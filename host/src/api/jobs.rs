@@ -14,8 +14,8 @@ use super::input::{JobBody, PathParams, QueryPairs};
 use super::{job_location, page, with_location};
 use crate::jobs::JobSpec;
 use crate::scheduler::{JobError, Scheduler};
-use crate::tenants::Tenants;
 use crate::store::{JobQuery, JobSort};
+use crate::tenants::Tenants;
 
 /// The `status` values the list filters on.
 const STATUSES: [&str; 4] = ["success", "failed", "partially_failed", "untriggered"];

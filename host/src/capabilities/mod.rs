@@ -18,6 +18,10 @@
 //! the cargo feature of their name, on by default: without it the capability is left out,
 //! and a component importing it is refused at load.
 //!
+//! One capability has no interface: `mail` (`mail=example.com`) grants whom a job's mail
+//! notifications may reach through the server's relay; only the host sends mail, for the
+//! job, under its grant.
+//!
 //! Three modules are not units but plumbing several share: `net` (host and port patterns,
 //! the non-public address rule, checked DNS resolution), `pool` (connections kept across
 //! executions) and `call` (errors and timeouts of calls to servers).
@@ -45,6 +49,7 @@ pub mod grpc;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod mail;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod process;
@@ -64,6 +69,7 @@ declare::declare_units! {
         http: http::Http,
         process: process::Process,
         secrets: secrets::Secrets,
+        mail: mail::Mail,
         #[cfg(feature = "docker")] docker: docker::Docker,
         #[cfg(feature = "nats")] nats: nats::Nats,
         #[cfg(feature = "amqp")] amqp: amqp::Amqp,

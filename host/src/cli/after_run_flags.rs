@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::after_run::{AfterRunConfig, FluentTarget, MailRelay, MailTls, SyslogTarget};
+use crate::after_run::{
+    AfterRunConfig, FluentTarget, MailPassword, MailRelay, MailTls, SyslogTarget,
+};
 use crate::jobs::notify::{Email, NotifyOn, NotifyRule, Webhook};
 
 /// The flags.
@@ -53,7 +55,7 @@ pub struct AfterRunFlags {
         hide_env_values = true,
         value_name = "PASSWORD"
     )]
-    mail_password: Option<String>,
+    mail_password: Option<MailPassword>,
     /// Dkron's: the sender of notification mail.
     #[arg(long, default_value = "sandcron@localhost", value_name = "ADDRESS")]
     mail_from: String,

@@ -56,9 +56,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one execution of an executor and print its output as it streams.
-    Exec(exec::ExecArgs),
+    Exec(Box<exec::ExecArgs>),
     /// Run the scheduler and serve the HTTP API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Define, list, run and remove jobs on a server.
     #[command(subcommand)]
     Job(job::JobCommand),
@@ -158,8 +158,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let client = || client::Client::new(&cli.server, client_token(cli.token.clone()));
     let result = match cli.command {
-        Command::Exec(args) => exec::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Exec(args) => exec::run(*args),
+        Command::Serve(args) => serve::run(*args),
         Command::Job(command) => client().and_then(|c| job::run(c, command)),
         Command::Execution(command) => client().and_then(|c| execution::run(c, command)),
         Command::Executor(command) => client().and_then(|c| executor::run(c, command)),

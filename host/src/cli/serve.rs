@@ -116,12 +116,17 @@ pub struct ServeArgs {
 }
 
 /// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
-/// unless they name some hosts.
+/// unless they name some hosts, and mail to anyone unless they name some recipients
+/// (`--allow mail=PATTERN`).
 fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
     let mut grants = super::grants_from_flags(&args.allow_host, &args.allow)?;
     super::grant_secret_flags(&mut grants, &args.secret)?;
+    let defaults = SchedulerConfig::default().grants;
     if grants.http.is_empty() {
-        grants.http = SchedulerConfig::default().grants.http;
+        grants.http = defaults.http;
+    }
+    if grants.denies_all("mail") {
+        grants.mail = defaults.mail;
     }
     Ok(grants)
 }

@@ -60,8 +60,8 @@ pub fn normalize(job: &mut Value) -> Result<(), FieldError> {
         else {
             continue;
         };
-        let instant =
-            sandcron_schedule::wall_clock_instant(local, &timezone).map_err(|message| FieldError::new(field, message))?;
+        let instant = sandcron_schedule::wall_clock_instant(local, &timezone)
+            .map_err(|message| FieldError::new(field, message))?;
         object.insert(field.to_string(), Value::String(instant.to_rfc3339()));
     }
     Ok(())

@@ -36,13 +36,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
+use crate::capabilities::mail::MailPolicy;
 use crate::jobs::FieldError;
 use crate::registry::{LookupError, Registry};
 use crate::runtime::Runtime;
 use crate::secrets::Secrets;
 use crate::store::{
-    ExecutionRecord, ExecutionSort, ExecutionStore, JobQuery, JobStore, Member, MemberStore, NodeNameGuard,
-    ReleasedTick, Store, StoreError, StoredJob, TenantId,
+    ExecutionRecord, ExecutionSort, ExecutionStore, JobQuery, JobStore, Member, MemberStore,
+    NodeNameGuard, ReleasedTick, Store, StoreError, StoredJob, TenantId,
 };
 use crate::tenants::{QuotaExceeded, Tenants};
 use active::ActiveExecutions;
@@ -76,8 +77,9 @@ pub struct SchedulerConfig {
     /// Where processors and notifications send things (`crate::after_run`).
     pub after_run: crate::after_run::AfterRunConfig,
     /// What jobs' executors may do. The default allows HTTP to any public host
-    /// (`*://*:*`: no loopback, private or link-local address) and nothing else; the
-    /// built-in `shell` may run any program unless `grants.process` names some.
+    /// (`*://*:*`: no loopback, private or link-local address), mail notifications to
+    /// anyone, and nothing else; the built-in `shell` may run any program unless
+    /// `grants.process` names some.
     pub grants: Grants,
     /// The user granted programs run as when a tenant's grant names none (`None`: the
     /// server's own user).
@@ -103,6 +105,7 @@ impl Default for SchedulerConfig {
             after_run: crate::after_run::AfterRunConfig::default(),
             grants: Grants {
                 http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
+                mail: MailPolicy::anyone(),
                 ..Grants::default()
             },
             process_user: None,

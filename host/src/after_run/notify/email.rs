@@ -3,9 +3,12 @@
 //! Dkron uses) or always (`--mail-tls required`), the certificate checked against the
 //! system's roots (`SSL_CERT_FILE` too); login when a user name is given.
 //!
-//! The relay is the operator's, so no grant applies to it; recipients are whatever the
-//! rule says, or the job's `owner_email` (Dkron's only recipient).
+//! Recipients are whatever the rule says, or the job's `owner_email` (Dkron's only
+//! recipient), each held to the job's `mail` grant (`capabilities::mail`) before anything
+//! is sent: the relay is the operator's, and a hosted tenant may mail only whom it was
+//! granted. The relay's password is never printed ([`MailPassword`]'s `Debug`).
 
+use std::fmt;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
@@ -14,6 +17,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Failure, Values};
+use crate::capabilities::mail::MailPolicy;
 use crate::jobs::notify::Email;
 use crate::jobs::template::{Template, Variable};
 
@@ -42,13 +46,38 @@ pub struct MailRelay {
     /// Login (`--mail-username`), with `password` (`--mail-password`).
     pub username: Option<String>,
     /// The login's password.
-    pub password: Option<String>,
+    pub password: Option<MailPassword>,
     /// The sender (`--mail-from`).
     pub from: String,
     /// Put before Dkron's default subject (`--mail-subject-prefix`, `[Sandcron]`).
     pub subject_prefix: String,
     /// When to encrypt (`--mail-tls`).
     pub tls: MailTls,
+}
+
+/// The relay's password: `Debug` shows `<redacted>`, never the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailPassword(String);
+
+impl MailPassword {
+    /// The password itself, for the login.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for MailPassword {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_string()))
+    }
+}
+
+impl fmt::Debug for MailPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl MailTls {
@@ -65,10 +94,11 @@ impl MailTls {
     }
 }
 
-/// Sends the mail once.
+/// Sends the mail once, to recipients `grant` allows (any other refuses it whole).
 pub(super) async fn send(
     relay: Option<&MailRelay>,
     mail: &Email,
+    grant: &MailPolicy,
     values: &Values<'_>,
 ) -> Result<(), Failure> {
     let relay = relay.ok_or_else(|| {
@@ -86,6 +116,9 @@ pub(super) async fn send(
         return Err(Failure::Final(
             "no recipient: the rule names none and the job has no owner_email".into(),
         ));
+    }
+    for to in recipients.iter().filter(|to| !to.is_empty()) {
+        grant.check(to).map_err(Failure::Final)?;
     }
     let render = |text: &str| -> Result<String, Failure> {
         Template::parse(text)
@@ -132,7 +165,11 @@ pub(super) async fn send(
     if let Some(username) = &relay.username {
         transport = transport.credentials(Credentials::new(
             username.clone(),
-            relay.password.clone().unwrap_or_default(),
+            relay
+                .password
+                .as_ref()
+                .map(|password| password.reveal().to_string())
+                .unwrap_or_default(),
         ));
     }
     transport
@@ -148,4 +185,22 @@ pub(super) async fn send(
                 Failure::Retry(text)
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_s_debug_never_shows_its_password() {
+        let relay = MailRelay {
+            host: "smtp.example.com".into(),
+            username: Some("cron".into()),
+            password: Some("hunter2".parse().unwrap()),
+            ..MailRelay::default()
+        };
+        let shown = format!("{relay:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("smtp.example.com"));
+    }
 }

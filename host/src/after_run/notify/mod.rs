@@ -5,15 +5,16 @@
 //!
 //! A job's webhooks go only where its executions' `http` grant lets them (the tenant's,
 //! narrowed by the job's `grants`), checked as a `wasi:http` request is; the server's
-//! default rules are the operator's and go where they say. Mail goes through the server's
-//! SMTP relay (`email`).
+//! default webhook is the operator's and goes where it says. Mail goes through the
+//! server's SMTP relay (`email`), only to recipients the job's `mail` grant allows, the
+//! server's default mail (to the job's `owner_email`) included.
 
 mod email;
 mod webhook;
 
 use std::time::Duration;
 
-pub use email::{MailRelay, MailTls};
+pub use email::{MailPassword, MailRelay, MailTls};
 
 use super::{DeliveryOutcome, Ended, Shared};
 use crate::jobs::notify::{NotifyRule, Outcome};
@@ -139,7 +140,15 @@ async fn deliver_one(
                 )
                 .await
             }
-            (_, Some(mail)) => email::send(shared.config.mail.as_ref(), mail, &values).await,
+            (_, Some(mail)) => {
+                email::send(
+                    shared.config.mail.as_ref(),
+                    mail,
+                    &ended.grants.mail,
+                    &values,
+                )
+                .await
+            }
             _ => Err(Failure::Final("the rule has no target".to_string())),
         };
         match sent {

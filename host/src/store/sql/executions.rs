@@ -10,9 +10,9 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, QueryBuilder, Type};
 use super::rows::{self, EXECUTION_COLUMNS};
 use super::{Column, Dialect, RowsAffected, SqlStore};
 use crate::store::{
-    AfterRunWrite, ClaimShare, ClaimedTick, DueJob, ExecutionRecord, ExecutionSort,
-    ExecutionState, ExecutionStore, FinishedExecution, JobStore, NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob,
-    TenantId, to_millis,
+    AfterRunWrite, ClaimShare, ClaimedTick, DueJob, ExecutionRecord, ExecutionSort, ExecutionState,
+    ExecutionStore, FinishedExecution, JobStore, NewExecution, PlanNext, ReleasedTick, StoreError,
+    StoredJob, TenantId, to_millis,
 };
 
 #[async_trait::async_trait]
