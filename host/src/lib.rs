@@ -10,6 +10,8 @@ pub mod api;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
+pub mod console;
+pub mod executor_keys;
 pub mod executors;
 pub mod jobs;
 pub mod output;

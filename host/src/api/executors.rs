@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::input::PathParams;
 use super::with_location;
 use crate::capabilities;
+use crate::executor_keys::ConfigKey;
 use crate::executors::BUILT_INS;
 use crate::scheduler::{Scheduler, UploadError};
 use crate::store::StoredExecutor;
@@ -48,6 +49,9 @@ pub struct ExecutorOut {
     imports: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<DateTime<Utc>>,
+    /// A built-in's config keys, from its documentation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<Vec<ConfigKey>>,
     /// On upload: the requested capabilities that will be denied, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
@@ -65,6 +69,7 @@ impl From<StoredExecutor> for ExecutorOut {
             size: Some(stored.size),
             imports: Some(stored.imports),
             created_at: Some(stored.created_at),
+            keys: None,
             warnings: Vec::new(),
         }
     }
@@ -141,6 +146,7 @@ pub async fn list(
             capabilities: None,
             imports: None,
             created_at: None,
+            keys: Some(built_in.keys()),
             warnings: Vec::new(),
         })
         .collect();

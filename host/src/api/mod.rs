@@ -7,7 +7,8 @@
 //!   listing (names only) and deleting secrets;
 //!   `tenants`: the admin's routes (tenants, their tokens, grants and quotas);
 //!   `system`: health, metrics, agent info, busy, members, restore and the OpenAPI
-//!   document; `forward`: passing live output and kill on to the node that runs the
+//!   document; `console`: what the web console needed (executions of every job, schedule
+//!   preview, the last hour's stats); `forward`: passing live output and kill on to the node that runs the
 //!   execution.
 //! * `auth`: every request but health and the OpenAPI document carries a bearer token;
 //!   handlers get the [`auth::Caller`] (the token's tenant) and act within its tenant, so
@@ -16,10 +17,12 @@
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
 //!   its status; `dto`: the JSON shapes of jobs and executions.
 //!
-//! Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
+//! The web console (`crate::console`) is served beside the API, at `/ui/`, without a
+//! token. Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
 //! as Dkron's does. `docs/api.md` lists the routes with examples.
 
 mod auth;
+mod console;
 mod dto;
 mod error;
 mod executions;
@@ -65,6 +68,9 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/executions", get(console::executions))
+        .route("/v1/schedule/preview", get(console::schedule_preview))
+        .route("/v1/stats", get(console::stats))
         .route("/v1/members", get(system::members))
         .route("/v1/tenants", get(tenants::list).post(tenants::create))
         .route("/v1/tenants/{name}/tokens", post(tenants::create_token))
@@ -125,6 +131,8 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
             auth_state,
             auth::authenticate,
         ))
+        // The console's pages hold no data: served without a token.
+        .merge(crate::console::router())
         .layer(axum::middleware::map_response_with_state(whom, add_whom))
         .with_state(scheduler)
 }

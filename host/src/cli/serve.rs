@@ -4,7 +4,8 @@
 //!
 //! Once it listens it prints one line to stderr, `sandcron: listening on http://ADDR
 //! (database URL)`, with the address actually bound (so `--listen 127.0.0.1:0` can be
-//! read back) and the database URL without its password.
+//! read back) and the database URL without its password, then the web console's
+//! address.
 //!
 //! Every API request needs a token. `SANDCRON_ADMIN_TOKEN`, when set, is accepted as an
 //! admin token. Otherwise, on the first start against a database that has no admin token,
@@ -176,6 +177,10 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         eprintln!(
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
+        );
+        eprintln!(
+            "sandcron: web console on {} (sign in with an API token)",
+            crate::console::url(address)
         );
         serve(listener, scheduler, runtime, auth).await
     })

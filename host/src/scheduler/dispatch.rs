@@ -134,7 +134,7 @@ impl Inner {
         let _permit = self.slots.acquire().await;
         let started_at = Utc::now();
         let lateness = (started_at - run.scheduled_at).to_std().unwrap_or_default();
-        self.metrics.started(lateness);
+        self.metrics.started(run.tenant, lateness);
         self.recorder.started(run.execution_id, started_at);
         let active = match run.registered.take() {
             Some(active) => active,
@@ -195,7 +195,7 @@ impl Inner {
         } else {
             (0, failed_before + 1)
         };
-        self.metrics.finished(success);
+        self.metrics.finished(run.tenant, success);
         self.recorder.finished(FinishedExecution {
             id: run.execution_id,
             job_id: run.job_id,

@@ -1,10 +1,16 @@
 //! The scheduler's metrics, kept in atomics and rendered in Prometheus' text format:
 //! executions started, succeeded and failed, and a histogram of start lateness (how long
-//! after its scheduled instant an execution started).
+//! after its scheduled instant an execution started). The same events also go into the
+//! last hour's history per tenant (`history.rs`).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use chrono::Utc;
+
+use super::history::{History, MinuteStats};
+use crate::store::TenantId;
 
 /// Upper bounds of the lateness buckets, in seconds.
 const LATENESS_BUCKETS: [f64; 12] = [
@@ -21,11 +27,13 @@ pub struct Metrics {
     lateness_buckets: [AtomicU64; LATENESS_BUCKETS.len()],
     lateness_count: AtomicU64,
     lateness_sum_micros: AtomicU64,
+    history: History,
 }
 
 impl Metrics {
-    /// An execution started `lateness` after its scheduled instant.
-    pub fn started(&self, lateness: Duration) {
+    /// An execution of `tenant` started `lateness` after its scheduled instant.
+    pub fn started(&self, tenant: TenantId, lateness: Duration) {
+        self.history.started(tenant, Utc::now(), lateness);
         self.started.fetch_add(1, Ordering::Relaxed);
         let seconds = lateness.as_secs_f64();
         for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&self.lateness_buckets) {
@@ -38,8 +46,9 @@ impl Metrics {
             .fetch_add(lateness.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// An execution ended.
-    pub fn finished(&self, success: bool) {
+    /// An execution of `tenant` ended.
+    pub fn finished(&self, tenant: TenantId, success: bool) {
+        self.history.finished(tenant, Utc::now(), success);
         let counter = if success {
             &self.succeeded
         } else {
@@ -51,6 +60,11 @@ impl Metrics {
     /// A tick was skipped because the job forbids overlapping runs.
     pub fn skipped(&self) {
         self.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The last hour, minute by minute, of `tenant` (every tenant when `None`).
+    pub fn last_hour(&self, tenant: Option<TenantId>) -> Vec<MinuteStats> {
+        self.history.last_hour(tenant, Utc::now())
     }
 
     /// Executions started so far.
@@ -120,9 +134,9 @@ mod tests {
     #[test]
     fn the_histogram_is_cumulative() {
         let metrics = Metrics::default();
-        metrics.started(Duration::from_millis(3));
-        metrics.started(Duration::from_millis(300));
-        metrics.finished(true);
+        metrics.started(1, Duration::from_millis(3));
+        metrics.started(1, Duration::from_millis(300));
+        metrics.finished(1, true);
         let text = metrics.render(1);
         assert!(
             text.contains("sandcron_executions_started_total 2"),

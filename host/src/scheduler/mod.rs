@@ -19,6 +19,7 @@ mod called_off;
 mod claim;
 mod dispatch;
 mod executor_registry;
+mod history;
 mod membership;
 mod metrics;
 mod placement;
@@ -31,6 +32,7 @@ mod tenant_admin;
 mod tenants;
 
 pub use executor_registry::{UploadError, parse_reference};
+pub use history::MinuteStats;
 pub use tenant_admin::TenantError;
 
 use std::sync::Arc;
@@ -312,6 +314,12 @@ impl Scheduler {
     /// The Prometheus text exposition of the scheduler's metrics.
     pub fn metrics_text(&self) -> String {
         self.inner.metrics.render(self.inner.active.len())
+    }
+
+    /// This node's last hour of executions, minute by minute, of `tenant` (of every
+    /// tenant when `None`).
+    pub fn last_hour(&self, tenant: Option<TenantId>) -> Vec<MinuteStats> {
+        self.inner.metrics.last_hour(tenant)
     }
 
     /// Executions started since this process began.

@@ -119,6 +119,9 @@ pub enum ExecutionState {
 }
 
 impl ExecutionState {
+    /// Every state, in the order of an execution's life.
+    pub const ALL: [Self; 4] = [Self::Scheduled, Self::Running, Self::Succeeded, Self::Failed];
+
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -376,6 +379,8 @@ pub struct JobQuery {
     pub disabled: Option<bool>,
     /// Every pair must match the job's metadata.
     pub metadata: Vec<(String, String)>,
+    /// Only jobs whose `executor` is this.
+    pub executor: Option<String>,
     /// The sort key.
     pub sort: JobSort,
     /// Descending order.
@@ -593,6 +598,16 @@ pub trait Store: Send + Sync + 'static {
         start: u64,
         end: Option<u64>,
     ) -> Result<(Vec<ExecutionRecord>, u64), StoreError>;
+
+    /// A slice of the executions of every job of `tenant`, newest first, only those in
+    /// `state` when given. No total: counting every execution of a tenant is a scan.
+    async fn list_tenant_executions(
+        &self,
+        tenant: TenantId,
+        state: Option<ExecutionState>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError>;
 
     /// One execution of a job.
     async fn get_execution(

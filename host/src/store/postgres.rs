@@ -211,6 +211,17 @@ impl PgStore {
         Ok(())
     }
 
+    /// `spec.FIELD = value`, for a top-level text field of the definition.
+    fn push_spec_filter(
+        builder: &mut QueryBuilder<'_, Postgres>,
+        field: &'static str,
+        value: &str,
+    ) {
+        builder
+            .push(format!("(spec::jsonb ->> '{field}') = "))
+            .push_bind(value.to_string());
+    }
+
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Postgres>, key: &str, value: &str) {
         builder
             .push("(spec::jsonb -> 'metadata' ->> ")

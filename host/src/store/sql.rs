@@ -627,6 +627,10 @@ macro_rules! sql_store {
                     if let Some(disabled) = query.disabled {
                         builder.push(" AND disabled = ").push_bind(disabled);
                     }
+                    if let Some(executor) = &query.executor {
+                        builder.push(" AND ");
+                        <$store>::push_spec_filter(builder, "executor", executor);
+                    }
                     for (key, value) in &query.metadata {
                         builder.push(" AND ");
                         <$store>::push_metadata_filter(builder, key, value);
@@ -635,7 +639,8 @@ macro_rules! sql_store {
                 let unfiltered = query.q.is_none()
                     && query.status.is_none()
                     && query.disabled.is_none()
-                    && query.metadata.is_empty();
+                    && query.metadata.is_empty()
+                    && query.executor.is_none();
                 let total = if unfiltered {
                     self.count_jobs(tenant).await?
                 } else {
@@ -1023,6 +1028,33 @@ macro_rules! sql_store {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok((rows.into_iter().map(Into::into).collect(), total as u64))
+            }
+
+            async fn list_tenant_executions(
+                &self,
+                tenant: TenantId,
+                state: Option<ExecutionState>,
+                start: u64,
+                end: u64,
+            ) -> Result<Vec<ExecutionRecord>, StoreError> {
+                // Walks the executions newest first and stops at the page's end: the
+                // tenant is checked per row through the jobs' primary key.
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE EXISTS \
+                     (SELECT 1 FROM jobs WHERE jobs.id = executions.job_id AND jobs.tenant_id = "
+                ));
+                select.push_bind(tenant).push(")");
+                if let Some(state) = state {
+                    select.push(" AND state = ").push_bind(state.as_str());
+                }
+                let limit = end.saturating_sub(start).min(i64::MAX as u64);
+                select.push(format!(
+                    " ORDER BY id DESC LIMIT {limit} OFFSET {}",
+                    start.min(i64::MAX as u64)
+                ));
+                let rows: Vec<$crate::store::sql::ExecutionRow> =
+                    select.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
 
             async fn get_execution(

@@ -188,6 +188,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// `spec.FIELD = value`, for a top-level text field of the definition.
+    fn push_spec_filter(builder: &mut QueryBuilder<'_, Sqlite>, field: &'static str, value: &str) {
+        builder
+            .push(format!("json_extract(spec, '$.{field}') = "))
+            .push_bind(value.to_string());
+    }
+
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Sqlite>, key: &str, value: &str) {
         builder
             .push("json_extract(spec, ")

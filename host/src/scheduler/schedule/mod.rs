@@ -363,6 +363,7 @@ fn no_argument(spec: &str, keyword: &str, argument: &str) -> Result<(), Schedule
 }
 
 mod cron;
+mod describe;
 #[cfg(test)]
 mod tests;
 
