@@ -52,7 +52,8 @@ pub struct ExecutorOut {
     /// A built-in's config keys, from its documentation.
     #[serde(skip_serializing_if = "Option::is_none")]
     keys: Option<Vec<ConfigKey>>,
-    /// On upload: the requested capabilities that will be denied, and why.
+    /// The requested capabilities that will be denied, and why (on upload and in the
+    /// list).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
 }
@@ -129,7 +130,8 @@ pub async fn upload(
     Ok(with_location(response, location))
 }
 
-/// `GET /v1/executors`: the built-in executors, then the latest version of each upload.
+/// `GET /v1/executors`: the built-in executors (with their documented keys), then the
+/// latest version of each upload (with the capabilities it asks for that are denied).
 pub async fn list(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -150,13 +152,13 @@ pub async fn list(
             warnings: Vec::new(),
         })
         .collect();
-    all.extend(
-        scheduler
-            .list_executors(caller.tenant)
-            .await?
-            .into_iter()
-            .map(ExecutorOut::from),
-    );
+    for stored in scheduler.list_executors(caller.tenant).await? {
+        let mut upload = ExecutorOut::from(stored);
+        upload.warnings = scheduler
+            .denied_capabilities(caller.tenant, upload.capabilities.as_deref().unwrap_or(&[]))
+            .await?;
+        all.push(upload);
+    }
     Ok(Json(all))
 }
 

@@ -1,0 +1,446 @@
+//! The web console in a real browser: a `sandcron serve` on loopback, Debian's headless
+//! Chromium driven over WebDriver (chromedriver, started by `scripts/peers up chromium`;
+//! its address in `SANDCRON_TEST_WEBDRIVER_URL`). Without it the tests fail, saying so.
+//!
+//! Each test clicks and types as a person would, and saves screenshots of what it saw
+//! under `<target>/screenshots/` (look at them: they are the console as it is).
+
+// Shared with the `e2e` test binary; this binary uses a part of it.
+#[path = "../e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::support::{Server, build_component, eventually};
+
+/// How long a page may take to show what a test waits for: a debug build on a shared
+/// machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// One browser at a time: each is a whole Chromium, and the machine is small.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Chromium's flags: headless, and nothing that reaches for the network by itself.
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+];
+
+/// A headless Chromium with a fresh profile, on one test's console.
+struct Browser {
+    client: Client,
+    test: &'static str,
+    base: String,
+    _profile: tempfile::TempDir,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Browser {
+    /// Opens a browser 1280 px wide on `server`'s console, for the test `test`.
+    async fn open(test: &'static str, server: &Server) -> Self {
+        let turn = ONE_BROWSER.lock().await;
+        let webdriver = std::env::var("SANDCRON_TEST_WEBDRIVER_URL").expect(
+            "SANDCRON_TEST_WEBDRIVER_URL is not set: run the suite with scripts/test, which \
+             starts chromedriver (scripts/peers up chromium)",
+        );
+        let profile = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push("--window-size=1280,900".into());
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "no WebDriver session at {webdriver} ({error}): start chromedriver with \
+                     scripts/peers up chromium"
+                )
+            });
+        Self {
+            client,
+            test,
+            base: server.base.clone(),
+            _profile: profile,
+            _turn: turn,
+        }
+    }
+
+    /// Goes to the console page `fragment` (`/jobs`, `/jobs/hello`).
+    async fn go(&self, fragment: &str) {
+        let url = format!("{}/ui/#{fragment}", self.base);
+        self.client.goto(&url).await.unwrap();
+    }
+
+    /// Signs in with `token` from the sign-in page.
+    async fn sign_in(&self, token: &str) {
+        self.go("/overview").await;
+        let input = self.wait(r#"input[name="token"]"#).await;
+        input.send_keys(token).await.unwrap();
+        self.click("form.sign-in button[type=submit]").await;
+        self.wait_text("#whoami", "Sign out").await;
+    }
+
+    /// The first element matching `css`, once there is one.
+    async fn wait(&self, css: &str) -> fantoccini::elements::Element {
+        eventually(&format!("an element {css}"), PATIENCE, || async {
+            self.client.find(Locator::Css(css)).await.ok()
+        })
+        .await
+    }
+
+    /// The text of the first element matching `css`, once it contains `needle`.
+    async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let found = tokio::time::timeout(
+            PATIENCE,
+            eventually(&format!("{needle:?} in {css}"), PATIENCE * 2, || async {
+                self.text(css).await.filter(|text| text.contains(needle))
+            }),
+        )
+        .await;
+        match found {
+            Ok(text) => text,
+            Err(_) => {
+                self.shot("timed-out").await;
+                panic!(
+                    "{}: {needle:?} never appeared in {css}; it shows {:?}",
+                    self.test,
+                    self.text(css).await
+                );
+            }
+        }
+    }
+
+    /// The text of the first element matching `css`, if there is one.
+    async fn text(&self, css: &str) -> Option<String> {
+        let element = self.client.find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait(css).await.click().await.unwrap();
+    }
+
+    /// Types `text` into the field labelled by the `data-field` row `field`.
+    async fn type_into(&self, field: &str, text: &str) {
+        let css = format!(r#"[data-field="{field}"] input, [data-field="{field}"] textarea"#);
+        let input = self.wait(&css).await;
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    /// Saves a screenshot as `<target>/screenshots/<test>-<label>.png`.
+    async fn shot(&self, label: &str) {
+        let dir = screenshots();
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{}-{label}.png", self.test)), png).unwrap();
+    }
+
+    /// Makes the window `width` × `height` CSS pixels.
+    async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+    }
+
+    async fn close(self) {
+        let Browser { client, .. } = self;
+        let _ = client.close().await;
+    }
+}
+
+/// Where the screenshots go: beside the test binaries, in the target directory.
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots")
+}
+
+/// Makes tenant `name` and answers a token of it.
+async fn tenant_with_token(server: &Server, name: &str) -> String {
+    let created = server.post("/v1/tenants", json!({ "name": name })).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let token = server
+        .post(&format!("/v1/tenants/{name}/tokens"), json!({}))
+        .await;
+    assert_eq!(token.status, 201, "{}", token.text);
+    token.json()["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn signing_in_shows_the_overview_and_a_wrong_token_is_refused() {
+    let server = Server::sqlite(&[]);
+    let browser = Browser::open("sign-in", &server).await;
+    browser.go("/overview").await;
+    browser.wait(r#"input[name="token"]"#).await;
+    browser.shot("form").await;
+
+    let input = browser.wait(r#"input[name="token"]"#).await;
+    input.send_keys("sca_not-a-token").await.unwrap();
+    browser.click("form.sign-in button[type=submit]").await;
+    browser
+        .wait_text("form.sign-in .notice", "does not know this token")
+        .await;
+
+    browser.sign_in(&server.admin_token).await;
+    browser.wait_text("main h1", "Overview").await;
+    browser.wait_text("#nav", "Tenants").await;
+    browser.wait_text("main", "Members").await;
+    browser.wait_text("main", "test-node").await;
+    browser.shot("overview").await;
+    // The token is kept by the tab, never in the address.
+    let url = browser.client.current_url().await.unwrap();
+    assert!(!url.as_str().contains("sca_"), "{url}");
+
+    browser.resize(390, 844).await;
+    browser.shot("overview-phone").await;
+    browser.click("#whoami button").await;
+    browser.wait(r#"input[name="token"]"#).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_job_made_through_the_form_runs_and_its_runs_appear() {
+    let server = Server::sqlite(&[]);
+    let browser = Browser::open("job-form", &server).await;
+    browser.sign_in(&server.admin_token).await;
+    browser.go("/jobs").await;
+    browser.click("a[href='#/jobs/new']").await;
+    browser.wait_text("main h1", "New job").await;
+    browser.type_into("name", "hello").await;
+    browser.type_into("schedule", "@every 2s").await;
+    browser
+        .wait_text(".preview", "every 2 seconds")
+        .await;
+    // The shell's documented required key is offered as a row of its own.
+    let key = browser.wait(".config-row input").await;
+    assert_eq!(key.prop("value").await.unwrap().as_deref(), Some("command"));
+    browser
+        .wait(".config-row textarea")
+        .await
+        .send_keys("echo hello from the form")
+        .await
+        .unwrap();
+    browser.shot("form").await;
+    browser.click("form.job-form button[type=submit]").await;
+
+    browser.wait_text("main h1", "hello").await;
+    browser.wait_text("main", "every 2 seconds").await;
+    browser.wait_text("section[aria-labelledby=runs-title]", "succeeded").await;
+    browser.shot("job").await;
+    let job = server.get("/v1/jobs/hello").await.json();
+    assert_eq!(job["executor_config"]["command"], "echo hello from the form");
+
+    browser.go("/jobs").await;
+    browser.wait_text("main table", "hello").await;
+    browser.wait_text("main .summary", "1 job").await;
+    browser.shot("jobs").await;
+    browser.go("/runs").await;
+    browser.wait_text("main table", "hello").await;
+    browser.shot("runs").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_running_jobs_output_arrives_line_by_line_and_kill_stops_it() {
+    let server = Server::sqlite(&[]);
+    let created = server
+        .post(
+            "/v1/jobs",
+            json!({
+                "name": "ticker", "schedule": "@manually", "executor": "shell",
+                "executor_config": {
+                    "shell": "true",
+                    "command": "i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo line $i; sleep 0.2; done"
+                }
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let browser = Browser::open("live-output", &server).await;
+    browser.sign_in(&server.admin_token).await;
+    browser.go("/jobs/ticker").await;
+    browser.click("main .actions button.primary").await;
+
+    browser.wait_text("main h1", "Run #").await;
+    let early = browser.wait_text("pre.output", "line 2").await;
+    let later = browser.wait_text("pre.output", "line 8").await;
+    assert!(later.len() > early.len() && later.starts_with("line 1"), "{later}");
+    browser.wait_text("#run-state", "running").await;
+    browser.shot("streaming").await;
+
+    browser.go("/running").await;
+    browser.wait_text("main table", "ticker").await;
+    browser.shot("running-now").await;
+    browser.client.back().await.unwrap();
+    browser.wait_text("#run-state", "running").await;
+
+    browser.click("main .actions button.danger").await;
+    browser.wait_text("#run-state", "failed").await;
+    browser.wait_text("main .facts", "killed").await;
+    browser.shot("killed").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_sdk_template_uploaded_in_the_browser_runs_and_a_refusal_is_shown() {
+    let component = build_component("sdk/template", "my_executor");
+    let server = Server::sqlite(&[]);
+    let browser = Browser::open("upload", &server).await;
+    browser.sign_in(&server.admin_token).await;
+    browser.go("/executors").await;
+
+    // Not a component: the server's refusal, as it gives it.
+    let junk = tempfile::Builder::new().suffix(".wasm").tempfile().unwrap();
+    std::fs::write(junk.path(), b"not webassembly").unwrap();
+    let picker = browser.wait("input[type=file]").await;
+    picker
+        .send_keys(junk.path().to_str().unwrap())
+        .await
+        .unwrap();
+    browser.type_into("name", "junk").await;
+    browser.click("form.upload button[type=submit]").await;
+    browser.wait_text("form.upload .notice", "Refused: body:").await;
+    browser.shot("refused").await;
+
+    let picker = browser.wait("input[type=file]").await;
+    picker.send_keys(component.to_str().unwrap()).await.unwrap();
+    browser.type_into("name", "greeter").await;
+    browser.click("form.upload button[type=submit]").await;
+    browser
+        .wait_text("form.upload .notice", "Uploaded greeter version 1")
+        .await;
+    browser.wait_text("section[aria-labelledby=uploads-title]", "greeter").await;
+    browser.shot("uploaded").await;
+
+    let created = server
+        .post(
+            "/v1/jobs",
+            json!({
+                "name": "greet", "schedule": "@manually", "executor": "greeter",
+                "executor_config": { "greeting": "hi from the browser" }
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    browser.go("/jobs/greet").await;
+    browser.click("main .actions button.primary").await;
+    browser.wait_text("#run-state", "succeeded").await;
+    browser.wait_text("pre.output", "hi from the browser").await;
+    browser.shot("ran").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_bad_schedule_is_shown_at_the_schedule_field() {
+    let server = Server::sqlite(&[]);
+    let browser = Browser::open("bad-schedule", &server).await;
+    browser.sign_in(&server.admin_token).await;
+    browser.go("/jobs/new").await;
+    browser.type_into("name", "nightly").await;
+    browser.type_into("schedule", "* * *").await;
+    let shown = browser
+        .wait_text(r#"[data-field="schedule"] .field-error"#, "expected 5 or 6 fields")
+        .await;
+    assert!(shown.starts_with("schedule:"), "{shown}");
+    browser.shot("live").await;
+
+    // Saving anyway: the API's refusal lands at the same field, and nothing is stored.
+    browser
+        .wait(".config-row textarea")
+        .await
+        .send_keys("true")
+        .await
+        .unwrap();
+    browser.click("form.job-form button[type=submit]").await;
+    browser
+        .wait_text(r#"[data-field="schedule"] .field-error"#, "expected 5 or 6 fields")
+        .await;
+    let invalid = browser
+        .wait(r#"[data-field="schedule"] input"#)
+        .await
+        .attr("aria-invalid")
+        .await
+        .unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    assert_eq!(server.get("/v1/jobs/nightly").await.status, 404);
+
+    browser.type_into("timezone", "Mars/Base").await;
+    browser.type_into("schedule", "0 30 2 * * *").await;
+    browser
+        .wait_text(r#"[data-field="timezone"] .field-error"#, "unknown time zone")
+        .await;
+    browser.shot("submitted").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn tenant_b_cannot_reach_tenant_as_job_by_list_search_or_address() {
+    let server = Server::sqlite(&[]);
+    let token_a = tenant_with_token(&server, "team-a").await;
+    let token_b = tenant_with_token(&server, "team-b").await;
+    let created = server
+        .call_as(
+            Some(&token_a),
+            "POST",
+            "/v1/jobs",
+            Some(json!({ "name": "secret-plan", "schedule": "@manually", "executor": "echo" })),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let mine = server
+        .call_as(
+            Some(&token_b),
+            "POST",
+            "/v1/jobs",
+            Some(json!({ "name": "b-job", "schedule": "@manually", "executor": "echo" })),
+        )
+        .await;
+    assert_eq!(mine.status, 201, "{}", mine.text);
+
+    let browser = Browser::open("tenants", &server).await;
+    browser.sign_in(&token_b).await;
+    let nav = browser.wait_text("#nav", "Jobs").await;
+    assert!(!nav.contains("Tenants"), "a tenant sees no admin page: {nav}");
+    browser.go("/jobs").await;
+    let list = browser.wait_text("main table", "b-job").await;
+    assert!(!list.contains("secret-plan"), "{list}");
+    browser.shot("list").await;
+
+    browser.go("/jobs?q=secret").await;
+    browser.wait_text("main .summary", "No job matches").await;
+    browser.shot("search").await;
+
+    browser.go("/jobs/secret-plan").await;
+    browser.wait_text("main h1", "Not found").await;
+    browser.wait_text("main", "not found").await;
+    browser.shot("address").await;
+
+    // Signed in as A, the same address shows the job.
+    browser.click("#whoami button").await;
+    browser.sign_in(&token_a).await;
+    browser.go("/jobs/secret-plan").await;
+    browser.wait_text("main h1", "secret-plan").await;
+    browser.close().await;
+}
