@@ -34,8 +34,8 @@ pub fn from_doc(doc: &str) -> Vec<ConfigKey> {
         .take_while(|line| line.starts_with('|'))
         .flat_map(|row| {
             let row = cells(row);
-            let plain = |index: usize| row.get(index).map(|cell| plain(cell)).unwrap_or_default();
-            let (default, description) = (plain(1), plain(2));
+            let text = |index: usize| row.get(index).map(|cell| plain(cell)).unwrap_or_default();
+            let (default, description) = (text(1), text(2));
             quoted_names(row.first().map(String::as_str).unwrap_or(""))
                 .into_iter()
                 .map(move |name| ConfigKey {

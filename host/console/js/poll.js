@@ -9,10 +9,15 @@ export function every(interval, load) {
   let timer = null;
   let stopped = false;
   let running = false;
+  let again = false;
 
   async function tick() {
     timer = null;
-    if (stopped || document.visibilityState !== 'visible' || running) return;
+    if (stopped || document.visibilityState !== 'visible') return;
+    if (running) {
+      again = true; // asked while loading: load once more right after
+      return;
+    }
     running = true;
     try {
       await load();
@@ -21,7 +26,10 @@ export function every(interval, load) {
     } finally {
       running = false;
     }
-    if (!stopped && document.visibilityState === 'visible') timer = setTimeout(tick, wait);
+    if (!stopped && document.visibilityState === 'visible') {
+      timer = setTimeout(tick, again ? 0 : wait);
+      again = false;
+    }
   }
 
   function onVisibility() {
