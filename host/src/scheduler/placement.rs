@@ -29,7 +29,7 @@ impl Inner {
             targets = self.targets(&run, true).await;
         }
         let Some((first, others)) = targets.split_first() else {
-            self.metrics.finished(false);
+            self.metrics.finished(run.tenant, false);
             let reason = super::targets::NO_MATCHING_NODE.to_string();
             self.record_unstarted(&run, reason, "failed");
             return;
