@@ -2,8 +2,8 @@
 // bar's value in its tooltip. No library: a few rectangles.
 
 const SVG = 'http://www.w3.org/2000/svg';
-const WIDTH = 600;
-const HEIGHT = 120;
+const WIDTH = 360;
+const HEIGHT = 110;
 const TOP = 20;
 const BOTTOM = 20;
 
