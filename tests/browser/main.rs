@@ -92,10 +92,36 @@ async fn a_job_made_through_the_form_runs_and_its_runs_appear() {
     let job = server.get("/v1/jobs/hello").await.json();
     assert_eq!(job["executor_config"]["command"], "echo hello from the form");
 
+    // A few more, as a list usually has: a parent and its child, one that fails, one off.
+    let restored = server
+        .post(
+            "/v1/restore",
+            json!([
+                {"name": "backup", "schedule": "0 30 2 * * *", "timezone": "Europe/Berlin",
+                 "executor": "shell", "executor_config": {"command": "true"},
+                 "metadata": {"team": "ops"}},
+                {"name": "backup-verify", "schedule": "@manually", "parent_job": "backup",
+                 "executor": "echo", "executor_config": {"message": "verified"}},
+                {"name": "flaky-report", "schedule": "@every 3s", "executor": "shell",
+                 "executor_config": {"command": "false"}, "metadata": {"team": "data"}},
+                {"name": "old-cleanup", "schedule": "@daily", "disabled": true,
+                 "executor": "echo"}
+            ]),
+        )
+        .await;
+    assert_eq!(restored.status, 200, "{}", restored.text);
+    server.run_to_end("backup").await;
     browser.go("/jobs").await;
-    browser.wait_text("main table", "hello").await;
-    browser.wait_text("main .summary", "1 job").await;
+    browser.wait_text("main table", "flaky-report").await;
+    browser.wait_text("main .summary", "of 5 jobs").await;
+    browser.wait_text("main table", "failed").await;
     browser.shot("jobs").await;
+    browser.go("/jobs?q=backup").await;
+    browser.wait_text("main .summary", "of 2 jobs").await;
+    browser.go("/jobs/backup").await;
+    browser.wait_text("main", "at 02:30").await;
+    browser.wait_text("main", "backup-verify").await;
+    browser.shot("parent").await;
     browser.go("/runs").await;
     browser.wait_text("main table", "hello").await;
     browser.shot("runs").await;
@@ -217,6 +243,7 @@ async fn a_bad_schedule_is_shown_at_the_schedule_field() {
     browser
         .wait_text(r#"[data-field="schedule"] .field-error"#, "expected 5 or 6 fields")
         .await;
+    browser.shot("submitted").await;
     let invalid = browser
         .wait(r#"[data-field="schedule"] input"#)
         .await
@@ -231,7 +258,7 @@ async fn a_bad_schedule_is_shown_at_the_schedule_field() {
     browser
         .wait_text(r#"[data-field="timezone"] .field-error"#, "unknown time zone")
         .await;
-    browser.shot("submitted").await;
+    browser.shot("timezone").await;
     browser.close().await;
 }
 
