@@ -94,7 +94,12 @@ async fn run(jobs: usize) -> anyhow::Result<()> {
     let total = format_count(jobs);
     let last = format!("bulk-{:07}", jobs - 1);
     let cases = [
-        ("first page", "/jobs".to_string(), format!("of {total}"), "/v1/jobs?_start=0&_end=50".to_string()),
+        (
+            "first page",
+            "/jobs".to_string(),
+            format!("of {total}"),
+            "/v1/jobs?_start=0&_end=50".to_string(),
+        ),
         (
             "search, one match",
             format!("/jobs?q={last}"),
@@ -123,7 +128,9 @@ async fn run(jobs: usize) -> anyhow::Result<()> {
                 .client
                 .execute_async(TIME_PAGE, vec![json!(fragment), json!(needle)])
                 .await?;
-            in_browser.push(Duration::from_secs_f64(answer.as_f64().unwrap_or(f64::NAN) / 1e3));
+            in_browser.push(Duration::from_secs_f64(
+                answer.as_f64().unwrap_or(f64::NAN) / 1e3,
+            ));
             let started = Instant::now();
             let reply = server.get(&api).await;
             from_api.push(started.elapsed());

@@ -50,7 +50,10 @@ pub fn from_doc(doc: &str) -> Vec<ConfigKey> {
 /// The cells of a table row, trimmed.
 fn cells(row: &str) -> Vec<String> {
     let inner = row.trim().trim_start_matches('|').trim_end_matches('|');
-    inner.split('|').map(|cell| cell.trim().to_string()).collect()
+    inner
+        .split('|')
+        .map(|cell| cell.trim().to_string())
+        .collect()
 }
 
 /// Every `` `name` `` of a cell.

@@ -23,7 +23,11 @@ impl BuiltIn {
 
 macro_rules! doc {
     ($file:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/executors/", $file))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/executors/",
+            $file
+        ))
     };
 }
 

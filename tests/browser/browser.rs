@@ -168,4 +168,3 @@ pub fn screenshots() -> PathBuf {
         .unwrap()
         .join("screenshots")
 }
-

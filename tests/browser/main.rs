@@ -70,9 +70,7 @@ async fn a_job_made_through_the_form_runs_and_its_runs_appear() {
     browser.wait_text("main h1", "New job").await;
     browser.type_into("name", "hello").await;
     browser.type_into("schedule", "@every 2s").await;
-    browser
-        .wait_text(".preview", "every 2 seconds")
-        .await;
+    browser.wait_text(".preview", "every 2 seconds").await;
     // The shell's documented required key is offered as a row of its own.
     let key = browser.wait(".config-row input").await;
     assert_eq!(key.prop("value").await.unwrap().as_deref(), Some("command"));
@@ -87,10 +85,15 @@ async fn a_job_made_through_the_form_runs_and_its_runs_appear() {
 
     browser.wait_text("main h1", "hello").await;
     browser.wait_text("main", "every 2 seconds").await;
-    browser.wait_text("section[aria-labelledby=runs-title]", "succeeded").await;
+    browser
+        .wait_text("section[aria-labelledby=runs-title]", "succeeded")
+        .await;
     browser.shot("job").await;
     let job = server.get("/v1/jobs/hello").await.json();
-    assert_eq!(job["executor_config"]["command"], "echo hello from the form");
+    assert_eq!(
+        job["executor_config"]["command"],
+        "echo hello from the form"
+    );
 
     // A few more, as a list usually has: a parent and its child, one that fails, one off.
     let restored = server
@@ -152,7 +155,10 @@ async fn a_running_jobs_output_arrives_line_by_line_and_kill_stops_it() {
     browser.wait_text("main h1", "Run #").await;
     let early = browser.wait_text("pre.output", "line 2").await;
     let later = browser.wait_text("pre.output", "line 8").await;
-    assert!(later.len() > early.len() && later.starts_with("line 1"), "{later}");
+    assert!(
+        later.len() > early.len() && later.starts_with("line 1"),
+        "{later}"
+    );
     browser.wait_text("#run-state", "running").await;
     browser.shot("streaming").await;
 
@@ -187,7 +193,9 @@ async fn the_sdk_template_uploaded_in_the_browser_runs_and_a_refusal_is_shown() 
         .unwrap();
     browser.type_into("name", "junk").await;
     browser.click("form.upload button[type=submit]").await;
-    browser.wait_text("form.upload .notice", "Refused: body:").await;
+    browser
+        .wait_text("form.upload .notice", "Refused: body:")
+        .await;
     browser.shot("refused").await;
 
     let picker = browser.wait("input[type=file]").await;
@@ -197,7 +205,9 @@ async fn the_sdk_template_uploaded_in_the_browser_runs_and_a_refusal_is_shown() 
     browser
         .wait_text("form.upload .notice", "Uploaded greeter version 1")
         .await;
-    browser.wait_text("section[aria-labelledby=uploads-title]", "greeter").await;
+    browser
+        .wait_text("section[aria-labelledby=uploads-title]", "greeter")
+        .await;
     browser.shot("uploaded").await;
 
     let created = server
@@ -227,7 +237,10 @@ async fn a_bad_schedule_is_shown_at_the_schedule_field() {
     browser.type_into("name", "nightly").await;
     browser.type_into("schedule", "* * *").await;
     let shown = browser
-        .wait_text(r#"[data-field="schedule"] .field-error"#, "expected 5 or 6 fields")
+        .wait_text(
+            r#"[data-field="schedule"] .field-error"#,
+            "expected 5 or 6 fields",
+        )
         .await;
     assert!(shown.starts_with("schedule:"), "{shown}");
     browser.shot("live").await;
@@ -241,7 +254,10 @@ async fn a_bad_schedule_is_shown_at_the_schedule_field() {
         .unwrap();
     browser.click("form.job-form button[type=submit]").await;
     browser
-        .wait_text(r#"[data-field="schedule"] .field-error"#, "expected 5 or 6 fields")
+        .wait_text(
+            r#"[data-field="schedule"] .field-error"#,
+            "expected 5 or 6 fields",
+        )
         .await;
     browser.shot("submitted").await;
     let invalid = browser
@@ -256,7 +272,10 @@ async fn a_bad_schedule_is_shown_at_the_schedule_field() {
     browser.type_into("timezone", "Mars/Base").await;
     browser.type_into("schedule", "0 30 2 * * *").await;
     browser
-        .wait_text(r#"[data-field="timezone"] .field-error"#, "unknown time zone")
+        .wait_text(
+            r#"[data-field="timezone"] .field-error"#,
+            "unknown time zone",
+        )
         .await;
     browser.shot("timezone").await;
     browser.close().await;
@@ -289,7 +308,10 @@ async fn tenant_b_cannot_reach_tenant_as_job_by_list_search_or_address() {
     let browser = Browser::open("tenants", &server).await;
     browser.sign_in(&token_b).await;
     let nav = browser.wait_text("#nav", "Jobs").await;
-    assert!(!nav.contains("Tenants"), "a tenant sees no admin page: {nav}");
+    assert!(
+        !nav.contains("Tenants"),
+        "a tenant sees no admin page: {nav}"
+    );
     browser.go("/jobs").await;
     let list = browser.wait_text("main table", "b-job").await;
     assert!(!list.contains("secret-plan"), "{list}");

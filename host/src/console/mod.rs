@@ -121,8 +121,8 @@ mod tests {
 
     #[test]
     fn every_file_the_page_loads_is_embedded() {
-        let index = String::from_utf8(Assets::get("index.html").unwrap().data.into_owned())
-            .unwrap();
+        let index =
+            String::from_utf8(Assets::get("index.html").unwrap().data.into_owned()).unwrap();
         assert!(index.contains("js/app.js"), "{index}");
         assert!(Assets::get("js/app.js").is_some());
         assert!(Assets::get("app.css").is_some());

@@ -198,9 +198,18 @@ mod tests {
             (hour[MINUTES - 2].started, hour[MINUTES - 2].succeeded),
             (1, 1)
         );
-        assert_eq!((hour[MINUTES - 1].started, hour[MINUTES - 1].failed), (1, 1));
-        assert_eq!(history.last_hour(None, at(1001, 30))[MINUTES - 1].started, 2);
-        assert_eq!(history.last_hour(Some(b), at(1001, 30))[MINUTES - 2].started, 0);
+        assert_eq!(
+            (hour[MINUTES - 1].started, hour[MINUTES - 1].failed),
+            (1, 1)
+        );
+        assert_eq!(
+            history.last_hour(None, at(1001, 30))[MINUTES - 1].started,
+            2
+        );
+        assert_eq!(
+            history.last_hour(Some(b), at(1001, 30))[MINUTES - 2].started,
+            0
+        );
     }
 
     #[test]
@@ -227,6 +236,9 @@ mod tests {
         let p99 = history.last_hour(Some(tenant), at(5, 0))[MINUTES - 1]
             .lateness_p99
             .unwrap();
-        assert!(p99 >= Duration::from_secs(3) && p99 < Duration::from_secs(5), "{p99:?}");
+        assert!(
+            p99 >= Duration::from_secs(3) && p99 < Duration::from_secs(5),
+            "{p99:?}"
+        );
     }
 }

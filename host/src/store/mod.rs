@@ -120,7 +120,12 @@ pub enum ExecutionState {
 
 impl ExecutionState {
     /// Every state, in the order of an execution's life.
-    pub const ALL: [Self; 4] = [Self::Scheduled, Self::Running, Self::Succeeded, Self::Failed];
+    pub const ALL: [Self; 4] = [
+        Self::Scheduled,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+    ];
 
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {

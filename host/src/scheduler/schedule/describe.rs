@@ -263,10 +263,16 @@ mod tests {
             ("30 2 * * *", "at 02:30"),
             ("0 30 2 * * *", "at 02:30"),
             ("15 30 2 * * *", "at 02:30:15"),
-            ("0 9,17 * * MON-FRI", "at 09:00 and 17:00, on Monday through Friday"),
+            (
+                "0 9,17 * * MON-FRI",
+                "at 09:00 and 17:00, on Monday through Friday",
+            ),
             ("*/15 * * * *", "every 15 minutes"),
             ("5/10 * * * *", "every 10 minutes from minute 5"),
-            ("*/15 9-17 * * *", "every 15 minutes, every hour from 9 through 17"),
+            (
+                "*/15 9-17 * * *",
+                "every 15 minutes, every hour from 9 through 17",
+            ),
             ("0 0 1 * *", "at 00:00, on day 1 of the month"),
             ("0 0 1,15 * *", "at 00:00, on days 1 and 15 of the month"),
             ("0 0 1 * 1", "at 00:00, on day 1 of the month or on Monday"),
@@ -275,7 +281,10 @@ mod tests {
             ("*/30 * * * * *", "every 30 seconds"),
             ("@every 1h30m", "every 1 hour 30 minutes"),
             ("@every 500ms", "every 500 milliseconds"),
-            ("@at 2026-03-08T02:30:00Z", "once, at 2026-03-08 02:30:00 UTC"),
+            (
+                "@at 2026-03-08T02:30:00Z",
+                "once, at 2026-03-08 02:30:00 UTC",
+            ),
             ("@weekly", "at 00:00, on Sunday"),
             ("0 0 * * SAT,SUN", "at 00:00, on Sunday and Saturday"),
         ] {
