@@ -7,6 +7,7 @@
 //! [`runtime::ExecutionOutcome`] back. See `docs/architecture.md` for the map.
 
 pub mod api;
+pub mod app;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
@@ -15,7 +16,9 @@ pub mod executor_keys;
 pub mod executors;
 pub mod jobs;
 pub mod output;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod tenants;

@@ -13,8 +13,8 @@ use super::dto::ExecutionOut;
 use super::error::ApiError;
 use super::input::QueryPairs;
 use crate::scheduler::Scheduler;
-use crate::scheduler::schedule::Schedule;
 use crate::store::ExecutionState;
+use sandcron_schedule::{Schedule, Tz};
 
 /// Executions listed when `_end` is not given.
 const DEFAULT_PAGE: u64 = 50;
@@ -62,7 +62,6 @@ pub async fn executions(
         .non_negative("output_size_limit")?
         .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
     let records = scheduler
-        .store()
         .list_tenant_executions(caller.tenant, state, start, end)
         .await?;
     Ok(Json(
@@ -125,7 +124,7 @@ pub async fn schedule_preview(
             .get("timezone")
             .filter(|zone| !zone.is_empty())
             .and_then(|zone| zone.parse().ok())
-            .unwrap_or(chrono_tz::UTC),
+            .unwrap_or(Tz::UTC),
     };
     let mut next = Vec::new();
     while (next.len() as u64) < count {

@@ -20,9 +20,11 @@ use sandcron_sdk::duration::parse_duration;
 
 use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
+use crate::app::App;
 use crate::capabilities::Grants;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
+use crate::scheduler::{SchedulerConfig, default_node_name};
+use crate::tenants::Tenants;
 
 /// How long running executions get to end once a stop is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -170,10 +172,10 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             .local_addr()
             .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
         scheduler_config.address = address.to_string();
-        let scheduler = Scheduler::start(store, runtime.clone(), scheduler_config)
+        let app = App::start(store, runtime.clone(), scheduler_config)
             .await
             .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
-        let auth = admin_token(&scheduler, &data_dir).await?;
+        let auth = admin_token(&app.tenants, &data_dir).await?;
         eprintln!(
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
@@ -182,7 +184,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             "sandcron: web console on {} (sign in with an API token)",
             crate::console::url(address)
         );
-        serve(listener, scheduler, runtime, auth).await
+        serve(listener, app, runtime, auth).await
     })
 }
 
@@ -191,14 +193,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 /// last moment to finish.
 async fn serve(
     listener: tokio::net::TcpListener,
-    scheduler: Scheduler,
+    app: App,
     runtime: Runtime,
     auth: AuthConfig,
 ) -> Result<(), CliError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::api::router(scheduler.clone(), auth);
+    let router = crate::api::router(app.clone(), auth);
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
             })
@@ -223,7 +225,7 @@ async fn serve(
             std::process::exit(130);
         }
     });
-    scheduler.shutdown(SHUTDOWN_GRACE).await;
+    app.scheduler.shutdown(SHUTDOWN_GRACE).await;
     // Containers of executions the shutdown ended are being removed.
     runtime.settle(SHUTDOWN_GRACE).await;
     if tokio::time::timeout(CONNECTIONS_GRACE, &mut server)
@@ -313,14 +315,14 @@ fn redact_password(url: &str) -> String {
 /// How the API checks admin tokens: `SANDCRON_ADMIN_TOKEN` when set; otherwise the stored
 /// ones, the first of which is made now when there is none (printed once, and written to
 /// `<data-dir>/admin-token` for the CLI).
-async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfig, CliError> {
+async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, CliError> {
     if let Some(token) = std::env::var(ADMIN_TOKEN_ENV)
         .ok()
         .filter(|token| !token.trim().is_empty())
     {
         return Ok(AuthConfig::with_admin_token(token.trim()));
     }
-    let first = scheduler
+    let first = tenants
         .first_admin_token()
         .await
         .map_err(|e| CliError::Error(format!("cannot store the admin token: {e}")))?;
