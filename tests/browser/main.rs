@@ -333,3 +333,199 @@ async fn tenant_b_cannot_reach_tenant_as_job_by_list_search_or_address() {
     browser.wait_text("main h1", "secret-plan").await;
     browser.close().await;
 }
+
+/// Everything a page holds that a person or a script could read: its markup, its text and
+/// the current value of every field.
+async fn everything_on_the_page(browser: &Browser) -> String {
+    let script = "return document.documentElement.outerHTML + '\\n' + document.body.innerText \
+                  + '\\n' + [...document.querySelectorAll('input, textarea')] \
+                  .map((field) => field.value).join('\\n');";
+    let shown = browser.client.execute(script, vec![]).await.unwrap();
+    shown.as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_secret_is_set_replaced_and_deleted_and_its_value_never_stays_on_the_page() {
+    let (first, second) = ("first-value-7f3a", "second-value-9c1e");
+    let server = Server::sqlite(&[]);
+    // A job that succeeds only while the secret holds the second value.
+    let created = server
+        .post(
+            "/v1/jobs",
+            json!({
+                "name": "check", "schedule": "@manually", "executor": "shell",
+                "executor_config": { "command": format!("test {{{{secret:db-password}}}} = {second}") }
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let browser = Browser::open("secrets", &server).await;
+    browser.sign_in(&server.admin_token).await;
+    browser.go("/secrets").await;
+    browser
+        .wait_text("section[aria-labelledby=secrets-title]", "No secret yet")
+        .await;
+
+    browser.type_into("name", "db-password").await;
+    browser.type_into("value", first).await;
+    browser.click("form.card button[type=submit]").await;
+    browser
+        .wait_text("form.card .notice", "Set db-password.")
+        .await;
+    browser
+        .wait_text(
+            "section[aria-labelledby=secrets-title] table",
+            "db-password",
+        )
+        .await;
+    browser.shot("set").await;
+    let page = everything_on_the_page(&browser).await;
+    assert!(
+        !page.contains(first),
+        "the value stayed on the page:\n{page}"
+    );
+    assert!(!server.get("/v1/secrets").await.text.contains(first));
+    assert_eq!(server.run_to_end("check").await["success"], false);
+
+    // Replace: the row's button fills in the name and asks for the new value only.
+    browser
+        .click("button[aria-label='Replace db-password']")
+        .await;
+    browser
+        .wait_text("form.card .notice", "Type the new value of db-password")
+        .await;
+    let name = browser.wait(r#"[data-field="name"] input"#).await;
+    assert_eq!(
+        name.prop("value").await.unwrap().as_deref(),
+        Some("db-password")
+    );
+    browser
+        .wait(r#"[data-field="value"] input"#)
+        .await
+        .send_keys(second)
+        .await
+        .unwrap();
+    browser.click("form.card button[type=submit]").await;
+    browser
+        .wait_text("form.card .notice", "Replaced db-password.")
+        .await;
+    browser.shot("replaced").await;
+    let page = everything_on_the_page(&browser).await;
+    assert!(
+        !page.contains(first) && !page.contains(second),
+        "a value stayed on the page:\n{page}"
+    );
+    let run = server.run_to_end("check").await;
+    assert_eq!(run["success"], true, "the job sees the new value: {run}");
+
+    // Delete asks first; dismissing keeps it, accepting deletes it.
+    browser
+        .click("button[aria-label='Delete db-password']")
+        .await;
+    browser.client.dismiss_alert().await.unwrap();
+    assert_eq!(
+        server
+            .get("/v1/secrets")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    browser
+        .click("button[aria-label='Delete db-password']")
+        .await;
+    browser.client.accept_alert().await.unwrap();
+    browser
+        .wait_text("main .notice", "Deleted db-password.")
+        .await;
+    browser
+        .wait_text("section[aria-labelledby=secrets-title]", "No secret yet")
+        .await;
+    browser.shot("deleted").await;
+    let form_notice = browser.wait("form.card .notice").await;
+    assert!(
+        !form_notice.is_displayed().await.unwrap(),
+        "the form's notice of the replace is gone once the secret is deleted"
+    );
+    assert_eq!(server.get("/v1/secrets").await.json(), json!([]));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_component_dropped_on_the_box_is_named_after_its_file_and_uploaded() {
+    use base64::Engine as _;
+
+    let component = build_component("sdk/template", "my_executor");
+    let bytes = std::fs::read(&component).unwrap();
+    let server = Server::sqlite(&[]);
+    let browser = Browser::open("drop", &server).await;
+    browser.sign_in(&server.admin_token).await;
+    browser.go("/executors").await;
+    browser.wait("form.upload .drop").await;
+
+    // What a browser does when a file is dragged from the desktop: dragenter, dragover
+    // and drop events carrying the file (WebDriver cannot drag from outside the page).
+    let drag = "const [data, name] = arguments; \
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0)); \
+                const transfer = new DataTransfer(); \
+                transfer.items.add(new File([bytes], name, { type: 'application/wasm' })); \
+                const box = document.querySelector('form.upload .drop'); \
+                for (const type of ['dragenter', 'dragover']) { \
+                  box.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true })); \
+                } \
+                const highlighted = box.classList.contains('over'); \
+                box.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true })); \
+                return highlighted;";
+    let highlighted = browser
+        .client
+        .execute(
+            drag,
+            vec![
+                json!(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                json!("My Executor.wasm"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(highlighted, json!(true), "the box shows a file is over it");
+    let chosen = browser
+        .wait_text("form.upload .drop p.muted", "My Executor.wasm")
+        .await;
+    assert!(!chosen.contains("No file"), "{chosen}");
+    // The file's name, made a name the API accepts.
+    let name = browser.wait(r#"[data-field="name"] input"#).await;
+    assert_eq!(
+        name.prop("value").await.unwrap().as_deref(),
+        Some("my-executor")
+    );
+    browser.shot("dropped").await;
+
+    browser.click("form.upload button[type=submit]").await;
+    browser
+        .wait_text("form.upload .notice", "Uploaded my-executor version 1")
+        .await;
+    browser
+        .wait_text("section[aria-labelledby=uploads-title]", "my-executor")
+        .await;
+    browser.shot("uploaded").await;
+    let stored = server.get("/v1/executors/my-executor").await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    assert_eq!(stored.json()[0]["size"], bytes.len());
+
+    // The built-ins, each with the capabilities it needs and its documented keys.
+    browser
+        .client
+        .execute(
+            "document.getElementById('builtins-title').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait_text("section[aria-labelledby=builtins-title]", "✓ process")
+        .await;
+    browser.shot("built-ins").await;
+    browser.close().await;
+}

@@ -23,7 +23,7 @@ use crate::capabilities;
 use crate::executor_keys::ConfigKey;
 use crate::executors::BUILT_INS;
 use crate::registry::{Registry, UploadError};
-use crate::store::StoredExecutor;
+use crate::store::{StoredExecutor, TenantId};
 use crate::tenants::Tenants;
 
 /// The largest component accepted: 20 MiB.
@@ -54,9 +54,23 @@ pub struct ExecutorOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     keys: Option<Vec<ConfigKey>>,
     /// The requested capabilities that will be denied, and why (on upload and in the
-    /// list).
+    /// list, built-ins included).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+}
+
+impl ExecutorOut {
+    /// Fills in `warnings`: the capabilities it asks for that `tenant` is denied.
+    async fn add_warnings(&mut self, tenants: &Tenants, tenant: TenantId) -> Result<(), ApiError> {
+        self.warnings = tenants
+            .denied_capabilities(
+                tenant,
+                &self.name,
+                self.capabilities.as_deref().unwrap_or(&[]),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 impl From<StoredExecutor> for ExecutorOut {
@@ -125,15 +139,14 @@ pub async fn upload(
         })?;
     let location = format!("/v1/executors/{}", stored.name);
     let mut answer = ExecutorOut::from(stored);
-    answer.warnings = tenants
-        .denied_capabilities(caller.tenant, answer.capabilities.as_deref().unwrap_or(&[]))
-        .await?;
+    answer.add_warnings(&tenants, caller.tenant).await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
     Ok(with_location(response, location))
 }
 
 /// `GET /v1/executors`: the built-in executors (with their documented keys), then the
-/// latest version of each upload (with the capabilities it asks for that are denied).
+/// latest version of each upload; each with the capabilities it asks for that the
+/// caller's tenant is denied.
 pub async fn list(
     State(registry): State<Registry>,
     State(tenants): State<Tenants>,
@@ -155,12 +168,15 @@ pub async fn list(
             warnings: Vec::new(),
         })
         .collect();
-    for stored in registry.list(caller.tenant).await? {
-        let mut upload = ExecutorOut::from(stored);
-        upload.warnings = tenants
-            .denied_capabilities(caller.tenant, upload.capabilities.as_deref().unwrap_or(&[]))
-            .await?;
-        all.push(upload);
+    all.extend(
+        registry
+            .list(caller.tenant)
+            .await?
+            .into_iter()
+            .map(ExecutorOut::from),
+    );
+    for executor in &mut all {
+        executor.add_warnings(&tenants, caller.tenant).await?;
     }
     Ok(Json(all))
 }

@@ -17,13 +17,12 @@ use super::Inner;
 use super::active::ActiveGuard;
 use super::backoff::retry_delay;
 use crate::capabilities::Grants;
-use crate::capabilities::process::ProcessPolicy;
 use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::secrets::UsedSecrets;
 use crate::store::{
-    DEFAULT_TENANT, ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick,
-    TenantId, Trigger, group_status,
+    ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick, TenantId,
+    Trigger, group_status,
 };
 use crate::tenants::{QuotaExceeded, TenantPolicy, TenantSlot};
 
@@ -503,18 +502,10 @@ impl Inner {
     }
 }
 
-/// What a run's executor may do: its tenant's grants (for the default tenant, the node's),
-/// and for the default tenant's built-in shell any program unless the node's grants name
-/// some (as Dkron's shell executor, which runs as the node's user); another tenant's shell
-/// runs only the programs granted to it. A job's own `grants` narrow them.
+/// What a run's executor may do: its tenant's grants for that executor (see
+/// [`TenantPolicy::grants_for`]), narrowed by the job's own `grants`.
 fn grants_for(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
-    let mut grants = policy.grants.clone();
-    if run.tenant == DEFAULT_TENANT
-        && run.spec.executor == "shell"
-        && grants.process == ProcessPolicy::Nothing
-    {
-        grants.process = ProcessPolicy::Any;
-    }
+    let mut grants = policy.grants_for(run.tenant, &run.spec.executor);
     if let Some(narrower) = job_grants(&run.spec).map_err(|e| e.to_string())? {
         grants.narrow(&narrower);
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{Quotas, grants_from_json};
 use crate::capabilities::Grants;
+use crate::capabilities::process::ProcessPolicy;
 use crate::store::{DEFAULT_TENANT, StoreError, TenantId, TenantStore};
 
 /// How long a tenant's grants and quotas are kept before they are read again.
@@ -26,6 +27,26 @@ pub struct TenantPolicy {
     /// Its limits.
     pub quotas: Quotas,
 }
+
+impl TenantPolicy {
+    /// What an execution of `executor` by `tenant` may do, before a job's own `grants`
+    /// narrow it: the tenant's grants, and for the default tenant's built-in shell any
+    /// program unless the node's grants name some (as Dkron's shell executor, which runs
+    /// as the node's user); another tenant's shell runs only the programs granted to it.
+    pub fn grants_for(&self, tenant: TenantId, executor: &str) -> Grants {
+        let mut grants = self.grants.clone();
+        if tenant == DEFAULT_TENANT
+            && executor == NODE_SHELL
+            && grants.process == ProcessPolicy::Nothing
+        {
+            grants.process = ProcessPolicy::Any;
+        }
+        grants
+    }
+}
+
+/// The built-in executor that runs programs as the node's user by default.
+const NODE_SHELL: &str = "shell";
 
 /// The tenants' policies as last read, each with the instant of the reading.
 #[derive(Default)]

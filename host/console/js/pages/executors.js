@@ -1,5 +1,5 @@
 // Executors: the built-ins (with their documented keys) and the tenant's uploads with
-// versions, sizes and the capabilities each asks for next to what is denied; uploading
+// versions and sizes, each with the capabilities it asks for next to what is denied; uploading
 // a component by file picker or drag and drop, the server's refusal shown as it gives
 // it; deleting an upload.
 
@@ -7,7 +7,7 @@ import { api, get } from '../api.js';
 import { h, replace, field, notice, say, table, badge } from '../dom.js';
 import { when, bytes } from '../format.js';
 
-/** A name the API accepts, from a file name: `my_executor.wasm` → `my-executor`. */
+/** A name the API accepts, from a file name: `My Executor.wasm` → `my-executor`. */
 function nameOf(fileName) {
   return fileName.replace(/\.wasm$/i, '').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
 }
@@ -123,11 +123,12 @@ export function render(main) {
     if (!mine.length) up.body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No upload yet.')));
     replace(uploads, h('h2', { id: 'uploads-title' }, 'Uploads'), h('div', { class: 'scroll' }, up.element));
 
-    const builtIn = table('Built-in executors', ['Name', 'What it does', 'Config keys']);
+    const builtIn = table('Built-in executors', ['Name', 'What it does', 'Capabilities (✓ granted, ✗ denied)', 'Config keys']);
     for (const executor of all.filter((e) => e.builtin)) {
       builtIn.body.append(h('tr', {},
         h('td', {}, h('strong', {}, executor.name), ' ', badge('built-in', 'builtin')),
         h('td', {}, executor.summary),
+        h('td', {}, capabilities(executor)),
         h('td', {}, h('details', {}, h('summary', {}, `${(executor.keys || []).length} keys`),
           h('dl', { class: 'keys' }, (executor.keys || []).map((key) => [
             h('dt', {}, h('code', {}, key.name), h('span', { class: 'muted small' }, ` default ${key.default}`)),

@@ -21,16 +21,22 @@ export function render(main) {
     h('button', { type: 'submit', class: 'primary' }, 'Save'));
   replace(main, h('h1', {}, 'Secrets'), status, list, form);
 
+  /** Says what the last action did, in the notice beside it, and clears the other. */
+  function tell(where, text, kind) {
+    say(where === status ? formStatus : status, '');
+    say(where, text, kind);
+  }
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearFieldErrors(form);
     try {
       const { response } = await api('PUT', `/v1/secrets/${encodeURIComponent(name.value.trim())}`, { body: { value: value.value } });
-      say(formStatus, `${response.status === 201 ? 'Set' : 'Replaced'} ${name.value.trim()}.`, 'success');
+      tell(formStatus, `${response.status === 201 ? 'Set' : 'Replaced'} ${name.value.trim()}.`, 'success');
       form.reset();
       load();
     } catch (error) {
-      if (!showFieldError(form, error.field, error.message)) say(formStatus, error.message, 'error');
+      if (!showFieldError(form, error.field, error.message)) tell(formStatus, error.message, 'error');
     }
   });
 
@@ -38,17 +44,17 @@ export function render(main) {
     name.value = secret;
     value.value = '';
     value.focus();
-    say(formStatus, `Type the new value of ${secret}.`, 'info');
+    tell(formStatus, `Type the new value of ${secret}.`, 'info');
   }
 
   async function remove(secret) {
     if (!window.confirm(`Delete secret ${secret}? Jobs that use it will fail.`)) return;
     try {
       await api('DELETE', `/v1/secrets/${encodeURIComponent(secret)}`);
-      say(status, `Deleted ${secret}.`, 'info');
+      tell(status, `Deleted ${secret}.`, 'info');
       load();
     } catch (error) {
-      say(status, error.message, 'error');
+      tell(status, error.message, 'error');
     }
   }
 
