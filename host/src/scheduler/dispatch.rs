@@ -488,7 +488,7 @@ impl Inner {
         executable: &Executable,
     ) -> Result<(ExecutionInfo, Grants, UsedSecrets), String> {
         let mut info = self.execution_info(run);
-        let mut grants = grants_for(run, policy)?;
+        let mut grants = grants_for(run, policy, self.config.process_user.as_deref())?;
         let used = self
             .secrets
             .fill(
@@ -503,11 +503,19 @@ impl Inner {
 }
 
 /// What a run's executor may do: its tenant's grants for that executor (see
-/// [`TenantPolicy::grants_for`]), narrowed by the job's own `grants`.
-fn grants_for(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
+/// [`TenantPolicy::grants_for`]), narrowed by the job's own `grants`. Programs run as the
+/// user the tenant's grant names, else as the node's `process_user`.
+fn grants_for(
+    run: &Run,
+    policy: &TenantPolicy,
+    process_user: Option<&str>,
+) -> Result<Grants, String> {
     let mut grants = policy.grants_for(run.tenant, &run.spec.executor);
     if let Some(narrower) = job_grants(&run.spec).map_err(|e| e.to_string())? {
         grants.narrow(&narrower);
+    }
+    if let Some(user) = process_user {
+        grants.process.run_as_by_default(user);
     }
     Ok(grants)
 }

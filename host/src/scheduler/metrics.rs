@@ -1,7 +1,8 @@
 //! The scheduler's metrics, kept in atomics and rendered in Prometheus' text format:
-//! executions started, succeeded and failed, and a histogram of start lateness (how long
-//! after its scheduled instant an execution started). The same events also go into the
-//! last hour's history per tenant (`history.rs`).
+//! executions started, succeeded and failed, a histogram of start lateness (how long
+//! after its scheduled instant an execution started), and what live-output followers
+//! cost (bytes waiting for them, followers dropped). The same executions also go into
+//! the last hour's history per tenant (`history.rs`).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::history::{History, MinuteStats};
+use crate::output::FollowerStats;
 use crate::store::TenantId;
 
 /// Upper bounds of the lateness buckets, in seconds.
@@ -73,7 +75,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, running: usize) -> String {
+    pub fn render(&self, running: usize, followers: &FollowerStats) -> String {
         let mut out = String::new();
         let counters = [
             (
@@ -106,6 +108,18 @@ impl Metrics {
             "# HELP sandcron_executions_running Executions running on this node.\n\
              # TYPE sandcron_executions_running gauge\nsandcron_executions_running {running}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP sandcron_live_output_buffered_bytes Output bytes waiting for live followers.\n\
+             # TYPE sandcron_live_output_buffered_bytes gauge\n\
+             sandcron_live_output_buffered_bytes {}\n\
+             # HELP sandcron_live_followers_dropped_total Live followers dropped for falling \
+             behind.\n\
+             # TYPE sandcron_live_followers_dropped_total counter\n\
+             sandcron_live_followers_dropped_total {}",
+            followers.buffered_bytes(),
+            followers.dropped()
+        );
         let name = "sandcron_start_lateness_seconds";
         let _ = writeln!(
             out,
@@ -137,7 +151,7 @@ mod tests {
         metrics.started(1, Duration::from_millis(3));
         metrics.started(1, Duration::from_millis(300));
         metrics.finished(1, true);
-        let text = metrics.render(1);
+        let text = metrics.render(1, &FollowerStats::default());
         assert!(
             text.contains("sandcron_executions_started_total 2"),
             "{text}"

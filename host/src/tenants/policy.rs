@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use super::{Quotas, grants_from_json};
 use crate::capabilities::Grants;
-use crate::capabilities::process::ProcessPolicy;
 use crate::store::{DEFAULT_TENANT, StoreError, TenantId, TenantStore};
 
 /// How long a tenant's grants and quotas are kept before they are read again.
@@ -35,11 +34,8 @@ impl TenantPolicy {
     /// as the node's user); another tenant's shell runs only the programs granted to it.
     pub fn grants_for(&self, tenant: TenantId, executor: &str) -> Grants {
         let mut grants = self.grants.clone();
-        if tenant == DEFAULT_TENANT
-            && executor == NODE_SHELL
-            && grants.process == ProcessPolicy::Nothing
-        {
-            grants.process = ProcessPolicy::Any;
+        if tenant == DEFAULT_TENANT && executor == NODE_SHELL && grants.process.allows_nothing() {
+            grants.process.allow_any_program();
         }
         grants
     }
