@@ -5,7 +5,7 @@
 // in Dkron), its environment, and the time left before the host stops it. `run` returns to
 // succeed, or throws a `Failure` whose text is shown to the user.
 //
-// Build:  sandcron executor build        (componentize-js, see README.md)
+// Build:  sandcron executor build   (or npm run build; docs/sdk.md in the Sandcron repository)
 // Try it: sandcron exec executor.wasm --config greeting=hi
 import { executor, http, invalidConfig, output, secrets } from './sandcron-sdk/src/index.js';
 

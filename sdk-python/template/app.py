@@ -5,7 +5,7 @@ needs arrives in the ``Execution``: the job's name, its ``executor_config`` (all
 as in Dkron), its environment, and the time left before the host stops it. ``run``
 returns to succeed, or raises a ``sandcron.Failure`` whose text is shown to the user.
 
-Build:  sandcron executor build        (componentize-py, see README.md)
+Build:  sandcron executor build   (componentize-py; docs/sdk.md in the Sandcron repository)
 Try it: sandcron exec executor.wasm --config greeting=hi
 """
 

@@ -1,8 +1,9 @@
 //! End-to-end tests: the `sandcron` binary and the runtime against real processes, a real
 //! HTTP server on loopback, the real brokers `scripts/peers up` starts (NATS, RabbitMQ,
 //! tansu, the Pub/Sub emulator), a real container engine (podman) and AWS fake (moto), a
-//! gRPC server in the test process, and real components (the built-ins, the SDK template,
-//! and the hostile fixtures in `tests/fixtures/hostile`).
+//! gRPC server in the test process, and real components (the built-ins, the SDK templates
+//! in Rust, Python and JavaScript built with the tools `scripts/peers up` installs, and the
+//! hostile fixtures in `tests/fixtures/hostile`).
 
 mod api;
 mod docker;
@@ -12,6 +13,7 @@ mod greeter;
 mod grpc_executor;
 mod http_executor;
 mod kafka_executor;
+mod languages;
 mod nats_executor;
 mod peers;
 mod pubsub_executor;

@@ -2,8 +2,10 @@
 //! (`PUT /v1/executors/{name}`, `Content-Type: application/wasm`), list the built-in and
 //! uploaded executors, read the versions of one, delete one.
 //!
-//! The body is read up to [`UPLOAD_LIMIT`] and no further; the scheduler checks the
-//! component against the `executor` world and compiles it before anything is stored.
+//! The body is read up to the server's upload limit (`serve --max-upload-size`) and no
+//! further; the scheduler checks the tenant's `max_upload_bytes`, then checks the
+//! component against the `executor` world and compiles it (off the async threads, so
+//! other requests are served meanwhile) before anything is stored.
 
 use std::sync::Arc;
 
@@ -23,9 +25,10 @@ use crate::capabilities;
 use crate::executors::BUILT_INS;
 use crate::scheduler::{Scheduler, UploadError};
 use crate::store::StoredExecutor;
+use sandcron_sdk::size::format_size;
 
-/// The largest component accepted: 20 MiB.
-pub const UPLOAD_LIMIT: usize = 20 << 20;
+/// The state of an executor that can run.
+const READY: &str = "ready";
 
 /// An executor as the API shows it.
 #[derive(Serialize)]
@@ -33,6 +36,9 @@ pub struct ExecutorOut {
     name: String,
     /// Built into Sandcron (shared by everyone), or uploaded.
     builtin: bool,
+    /// `ready` (it can run), or `compiling` (an upload being checked and compiled; it is
+    /// stored once that ends, or refused).
+    state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +65,7 @@ impl From<StoredExecutor> for ExecutorOut {
             capabilities: Some(capabilities::requested(&stored.imports)),
             name: stored.name,
             builtin: false,
+            state: READY,
             summary: None,
             version: Some(stored.version),
             sha256: Some(stored.sha256),
@@ -94,14 +101,10 @@ pub async fn upload(
     }
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::of_field(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body",
-                format!(
-                    "the component is larger than the limit of {} MiB",
-                    UPLOAD_LIMIT >> 20
-                ),
-            )
+            too_large(format!(
+                "the component is larger than this server's limit of {}",
+                format_size(scheduler.max_upload_bytes())
+            ))
         } else {
             ApiError::with_status(rejection.status(), rejection.body_text())
         }
@@ -111,6 +114,7 @@ pub async fn upload(
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
+            too_large_error @ UploadError::TooLarge { .. } => too_large(too_large_error.to_string()),
             UploadError::NotAnExecutor(why) => ApiError::invalid("body", why.to_string()),
             UploadError::Quota(quota) => quota.into(),
             UploadError::Store(store_error) => store_error.into(),
@@ -124,6 +128,11 @@ pub async fn upload(
     Ok(with_location(response, location))
 }
 
+/// A 413 about the body.
+fn too_large(message: String) -> ApiError {
+    ApiError::of_field(StatusCode::PAYLOAD_TOO_LARGE, "body", message)
+}
+
 /// `GET /v1/executors`: the built-in executors, then the latest version of each upload.
 pub async fn list(
     State(scheduler): State<Scheduler>,
@@ -134,6 +143,7 @@ pub async fn list(
         .map(|built_in| ExecutorOut {
             name: built_in.name.to_string(),
             builtin: true,
+            state: READY,
             summary: Some(built_in.summary),
             version: None,
             sha256: None,
@@ -150,6 +160,24 @@ pub async fn list(
             .await?
             .into_iter()
             .map(ExecutorOut::from),
+    );
+    all.extend(
+        scheduler
+            .compiling_executors(caller.tenant)
+            .into_iter()
+            .map(|(name, size, since)| ExecutorOut {
+                name,
+                builtin: false,
+                state: "compiling",
+                summary: None,
+                version: None,
+                sha256: None,
+                size: Some(size),
+                capabilities: None,
+                imports: None,
+                created_at: Some(since),
+                warnings: Vec::new(),
+            }),
     );
     Ok(Json(all))
 }

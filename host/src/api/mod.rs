@@ -56,6 +56,7 @@ const RESTORE_BODY_LIMIT: usize = 64 << 20;
 /// The API's routes, answering with `scheduler`, checking tokens as `auth` says.
 pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
     let auth_state = (scheduler.clone(), Arc::new(auth));
+    let upload_limit = usize::try_from(scheduler.max_upload_bytes()).unwrap_or(usize::MAX);
     let whom = HeaderValue::from_str(scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
     Router::new()
@@ -87,7 +88,7 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
             get(executors::versions)
                 .put(executors::upload)
                 .delete(executors::delete)
-                .layer(DefaultBodyLimit::max(executors::UPLOAD_LIMIT)),
+                .layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route(
             "/v1/restore",

@@ -13,6 +13,7 @@ mod exec;
 mod execution;
 mod executor;
 mod job;
+mod scaffold;
 mod secret;
 mod serve;
 mod table;
@@ -64,7 +65,8 @@ enum Command {
     /// List, read, follow and kill a job's executions on a server.
     #[command(subcommand)]
     Execution(execution::ExecutionCommand),
-    /// Upload, list and delete executor components on a server.
+    /// Make and build executor projects; upload, list and delete executor components on a
+    /// server.
     #[command(subcommand)]
     Executor(executor::ExecutorCommand),
     /// Set, list and delete secrets on a server.

@@ -8,14 +8,15 @@
 //!
 //! Every API request needs a token. `SANDCRON_ADMIN_TOKEN`, when set, is accepted as an
 //! admin token. Otherwise, on the first start against a database that has no admin token,
-//! one is made, printed once to stderr and written to `<data-dir>/admin-token` (mode
-//! 0600), where the CLI on the same machine finds it.
+//! one is made and printed once to stderr. Either way the admin token is written to
+//! `<data-dir>/admin-token` (mode 0600), where the CLI on the same machine finds it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 use sandcron_sdk::duration::parse_duration;
+use sandcron_sdk::size::parse_size;
 
 use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
@@ -81,6 +82,10 @@ pub struct ServeArgs {
     /// file; repeat.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     secret: Vec<String>,
+    /// The largest executor component an upload may carry, a size such as 64M or 1G; a
+    /// tenant's `max_upload_bytes` quota may lower it for that tenant [default: 64M].
+    #[arg(long, value_name = "SIZE")]
+    max_upload_size: Option<String>,
 }
 
 /// The node's grants: `--allow-host` and `--allow` entries, with HTTP to any public host
@@ -150,6 +155,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;
+    if let Some(text) = &args.max_upload_size {
+        scheduler_config.max_upload_bytes = parse_size(text)
+            .ok()
+            .filter(|size| *size > 0)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--max-upload-size {text:?}: expected a positive size such as 64M or 1G"
+                ))
+            })?;
+    }
     let tokio = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
     tokio.block_on(async move {
@@ -306,24 +321,32 @@ fn redact_password(url: &str) -> String {
 }
 
 /// How the API checks admin tokens: `SANDCRON_ADMIN_TOKEN` when set; otherwise the stored
-/// ones, the first of which is made now when there is none (printed once, and written to
-/// `<data-dir>/admin-token` for the CLI).
+/// ones, the first of which is made now when there is none (printed once). The admin token
+/// in use, from the environment or just made, is written to `<data-dir>/admin-token`
+/// for the CLI, which has no other way to learn a token set in the server's environment.
 async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfig, CliError> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let write = |token: &str| {
+        write_private(&path, token)
+            .map_err(|e| CliError::Error(format!("cannot write {}: {e}", path.display())))
+    };
     if let Some(token) = std::env::var(ADMIN_TOKEN_ENV)
         .ok()
         .filter(|token| !token.trim().is_empty())
     {
-        return Ok(AuthConfig::with_admin_token(token.trim()));
+        let token = token.trim();
+        if std::fs::read_to_string(&path).ok().as_deref().map(str::trim) != Some(token) {
+            write(token)?;
+        }
+        return Ok(AuthConfig::with_admin_token(token));
     }
     let first = scheduler
         .first_admin_token()
         .await
         .map_err(|e| CliError::Error(format!("cannot store the admin token: {e}")))?;
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
     match first {
         Some(token) => {
-            write_private(&path, &token)
-                .map_err(|e| CliError::Error(format!("cannot write {}: {e}", path.display())))?;
+            write(&token)?;
             eprintln!(
                 "sandcron: admin token (shown once; kept in {}): {token}",
                 path.display()

@@ -5,10 +5,13 @@
 //! runtime), so a stored version always loads. Uploads are kept in the store, bytes
 //! included, and loaded on first use; the runtime compiles each SHA-256 once and keeps
 //! the artifact on disk, so a restart does not compile again. Uploads belong to a tenant
-//! (another tenant's are not found); the built-ins are shared by all.
+//! (another tenant's are not found); the built-ins are shared by all. An upload being
+//! compiled is listed as such (`compiling_executors`) until it is stored or refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use super::{JobError, Scheduler};
 use crate::executors::BUILT_INS;
@@ -35,7 +38,8 @@ impl Scheduler {
     }
 
     /// Checks, compiles and stores a new version of the tenant's uploaded executor
-    /// `name`, within the tenant's `max_executors` and `max_executor_bytes`.
+    /// `name`, within the server's upload limit and the tenant's `max_upload_bytes`,
+    /// `max_executors` and `max_executor_bytes`.
     pub async fn upload_executor(
         &self,
         tenant: TenantId,
@@ -52,6 +56,22 @@ impl Scheduler {
     async fn check_upload_quotas(&self, tenant: TenantId, size: u64) -> Result<(), UploadError> {
         let policy = self.tenant_policy(tenant).await?;
         let quotas = policy.quotas;
+        if size > self.max_upload_bytes() {
+            return Err(UploadError::TooLarge {
+                size,
+                limit: self.max_upload_bytes(),
+            });
+        }
+        if let Some(max) = quotas.max_upload_bytes
+            && size > max
+        {
+            return Err(QuotaExceeded::new(
+                "max_upload_bytes",
+                max,
+                format!("this component has {size} bytes"),
+            )
+            .into());
+        }
         if quotas.max_executors.is_none() && quotas.max_executor_bytes.is_none() {
             return Ok(());
         }
@@ -102,6 +122,12 @@ impl Scheduler {
             .collect())
     }
 
+    /// The uploads of the tenant being checked and compiled now: name, size in bytes and
+    /// when the upload arrived.
+    pub fn compiling_executors(&self, tenant: TenantId) -> Vec<(String, u64, DateTime<Utc>)> {
+        self.inner.executors.compiling(tenant)
+    }
+
     /// The latest version of every executor the tenant uploaded.
     pub async fn list_executors(
         &self,
@@ -132,6 +158,14 @@ pub enum UploadError {
     /// A bad name (HTTP 400, field `name`).
     #[error("{0}")]
     Name(FieldError),
+    /// The component is larger than the server takes (HTTP 413, field `body`).
+    #[error("the component has {size} bytes, more than this server's limit of {limit}")]
+    TooLarge {
+        /// The component's size in bytes.
+        size: u64,
+        /// The server's limit (`serve --max-upload-size`).
+        limit: u64,
+    },
     /// The bytes are not an executor component (HTTP 400, field `body`).
     #[error("{0}")]
     NotAnExecutor(LoadError),
@@ -148,6 +182,33 @@ pub(super) struct Executors {
     built_ins: HashMap<&'static str, Arc<Executable>>,
     /// Uploads loaded so far, by SHA-256.
     uploads: Mutex<HashMap<String, Arc<Executable>>>,
+    /// Uploads being compiled, with their size and arrival; one entry per upload.
+    compiling: Arc<Mutex<Vec<InProgress>>>,
+}
+
+/// An upload being checked and compiled.
+struct InProgress {
+    id: u64,
+    tenant: TenantId,
+    name: String,
+    size: u64,
+    since: DateTime<Utc>,
+}
+
+/// Removes its upload from the compiling list when dropped, however the upload ends.
+struct CompilingGuard {
+    list: Arc<Mutex<Vec<InProgress>>>,
+    id: u64,
+}
+
+impl Drop for CompilingGuard {
+    fn drop(&mut self) {
+        lock(&self.list).retain(|upload| upload.id != self.id);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Executors {
@@ -164,6 +225,7 @@ impl Executors {
         Ok(Self {
             built_ins,
             uploads: Mutex::default(),
+            compiling: Arc::default(),
         })
     }
 
@@ -220,6 +282,7 @@ impl Executors {
                 format!("{name:?} is a built-in executor; choose another name"),
             )));
         }
+        let _compiling = self.start_compiling(tenant, name, wasm.len() as u64);
         let loaded = runtime
             .load(wasm.clone())
             .await
@@ -229,6 +292,32 @@ impl Executors {
             .await?;
         self.remember(loaded);
         Ok(stored)
+    }
+
+    /// Lists an upload as compiling until the guard is dropped.
+    fn start_compiling(&self, tenant: TenantId, name: &str, size: u64) -> CompilingGuard {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.compiling).push(InProgress {
+            id,
+            tenant,
+            name: name.to_string(),
+            size,
+            since: Utc::now(),
+        });
+        CompilingGuard {
+            list: self.compiling.clone(),
+            id,
+        }
+    }
+
+    /// The tenant's uploads being compiled: name, size and arrival.
+    fn compiling(&self, tenant: TenantId) -> Vec<(String, u64, DateTime<Utc>)> {
+        lock(&self.compiling)
+            .iter()
+            .filter(|upload| upload.tenant == tenant)
+            .map(|upload| (upload.name.clone(), upload.size, upload.since))
+            .collect()
     }
 
     fn cached(&self, sha256: &str) -> Option<Arc<Executable>> {

@@ -81,6 +81,9 @@ pub struct SchedulerConfig {
     /// (`*://*:*`: no loopback, private or link-local address) and nothing else; the
     /// built-in `shell` may run any program unless `grants.process` names some.
     pub grants: Grants,
+    /// The largest executor component an upload may carry, in bytes; a tenant's
+    /// `max_upload_bytes` quota may lower it.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -100,12 +103,18 @@ impl Default for SchedulerConfig {
                 http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
                 ..Grants::default()
             },
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
 
 /// How long a member may miss heartbeats before it is declared dead.
 pub const DEFAULT_DEAD_AFTER: Duration = Duration::from_secs(10);
+
+/// The largest upload a server takes unless `serve --max-upload-size` says otherwise:
+/// 64 MiB, room for a Python or JavaScript component (an interpreter with the program:
+/// 13 to 20 MB for the templates, docs/benchmarks.md) and its libraries.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 20;
 
 /// A member of the cluster and whether its heartbeat is recent.
 #[derive(Clone, Debug)]
@@ -276,6 +285,11 @@ impl Scheduler {
     /// This node's name.
     pub fn node(&self) -> &str {
         &self.inner.config.node
+    }
+
+    /// The largest executor upload this server takes, in bytes (before tenant quotas).
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.inner.config.max_upload_bytes
     }
 
     /// Every member of the cluster, by name, with whether it is alive.
