@@ -249,9 +249,13 @@ function wait(pollable, deadline) {
   if (!Array.from(ready).includes(0)) throw new Unavailable('http: the request timed out');
 }
 
-/** Drops a resource now, where the bindings allow it. */
+/** The method that drops a resource now (componentize-js names it so where the engine
+ * has no `Symbol.dispose`). */
+const DISPOSE = Symbol.dispose ?? Symbol.for('dispose');
+
+/** Drops a resource now: a child (a body's stream) must be gone before its parent ends. */
 function dispose(resource) {
-  resource[Symbol.dispose]?.();
+  resource[DISPOSE]();
 }
 
 /** What an error message needs to name. */

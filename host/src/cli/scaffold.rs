@@ -38,71 +38,53 @@ struct Embedded {
     text: &'static str,
 }
 
-/// The files of a repository folder, each embedded; the paths are relative to the folder.
-macro_rules! embed {
-    ($folder:literal: $($file:literal),* $(,)?) => {
-        &[$(Embedded {
-            source: $file,
-            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../", $folder, "/", $file)),
-        }),*]
+/// A [`Folder`] of the repository, each of the files named embedded (paths relative to it).
+macro_rules! folder {
+    ($folder:literal into $into:literal: $($file:literal),* $(,)?) => {
+        Folder {
+            path: $folder,
+            into: $into,
+            files: &[$(Embedded {
+                source: $file,
+                text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../", $folder, "/", $file)),
+            }),*],
+        }
     };
 }
 
 /// A repository folder whose files go, under `into`, into a new project.
 struct Folder {
+    /// The folder in the repository (read by the test that checks the lists).
+    #[cfg_attr(not(test), allow(dead_code))]
     path: &'static str,
     into: &'static str,
     files: &'static [Embedded],
 }
 
-const RUST_TEMPLATE: Folder = Folder {
-    path: "sdk/template",
-    into: "",
-    files: embed!("sdk/template": "Cargo.toml", "rust-toolchain.toml", "src/lib.rs"),
-};
+const RUST_TEMPLATE: Folder = folder!("sdk/template" into "": "Cargo.toml", "rust-toolchain.toml", "src/lib.rs");
 
-const PYTHON_TEMPLATE: Folder = Folder {
-    path: "sdk-python/template",
-    into: "",
-    files: embed!("sdk-python/template": "app.py", "requirements.txt"),
-};
+const PYTHON_TEMPLATE: Folder = folder!("sdk-python/template" into "": "app.py", "requirements.txt");
 
-const PYTHON_SDK: Folder = Folder {
-    path: "sdk-python/sandcron_sdk",
-    into: "sandcron_sdk",
-    files: embed!("sdk-python/sandcron_sdk":
+const PYTHON_SDK: Folder = folder!("sdk-python/sandcron_sdk" into "sandcron_sdk":
         "__init__.py", "config.py", "execution.py", "failure.py", "http.py", "output.py",
         "process.py", "secrets.py",
-    ),
-};
+    );
 
-const JS_TEMPLATE: Folder = Folder {
-    path: "sdk-js/template",
-    into: "",
-    files: embed!("sdk-js/template": "index.js", "package.json"),
-};
+const JS_TEMPLATE: Folder = folder!("sdk-js/template" into "": "index.js", "package.json");
 
-const JS_SDK: Folder = Folder {
-    path: "sdk-js",
-    into: "sandcron-sdk",
-    files: embed!("sdk-js":
+const JS_SDK: Folder = folder!("sdk-js" into "sandcron-sdk":
         "package.json", "src/config.js", "src/execution.js", "src/failure.js", "src/http.js",
         "src/index.d.ts", "src/index.js", "src/output.js", "src/process.js", "src/secrets.js",
         "src/wit.js",
-    ),
-};
+    );
 
 /// The contract, copied into Python and JavaScript projects, whose build tools read it.
-const WIT: Folder = Folder {
-    path: "wit",
-    into: "wit",
-    files: embed!("wit":
+const WIT: Folder = folder!("wit" into "wit":
         "amqp.wit", "docker.wit", "executor.wit", "grpc.wit", "http-cleanup.wit", "kafka.wit",
         "nats.wit", "deps/cli/cli.wit", "deps/clocks/clocks.wit",
         "deps/filesystem/filesystem.wit", "deps/http/http.wit", "deps/io/io.wit",
         "deps/random/random.wit", "deps/sockets/sockets.wit",
-    ),
-};
+    );
 
 /// The name the templates carry, replaced by the project's.
 const TEMPLATE_NAME: &str = "my-executor";
