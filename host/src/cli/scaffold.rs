@@ -61,16 +61,16 @@ struct Folder {
     files: &'static [Embedded],
 }
 
-const RUST_TEMPLATE: Folder = folder!("sdk/template" into "": "Cargo.toml", "rust-toolchain.toml", "src/lib.rs");
+const RUST_TEMPLATE: Folder = folder!("sdk/template" into "": ".gitignore", "Cargo.toml", "rust-toolchain.toml", "src/lib.rs");
 
-const PYTHON_TEMPLATE: Folder = folder!("sdk-python/template" into "": "app.py", "requirements.txt");
+const PYTHON_TEMPLATE: Folder = folder!("sdk-python/template" into "": ".gitignore", "app.py", "requirements.txt");
 
 const PYTHON_SDK: Folder = folder!("sdk-python/sandcron_sdk" into "sandcron_sdk":
         "__init__.py", "config.py", "execution.py", "failure.py", "http.py", "output.py",
         "process.py", "secrets.py",
     );
 
-const JS_TEMPLATE: Folder = folder!("sdk-js/template" into "": "index.js", "package.json");
+const JS_TEMPLATE: Folder = folder!("sdk-js/template" into "": ".gitignore", "index.js", "package.json");
 
 const JS_SDK: Folder = folder!("sdk-js" into "sandcron-sdk":
         "package.json", "src/config.js", "src/execution.js", "src/failure.js", "src/http.js",
@@ -377,7 +377,12 @@ mod tests {
 
     #[test]
     fn a_rust_project_builds_against_the_checkout_or_the_registry() {
-        let manifest = RUST_TEMPLATE.files[0].text;
+        let manifest = RUST_TEMPLATE
+            .files
+            .iter()
+            .find(|file| file.source == "Cargo.toml")
+            .unwrap()
+            .text;
         let with_checkout = personalize(
             "Cargo.toml",
             manifest,
