@@ -103,7 +103,8 @@ fn build_template(dir: &Path, lang: &str) -> anyhow::Result<PathBuf> {
     );
     let stdout = String::from_utf8(out.stdout)?;
     let artifact = stdout
-        .strip_prefix("built ")
+        .lines()
+        .find_map(|line| line.strip_prefix("built "))
         .and_then(|rest| rest.split(" (").next())
         .ok_or_else(|| anyhow::anyhow!("no artifact in {stdout:?}"))?;
     Ok(PathBuf::from(artifact))
