@@ -77,11 +77,16 @@ fn main() -> anyhow::Result<()> {
 fn build_template(dir: &Path, lang: &str) -> anyhow::Result<PathBuf> {
     let name = format!("bench-{lang}");
     let sandcron = env!("CARGO_BIN_EXE_sandcron");
-    let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .collect::<Vec<_>>();
-    for tool in ["SANDCRON_TEST_COMPONENTIZE_PY", "SANDCRON_TEST_COMPONENTIZE_JS"] {
+    let mut path =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
+    for tool in [
+        "SANDCRON_TEST_COMPONENTIZE_PY",
+        "SANDCRON_TEST_COMPONENTIZE_JS",
+    ] {
         let tool = std::env::var_os(tool).map(PathBuf::from).ok_or_else(|| {
-            anyhow::anyhow!("{tool} is not set: run `scripts/peers up` and `eval \"$(scripts/peers env)\"`")
+            anyhow::anyhow!(
+                "{tool} is not set: run `scripts/peers up` and `eval \"$(scripts/peers env)\"`"
+            )
         })?;
         path.insert(0, tool.parent().unwrap().to_path_buf());
     }
@@ -247,7 +252,10 @@ async fn memory_per_execution(
     let during = rss_bytes()?;
     for run in runs {
         let outcome = run.await?;
-        anyhow::ensure!(outcome.succeeded(), "a concurrent execution failed: {outcome:?}");
+        anyhow::ensure!(
+            outcome.succeeded(),
+            "a concurrent execution failed: {outcome:?}"
+        );
     }
     server.abort();
     Ok(during.saturating_sub(before) / concurrent as u64)

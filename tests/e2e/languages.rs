@@ -137,7 +137,10 @@ async fn each_template_greets_through_exec() {
             stdout(&out)
         );
         // Diagnostics go to stderr: the execution's id and the time left.
-        assert!(stdout(&out).contains("ms left") || stderr(&out).contains("ms left"), "{lang}");
+        assert!(
+            stdout(&out).contains("ms left") || stderr(&out).contains("ms left"),
+            "{lang}"
+        );
     }
 }
 
@@ -145,7 +148,12 @@ async fn each_template_greets_through_exec() {
 async fn a_config_error_names_the_key_in_every_language() {
     for lang in LANGUAGES {
         let missing = exec_template(lang, &[], &[("repeat", "2")]).await;
-        assert_eq!(missing.status.code(), Some(1), "{lang}: {}", stderr(&missing));
+        assert_eq!(
+            missing.status.code(),
+            Some(1),
+            "{lang}: {}",
+            stderr(&missing)
+        );
         assert!(
             stderr(&missing).contains("invalid executor_config: greeting: is required"),
             "{lang}: {}",
@@ -257,7 +265,11 @@ async fn each_template_is_uploaded_and_runs_from_a_job_on_a_server() {
         let name = format!("hello-{lang}");
         let upload = server.cli(&["executor", "upload", &name, component.to_str().unwrap()]);
         assert!(upload.status.success(), "{lang}: {}", stderr(&upload));
-        assert!(stdout(&upload).contains("version 1"), "{lang}: {}", stdout(&upload));
+        assert!(
+            stdout(&upload).contains("version 1"),
+            "{lang}: {}",
+            stdout(&upload)
+        );
 
         let job = format!("greet-{lang}");
         apply(
@@ -269,18 +281,19 @@ async fn each_template_is_uploaded_and_runs_from_a_job_on_a_server() {
         );
         let execution = server.run_to_end(&job).await;
         assert_eq!(execution["success"], true, "{lang}: {execution}");
-        let logs = server.cli(&[
-            "execution",
-            "logs",
-            &job,
-            &execution["id"].to_string(),
-        ]);
+        let logs = server.cli(&["execution", "logs", &job, &execution["id"].to_string()]);
         assert!(logs.status.success(), "{lang}: {}", stderr(&logs));
         let text = stdout(&logs);
-        assert!(text.contains(&format!("hello from {job} (1/1)")), "{lang}: {text}");
+        assert!(
+            text.contains(&format!("hello from {job} (1/1)")),
+            "{lang}: {text}"
+        );
         // The Python and JavaScript templates also read the secret `secret` names.
         if lang != "rust" {
-            assert!(text.contains("secret api-key: 3 characters"), "{lang}: {text}");
+            assert!(
+                text.contains("secret api-key: 3 characters"),
+                "{lang}: {text}"
+            );
         }
         assert!(text.contains(": 200"), "{lang}: {text}");
     }

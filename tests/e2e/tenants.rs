@@ -699,7 +699,14 @@ fn a_server_given_the_admin_token_in_its_environment_leaves_it_for_the_cli() {
     use std::os::unix::fs::PermissionsExt;
     let data = tempfile::tempdir().unwrap();
     let mut serve = crate::support::sandcron()
-        .args(["serve", "--listen", "127.0.0.1:0", "--node", "env-token", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--node",
+            "env-token",
+            "--data-dir",
+        ])
         .arg(data.path())
         .env("SANDCRON_ADMIN_TOKEN", "sca_from-the-environment")
         .env_remove("SANDCRON_DATABASE_URL")

@@ -114,7 +114,9 @@ pub async fn upload(
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
-            too_large_error @ UploadError::TooLarge { .. } => too_large(too_large_error.to_string()),
+            too_large_error @ UploadError::TooLarge { .. } => {
+                too_large(too_large_error.to_string())
+            }
             UploadError::NotAnExecutor(why) => ApiError::invalid("body", why.to_string()),
             UploadError::Quota(quota) => quota.into(),
             UploadError::Store(store_error) => store_error.into(),

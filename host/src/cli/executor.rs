@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use super::CliError;
 use super::client::{Client, block_on};
-use super::scaffold::{Lang, Project, new_project, sdk_checkout};
 use super::job::print_json;
+use super::scaffold::{Lang, Project, new_project, sdk_checkout};
 use super::table::{Table, cell};
 
 #[derive(Debug, Subcommand)]
@@ -80,9 +80,8 @@ pub fn run(client: Client, command: ExecutorCommand) -> Result<(), CliError> {
             }
             ExecutorCommand::Upload { name, file } => {
                 let (name, file) = upload_target(name, file)?;
-                let bytes = std::fs::read(&file).map_err(|e| {
-                    CliError::Usage(format!("cannot read {}: {e}", file.display()))
-                })?;
+                let bytes = std::fs::read(&file)
+                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
                 eprintln!(
                     "sandcron: uploading {} ({} bytes); the server compiles it before answering",
                     file.display(),

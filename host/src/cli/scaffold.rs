@@ -63,28 +63,30 @@ struct Folder {
 
 const RUST_TEMPLATE: Folder = folder!("sdk/template" into "": ".gitignore", "Cargo.toml", "rust-toolchain.toml", "src/lib.rs");
 
-const PYTHON_TEMPLATE: Folder = folder!("sdk-python/template" into "": ".gitignore", "app.py", "requirements.txt");
+const PYTHON_TEMPLATE: Folder =
+    folder!("sdk-python/template" into "": ".gitignore", "app.py", "requirements.txt");
 
 const PYTHON_SDK: Folder = folder!("sdk-python/sandcron_sdk" into "sandcron_sdk":
-        "__init__.py", "config.py", "execution.py", "failure.py", "http.py", "output.py",
-        "process.py", "secrets.py",
-    );
+    "__init__.py", "config.py", "execution.py", "failure.py", "http.py", "output.py",
+    "process.py", "secrets.py",
+);
 
-const JS_TEMPLATE: Folder = folder!("sdk-js/template" into "": ".gitignore", "index.js", "package.json");
+const JS_TEMPLATE: Folder =
+    folder!("sdk-js/template" into "": ".gitignore", "index.js", "package.json");
 
 const JS_SDK: Folder = folder!("sdk-js" into "sandcron-sdk":
-        "package.json", "src/config.js", "src/execution.js", "src/failure.js", "src/http.js",
-        "src/index.d.ts", "src/index.js", "src/output.js", "src/process.js", "src/secrets.js",
-        "src/wit.js",
-    );
+    "package.json", "src/config.js", "src/execution.js", "src/failure.js", "src/http.js",
+    "src/index.d.ts", "src/index.js", "src/output.js", "src/process.js", "src/secrets.js",
+    "src/wit.js",
+);
 
 /// The contract, copied into Python and JavaScript projects, whose build tools read it.
 const WIT: Folder = folder!("wit" into "wit":
-        "amqp.wit", "docker.wit", "executor.wit", "grpc.wit", "http-cleanup.wit", "kafka.wit",
-        "nats.wit", "deps/cli/cli.wit", "deps/clocks/clocks.wit",
-        "deps/filesystem/filesystem.wit", "deps/http/http.wit", "deps/io/io.wit",
-        "deps/random/random.wit", "deps/sockets/sockets.wit",
-    );
+    "amqp.wit", "docker.wit", "executor.wit", "grpc.wit", "http-cleanup.wit", "kafka.wit",
+    "nats.wit", "deps/cli/cli.wit", "deps/clocks/clocks.wit",
+    "deps/filesystem/filesystem.wit", "deps/http/http.wit", "deps/io/io.wit",
+    "deps/random/random.wit", "deps/sockets/sockets.wit",
+);
 
 /// The name the templates carry, replaced by the project's.
 const TEMPLATE_NAME: &str = "my-executor";
@@ -166,7 +168,10 @@ fn personalize(source: &str, text: &str, name: &str, sdk_checkout: Option<&Path>
     match sdk_checkout {
         Some(sdk) => text.replace(
             PATCH,
-            &format!("sandcron-sdk = {{ path = {:?} }}", sdk.display().to_string()),
+            &format!(
+                "sandcron-sdk = {{ path = {:?} }}",
+                sdk.display().to_string()
+            ),
         ),
         // No checkout: the crate comes from the registry; drop the patch and its comment.
         None => match text.find("\n# The SDK from a Sandcron checkout") {
@@ -362,7 +367,14 @@ mod tests {
     #[test]
     fn every_file_of_the_template_folders_is_embedded() {
         let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        for folder in [RUST_TEMPLATE, PYTHON_TEMPLATE, PYTHON_SDK, JS_TEMPLATE, JS_SDK, WIT] {
+        for folder in [
+            RUST_TEMPLATE,
+            PYTHON_TEMPLATE,
+            PYTHON_SDK,
+            JS_TEMPLATE,
+            JS_SDK,
+            WIT,
+        ] {
             let root = repository.join(folder.path);
             let mut on_disk = Vec::new();
             files_under(&root, &root, &mut on_disk);
@@ -395,7 +407,10 @@ mod tests {
 
         let from_registry = personalize("Cargo.toml", manifest, "nightly-backup", None);
         assert!(from_registry.contains("sandcron-sdk = \"0.1\""));
-        assert!(!from_registry.contains("[patch.crates-io]"), "{from_registry}");
+        assert!(
+            !from_registry.contains("[patch.crates-io]"),
+            "{from_registry}"
+        );
         assert!(!from_registry.contains("path ="), "{from_registry}");
         assert_eq!(
             toml_package_name(&from_registry).as_deref(),
@@ -412,11 +427,16 @@ mod tests {
         assert!(dir.join("sandcron_sdk/__init__.py").is_file());
         assert!(dir.join("wit/deps/http/http.wit").is_file());
         let project = Project::find(&dir).unwrap();
-        assert_eq!((project.lang, project.name.as_str()), (Lang::Python, "hello-py"));
+        assert_eq!(
+            (project.lang, project.name.as_str()),
+            (Lang::Python, "hello-py")
+        );
 
         let error = new_project(&dir, "hello-py", Lang::Python, None).unwrap_err();
         assert!(matches!(error, CliError::Usage(text) if text.contains("already exists")));
         let error = new_project(&parent.path().join("x"), "Bad Name", Lang::Js, None).unwrap_err();
-        assert!(matches!(error, CliError::Usage(text) if text.contains("not a valid executor name")));
+        assert!(
+            matches!(error, CliError::Usage(text) if text.contains("not a valid executor name"))
+        );
     }
 }

@@ -335,7 +335,12 @@ async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfi
         .filter(|token| !token.trim().is_empty())
     {
         let token = token.trim();
-        if std::fs::read_to_string(&path).ok().as_deref().map(str::trim) != Some(token) {
+        if std::fs::read_to_string(&path)
+            .ok()
+            .as_deref()
+            .map(str::trim)
+            != Some(token)
+        {
             write(token)?;
         }
         return Ok(AuthConfig::with_admin_token(token));
