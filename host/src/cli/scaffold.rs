@@ -61,7 +61,9 @@ struct Folder {
     files: &'static [Embedded],
 }
 
-const RUST_TEMPLATE: Folder = folder!("sdk/template" into "": ".gitignore", "Cargo.toml", "rust-toolchain.toml", "src/lib.rs");
+const RUST_TEMPLATE: Folder = folder!("sdk/template" into "":
+    ".gitignore", "Cargo.toml", "rust-toolchain.toml", "src/lib.rs",
+);
 
 const PYTHON_TEMPLATE: Folder =
     folder!("sdk-python/template" into "": ".gitignore", "app.py", "requirements.txt");
