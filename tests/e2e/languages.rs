@@ -415,3 +415,62 @@ async fn the_api_answers_while_a_python_component_compiles() {
     assert_eq!(done.status, 201, "{}", done.text);
     assert_eq!(done.json()["state"], "ready", "{}", done.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_python_executions_run_at_once_within_the_default_limits() {
+    use sandcron::capabilities::Grants;
+    use sandcron::runtime::{ExecutionInfo, ExecutionRequest, Limits, Runtime, RuntimeConfig};
+
+    let component = tokio::task::spawn_blocking(|| template_component("python"))
+        .await
+        .unwrap();
+    // A loopback server that answers after a second, so that all the executions are in
+    // their HTTP call at the same time.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let slow = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        "ok"
+    });
+    let server = tokio::spawn(async move { axum::serve(listener, slow).await });
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(crate::support::cache_dir()),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let executable = runtime
+        .load(std::fs::read(&component).unwrap().into())
+        .await
+        .unwrap();
+    let url = format!("http://{address}/slow");
+    let mut runs = Vec::new();
+    for i in 0..100 {
+        let (runtime, executable, url) = (runtime.clone(), executable.clone(), url.clone());
+        runs.push(tokio::spawn(async move {
+            let mut grants = Grants::default();
+            grants.allow("http", &format!("http://{address}")).unwrap();
+            let request = ExecutionRequest {
+                info: ExecutionInfo {
+                    job_name: "crowd".into(),
+                    execution_id: i.to_string(),
+                    attempt: 1,
+                    executor_config: vec![
+                        ("greeting".into(), "hi".into()),
+                        ("url".into(), url),
+                    ],
+                    ..ExecutionInfo::default()
+                },
+                grants,
+                // The default limits: 64 MiB of memory each.
+                limits: Limits::default(),
+                listener: None,
+            };
+            runtime.execute(&executable, request).await
+        }));
+    }
+    for run in runs {
+        let outcome = run.await.unwrap();
+        assert!(outcome.succeeded(), "{outcome:?}");
+    }
+    server.abort();
+}
