@@ -454,10 +454,7 @@ async fn a_hundred_python_executions_run_at_once_within_the_default_limits() {
                     job_name: "crowd".into(),
                     execution_id: i.to_string(),
                     attempt: 1,
-                    executor_config: vec![
-                        ("greeting".into(), "hi".into()),
-                        ("url".into(), url),
-                    ],
+                    executor_config: vec![("greeting".into(), "hi".into()), ("url".into(), url)],
                     ..ExecutionInfo::default()
                 },
                 grants,

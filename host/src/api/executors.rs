@@ -3,7 +3,7 @@
 //! uploaded executors, read the versions of one, delete one.
 //!
 //! The body is read up to the server's upload limit (`serve --max-upload-size`) and no
-//! further; the scheduler checks the tenant's `max_upload_bytes`, then checks the
+//! further; the registry checks the tenant's `max_upload_bytes`, then checks the
 //! component against the `executor` world and compiles it (off the async threads, so
 //! other requests are served meanwhile) before anything is stored.
 
@@ -23,8 +23,9 @@ use super::input::PathParams;
 use super::with_location;
 use crate::capabilities;
 use crate::executors::BUILT_INS;
-use crate::scheduler::{Scheduler, UploadError};
+use crate::registry::{Registry, UploadError};
 use crate::store::StoredExecutor;
+use crate::tenants::Tenants;
 use sandcron_sdk::size::format_size;
 
 /// The state of an executor that can run.
@@ -79,7 +80,8 @@ impl From<StoredExecutor> for ExecutorOut {
 
 /// `PUT /v1/executors/{name}`: 201 with the new version.
 pub async fn upload(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
+    State(tenants): State<Tenants>,
     caller: Caller,
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
@@ -103,14 +105,14 @@ pub async fn upload(
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large(format!(
                 "the component is larger than this server's limit of {}",
-                format_size(scheduler.max_upload_bytes())
+                format_size(registry.max_upload_bytes())
             ))
         } else {
             ApiError::with_status(rejection.status(), rejection.body_text())
         }
     })?;
-    let stored = scheduler
-        .upload_executor(caller.tenant, &name, Arc::from(body.as_ref()))
+    let stored = registry
+        .upload(caller.tenant, &name, Arc::from(body.as_ref()))
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
@@ -123,7 +125,7 @@ pub async fn upload(
         })?;
     let location = format!("/v1/executors/{}", stored.name);
     let mut answer = ExecutorOut::from(stored);
-    answer.warnings = scheduler
+    answer.warnings = tenants
         .denied_capabilities(caller.tenant, answer.capabilities.as_deref().unwrap_or(&[]))
         .await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
@@ -137,7 +139,7 @@ fn too_large(message: String) -> ApiError {
 
 /// `GET /v1/executors`: the built-in executors, then the latest version of each upload.
 pub async fn list(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
     caller: Caller,
 ) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
     let mut all: Vec<ExecutorOut> = BUILT_INS
@@ -150,34 +152,34 @@ pub async fn list(
             version: None,
             sha256: None,
             size: None,
-            capabilities: None,
+            capabilities: Some(built_in.capabilities.to_vec()),
             imports: None,
             created_at: None,
             warnings: Vec::new(),
         })
         .collect();
     all.extend(
-        scheduler
-            .list_executors(caller.tenant)
+        registry
+            .list(caller.tenant)
             .await?
             .into_iter()
             .map(ExecutorOut::from),
     );
     all.extend(
-        scheduler
-            .compiling_executors(caller.tenant)
+        registry
+            .compiling(caller.tenant)
             .into_iter()
-            .map(|(name, size, since)| ExecutorOut {
-                name,
+            .map(|upload| ExecutorOut {
+                name: upload.name,
                 builtin: false,
                 state: "compiling",
                 summary: None,
                 version: None,
                 sha256: None,
-                size: Some(size),
+                size: Some(upload.size),
                 capabilities: None,
                 imports: None,
-                created_at: Some(since),
+                created_at: Some(upload.since),
                 warnings: Vec::new(),
             }),
     );
@@ -186,11 +188,11 @@ pub async fn list(
 
 /// `GET /v1/executors/{name}`: every version of an upload, newest first.
 pub async fn versions(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
-    let versions = scheduler.executor_versions(caller.tenant, &name).await?;
+    let versions = registry.versions(caller.tenant, &name).await?;
     if versions.is_empty() {
         return Err(ApiError::not_found(format!("executor {name:?} not found")));
     }
@@ -199,11 +201,11 @@ pub async fn versions(
 
 /// `DELETE /v1/executors/{name}`: 204; 409 while a job uses it.
 pub async fn delete(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if scheduler.delete_executor(caller.tenant, &name).await? {
+    if registry.delete(caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("executor {name:?} not found")))

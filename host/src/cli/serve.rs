@@ -20,9 +20,12 @@ use sandcron_sdk::size::parse_size;
 
 use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
+use crate::app::App;
 use crate::capabilities::Grants;
+use crate::registry::RegistryConfig;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
+use crate::scheduler::{SchedulerConfig, default_node_name};
+use crate::tenants::Tenants;
 
 /// How long running executions get to end once a stop is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -155,16 +158,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;
-    if let Some(text) = &args.max_upload_size {
-        scheduler_config.max_upload_bytes = parse_size(text)
-            .ok()
-            .filter(|size| *size > 0)
-            .ok_or_else(|| {
-                CliError::Usage(format!(
-                    "--max-upload-size {text:?}: expected a positive size such as 64M or 1G"
-                ))
-            })?;
-    }
+    let registry_config = registry_config(&args)?;
     let tokio = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Error(format!("cannot start the async runtime: {e}")))?;
     tokio.block_on(async move {
@@ -184,15 +178,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             .local_addr()
             .map_err(|e| CliError::Error(format!("cannot listen on {}: {e}", args.listen)))?;
         scheduler_config.address = address.to_string();
-        let scheduler = Scheduler::start(store, runtime.clone(), scheduler_config)
+        let app = App::start(store, runtime.clone(), scheduler_config, registry_config)
             .await
             .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
-        let auth = admin_token(&scheduler, &data_dir).await?;
+        let auth = admin_token(&app.tenants, &data_dir).await?;
         eprintln!(
             "sandcron: listening on http://{address} (database {})",
             redact_password(&database_url)
         );
-        serve(listener, scheduler, runtime, auth).await
+        serve(listener, app, runtime, auth).await
     })
 }
 
@@ -201,14 +195,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 /// last moment to finish.
 async fn serve(
     listener: tokio::net::TcpListener,
-    scheduler: Scheduler,
+    app: App,
     runtime: Runtime,
     auth: AuthConfig,
 ) -> Result<(), CliError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::api::router(scheduler.clone(), auth);
+    let router = crate::api::router(app.clone(), auth);
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
             })
@@ -233,7 +227,7 @@ async fn serve(
             std::process::exit(130);
         }
     });
-    scheduler.shutdown(SHUTDOWN_GRACE).await;
+    app.scheduler.shutdown(SHUTDOWN_GRACE).await;
     // Containers of executions the shutdown ended are being removed.
     runtime.settle(SHUTDOWN_GRACE).await;
     if tokio::time::timeout(CONNECTIONS_GRACE, &mut server)
@@ -320,11 +314,28 @@ fn redact_password(url: &str) -> String {
     redacted
 }
 
+/// How the registry takes uploads: `--max-upload-size`, or the default.
+fn registry_config(args: &ServeArgs) -> Result<RegistryConfig, CliError> {
+    let mut config = RegistryConfig::default();
+    if let Some(text) = &args.max_upload_size {
+        config.max_upload_bytes =
+            parse_size(text)
+                .ok()
+                .filter(|size| *size > 0)
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "--max-upload-size {text:?}: expected a positive size such as 64M or 1G"
+                    ))
+                })?;
+    }
+    Ok(config)
+}
+
 /// How the API checks admin tokens: `SANDCRON_ADMIN_TOKEN` when set; otherwise the stored
 /// ones, the first of which is made now when there is none (printed once). The admin token
 /// in use, from the environment or just made, is written to `<data-dir>/admin-token`
 /// for the CLI, which has no other way to learn a token set in the server's environment.
-async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfig, CliError> {
+async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, CliError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     let write = |token: &str| {
         write_private(&path, token)
@@ -345,7 +356,7 @@ async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfi
         }
         return Ok(AuthConfig::with_admin_token(token));
     }
-    let first = scheduler
+    let first = tenants
         .first_admin_token()
         .await
         .map_err(|e| CliError::Error(format!("cannot store the admin token: {e}")))?;
