@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use sandcron_sdk::size::format_size;
 
 use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
@@ -345,7 +346,10 @@ pub enum UploadError {
     #[error("{0}")]
     Name(FieldError),
     /// The component is larger than the server takes (HTTP 413, field `body`).
-    #[error("the component has {size} bytes, more than this server's limit of {limit}")]
+    #[error(
+        "the component has {size} bytes, more than this server's limit of {}",
+        format_size(*limit)
+    )]
     TooLarge {
         /// The component's size in bytes.
         size: u64,

@@ -2,19 +2,20 @@
 //! (`PUT /v1/executors/{name}`, `Content-Type: application/wasm`), list the built-in and
 //! uploaded executors, read the versions of one, delete one.
 //!
-//! The body is read up to the server's upload limit (`serve --max-upload-size`) and no
+//! The body is kept up to the server's upload limit (`serve --max-upload-size`) and no
 //! further; the registry checks the tenant's `max_upload_bytes`, then checks the
 //! component against the `executor` world and compiles it (off the async threads, so
 //! other requests are served meanwhile) before anything is stored.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
+use bytes::BytesMut;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::auth::Caller;
@@ -85,7 +86,7 @@ pub async fn upload(
     caller: Caller,
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -101,16 +102,7 @@ pub async fn upload(
             format!("{content_type:?}: send the component as application/wasm"),
         ));
     }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(format!(
-                "the component is larger than this server's limit of {}",
-                format_size(registry.max_upload_bytes())
-            ))
-        } else {
-            ApiError::with_status(rejection.status(), rejection.body_text())
-        }
-    })?;
+    let body = read_component(&headers, body, registry.max_upload_bytes()).await?;
     let stored = registry
         .upload(caller.tenant, &name, Arc::from(body.as_ref()))
         .await
@@ -130,6 +122,48 @@ pub async fn upload(
         .await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
     Ok(with_location(response, location))
+}
+
+/// How much of a component past the server's limit is read and thrown away before the
+/// 413 is sent. A server that answers and closes while the client is still sending resets
+/// the connection, and the client may then report the reset instead of the answer.
+const DRAIN_LIMIT: u64 = 256 << 20;
+
+/// The upload's body, up to `limit` bytes. A larger one is refused with 413 once the rest
+/// of it is read and dropped (up to [`DRAIN_LIMIT`] past the limit; one that says it is
+/// larger still is refused at once), so that the client reads the refusal.
+async fn read_component(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let refusal = || {
+        too_large(format!(
+            "the component is larger than this server's limit of {}",
+            format_size(limit)
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit.saturating_add(DRAIN_LIMIT)) {
+        return Err(refusal());
+    }
+    let mut chunks = body.into_data_stream();
+    let mut component = BytesMut::new();
+    let mut received: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::invalid("body", format!("cannot read the component: {e}")))?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > limit.saturating_add(DRAIN_LIMIT) {
+            break;
+        }
+        if received <= limit {
+            component.extend_from_slice(&chunk);
+        }
+    }
+    if received > limit {
+        return Err(refusal());
+    }
+    Ok(component.freeze())
 }
 
 /// A 413 about the body.

@@ -65,7 +65,6 @@ const RESTORE_BODY_LIMIT: usize = 64 << 20;
 /// The API's routes, answering with `app`'s services, checking tokens as `auth` says.
 pub fn router(app: App, auth: AuthConfig) -> Router {
     let auth_state = (app.tenants.clone(), Arc::new(auth));
-    let upload_limit = usize::try_from(app.registry.max_upload_bytes()).unwrap_or(usize::MAX);
     let whom = HeaderValue::from_str(app.scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
     Router::new()
@@ -96,8 +95,7 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
             "/v1/executors/{name}",
             get(executors::versions)
                 .put(executors::upload)
-                .delete(executors::delete)
-                .layer(DefaultBodyLimit::max(upload_limit)),
+                .delete(executors::delete),
         )
         .route(
             "/v1/restore",
