@@ -178,9 +178,9 @@ fn cached_reload(
 
 fn request(config: &[(&str, &str)]) -> ExecutionRequest {
     let mut grants = Grants::default();
-    for host in ["http://127.0.0.1:*"] {
-        grants.allow("http", host).expect("a valid pattern");
-    }
+    grants
+        .allow("http", "http://127.0.0.1:*")
+        .expect("a valid pattern");
     ExecutionRequest {
         info: ExecutionInfo {
             job_name: "bench".into(),
