@@ -270,6 +270,18 @@ async fn each_template_is_uploaded_and_runs_from_a_job_on_a_server() {
             "{lang}: {}",
             stdout(&upload)
         );
+        // What each asks for: the Rust template imports only what it calls; the Python and
+        // JavaScript ones the `portable-executor` world, which every build serves.
+        let capabilities = if lang == "rust" {
+            "capabilities: http)"
+        } else {
+            "capabilities: http, process, secrets)"
+        };
+        assert!(
+            stdout(&upload).contains(capabilities),
+            "{lang}: {}",
+            stdout(&upload)
+        );
 
         let job = format!("greet-{lang}");
         apply(

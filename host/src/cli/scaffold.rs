@@ -13,7 +13,7 @@
 //! | language | build command                                          | component            |
 //! |----------|--------------------------------------------------------|----------------------|
 //! | rust     | `cargo build --target wasm32-wasip2 --release`         | `target/wasm32-wasip2/release/NAME.wasm` |
-//! | python   | `componentize-py -d wit -w sandcron:executor/executor componentize app -o executor.wasm` | `executor.wasm` |
+//! | python   | `componentize-py -d wit -w sandcron:executor/portable-executor componentize app -p . -o executor.wasm` | `executor.wasm` |
 //! | js       | `npm run build` (componentize-js)                      | `executor.wasm`      |
 
 use std::path::{Path, PathBuf};
@@ -96,8 +96,9 @@ const TEMPLATE_NAME: &str = "my-executor";
 /// The component a Python or JavaScript build writes, in the project's folder.
 const SCRIPT_ARTIFACT: &str = "executor.wasm";
 
-/// The world every executor implements, as the build tools name it.
-const WORLD: &str = "sandcron:executor/executor";
+/// The world Python and JavaScript projects build for (`wit/executor.wit`): `executor`'s
+/// run, with only the imports their SDKs call and every build of Sandcron serves.
+const WORLD: &str = "sandcron:executor/portable-executor";
 
 impl Lang {
     fn folders(self) -> &'static [Folder] {
