@@ -239,14 +239,24 @@ function call(operation, context) {
   }
 }
 
+/** Blocks until `pollable` is ready or `deadline` passes, then drops the pollables: each
+ * is a child of the stream or future it came from, which cannot be dropped before it. */
 function wait(pollable, deadline) {
-  if (deadline === undefined) {
-    pollable.block();
-    return;
+  try {
+    if (deadline === undefined) {
+      pollable.block();
+      return;
+    }
+    const timer = subscribeInstant(deadline);
+    try {
+      const ready = poll([pollable, timer]);
+      if (!Array.from(ready).includes(0)) throw new Unavailable('http: the request timed out');
+    } finally {
+      dispose(timer);
+    }
+  } finally {
+    dispose(pollable);
   }
-  const timer = subscribeInstant(deadline);
-  const ready = poll([pollable, timer]);
-  if (!Array.from(ready).includes(0)) throw new Unavailable('http: the request timed out');
 }
 
 /** The method that drops a resource now (componentize-js names it so where the engine

@@ -3,7 +3,8 @@
 //! up` installs (componentize-py, componentize-js), and the component runs through
 //! `sandcron exec` and through upload, job and run on a server. The Python and JavaScript
 //! templates use the SDKs' HTTP client against a loopback server, are denied by policy,
-//! read a secret and fail with a config error naming the key, as the Rust one does.
+//! read a secret and fail with a config error naming the key, as the Rust one does; the
+//! Python and JavaScript examples of docs/sdk.md build and run as written.
 //!
 //! Each template is built once per test run (a Python build takes several seconds).
 
@@ -55,17 +56,28 @@ pub fn template_component(lang: &str) -> PathBuf {
     if let Some((_, path)) = built.iter().find(|(l, _)| l == lang) {
         return path.clone();
     }
+    let artifact = build_project(lang, &format!("hello-{lang}"), None);
+    built.push((lang.to_string(), artifact.clone()));
+    artifact
+}
+
+/// Makes the project `name` with `sandcron executor new`, writes `program` (a file's name
+/// and text) over the template's when given, builds it with `sandcron executor build` and
+/// returns the component.
+fn build_project(lang: &str, name: &str, program: Option<(&str, &str)>) -> PathBuf {
     let parent = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("languages");
-    let name = format!("hello-{lang}");
-    let dir = parent.join(&name);
+    let dir = parent.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&parent).unwrap();
     let new = sandcron()
-        .args(["executor", "new", &name, "--lang", lang, "--dir"])
+        .args(["executor", "new", name, "--lang", lang, "--dir"])
         .arg(&parent)
         .output()
         .unwrap();
     assert!(new.status.success(), "executor new: {}", stderr(&new));
+    if let Some((file, text)) = program {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
     let build = sandcron()
         .args(["executor", "build"])
         .arg(&dir)
@@ -81,7 +93,7 @@ pub fn template_component(lang: &str) -> PathBuf {
         .unwrap();
     assert!(
         build.status.success(),
-        "executor build ({lang}): {}{}",
+        "executor build ({name}): {}{}",
         stdout(&build),
         stderr(&build)
     );
@@ -92,7 +104,6 @@ pub fn template_component(lang: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("no artifact in {:?}", stdout(&build)));
     assert!(artifact.is_file(), "{}", artifact.display());
-    built.push((lang.to_string(), artifact.clone()));
     artifact
 }
 
@@ -209,6 +220,70 @@ async fn python_and_js_call_a_granted_host_and_are_denied_another() {
     let seen = server.requests();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen.iter().all(|request| request.path == "/ping"));
+    stop(server).await;
+}
+
+/// The first code block of `fence` (`python`, `js`) in `guide`.
+fn code_block<'a>(guide: &'a str, fence: &str) -> &'a str {
+    let start = guide
+        .find(&format!("```{fence}\n"))
+        .unwrap_or_else(|| panic!("docs/sdk.md has no {fence} example"))
+        + fence.len()
+        + 4;
+    let end = start + guide[start..].find("```").unwrap();
+    &guide[start..end]
+}
+
+#[tokio::test]
+async fn the_guide_s_python_and_js_examples_build_and_post_with_a_secret() {
+    let server = recording_server().await;
+    let url = server.url("/hook");
+    let allow = server.allow();
+    let guide = include_str!("../../docs/sdk.md");
+    for (lang, fence, file) in [("python", "python", "app.py"), ("js", "js", "index.js")] {
+        let program = code_block(guide, fence).to_string();
+        let component = tokio::task::spawn_blocking(move || {
+            build_project(lang, &format!("guide-{lang}"), Some((file, &program)))
+        })
+        .await
+        .unwrap();
+        let out = exec(exec_args(
+            component.to_str().unwrap(),
+            &[
+                "--allow-host",
+                &allow,
+                "--secret",
+                "api-token=t0k",
+                "--allow-program",
+                "/usr/bin/true",
+            ],
+            &[("url", &url)],
+        ))
+        .await;
+        assert!(out.status.success(), "{lang}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("exec: ok"),
+            "{lang}: {}",
+            stdout(&out)
+        );
+    }
+    // Each sent its POST, with the body and the secret in the header.
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for request in &seen {
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/hook")
+        );
+        assert_eq!(request.body, br#"{"ping": true}"#, "{request:?}");
+        assert!(
+            request
+                .headers
+                .iter()
+                .any(|(name, value)| name == "authorization" && value == "Bearer t0k"),
+            "{request:?}"
+        );
+    }
     stop(server).await;
 }
 
