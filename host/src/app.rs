@@ -38,8 +38,7 @@ impl App {
         config: SchedulerConfig,
         registry_config: RegistryConfig,
     ) -> anyhow::Result<Self> {
-        let services =
-            Services::open(&store, &runtime, config.grants.clone(), registry_config).await?;
+        let services = Services::open(&store, &runtime, &config, registry_config).await?;
         let scheduler = Scheduler::start_with(store, runtime, config, services.clone()).await?;
         Ok(Self {
             scheduler,

@@ -3,10 +3,11 @@
 //! executors' half of the store.
 //!
 //! An upload is checked and compiled before it is stored (off the async threads, by the
-//! runtime), so a stored version always loads. Uploads are kept in the store, bytes
-//! included, and loaded on first use; the runtime compiles each SHA-256 once and keeps
-//! the artifact on disk, so a restart does not compile again. Uploads belong to a tenant
-//! (another tenant's are not found) and count against its quotas; the built-ins are
+//! runtime), so a stored version always loads; the runtime keeps it compiled only once it
+//! is stored, so a refused upload leaves nothing behind. Uploads are kept in the store,
+//! bytes included, and loaded on first use; the runtime keeps each SHA-256 compiled (in
+//! memory and on disk, bounded), so a restart does not compile again. Uploads belong to a
+//! tenant (another tenant's are not found) and count against its quotas; the built-ins are
 //! shared by all. An upload being compiled is listed as such ([`Registry::compiling`])
 //! until it is stored or refused.
 
@@ -57,8 +58,6 @@ struct Inner {
     tenants: Tenants,
     config: RegistryConfig,
     built_ins: HashMap<&'static str, Arc<Executable>>,
-    /// Uploads loaded so far, by SHA-256.
-    uploads: Mutex<HashMap<String, Arc<Executable>>>,
     /// Uploads being checked and compiled, oldest first; one entry per upload.
     compiling: Arc<Mutex<Vec<InProgress>>>,
 }
@@ -135,7 +134,6 @@ impl Registry {
                 tenants,
                 config,
                 built_ins,
-                uploads: Mutex::default(),
                 compiling: Arc::default(),
             }),
         })
@@ -187,7 +185,7 @@ impl Registry {
         else {
             return Ok(None);
         };
-        if let Some(loaded) = self.cached(&stored.sha256) {
+        if let Some(loaded) = self.inner.runtime.cached(&stored.sha256) {
             return Ok(Some(loaded));
         }
         let loaded = self
@@ -196,7 +194,6 @@ impl Registry {
             .load(Arc::from(wasm))
             .await
             .map_err(|e| format!("executor {executor} cannot be loaded: {e}"))?;
-        self.remember(loaded.clone());
         Ok(Some(loaded))
     }
 
@@ -221,7 +218,7 @@ impl Registry {
         let loaded = self
             .inner
             .runtime
-            .load(wasm.clone())
+            .check(wasm.clone())
             .await
             .map_err(UploadError::NotAnExecutor)?;
         let stored = self
@@ -229,7 +226,9 @@ impl Registry {
             .store
             .put_executor(tenant, name, &loaded.sha256, &loaded.imports, &wasm)
             .await?;
-        self.remember(loaded);
+        let runtime = self.inner.runtime.clone();
+        // Writing the artifact is file IO: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || runtime.keep(loaded)).await;
         Ok(stored)
     }
 
@@ -328,14 +327,6 @@ impl Registry {
             list: self.inner.compiling.clone(),
             id,
         }
-    }
-
-    fn cached(&self, sha256: &str) -> Option<Arc<Executable>> {
-        lock(&self.inner.uploads).get(sha256).cloned()
-    }
-
-    fn remember(&self, executable: Arc<Executable>) {
-        lock(&self.inner.uploads).insert(executable.sha256.clone(), executable);
     }
 }
 

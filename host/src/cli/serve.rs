@@ -10,6 +10,11 @@
 //! admin token. Otherwise, on the first start against a database that has no admin token,
 //! one is made and printed once to stderr. Either way the admin token is written to
 //! `<data-dir>/admin-token` (mode 0600), where the CLI on the same machine finds it.
+//!
+//! Secret values are sealed in the store with the keys of `<data-dir>/secrets.key`
+//! (`--secrets-key-file`, or `SANDCRON_SECRETS_KEY`), made on the first start. The data
+//! directory, the SQLite database and its companions, the admin token, the key file and
+//! the component cache are the server's user's alone (`0700` directories, `0600` files).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,9 +27,11 @@ use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
 use crate::app::App;
 use crate::capabilities::Grants;
+use crate::private_files;
 use crate::registry::RegistryConfig;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig};
 use crate::scheduler::{SchedulerConfig, default_node_name};
+use crate::secrets_at_rest::SecretsKeys;
 use crate::tenants::Tenants;
 
 /// How long running executions get to end once a stop is asked for.
@@ -85,6 +92,20 @@ pub struct ServeArgs {
     /// file; repeat.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     secret: Vec<String>,
+    /// The unprivileged user granted programs run as, unless a tenant's grant names one
+    /// (`process=user:NAME`) [default: the server's own user].
+    #[arg(long, env = "SANDCRON_PROCESS_USER", value_name = "USER")]
+    process_user: Option<String>,
+    /// The keys secret values are sealed with in the database, one `<id> <64 hex digits>`
+    /// a line, the current last (`sandcron secret rotate-key` adds one); made on the first
+    /// start. `$SANDCRON_SECRETS_KEY` may hold the keys themselves instead
+    /// [default: <data-dir>/secrets.key].
+    #[arg(long, env = "SANDCRON_SECRETS_KEY_FILE", value_name = "FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// The most compiled components kept, in memory and in the cache directory each (the
+    /// least recently used go first), a size such as 512M or 2G [default: 1GiB].
+    #[arg(long, env = "SANDCRON_COMPILED_CACHE_SIZE", value_name = "SIZE")]
+    compiled_cache_size: Option<String>,
     /// The largest executor component an upload may carry, a size such as 64M or 1G; a
     /// tenant's `max_upload_bytes` quota may lower it for that tenant [default: 64M].
     #[arg(long, value_name = "SIZE")]
@@ -100,6 +121,17 @@ fn grants(args: &ServeArgs) -> Result<Grants, CliError> {
         grants.http = SchedulerConfig::default().grants.http;
     }
     Ok(grants)
+}
+
+/// The `--process-user` flag, checked: an existing user other than root.
+fn process_user(flag: Option<&str>) -> Result<Option<String>, CliError> {
+    let Some(user) = flag.filter(|user| !user.trim().is_empty()) else {
+        return Ok(None);
+    };
+    crate::capabilities::process::ProcessPolicy::default()
+        .run_as(user)
+        .map_err(|e| CliError::Usage(format!("--process-user: {e}")))?;
+    Ok(Some(user.to_string()))
 }
 
 /// The `--tag KEY=VALUE` flags as a map; a repeated key keeps its last value.
@@ -126,16 +158,32 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(format!("--max-execution-age {text:?}: {e}")))
         })
         .transpose()?;
+    let process_user = process_user(args.process_user.as_deref())?;
     let data_dir = data_dir(args.data_dir.clone())?;
     let database_url = args
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sandcron.db").display()));
+    restrict_sqlite_files(&database_url)?;
+    let cache_bytes = match &args.compiled_cache_size {
+        Some(text) => {
+            parse_size(text).map_err(|e| CliError::Usage(format!("--compiled-cache-size: {e}")))?
+        }
+        None => DEFAULT_CACHE_BYTES,
+    };
     let runtime_config = RuntimeConfig {
         cache_dir: Some(cache_dir(&data_dir)),
+        cache_bytes,
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     };
+    let key_file = super::secret::KeyFileArgs {
+        secrets_key_file: args.secrets_key_file.clone(),
+        data_dir: None,
+    }
+    .path(Some(&data_dir))?;
+    let secrets_keys =
+        SecretsKeys::load(&key_file).map_err(|e| CliError::Error(format!("secrets keys: {e}")))?;
     let dead_after = parse_duration(&args.dead_after)
         .ok()
         .filter(|d| !d.is_zero())
@@ -155,6 +203,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         dead_after,
         keep_last: Some(args.keep_executions).filter(|keep| *keep > 0),
         max_age,
+        secrets_keys: Some(std::sync::Arc::new(secrets_keys)),
+        process_user,
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;
@@ -168,6 +218,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 redact_password(&database_url)
             ))
         })?;
+        restrict_sqlite_files(&database_url)?;
         let runtime = Runtime::new(runtime_config)
             .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
         // Bound first: the member row tells the other nodes where the API answers.
@@ -254,7 +305,27 @@ async fn stop_signal() -> Result<(), CliError> {
     Ok(())
 }
 
-/// The data directory, created if missing, made absolute.
+/// For a SQLite database: its file, created `0600` if missing (else made so), and its
+/// `-wal` and `-shm` files made `0600` if present (SQLite gives them the database file's
+/// mode when it creates them). Safe while SQLite has the database open: nothing is
+/// opened but a missing file.
+fn restrict_sqlite_files(database_url: &str) -> Result<(), CliError> {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    let restricted = private_files::create_or_restrict(Path::new(path)).and_then(|()| {
+        ["-wal", "-shm"].iter().try_for_each(|suffix| {
+            private_files::restrict_if_present(Path::new(&format!("{path}{suffix}")))
+        })
+    });
+    restricted.map_err(|e| CliError::Error(format!("cannot make {path} private: {e}")))
+}
+
+/// The data directory, created (`0700`) if missing, made absolute.
 fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
     let dir = given
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -262,7 +333,7 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
         .ok_or_else(|| {
             CliError::Usage("no data directory: give --data-dir (HOME is not set)".into())
         })?;
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    private_files::create_dir(&dir).map_err(|e| {
         CliError::Error(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
@@ -338,7 +409,7 @@ fn registry_config(args: &ServeArgs) -> Result<RegistryConfig, CliError> {
 async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, CliError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     let write = |token: &str| {
-        write_private(&path, token)
+        private_files::write(&path, format!("{token}\n").as_bytes())
             .map_err(|e| CliError::Error(format!("cannot write {}: {e}", path.display())))
     };
     if let Some(token) = std::env::var(ADMIN_TOKEN_ENV)
@@ -374,19 +445,6 @@ async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, C
         None => {}
     }
     Ok(AuthConfig::default())
-}
-
-/// Writes `text` to a new file only its owner can read.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The scheduler's metrics, kept in atomics and rendered in Prometheus' text format:
-//! executions started, succeeded and failed, and a histogram of start lateness (how long
-//! after its scheduled instant an execution started).
+//! executions started, succeeded and failed, a histogram of start lateness (how long
+//! after its scheduled instant an execution started), and what live-output followers
+//! cost (bytes waiting for them, followers dropped).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::output::FollowerStats;
 
 /// Upper bounds of the lateness buckets, in seconds.
 const LATENESS_BUCKETS: [f64; 12] = [
@@ -59,7 +62,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, running: usize) -> String {
+    pub fn render(&self, running: usize, followers: &FollowerStats) -> String {
         let mut out = String::new();
         let counters = [
             (
@@ -92,6 +95,18 @@ impl Metrics {
             "# HELP sandcron_executions_running Executions running on this node.\n\
              # TYPE sandcron_executions_running gauge\nsandcron_executions_running {running}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP sandcron_live_output_buffered_bytes Output bytes waiting for live followers.\n\
+             # TYPE sandcron_live_output_buffered_bytes gauge\n\
+             sandcron_live_output_buffered_bytes {}\n\
+             # HELP sandcron_live_followers_dropped_total Live followers dropped for falling \
+             behind.\n\
+             # TYPE sandcron_live_followers_dropped_total counter\n\
+             sandcron_live_followers_dropped_total {}",
+            followers.buffered_bytes(),
+            followers.dropped()
+        );
         let name = "sandcron_start_lateness_seconds";
         let _ = writeln!(
             out,
@@ -123,7 +138,7 @@ mod tests {
         metrics.started(Duration::from_millis(3));
         metrics.started(Duration::from_millis(300));
         metrics.finished(true);
-        let text = metrics.render(1);
+        let text = metrics.render(1, &FollowerStats::default());
         assert!(
             text.contains("sandcron_executions_started_total 2"),
             "{text}"
