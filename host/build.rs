@@ -1,7 +1,10 @@
 //! Builds the built-in executor components (`executors-wasm/`) for `wasm32-wasip2`, so that
 //! a clean clone builds with plain cargo, and tells the crate where they are.
 //!
-//! It also makes a change under `host/migrations/` rebuild the crate, which embeds them.
+//! It also makes a change under `host/migrations/` rebuild the crate, which embeds them,
+//! and tells the crate which commit it is built from (`SANDCRON_GIT_COMMIT`, shown by
+//! `sandcron --version`): `$SANDCRON_GIT_COMMIT` when set (a build from a tarball, or a
+//! container build without `.git`), else `git rev-parse`, else `unknown`.
 //!
 //! The components are built by a nested cargo in a target directory of their own (a
 //! nested build in the outer one would wait forever on its lock).
@@ -67,6 +70,43 @@ fn main() {
         assert!(file.exists(), "{} was not built", file.display());
     }
     println!("cargo:rustc-env=SANDCRON_EXECUTORS_DIR={}", built.display());
+    println!("cargo:rustc-env=SANDCRON_GIT_COMMIT={}", git_commit(root));
+}
+
+/// The commit the sources are at (12 hex digits), for `--version`; rebuilt when HEAD moves.
+fn git_commit(root: &Path) -> String {
+    println!("cargo:rerun-if-env-changed=SANDCRON_GIT_COMMIT");
+    if let Some(given) = std::env::var("SANDCRON_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return given.trim().to_string();
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|text| !text.is_empty())
+    };
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".into();
+    };
+    // HEAD names a branch whose ref file (or packed-refs) moves on each commit.
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for name in watched {
+        // A missing file would make cargo run this script on every build.
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]).map(|p| root.join(p))
+            && path.exists()
+        {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    commit
 }
 
 /// `<target>/wasm-executors`, beside the outer build's profile directories.

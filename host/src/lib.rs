@@ -16,4 +16,5 @@ pub mod output;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;
+pub mod telemetry;
 pub mod tenants;

@@ -5,6 +5,9 @@
 //! and the hostile fixtures in `tests/fixtures/hostile`).
 
 mod api;
+mod api_tls;
+mod config_file;
+mod deployment;
 mod docker;
 mod ecs;
 mod exec_cli;
@@ -13,7 +16,9 @@ mod grpc_executor;
 mod http_executor;
 mod kafka_executor;
 mod nats_executor;
+mod observability;
 mod peers;
+mod prometheus;
 mod pubsub_executor;
 mod rabbitmq_executor;
 mod runtime_limits;
@@ -26,4 +31,5 @@ mod store;
 mod support;
 mod tenants;
 mod tls;
+mod traces;
 mod uploads;

@@ -26,6 +26,7 @@ mod recorder;
 mod retention;
 pub mod schedule;
 mod secrets;
+mod spans;
 mod targets;
 mod tenant_admin;
 mod tenants;
@@ -309,9 +310,22 @@ impl Scheduler {
         self.inner.active.kill(execution_id)
     }
 
-    /// The Prometheus text exposition of the scheduler's metrics.
+    /// Adds the scheduler's series to `registry` (the running and waiting counts read
+    /// now).
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let running = self.inner.active.len();
+        // Every tick's task, less those running: the ticks waiting for their instant or
+        // a slot (and placements being decided).
+        let queued = self.inner.tasks.len().saturating_sub(running);
+        self.inner.metrics.register(registry, running, queued);
+    }
+
+    /// The Prometheus text exposition of the scheduler's metrics alone, labelled with
+    /// the node's name.
     pub fn metrics_text(&self) -> String {
-        self.inner.metrics.render(self.inner.active.len())
+        crate::telemetry::metrics::exposition(self.node(), |registry| {
+            self.register_metrics(registry)
+        })
     }
 
     /// Executions started since this process began.

@@ -85,6 +85,14 @@ impl Tenants {
         Ok(policy)
     }
 
+    /// The name of `tenant` as last read, else `#ID` (for the metrics' labels: never a
+    /// read of the store).
+    pub fn name(&self, tenant: TenantId) -> String {
+        self.lock_policies()
+            .get(&tenant)
+            .map_or_else(|| format!("#{tenant}"), |(_, policy)| policy.name.clone())
+    }
+
     /// Forgets what was read of `tenant`, after a change through this node.
     pub fn forget(&self, tenant: TenantId) {
         self.lock_policies().remove(&tenant);
