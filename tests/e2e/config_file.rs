@@ -116,7 +116,7 @@ fn version_completions_and_manual_page_come_from_the_same_definitions() {
     }
     for shell in ["zsh", "fish"] {
         let out = run(&["completions", shell]);
-        assert!(out.status.success() && stdout(&out).contains("--log-format"));
+        assert!(out.status.success() && stdout(&out).contains("log-format"));
     }
     let man = run(&["man"]);
     let page = stdout(&man);

@@ -96,10 +96,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_claims_and_executions_are_traced_and_http_jobs_carry_the_trace_downstream() {
-    let (endpoint, received) = receiver().await;
+#[test]
+fn requests_claims_and_executions_are_traced_and_http_jobs_carry_the_trace_downstream() {
+    // The recording server keeps a runtime of its own, made and dropped outside the test's.
     let downstream = RecordingServer::start(200, "ok");
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(traced(&downstream));
+}
+
+async fn traced(downstream: &RecordingServer) {
+    let (endpoint, received) = receiver().await;
     let server = Server::sqlite(&[
         "--otlp-endpoint",
         &endpoint,

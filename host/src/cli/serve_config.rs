@@ -16,6 +16,10 @@ use crate::capabilities::Grants;
 use super::serve_http::TlsFiles;
 use crate::telemetry::LogFormat;
 
+/// The settings whose values are secret (a secret's value, a password in the database
+/// URL): never shown in the help, and redacted by [`redacted`].
+const SECRET_SETTINGS: [&str; 2] = ["secret", "database_url"];
+
 /// The prefix of the environment variable of each setting.
 pub const ENV_PREFIX: &str = "SANDCRON_";
 
@@ -136,7 +140,8 @@ pub fn with_env(command: clap::Command) -> clap::Command {
         let Some(long) = arg.get_long().map(env_name) else {
             return arg;
         };
-        arg.env(long).hide_env_values(true)
+        let secret = SECRET_SETTINGS.contains(&arg.get_id().as_str());
+        arg.env(long).hide_env_values(secret)
     })
 }
 
