@@ -6,24 +6,28 @@
 #
 #   contrib/container/rootfs.sh BINARY OUT_DIR
 #
+# OUT_DIR/root is the file system; OUT_DIR/data the empty data directory, apart, so that
+# the Containerfile can give it to the user (a COPY keeps no owner of a build context).
+#
 # Used by the Containerfile's build stage and, where no registry is reachable (CI), on
 # the host before `podman build` (see docs/operations.md).
 set -euo pipefail
 
 binary=$1
-out=$2
+top=$2
+out=$top/root
 uid=10001
 
 if [ ! -x "$binary" ]; then
   echo "rootfs.sh: $binary is not an executable" >&2
   exit 2
 fi
-rm -rf "$out"
-mkdir -p "$out/usr/local/bin" "$out/etc/ssl/certs" "$out/bin" "$out/data" "$out/tmp"
+rm -rf "$top"
+mkdir -p "$out/usr/local/bin" "$out/etc/ssl/certs" "$out/bin" "$out/tmp" "$top/data"
 install -m 0755 "$binary" "$out/usr/local/bin/sandcron"
 
 # Every shared library the binary needs, and the dynamic loader, at their own paths.
-ldd "$binary" | awk '/=> \// { print $3 } /^\s*\/.*ld-linux/ { print $1 }' | sort -u |
+ldd "$binary" | awk '/=> \// { print $3 } /^[ \t]*\/.*ld-linux/ { print $1 }' | sort -u |
   while read -r lib; do
     mkdir -p "$out$(dirname "$lib")"
     cp -L "$lib" "$out$lib"
@@ -31,10 +35,12 @@ ldd "$binary" | awk '/=> \// { print $3 } /^\s*\/.*ld-linux/ { print $1 }' | sor
 
 # The shell executor runs `/bin/sh -c COMMAND`: busybox's shell and its usual tools.
 busybox=$(command -v busybox || true)
-if [ -n "$busybox" ] && ldd "$busybox" 2>&1 | grep -q "not a dynamic executable"; then
+if [ -n "$busybox" ] && [[ "$(ldd "$busybox" 2>&1 || true)" == *"not a dynamic executable"* ]]; then
   cp "$busybox" "$out/bin/busybox"
+  # Hard links, not symbolic ones: the process capability runs a program by its
+  # canonical path, and busybox picks the applet by the name it is run as.
   for applet in $("$busybox" --list); do
-    [ -e "$out/bin/$applet" ] || ln -s busybox "$out/bin/$applet"
+    [ -e "$out/bin/$applet" ] || ln "$out/bin/busybox" "$out/bin/$applet"
   done
 else
   echo "rootfs.sh: no static busybox (Debian: busybox-static); the image has no /bin/sh" >&2
@@ -55,5 +61,4 @@ GROUP
 echo "hosts: files dns" >"$out/etc/nsswitch.conf"
 
 chmod 1777 "$out/tmp"
-chown -R "$uid:$uid" "$out/data" 2>/dev/null || echo "rootfs.sh: not root: /data is not owned by $uid" >&2
-chmod 0700 "$out/data"
+chmod 0700 "$top/data"

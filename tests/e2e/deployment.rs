@@ -215,11 +215,12 @@ async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
                 .json()
                 .await
                 .ok()?;
-            list[0]["output"].as_str().map(str::to_string)
+            let execution = &list[0];
+            execution["finished_at"].is_string().then(|| execution["output"].to_string())
         },
     )
     .await;
-    assert_eq!(output, "hello from the image\n");
+    assert_eq!(output, "\"hello from the image\\n\"");
     // The health check of the image passes; the data is in the volume, owned by 10001.
     podman_ok(&["healthcheck", "run", &container]);
     let listing = podman_ok(&["exec", &container, "ls", "-ln", "/data"]);
@@ -270,6 +271,9 @@ async fn the_image_runs_on_postgresql() {
         &format!("SANDCRON_DATABASE_URL={database}"),
         "-e",
         &format!("SANDCRON_LISTEN=127.0.0.1:{port}"),
+        // The health check asks the API where it now listens.
+        "-e",
+        &format!("SANDCRON_SERVER=http://127.0.0.1:{port}"),
         "-e",
         "SANDCRON_ADMIN_TOKEN=sca_compose-test-token",
         image,
