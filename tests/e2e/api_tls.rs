@@ -16,7 +16,10 @@ fn authority(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
 }
 
@@ -28,7 +31,11 @@ fn server_certificate(ca: &CertifiedIssuer<'_, KeyPair>, name: &str) -> (String,
     params.distinguished_name.push(DnType::CommonName, name);
     let key = KeyPair::generate().unwrap();
     let certificate = params.signed_by(&key, ca).unwrap();
-    (certificate.pem(), key.serialize_pem(), certificate.der().to_vec())
+    (
+        certificate.pem(),
+        key.serialize_pem(),
+        certificate.der().to_vec(),
+    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -82,7 +89,11 @@ async fn the_api_serves_https_the_cli_trusts_a_private_ca_and_sighup_reloads_the
         "--tls-key",
         key.to_str().unwrap(),
     ]);
-    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
 
     // The CLI, trusting the CA through --ca-cert; refusing the server without it.
     let cli = |ca_cert: Option<&Path>| {

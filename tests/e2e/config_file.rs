@@ -38,7 +38,10 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_the_defaults() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
-    assert!(!text.contains("hunter2") && !text.contains(":pw@"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains(":pw@"),
+        "{text}"
+    );
     // What `show` prints is a file `check` accepts.
     let shown = dir.path().join("shown.toml");
     std::fs::write(&shown, &text).unwrap();
@@ -103,7 +106,12 @@ fn version_completions_and_manual_page_come_from_the_same_definitions() {
         text.starts_with(&format!("sandcron {} (commit ", env!("CARGO_PKG_VERSION"))),
         "{text}"
     );
-    let commit = text.trim().trim_end_matches(')').rsplit(' ').next().unwrap();
+    let commit = text
+        .trim()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap();
     assert!(
         commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
         "{text}"
@@ -120,7 +128,10 @@ fn version_completions_and_manual_page_come_from_the_same_definitions() {
     }
     let man = run(&["man"]);
     let page = stdout(&man);
-    assert!(page.starts_with(".ie") || page.contains(".TH sandcron"), "{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH sandcron"),
+        "{page}"
+    );
     assert!(page.contains(".TH sandcron-serve"), "a page per command");
     assert!(page.contains("SANDCRON_KEEP_EXECUTIONS"), "{page}");
 }

@@ -15,7 +15,10 @@ use crate::support::{eventually, fresh_postgres_database};
 
 /// The repository's root.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// podman on the storage of the peers script's podman (where its images are).
@@ -149,7 +152,13 @@ async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
     let unique = format!("sandcron-test-{}-{}", std::process::id(), free_port());
     let (container, volume) = (unique.clone(), format!("{unique}-data"));
     let _cleanup = Cleanup(vec![
-        vec!["rm".into(), "-f".into(), "-t".into(), "0".into(), container.clone()],
+        vec![
+            "rm".into(),
+            "-f".into(),
+            "-t".into(),
+            "0".into(),
+            container.clone(),
+        ],
         vec!["volume".into(), "rm".into(), "-f".into(), volume.clone()],
     ]);
     let port = free_port();
@@ -216,7 +225,9 @@ async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
                 .await
                 .ok()?;
             let execution = &list[0];
-            execution["finished_at"].is_string().then(|| execution["output"].to_string())
+            execution["finished_at"]
+                .is_string()
+                .then(|| execution["output"].to_string())
         },
     )
     .await;
@@ -232,7 +243,10 @@ async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
     run(true);
     let logs = logs_with(&container, "sandcron: listening on").await;
     assert!(!logs.contains("shown once"), "{logs}");
-    assert!(logs.contains("the admin token is in /data/admin-token"), "{logs}");
+    assert!(
+        logs.contains("the admin token is in /data/admin-token"),
+        "{logs}"
+    );
     let jobs = eventually(
         "the API of the second container",
         std::time::Duration::from_secs(30),

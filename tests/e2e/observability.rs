@@ -115,7 +115,10 @@ async fn json_logs_carry_the_execution_fields_and_never_a_token_or_a_secret() {
                 .is_some_and(|spans| spans.iter().any(|span| span["name"] == "execution"))
         })
         .collect();
-    assert!(!in_execution.is_empty(), "no line about an execution:\n{log}");
+    assert!(
+        !in_execution.is_empty(),
+        "no line about an execution:\n{log}"
+    );
     for line in &in_execution {
         let span = line["spans"]
             .as_array()
@@ -148,9 +151,10 @@ async fn json_logs_carry_the_execution_fields_and_never_a_token_or_a_secret() {
     assert_eq!(refused["fields"]["message"], "GET /v1/jobs", "{refused}");
     assert!(refused["fields"]["duration_ms"].is_f64(), "{refused}");
     assert!(
-        requests.iter().any(|line| line["fields"]["message"]
-            == "POST /v1/jobs/{name}/run"
-            && line["fields"]["status"] == 202),
+        requests.iter().any(
+            |line| line["fields"]["message"] == "POST /v1/jobs/{name}/run"
+                && line["fields"]["status"] == 202
+        ),
         "{log}"
     );
 }
@@ -242,6 +246,9 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
     let other = server.call_as(Some(&calm), "GET", "/v1/jobs", None).await;
     assert_eq!(other.status, 200, "{}", other.text);
     for _ in 0..10 {
-        assert_eq!(server.call_as(None, "GET", "/health", None).await.status, 200);
+        assert_eq!(
+            server.call_as(None, "GET", "/health", None).await.status,
+            200
+        );
     }
 }

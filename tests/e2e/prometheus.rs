@@ -43,7 +43,10 @@ async fn query(prometheus: &str, query: &str) -> Vec<Value> {
         .await
         .unwrap();
     assert_eq!(answer["status"], "success", "{query}: {answer}");
-    answer["data"]["result"].as_array().cloned().unwrap_or_default()
+    answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The value of the first sample a PromQL `query` answers, if any.
@@ -56,7 +59,10 @@ async fn instant_value(prometheus: &str, text: &str) -> Option<f64> {
 
 /// The queries of the Grafana dashboard, its variables given: all nodes, a 10 s window.
 fn dashboard_queries() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../contrib/grafana/sandcron-dashboard.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contrib/grafana/sandcron-dashboard.json"
+    );
     let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     dashboard["panels"]
         .as_array()
@@ -109,9 +115,8 @@ async fn prometheus_scrapes_the_metrics_port_and_promql_gives_the_executions_rat
         || async { (instant_value(&prometheus, &up).await == Some(1.0)).then_some(()) },
     )
     .await;
-    let rate = format!(
-        "sum by (node) (rate(sandcron_executions_started_total{{run=\"{run}\"}}[10s]))"
-    );
+    let rate =
+        format!("sum by (node) (rate(sandcron_executions_started_total{{run=\"{run}\"}}[10s]))");
     let queries = dashboard_queries();
     assert!(
         queries[0].starts_with("sum by (tenant) (rate(sandcron_executions_started_total"),

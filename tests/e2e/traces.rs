@@ -167,7 +167,10 @@ async fn traced(downstream: &RecordingServer) {
         .1;
     // The downstream request's parent is the execution itself.
     assert_eq!(hex(&execution.span_id), parent_id);
-    assert!(execution.parent_span_id.is_empty(), "an execution starts its trace");
+    assert!(
+        execution.parent_span_id.is_empty(),
+        "an execution starts its trace"
+    );
     for (key, value) in [
         ("job", Some("ping")),
         ("tenant", Some("default")),

@@ -43,7 +43,9 @@ fn http_metrics() -> &'static HttpMetrics {
     METRICS.get_or_init(|| HttpMetrics {
         requests: Family::default(),
         // 1 ms to about 16 s.
-        duration: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 15))),
+        duration: Family::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 15))
+        }),
     })
 }
 

@@ -41,7 +41,10 @@ pub async fn exposition(State(scheduler): State<Scheduler>) -> Response {
         super::observe::register_metrics(registry);
     });
     (
-        [(header::CONTENT_TYPE, crate::telemetry::metrics::CONTENT_TYPE)],
+        [(
+            header::CONTENT_TYPE,
+            crate::telemetry::metrics::CONTENT_TYPE,
+        )],
         text,
     )
         .into_response()

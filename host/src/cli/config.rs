@@ -355,8 +355,8 @@ mod tests {
 
     #[test]
     fn an_unknown_key_names_its_line() {
-        let error = parsed("listen = \"127.0.0.1:1\"\n\n# a comment\nlisten_addr = \"x\"\n")
-            .unwrap_err();
+        let error =
+            parsed("listen = \"127.0.0.1:1\"\n\n# a comment\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(
             error.starts_with("4: unknown key \"listen_addr\""),
             "{error}"

@@ -10,13 +10,17 @@ use super::client::{Client, block_on};
 /// Checks the server `client` talks to.
 pub fn run(client: Client) -> Result<(), CliError> {
     block_on(async {
-        let answer = client.json(Method::GET, client.url(&["health"]), None).await?;
+        let answer = client
+            .json(Method::GET, client.url(&["health"]), None)
+            .await?;
         match answer["status"].as_str() {
             Some("healthy") => {
                 println!("healthy");
                 Ok(())
             }
-            _ => Err(CliError::Error(format!("the server is not healthy: {answer}"))),
+            _ => Err(CliError::Error(format!(
+                "the server is not healthy: {answer}"
+            ))),
         }
     })
 }

@@ -77,7 +77,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             .transpose()
             .map_err(CliError::Usage)?;
         crate::telemetry::init(args.log_format, DEFAULT_LOG_FILTER, tracer.as_ref());
-        let served = start(args, data_dir, database_url, runtime_config, scheduler_config).await;
+        let served = start(
+            args,
+            data_dir,
+            database_url,
+            runtime_config,
+            scheduler_config,
+        )
+        .await;
         if let Some(tracer) = tracer {
             let _ = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
         }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use clap::Args;
 use sandcron_sdk::duration::parse_duration;
 
+use super::serve_http::TlsFiles;
 use crate::api::RateLimit;
 use crate::capabilities::Grants;
-use super::serve_http::TlsFiles;
 use crate::telemetry::LogFormat;
 
 /// The settings whose values are secret (a secret's value, a password in the database
@@ -228,10 +228,7 @@ mod tests {
     #[test]
     fn secrets_and_passwords_are_redacted() {
         assert_eq!(redacted("secret", "TOKEN=abc"), "TOKEN=***");
-        assert_eq!(
-            redacted("secret", "TOKEN=@/run/token"),
-            "TOKEN=@/run/token"
-        );
+        assert_eq!(redacted("secret", "TOKEN=@/run/token"), "TOKEN=@/run/token");
         assert_eq!(
             redacted("database_url", "postgres://a:pw@db/x"),
             "postgres://a:***@db/x"

@@ -177,7 +177,10 @@ mod tests {
             .unwrap()
             .as_secs_f64();
         let started = value("process_start_time_seconds");
-        assert!(started <= now + 1.0 && started > now - 86_400.0, "{started}");
+        assert!(
+            started <= now + 1.0 && started > now - 86_400.0,
+            "{started}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

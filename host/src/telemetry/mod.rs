@@ -38,8 +38,7 @@ pub enum LogFormat {
 /// `default_filter`, and spans to `tracer` when there is one. Does nothing if this was
 /// done already.
 pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
-    let filter =
-        EnvFilter::try_from_env(LOG_FILTER_ENV).unwrap_or_else(|_| default_filter.into());
+    let filter = EnvFilter::try_from_env(LOG_FILTER_ENV).unwrap_or_else(|_| default_filter.into());
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let logs = match format {
         LogFormat::Text => logs.with_filter(filter).boxed(),
@@ -52,7 +51,12 @@ pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
     };
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs];
     if let Some(tracer) = tracer {
-        layers.push(tracer.layer().with_filter(EnvFilter::new(TRACE_FILTER)).boxed());
+        layers.push(
+            tracer
+                .layer()
+                .with_filter(EnvFilter::new(TRACE_FILTER))
+                .boxed(),
+        );
     }
     let _ = tracing_subscriber::registry().with(layers).try_init();
 }
