@@ -16,6 +16,17 @@ fn metrics_url(server: &Server) -> String {
         .to_string()
 }
 
+/// Creates the tenant `name` (two admin requests) and returns a token of it.
+async fn tenant_token(server: &Server, name: &str) -> String {
+    let created = server.post("/v1/tenants", json!({ "name": name })).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let token = server
+        .call("POST", &format!("/v1/tenants/{name}/tokens"), None)
+        .await;
+    assert_eq!(token.status, 201, "{}", token.text);
+    token.json()["token"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn json_logs_carry_the_execution_fields_and_never_a_token_or_a_secret() {
     let flag_secret = "flag-secret-value-41f0";
@@ -32,15 +43,7 @@ async fn json_logs_carry_the_execution_fields_and_never_a_token_or_a_secret() {
         .put("/v1/secrets/db-password", json!({"value": stored_secret}))
         .await;
     assert!((200..300).contains(&put.status), "{}", put.text);
-    let created = server.post("/v1/tenants", json!({"name": "team-a"})).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let team_token = server
-        .call("POST", "/v1/tenants/team-a/tokens", None)
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let team_token = tenant_token(&server, "team-a").await;
     let wrong_token = "sct_not-a-token-but-still-secret-7d1a";
     assert_eq!(
         server
@@ -217,15 +220,7 @@ async fn metrics_are_labelled_and_scraped_without_a_token_on_their_own_port() {
 #[tokio::test]
 async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
     let server = Server::sqlite(&["--rate-limit", "1", "--rate-limit-burst", "3"]);
-    let created = server.post("/v1/tenants", json!({"name": "calm"})).await;
-    assert_eq!(created.status, 201);
-    let calm = server
-        .call("POST", "/v1/tenants/calm/tokens", None)
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let calm = tenant_token(&server, "calm").await;
     // The admin token has used 2 of its 3; a burst of 5 more: at most one more passes.
     let admin = client_with_token(&server.admin_token);
     let mut statuses = Vec::new();
