@@ -77,7 +77,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one execution of an executor and print its output as it streams.
-    Exec(exec::ExecArgs),
+    Exec(Box<exec::ExecArgs>),
     /// Run the scheduler and serve the HTTP API.
     Serve(Box<serve_config::ServeArgs>),
     /// Check a configuration file, or show the configuration `serve` would run with.
@@ -212,7 +212,7 @@ fn run(cli: Cli, resolved: &config::Resolved) -> Result<(), CliError> {
         )
     };
     match cli.command {
-        Command::Exec(args) => exec::run(args),
+        Command::Exec(args) => exec::run(*args),
         Command::Serve(args) => serve::run(*args),
         Command::Config(command) => config::run(command, resolved),
         Command::Job(command) => client().and_then(|c| job::run(c, command)),
