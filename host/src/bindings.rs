@@ -17,6 +17,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::sandcron::executor::{
-    amqp, docker, grpc, http_cleanup, kafka, nats, output, process, secrets, types,
-};
+pub use self::sandcron::executor::*;

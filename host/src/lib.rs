@@ -7,14 +7,17 @@
 //! [`runtime::ExecutionOutcome`] back. See `docs/architecture.md` for the map.
 
 pub mod api;
+pub mod app;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod executors;
 pub mod jobs;
 pub mod output;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

@@ -14,9 +14,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::scheduler::Scheduler;
 use crate::store::TenantId;
-use crate::tenants::hash_token;
+use crate::tenants::{Tenants, hash_token};
 
 /// The routes anyone may call.
 const PUBLIC_PATHS: &[&str] = &["/health", "/v1/openapi.json"];
@@ -57,7 +56,7 @@ pub struct Admin(#[allow(dead_code)] pub Caller);
 
 /// Finds the caller of every request but the public ones, or answers 401.
 pub async fn authenticate(
-    State((scheduler, config)): State<(Scheduler, Arc<AuthConfig>)>,
+    State((tenants, config)): State<(Tenants, Arc<AuthConfig>)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -65,7 +64,7 @@ pub async fn authenticate(
         return next.run(request).await;
     }
     match caller(
-        &scheduler,
+        &tenants,
         &config,
         request.headers().get(header::AUTHORIZATION),
     )
@@ -89,7 +88,7 @@ pub async fn authenticate(
 }
 
 async fn caller(
-    scheduler: &Scheduler,
+    tenants: &Tenants,
     config: &AuthConfig,
     authorization: Option<&HeaderValue>,
 ) -> Result<Caller, ApiError> {
@@ -115,14 +114,14 @@ async fn caller(
         .as_deref()
         .is_some_and(|hash| hash == hash_token(token))
     {
-        let tenant = scheduler.default_tenant().await?;
+        let tenant = tenants.default_tenant().await?;
         return Ok(Caller {
             tenant: tenant.id,
             tenant_name: tenant.name,
             admin: true,
         });
     }
-    let owner = scheduler
+    let owner = tenants
         .token_owner(token)
         .await?
         .ok_or_else(|| unauthorized("unknown token"))?;

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::jobs::FieldError;
-use crate::scheduler::{JobError, TenantError};
+use crate::scheduler::JobError;
+use crate::secrets::SecretError;
 use crate::store::StoreError;
-use crate::tenants::QuotaExceeded;
+use crate::tenants::{QuotaExceeded, TenantError};
 
 /// A refused request: its status, and the field to blame if there is one.
 #[derive(Debug)]
@@ -118,6 +119,15 @@ impl From<TenantError> for ApiError {
             TenantError::NotFound(_) => Self::not_found(error.to_string()),
             TenantError::Conflict(message) => Self::conflict(message),
             TenantError::Store(store_error) => store_error.into(),
+        }
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(error: SecretError) -> Self {
+        match error {
+            SecretError::Invalid(field_error) => field_error.into(),
+            SecretError::Store(store_error) => store_error.into(),
         }
     }
 }

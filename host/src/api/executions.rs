@@ -49,11 +49,10 @@ pub async fn list(
     let output_limit = query
         .non_negative("output_size_limit")?
         .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
-    let store = scheduler.store();
-    if store.get_job(caller.tenant, &name).await?.is_none() {
+    if scheduler.get_job(caller.tenant, &name).await?.is_none() {
         return Err(JobError::NotFound(name).into());
     }
-    let (records, total) = store
+    let (records, total) = scheduler
         .list_executions(caller.tenant, &name, start, Some(end))
         .await?;
     let executions = records
@@ -176,7 +175,7 @@ async fn output_source(
         if let Some(follower) = scheduler.follow(id) {
             return live(follower);
         }
-        match scheduler.store().get_execution(tenant, &job, id).await {
+        match scheduler.get_execution(tenant, &job, id).await {
             Ok(Some(record)) if is_finished(record.state) => {
                 return stream::iter([Bytes::from(record.output)]).boxed();
             }
@@ -227,7 +226,6 @@ async fn stored(
     // Ids are numbers: any other text names no execution.
     let id: i64 = id.parse().map_err(|_| not_found())?;
     scheduler
-        .store()
         .get_execution(caller.tenant, name, id)
         .await?
         .ok_or_else(not_found)

@@ -21,8 +21,9 @@ use super::input::PathParams;
 use super::with_location;
 use crate::capabilities;
 use crate::executors::BUILT_INS;
-use crate::scheduler::{Scheduler, UploadError};
+use crate::registry::{Registry, UploadError};
 use crate::store::StoredExecutor;
+use crate::tenants::Tenants;
 
 /// The largest component accepted: 20 MiB.
 pub const UPLOAD_LIMIT: usize = 20 << 20;
@@ -72,7 +73,8 @@ impl From<StoredExecutor> for ExecutorOut {
 
 /// `PUT /v1/executors/{name}`: 201 with the new version.
 pub async fn upload(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
+    State(tenants): State<Tenants>,
     caller: Caller,
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
@@ -106,8 +108,8 @@ pub async fn upload(
             ApiError::with_status(rejection.status(), rejection.body_text())
         }
     })?;
-    let stored = scheduler
-        .upload_executor(caller.tenant, &name, Arc::from(body.as_ref()))
+    let stored = registry
+        .upload(caller.tenant, &name, Arc::from(body.as_ref()))
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
@@ -117,7 +119,7 @@ pub async fn upload(
         })?;
     let location = format!("/v1/executors/{}", stored.name);
     let mut answer = ExecutorOut::from(stored);
-    answer.warnings = scheduler
+    answer.warnings = tenants
         .denied_capabilities(caller.tenant, answer.capabilities.as_deref().unwrap_or(&[]))
         .await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
@@ -126,7 +128,7 @@ pub async fn upload(
 
 /// `GET /v1/executors`: the built-in executors, then the latest version of each upload.
 pub async fn list(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
     caller: Caller,
 ) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
     let mut all: Vec<ExecutorOut> = BUILT_INS
@@ -138,15 +140,15 @@ pub async fn list(
             version: None,
             sha256: None,
             size: None,
-            capabilities: None,
+            capabilities: Some(built_in.capabilities.to_vec()),
             imports: None,
             created_at: None,
             warnings: Vec::new(),
         })
         .collect();
     all.extend(
-        scheduler
-            .list_executors(caller.tenant)
+        registry
+            .list(caller.tenant)
             .await?
             .into_iter()
             .map(ExecutorOut::from),
@@ -156,11 +158,11 @@ pub async fn list(
 
 /// `GET /v1/executors/{name}`: every version of an upload, newest first.
 pub async fn versions(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
-    let versions = scheduler.executor_versions(caller.tenant, &name).await?;
+    let versions = registry.versions(caller.tenant, &name).await?;
     if versions.is_empty() {
         return Err(ApiError::not_found(format!("executor {name:?} not found")));
     }
@@ -169,11 +171,11 @@ pub async fn versions(
 
 /// `DELETE /v1/executors/{name}`: 204; 409 while a job uses it.
 pub async fn delete(
-    State(scheduler): State<Scheduler>,
+    State(registry): State<Registry>,
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if scheduler.delete_executor(caller.tenant, &name).await? {
+    if registry.delete(caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("executor {name:?} not found")))

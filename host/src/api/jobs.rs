@@ -25,7 +25,6 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let (jobs, total) = scheduler
-        .store()
         .list_jobs(caller.tenant, &job_query(&query)?)
         .await?;
     Ok(page(total, jobs.into_iter().map(JobOut::from).collect()))
@@ -128,11 +127,7 @@ pub async fn replace(
             format!("{:?} differs from the job of the path, {name:?}", spec.name),
         ));
     }
-    let existed = scheduler
-        .store()
-        .get_job(caller.tenant, &name)
-        .await?
-        .is_some();
+    let existed = scheduler.get_job(caller.tenant, &name).await?.is_some();
     let job = save(&scheduler, &caller, &query, spec).await?;
     let status = if existed {
         StatusCode::OK
@@ -170,7 +165,7 @@ pub async fn get(
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<JobOut>, ApiError> {
-    match scheduler.store().get_job(caller.tenant, &name).await? {
+    match scheduler.get_job(caller.tenant, &name).await? {
         Some(job) => Ok(Json(job.into())),
         None => Err(JobError::NotFound(name).into()),
     }

@@ -1,6 +1,7 @@
 //! The HTTP API: Dkron's `/v1` routes (jobs, executions, busy, restore) plus live output,
-//! kill, health, metrics and an OpenAPI document, served by axum in front of a
-//! [`Scheduler`].
+//! kill, health, metrics and an OpenAPI document, served by axum in front of the
+//! [`App`]: each handler takes the one service it needs ([`Scheduler`], [`Registry`],
+//! [`Tenants`] or [`Secrets`]) as its state, never the store.
 //!
 //! * `jobs`: the job routes; `executions`: a job's executions, live output and kill;
 //!   `executors`: uploading, listing and deleting executor components; `secrets`: setting,
@@ -15,6 +16,10 @@
 //! * `input`: reading untrusted input (JSON bodies, query strings, path segments), each
 //!   refusal naming the field; `error`: every refusal as `{"error", "field"}` JSON with
 //!   its status; `dto`: the JSON shapes of jobs and executions.
+//!
+//! This is the API boundary: the JSON shapes here (`dto.rs` and each route's `…In` and
+//! `…Out`) are not the domain's types, which never derive `Serialize` for the API's sake;
+//! a change to a domain type does not change the API unless a shape here does.
 //!
 //! Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
 //! as Dkron's does. `docs/api.md` lists the routes with examples.
@@ -36,13 +41,17 @@ mod tenants;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
+use crate::app::App;
+use crate::registry::Registry;
 use crate::scheduler::Scheduler;
+use crate::secrets::Secrets;
+use crate::tenants::Tenants;
 pub use auth::AuthConfig;
 pub use error::ApiError;
 pub use rate_limit::RateLimit;
@@ -56,13 +65,13 @@ const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 /// The largest restore upload: a whole export of jobs.
 const RESTORE_BODY_LIMIT: usize = 64 << 20;
 
-/// The API's routes, answering with `scheduler`, checking tokens as `auth` says.
-pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
+/// The API's routes, answering with `app`'s services, checking tokens as `auth` says.
+pub fn router(app: App, auth: AuthConfig) -> Router {
     let limiter = auth
         .rate_limit
         .map(|limit| Arc::new(rate_limit::RateLimiter::new(limit)));
-    let auth_state = (scheduler.clone(), Arc::new(auth));
-    let whom = HeaderValue::from_str(scheduler.node())
+    let auth_state = (app.tenants.clone(), Arc::new(auth));
+    let whom = HeaderValue::from_str(app.scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
     Router::new()
         .route("/health", get(system::health))
@@ -142,7 +151,7 @@ pub fn router(scheduler: Scheduler, auth: AuthConfig) -> Router {
         ))
         .layer(axum::middleware::map_response_with_state(whom, add_whom))
         .layer(axum::middleware::from_fn(observe::observe))
-        .with_state(scheduler)
+        .with_state(app)
 }
 
 /// The routes of `--metrics-listen`: `/metrics` for anyone who reaches the port (a
@@ -152,6 +161,30 @@ pub fn metrics_router(scheduler: Scheduler) -> Router {
         .route("/metrics", get(system::exposition))
         .route("/health", get(system::health))
         .with_state(scheduler)
+}
+
+impl FromRef<App> for Scheduler {
+    fn from_ref(app: &App) -> Self {
+        app.scheduler.clone()
+    }
+}
+
+impl FromRef<App> for Registry {
+    fn from_ref(app: &App) -> Self {
+        app.registry.clone()
+    }
+}
+
+impl FromRef<App> for Tenants {
+    fn from_ref(app: &App) -> Self {
+        app.tenants.clone()
+    }
+}
+
+impl FromRef<App> for Secrets {
+    fn from_ref(app: &App) -> Self {
+        app.secrets.clone()
+    }
 }
 
 async fn add_whom(State(whom): State<HeaderValue>, mut response: Response) -> Response {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::input::{JsonObject, PathParams};
-use crate::scheduler::Scheduler;
+use crate::secrets::Secrets;
 use crate::store::SecretInfo;
 
 /// The body of `PUT /v1/secrets/{name}`.
@@ -40,16 +40,14 @@ impl From<SecretInfo> for SecretOut {
 
 /// `PUT /v1/secrets/{name}`: 201 when new, 200 when replaced, with the name and dates.
 pub async fn put(
-    State(scheduler): State<Scheduler>,
+    State(secrets): State<Secrets>,
     caller: Caller,
     PathParams(name): PathParams<String>,
     JsonObject(secret): JsonObject<SecretIn>,
 ) -> Result<Response, ApiError> {
-    let created = scheduler
-        .put_secret(caller.tenant, &name, &secret.value)
-        .await?;
-    let info = scheduler
-        .list_secrets(caller.tenant)
+    let created = secrets.put(caller.tenant, &name, &secret.value).await?;
+    let info = secrets
+        .list(caller.tenant)
         .await?
         .into_iter()
         .find(|info| info.name == name)
@@ -64,12 +62,12 @@ pub async fn put(
 
 /// `GET /v1/secrets`: every secret's name and dates, by name.
 pub async fn list(
-    State(scheduler): State<Scheduler>,
+    State(secrets): State<Secrets>,
     caller: Caller,
 ) -> Result<Json<Vec<SecretOut>>, ApiError> {
     Ok(Json(
-        scheduler
-            .list_secrets(caller.tenant)
+        secrets
+            .list(caller.tenant)
             .await?
             .into_iter()
             .map(SecretOut::from)
@@ -79,11 +77,11 @@ pub async fn list(
 
 /// `DELETE /v1/secrets/{name}`: 204, or 404.
 pub async fn delete(
-    State(scheduler): State<Scheduler>,
+    State(secrets): State<Secrets>,
     caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if scheduler.delete_secret(caller.tenant, &name).await? {
+    if secrets.delete(caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("secret {name:?} not found")))

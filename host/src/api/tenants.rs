@@ -11,8 +11,8 @@ use super::auth::Admin;
 use super::error::ApiError;
 use super::input::{JsonObject, PathParams};
 use super::with_location;
-use crate::scheduler::Scheduler;
 use crate::store::Tenant;
+use crate::tenants::Tenants;
 
 /// The body of `POST /v1/tenants`.
 #[derive(Deserialize)]
@@ -50,11 +50,11 @@ pub struct TokenOut {
 
 /// `POST /v1/tenants`: 201 with the new tenant; 409 when the name is taken.
 pub async fn create(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     _admin: Admin,
     JsonObject(tenant): JsonObject<TenantIn>,
 ) -> Result<Response, ApiError> {
-    let tenant = scheduler.create_tenant(&tenant.name).await?;
+    let tenant = tenants.create(&tenant.name).await?;
     let location = format!("/v1/tenants/{}", tenant.name);
     let response = (StatusCode::CREATED, Json(TenantOut::from(tenant))).into_response();
     Ok(with_location(response, location))
@@ -62,12 +62,12 @@ pub async fn create(
 
 /// `GET /v1/tenants`: every tenant, by name.
 pub async fn list(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     _admin: Admin,
 ) -> Result<Json<Vec<TenantOut>>, ApiError> {
     Ok(Json(
-        scheduler
-            .list_tenants()
+        tenants
+            .list()
             .await?
             .into_iter()
             .map(TenantOut::from)
@@ -78,11 +78,11 @@ pub async fn list(
 /// `POST /v1/tenants/{name}/tokens`: 201 with `{"tenant", "token"}`; the token is never
 /// shown again.
 pub async fn create_token(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     _admin: Admin,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    let token = scheduler.create_token(&name).await?;
+    let token = tenants.create_token(&name).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenOut {
@@ -96,25 +96,21 @@ pub async fn create_token(
 /// `PUT /v1/tenants/{name}/grants`: `{"CAPABILITY": ["PATTERN", …]}` replaces the
 /// tenant's grants; 200 with the tenant.
 pub async fn put_grants(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     _admin: Admin,
     PathParams(name): PathParams<String>,
     JsonObject(grants): JsonObject<serde_json::Value>,
 ) -> Result<Json<TenantOut>, ApiError> {
-    Ok(Json(
-        scheduler.set_tenant_grants(&name, &grants).await?.into(),
-    ))
+    Ok(Json(tenants.set_grants(&name, &grants).await?.into()))
 }
 
 /// `PUT /v1/tenants/{name}/quotas`: `{"max_jobs": N, …}` replaces the tenant's quotas;
 /// 200 with the tenant.
 pub async fn put_quotas(
-    State(scheduler): State<Scheduler>,
+    State(tenants): State<Tenants>,
     _admin: Admin,
     PathParams(name): PathParams<String>,
     JsonObject(quotas): JsonObject<serde_json::Value>,
 ) -> Result<Json<TenantOut>, ApiError> {
-    Ok(Json(
-        scheduler.set_tenant_quotas(&name, &quotas).await?.into(),
-    ))
+    Ok(Json(tenants.set_quotas(&name, &quotas).await?.into()))
 }

@@ -1,93 +1,88 @@
-//! Capabilities: everything an executor can reach outside its sandbox, one module each.
+//! Capabilities: everything an executor can reach outside its sandbox, one unit each.
 //!
-//! Each module owns its policy type (what a grant allows), its per-execution state, the
-//! host side of its WIT interface, and the one function that adds it to the linker, in the
-//! spirit of Spin's factors. The runtime knows only [`Grants`], [`Shared`],
-//! [`CapabilityStates`] and [`add_to_linker`]; adding a capability touches its module and
-//! the lists below (a field in each struct, an arm in [`Grants::allow`], a line in
-//! [`add_to_linker`]).
+//! A unit owns everything about itself, in the spirit of Spin's factors: its name, the
+//! imports it serves, its policy type (what a grant allows, parsed from patterns), its
+//! process-wide shared state, its per-execution state, and how it is linked. Each
+//! implements [`Capability`] (`unit.rs`), and the declaration below lists them once;
+//! `declare.rs` generates from it [`Grants`], [`NAMES`], the interfaces each capability
+//! owns, [`Shared`], [`CapabilityStates`] and [`add_to_linker`]. The runtime knows only
+//! those. Adding a capability is its folder, its `mod` line and its line in the
+//! declaration.
 //!
-//! A grant is written as `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
+//! Two units are given to every execution and granted nothing: `wasi` (clocks, random,
+//! stdio into the output; no files, sockets or environment) and `output`. The others are
+//! granted by `CAPABILITY=PATTERN` entries (`http=https://*.example.com`,
 //! `process=/usr/bin/pg_dump`, `nats=127.0.0.1:4222/jobs.>`, `docker=image:localhost/busybox:*`):
 //! the `--allow` flag of `exec` and `serve` takes them, and each capability's policy parses
-//! its own patterns.
+//! its own patterns. The heavy ones (`docker`, `nats`, `amqp`, `kafka`, `grpc`) sit behind
+//! the cargo feature of their name, on by default: without it the capability is left out,
+//! and a component importing it is refused at load.
 //!
-//! Three modules are not capabilities but what several share: `net` (host and port
-//! patterns, the non-public address rule, checked DNS resolution), `pool` (connections
-//! kept across executions) and `call` (errors and timeouts of calls to servers).
+//! Three modules are not units but plumbing several share: `net` (host and port patterns,
+//! the non-public address rule, checked DNS resolution), `pool` (connections kept across
+//! executions) and `call` (errors and timeouts of calls to servers).
 //!
 //! Invariants: a call outside the grant fails with an error that names the capability and
-//! the target, and makes no connection and spawns nothing; no capability module imports
-//! another; the default [`Grants`] allow nothing.
+//! the target, and makes no connection and spawns nothing; a unit's module imports only
+//! its own submodules, the plumbing and `unit`, never another unit (a test below reads
+//! the sources to check it); the default [`Grants`] allow nothing.
 
+pub mod call;
+mod declare;
+pub mod net;
+pub mod pool;
+pub mod unit;
+
+pub mod output;
+pub mod wasi;
+
+#[cfg(feature = "amqp")]
 pub mod amqp;
-mod call;
+#[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod http;
+#[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "nats")]
 pub mod nats;
-pub mod net;
-pub mod output;
-mod pool;
 pub mod process;
 pub mod secrets;
-pub mod wasi;
 
 use wasmtime::component::Linker;
 
 use crate::output::OutputSink;
+pub use unit::{Capability, CapabilityView, Holds, Policy, SharedState};
 
-/// What one execution may do: one policy per capability. The default grants nothing.
-#[derive(Clone, Debug, Default)]
-pub struct Grants {
-    /// Outgoing HTTP (`wasi:http/outgoing-handler`).
-    pub http: http::HttpPolicy,
-    /// Running programs on the host (`sandcron:executor/process`).
-    pub process: process::ProcessPolicy,
-    /// Reading secrets by name (`sandcron:executor/secrets`).
-    pub secrets: secrets::SecretsPolicy,
-    /// Running containers on the host's engine (`sandcron:executor/docker`).
-    pub docker: docker::DockerPolicy,
-    /// Publishing to NATS servers and subjects (`sandcron:executor/nats`).
-    pub nats: nats::NatsPolicy,
-    /// Publishing to AMQP brokers, exchanges and routing keys (`sandcron:executor/amqp`).
-    pub amqp: amqp::AmqpPolicy,
-    /// Producing to Kafka brokers and topics (`sandcron:executor/kafka`).
-    pub kafka: kafka::KafkaPolicy,
-    /// Calling gRPC servers and methods (`sandcron:executor/grpc`).
-    pub grpc: grpc::GrpcPolicy,
+declare::declare_units! {
+    given: {
+        wasi: wasi::Wasi,
+        output: output::Output,
+    }
+    granted: {
+        http: http::Http,
+        process: process::Process,
+        secrets: secrets::Secrets,
+        #[cfg(feature = "docker")] docker: docker::Docker,
+        #[cfg(feature = "nats")] nats: nats::Nats,
+        #[cfg(feature = "amqp")] amqp: amqp::Amqp,
+        #[cfg(feature = "kafka")] kafka: kafka::Kafka,
+        #[cfg(feature = "grpc")] grpc: grpc::Grpc,
+    }
 }
 
-/// The capabilities' names, as `--allow CAPABILITY=PATTERN` spells them.
-pub const NAMES: &[&str] = &[
-    "http", "process", "secrets", "docker", "nats", "amqp", "kafka", "grpc",
-];
-
-/// The capability each imported interface belongs to, by prefix of the import's name.
-/// Interfaces not listed (`output`, `types`, WASI clocks, random, I/O, stdio) are given to
-/// every execution.
-const INTERFACES: &[(&str, &str)] = &[
-    ("sandcron:executor/process@", "process"),
-    ("sandcron:executor/secrets@", "secrets"),
-    ("sandcron:executor/docker@", "docker"),
-    ("sandcron:executor/nats@", "nats"),
-    ("sandcron:executor/amqp@", "amqp"),
-    ("sandcron:executor/kafka@", "kafka"),
-    ("sandcron:executor/grpc@", "grpc"),
-    ("sandcron:executor/http-cleanup@", "http"),
-    ("wasi:http/", "http"),
-];
-
 /// The capabilities a component requests, from the names of its imports, sorted.
+/// Imports no capability owns (`output`, `types`, WASI clocks, random, I/O, stdio) are
+/// given to every execution.
 pub fn requested(imports: &[String]) -> Vec<&'static str> {
     let mut requested: Vec<&'static str> = imports
         .iter()
         .filter_map(|import| {
             INTERFACES
                 .iter()
-                .find(|(prefix, _)| import.starts_with(prefix))
-                .map(|(_, capability)| *capability)
+                .find(|(_, prefixes)| prefixes.iter().any(|p| import.starts_with(p)))
+                .map(|(capability, _)| *capability)
         })
         .collect();
     requested.sort_unstable();
@@ -95,41 +90,44 @@ pub fn requested(imports: &[String]) -> Vec<&'static str> {
     requested
 }
 
+/// Why a component cannot be linked in this build, when it imports the interface of a
+/// capability the build leaves out ([`LEFT_OUT`]).
+pub fn left_out(imports: &[String]) -> Option<String> {
+    imports.iter().find_map(|import| {
+        let name = import
+            .strip_prefix("sandcron:executor/")?
+            .split('@')
+            .next()?;
+        LEFT_OUT
+            .contains(&name)
+            .then(|| format!("`{import}`: {}", left_out_of_build(name)))
+    })
+}
+
+/// Says that `capability` is left out of this build.
+fn left_out_of_build(capability: &str) -> String {
+    format!(
+        "the {capability} capability is left out of this build of sandcron \
+         (built without the cargo feature `{capability}`)"
+    )
+}
+
+/// The refusal of a capability name that is not in this build; `named` says whether the
+/// message must name it (it is the field otherwise).
+fn unknown_capability(capability: &str, named: bool) -> String {
+    if LEFT_OUT.contains(&capability) {
+        left_out_of_build(capability)
+    } else if named {
+        format!(
+            "unknown capability {capability:?} (known: {})",
+            NAMES.join(", ")
+        )
+    } else {
+        format!("unknown capability (known: {})", NAMES.join(", "))
+    }
+}
+
 impl Grants {
-    /// Widens the grant of `capability` by one pattern, in that capability's syntax. The
-    /// error names the capability and what is wrong with the pattern.
-    pub fn allow(&mut self, capability: &str, pattern: &str) -> Result<(), String> {
-        match capability {
-            "http" => self.http.allow(pattern),
-            "process" => self.process.allow(pattern),
-            "secrets" => self.secrets.allow(pattern),
-            "docker" => self.docker.allow(pattern),
-            "nats" => self.nats.allow(pattern),
-            "amqp" => self.amqp.allow(pattern),
-            "kafka" => self.kafka.allow(pattern),
-            "grpc" => self.grpc.allow(pattern),
-            _ => Err(format!(
-                "unknown capability {capability:?} (known: {})",
-                NAMES.join(", ")
-            )),
-        }
-    }
-
-    /// Whether the grant allows nothing at all of `capability` (every call will be denied).
-    pub fn denies_all(&self, capability: &str) -> bool {
-        match capability {
-            "http" => self.http.is_empty(),
-            "process" => self.process == process::ProcessPolicy::Nothing,
-            "secrets" => self.secrets.is_empty(),
-            "docker" => self.docker.allows_no_image(),
-            "nats" => self.nats.is_empty(),
-            "amqp" => self.amqp.is_empty(),
-            "kafka" => self.kafka.is_empty(),
-            "grpc" => self.grpc.is_empty(),
-            _ => true,
-        }
-    }
-
     /// Grants from lists of patterns by capability, as tenants' and jobs' JSON give
     /// them (`{"http": ["https://api.example.com"]}`). The error gives the entry
     /// (`http[0]`, or the capability alone when it is unknown) and what is wrong.
@@ -144,7 +142,7 @@ impl Grants {
             if !NAMES.contains(&capability) {
                 return Err((
                     capability.to_string(),
-                    format!("unknown capability (known: {})", NAMES.join(", ")),
+                    unknown_capability(capability, false),
                 ));
             }
             for (index, pattern) in patterns.into_iter().enumerate() {
@@ -154,22 +152,6 @@ impl Grants {
             }
         }
         Ok(grants)
-    }
-
-    /// Narrows the grant to what `narrower` allows too, capability by capability: a call
-    /// must pass both. Docker grants cannot be intersected pattern by pattern: a
-    /// `narrower` that allows no image denies Docker, any other keeps this grant's.
-    pub fn narrow(&mut self, narrower: &Grants) {
-        self.http.narrow(narrower.http.clone());
-        self.process = self.process.intersect(&narrower.process);
-        self.secrets.narrow(&narrower.secrets);
-        if narrower.docker.allows_no_image() {
-            self.docker = docker::DockerPolicy::default();
-        }
-        self.nats.narrow(narrower.nats.clone());
-        self.amqp.narrow(narrower.amqp.clone());
-        self.kafka.narrow(narrower.kafka.clone());
-        self.grpc.narrow(narrower.grpc.clone());
     }
 
     /// Widens the grant by `CAPABILITY=PATTERN` entries, as the `--allow` flag gives them.
@@ -186,115 +168,10 @@ impl Grants {
     }
 }
 
-/// State shared by every execution of a process: connection pools and clients that
-/// capabilities reuse across executions, one field per capability that keeps any. Built
-/// once by the runtime.
-#[derive(Clone, Debug, Default)]
-pub struct Shared {
-    /// The container engine's clients, and the removals running in the background.
-    pub docker: docker::Engine,
-    /// The `http-cleanup` requests being sent in the background.
-    pub http_cleanup: http::cleanup::Background,
-    /// Outgoing HTTP connections, kept per target (scheme, checked address, TLS name).
-    http: http::HttpClient,
-    /// NATS connections, one per server list and credentials.
-    nats: nats::NatsPool,
-    /// AMQP connections, one per broker URL.
-    amqp: amqp::AmqpPool,
-    /// Kafka producers, one per bootstrap list and security settings.
-    kafka: kafka::KafkaPool,
-    /// gRPC channels, one per server and TLS settings.
-    grpc: grpc::GrpcPool,
-}
-
-impl Shared {
-    /// Waits up to `within` for the work capabilities left running in the background
-    /// (removing the container of a run that was dropped, sending `http-cleanup`
-    /// requests). Call it before the process exits.
-    pub async fn settle(&self, within: std::time::Duration) {
-        tokio::join!(self.docker.settle(within), self.http_cleanup.settle(within));
-    }
-}
-
-/// The per-execution state of every capability.
-pub struct CapabilityStates {
-    /// The `output` interface.
-    pub output: output::OutputHost,
-    /// The `process` interface.
-    pub process: process::ProcessHost,
-    /// The `secrets` interface.
-    pub secrets: secrets::SecretsHost,
-    /// The `docker` interface.
-    pub docker: docker::DockerHost,
-    /// The checks run on every outgoing HTTP request.
-    pub http: http::HttpHooks,
-    /// The `http-cleanup` interface.
-    pub http_cleanup: http::cleanup::CleanupHost,
-    /// The `nats` interface.
-    pub nats: nats::NatsHost,
-    /// The `amqp` interface.
-    pub amqp: amqp::AmqpHost,
-    /// The `kafka` interface.
-    pub kafka: kafka::KafkaHost,
-    /// The `grpc` interface.
-    pub grpc: grpc::GrpcHost,
-}
-
-impl CapabilityStates {
-    /// Fresh state for one execution that may do what `grants` allow, reusing the
-    /// process-wide `shared` state.
-    pub fn new(grants: &Grants, sink: &OutputSink, shared: &Shared) -> Self {
-        Self {
-            output: output::OutputHost::new(sink.clone()),
-            process: process::ProcessHost::new(grants.process.clone(), sink.clone()),
-            secrets: secrets::SecretsHost::new(grants.secrets.clone(), sink.clone()),
-            docker: docker::DockerHost::new(
-                grants.docker.clone(),
-                shared.docker.clone(),
-                sink.clone(),
-            ),
-            http: http::HttpHooks::new(grants.http.clone(), sink.clone(), shared.http.clone()),
-            http_cleanup: http::cleanup::CleanupHost::new(
-                grants.http.clone(),
-                sink.clone(),
-                shared.http_cleanup.clone(),
-                shared.http.clone(),
-            ),
-            nats: nats::NatsHost::new(grants.nats.clone(), shared.nats.clone(), sink.clone()),
-            amqp: amqp::AmqpHost::new(grants.amqp.clone(), shared.amqp.clone(), sink.clone()),
-            kafka: kafka::KafkaHost::new(grants.kafka.clone(), shared.kafka.clone(), sink.clone()),
-            grpc: grpc::GrpcHost::new(grants.grpc.clone(), shared.grpc.clone(), sink.clone()),
-        }
-    }
-}
-
-/// What a store's data must offer for the capabilities to be linked.
-pub trait CapabilityView:
-    wasmtime_wasi::WasiView + wasmtime_wasi_http::WasiHttpView + 'static
-{
-    /// The per-execution capability states.
-    fn capabilities(&mut self) -> &mut CapabilityStates;
-}
-
-/// Adds every capability's interfaces to `linker`.
-pub fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    wasi::add_to_linker(linker)?;
-    output::add_to_linker(linker, |t: &mut T| &mut t.capabilities().output)?;
-    process::add_to_linker(linker, |t: &mut T| &mut t.capabilities().process)?;
-    secrets::add_to_linker(linker, |t: &mut T| &mut t.capabilities().secrets)?;
-    docker::add_to_linker(linker, |t: &mut T| &mut t.capabilities().docker)?;
-    http::add_to_linker(linker)?;
-    http::cleanup::add_to_linker(linker, |t: &mut T| &mut t.capabilities().http_cleanup)?;
-    nats::add_to_linker(linker, |t: &mut T| &mut t.capabilities().nats)?;
-    amqp::add_to_linker(linker, |t: &mut T| &mut t.capabilities().amqp)?;
-    kafka::add_to_linker(linker, |t: &mut T| &mut t.capabilities().kafka)?;
-    grpc::add_to_linker(linker, |t: &mut T| &mut t.capabilities().grpc)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::http::Target;
+    #[cfg(feature = "nats")]
     use super::net::Endpoint;
     use super::*;
 
@@ -317,6 +194,7 @@ mod tests {
             ("http", &["https://*.example.com"]),
             ("secrets", &["*"]),
             ("process", &["*"]),
+            #[cfg(feature = "nats")]
             ("nats", &["127.0.0.1:4222/jobs.>"]),
         ]);
         let job = grants(&[
@@ -325,6 +203,7 @@ mod tests {
                 &["https://api.example.com", "https://elsewhere.org"],
             ),
             ("secrets", &["token"]),
+            #[cfg(feature = "nats")]
             ("nats", &["127.0.0.1:4222/jobs.a"]),
         ]);
         tenant.narrow(&job);
@@ -345,12 +224,15 @@ mod tests {
         assert!(!tenant.secrets.allows("other"));
         assert_eq!(tenant.process, process::ProcessPolicy::Nothing);
         assert!(tenant.denies_all("docker"));
-        let endpoint = Endpoint {
-            host: "127.0.0.1",
-            port: 4222,
-        };
-        assert!(tenant.nats.check(&endpoint, "jobs.a").is_ok());
-        assert!(tenant.nats.check(&endpoint, "jobs.b").is_err());
+        #[cfg(feature = "nats")]
+        {
+            let endpoint = Endpoint {
+                host: "127.0.0.1",
+                port: 4222,
+            };
+            assert!(tenant.nats.check(&endpoint, "jobs.a").is_ok());
+            assert!(tenant.nats.check(&endpoint, "jobs.b").is_err());
+        }
 
         let mut narrow_tenant = grants(&[("secrets", &["a", "b"])]);
         narrow_tenant.narrow(&grants(&[("secrets", &["*"])]));
@@ -358,5 +240,87 @@ mod tests {
         let mut nothing = grants(&[("http", &["https://api.example.com"])]);
         nothing.narrow(&Grants::default());
         assert!(nothing.denies_all("http"));
+    }
+
+    #[test]
+    fn left_out_capabilities_are_refused_by_name() {
+        for name in LEFT_OUT {
+            let why = Grants::default().allow(name, "x").unwrap_err();
+            assert!(why.contains("left out of this build"), "{why}");
+            let import = format!("sandcron:executor/{name}@0.1.0");
+            assert!(left_out(&[import]).is_some());
+        }
+        let imports = ["sandcron:executor/process@0.1.0".to_string()];
+        assert_eq!(left_out(&imports), None);
+        assert_eq!(requested(&imports), ["process"]);
+    }
+
+    /// A unit's source (its file, or every file of its folder), by unit name.
+    fn unit_sources(root: &std::path::Path, name: &str) -> Vec<(std::path::PathBuf, String)> {
+        let file = root.join(format!("{name}.rs"));
+        let mut files = if file.exists() {
+            vec![file]
+        } else {
+            Vec::new()
+        };
+        let mut folders = vec![root.join(name)];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(!files.is_empty(), "no source found for the unit {name}");
+        files
+            .into_iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap();
+                (path, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_unit_imports_another() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/capabilities");
+        let units: Vec<&str> = UNITS.iter().chain(LEFT_OUT).copied().collect();
+        for unit in &units {
+            for (path, text) in unit_sources(&root, unit) {
+                // The path from this file's module up to `capabilities`: `super::` from
+                // `x.rs` and `x/mod.rs`, `super::super::` from `x/y.rs`.
+                let relative = path.strip_prefix(&root).unwrap();
+                let mut depth = relative.components().count();
+                if relative.ends_with("mod.rs") {
+                    depth -= 1;
+                }
+                let parent = "super::".repeat(depth);
+                for other in units.iter().filter(|other| *other != unit) {
+                    for prefix in ["capabilities::", parent.as_str()] {
+                        let path_to_other = format!("{prefix}{other}");
+                        let imports_it = text.match_indices(&path_to_other).any(|(at, _)| {
+                            !text[at + path_to_other.len()..]
+                                .starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                        });
+                        let in_group = text.match_indices(&format!("{prefix}{{")).any(|(at, m)| {
+                            let group = &text[at + m.len()..];
+                            let group = &group[..group.find('}').unwrap_or(group.len())];
+                            group
+                                .split(',')
+                                .any(|item| item.trim().split("::").next() == Some(other))
+                        });
+                        assert!(
+                            !imports_it && !in_group,
+                            "{} (unit {unit}) imports the unit {other}: move what they share \
+                             into the plumbing (net, pool, call)",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

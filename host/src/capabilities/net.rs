@@ -238,6 +238,22 @@ impl<R> Default for EndpointPolicy<R> {
     }
 }
 
+/// The policy of the messaging capabilities: a narrower grant is kept beside this one and
+/// a call must pass both.
+impl<R: Resource + Send + Sync + 'static> super::unit::Policy for EndpointPolicy<R> {
+    fn allow_pattern(&mut self, pattern: &str) -> Result<(), String> {
+        self.allow(pattern)
+    }
+
+    fn narrow_to(&mut self, narrower: &Self) {
+        self.narrow(narrower.clone());
+    }
+
+    fn denies_all(&self) -> bool {
+        self.is_empty()
+    }
+}
+
 impl<R: Resource> EndpointPolicy<R> {
     /// Allows one more entry; the error names the entry and what is wrong with it.
     pub fn allow(&mut self, pattern: &str) -> Result<(), String> {

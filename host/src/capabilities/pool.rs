@@ -3,7 +3,7 @@
 //!
 //! Dkron opens a connection per execution; Sandcron keeps one per distinct target (the
 //! server, the credentials, the TLS settings: whatever the capability puts in its key) in
-//! the process-wide [`Shared`](super::Shared) state. A connection is made by the first
+//! the process-wide state of the capability (its [`SharedState`](super::unit::SharedState)). A connection is made by the first
 //! execution that needs it, while the others asking for the same key wait for it rather
 //! than connecting too; a connection found broken is replaced by the next execution that
 //! asks. This is not a capability: it owns no interface and no policy.
@@ -48,6 +48,9 @@ impl<K, C> Default for Pool<K, C> {
         }
     }
 }
+
+/// A pool is the whole process-wide state of the capabilities that keep connections.
+impl<K: Send + 'static, C: Send + 'static> super::unit::SharedState for Pool<K, C> {}
 
 impl<K, C> fmt::Debug for Pool<K, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -23,8 +23,9 @@ use crate::runtime::{ExecutionInfo, ExecutionRequest, Limits, Runtime, RuntimeCo
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// A built-in executor (shell, http, docker, ecs, echo) or the path of a component
-    /// (.wasm).
+    /// A built-in executor (`sandcron exec --help` lists them) or the path of a
+    /// component (.wasm).
+    #[arg(long_help = executors::help())]
     executor: String,
     /// An executor_config entry, KEY=VALUE; repeat for more.
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
@@ -132,6 +133,9 @@ fn component_bytes(executor: &str) -> Result<(Arc<[u8]>, bool), CliError> {
         let bytes = std::fs::read(path)
             .map_err(|e| CliError::Usage(format!("cannot read {executor}: {e}")))?;
         return Ok((Arc::from(bytes), false));
+    }
+    if let Some(why) = executors::left_out(executor) {
+        return Err(CliError::Usage(why));
     }
     Err(CliError::Usage(format!(
         "unknown executor {executor:?}: expected one of {} or the path of a .wasm component",

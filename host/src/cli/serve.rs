@@ -18,10 +18,12 @@ use super::serve_config::ServeArgs;
 use super::serve_http::HttpServer;
 use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
+use crate::app::App;
 use crate::capabilities::Grants;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scheduler::{Scheduler, SchedulerConfig, default_node_name};
+use crate::scheduler::{SchedulerConfig, default_node_name};
 use crate::telemetry::Tracer;
+use crate::tenants::Tenants;
 
 /// The log filter when `$SANDCRON_LOG` is not set: warnings, and Sandcron's own
 /// information (requests, executions that failed, reloads).
@@ -92,7 +94,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     })
 }
 
-/// Opens the store, starts the scheduler, and serves until a stop signal.
+/// Opens the store, starts the [`App`], and serves until a stop signal.
 async fn start(
     args: ServeArgs,
     data_dir: PathBuf,
@@ -116,11 +118,11 @@ async fn start(
         None => None,
     };
     scheduler_config.address = address.to_string();
-    let scheduler = Scheduler::start(store, runtime.clone(), scheduler_config)
+    let app = App::start(store, runtime.clone(), scheduler_config)
         .await
         .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
     let mut stoppers: Vec<Box<dyn FnOnce(Duration) + Send>> = Vec::new();
-    let mut auth = admin_token(&scheduler, &data_dir).await?;
+    let mut auth = admin_token(&app.tenants, &data_dir).await?;
     auth.rate_limit = args.rate_limit();
     if let Some(metrics_server) = metrics_server {
         eprintln!(
@@ -128,9 +130,9 @@ async fn start(
             metrics_server.local_addr()?
         );
         let stop = metrics_server.stopper();
-        let app = crate::api::metrics_router(scheduler.clone());
+        let router = crate::api::metrics_router(app.scheduler.clone());
         tokio::spawn(async move {
-            if let Err(error) = metrics_server.serve(app).await {
+            if let Err(error) = metrics_server.serve(router).await {
                 tracing::error!(%error, "the metrics listener failed");
             }
         });
@@ -141,7 +143,7 @@ async fn start(
         server.scheme(),
         redact_password(&database_url)
     );
-    serve(server, scheduler, runtime, auth, stoppers).await
+    serve(server, app, runtime, auth, stoppers).await
 }
 
 /// Serves until a stop signal, then winds down: no new connections, the scheduler's
@@ -149,14 +151,14 @@ async fn start(
 /// last moment to finish.
 async fn serve(
     server: HttpServer,
-    scheduler: Scheduler,
+    app: App,
     runtime: Runtime,
     auth: AuthConfig,
     mut stoppers: Vec<Box<dyn FnOnce(Duration) + Send>>,
 ) -> Result<(), CliError> {
-    let app = crate::api::router(scheduler.clone(), auth);
+    let router = crate::api::router(app.clone(), auth);
     stoppers.push(Box::new(server.stopper()));
-    let mut server = tokio::spawn(server.serve(app));
+    let mut server = tokio::spawn(server.serve(router));
     tokio::select! {
         signal = stop_signal() => signal?,
         ended = &mut server => {
@@ -179,7 +181,7 @@ async fn serve(
             std::process::exit(130);
         }
     });
-    scheduler.shutdown(SHUTDOWN_GRACE).await;
+    app.scheduler.shutdown(SHUTDOWN_GRACE).await;
     // Containers of executions the shutdown ended are being removed.
     runtime.settle(SHUTDOWN_GRACE).await;
     if tokio::time::timeout(CONNECTIONS_GRACE, &mut server)
@@ -269,14 +271,14 @@ pub(super) fn redact_password(url: &str) -> String {
 /// How the API checks admin tokens: `SANDCRON_ADMIN_TOKEN` when set; otherwise the stored
 /// ones, the first of which is made now when there is none (printed once, and written to
 /// `<data-dir>/admin-token` for the CLI).
-async fn admin_token(scheduler: &Scheduler, data_dir: &Path) -> Result<AuthConfig, CliError> {
+async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, CliError> {
     if let Some(token) = std::env::var(ADMIN_TOKEN_ENV)
         .ok()
         .filter(|token| !token.trim().is_empty())
     {
         return Ok(AuthConfig::with_admin_token(token.trim()));
     }
-    let first = scheduler
+    let first = tenants
         .first_admin_token()
         .await
         .map_err(|e| CliError::Error(format!("cannot store the admin token: {e}")))?;

@@ -18,7 +18,7 @@ pub struct JobSpec {
     pub name: String,
     /// A name to show instead of `name`.
     pub displayname: String,
-    /// When it runs (see `scheduler::schedule`); empty only for a child job.
+    /// When it runs (see the `sandcron-schedule` crate); empty only for a child job.
     pub schedule: String,
     /// IANA time zone the schedule is read in; empty means UTC.
     pub timezone: String,

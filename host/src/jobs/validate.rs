@@ -10,7 +10,7 @@ use sandcron_sdk::duration::parse_duration;
 
 use super::JobSpec;
 use crate::capabilities::Grants;
-use crate::scheduler::schedule::Schedule;
+use sandcron_schedule::Schedule;
 
 /// A refusal of one field.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -185,6 +185,9 @@ impl Runtime {
             .get_or_compile(wasm)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         let imports = import_names(&self.inner.engine, &compiled.component);
+        if let Some(why) = capabilities::left_out(&imports) {
+            return Err(LoadError::UnknownImport(why));
+        }
         let pre = self
             .inner
             .linker

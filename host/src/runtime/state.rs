@@ -1,12 +1,12 @@
-//! What one execution's [`wasmtime::Store`] holds: WASI and HTTP contexts, the resource
-//! table they share, every capability's state, and the memory limiter.
+//! What one execution's [`wasmtime::Store`] holds: every capability's state (the WASI and
+//! HTTP contexts among them, and the resource table they share) and the memory limiter.
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi::{WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
-use crate::capabilities::{self, CapabilityStates, CapabilityView, Grants, Shared};
+use crate::capabilities::{CapabilityStates, CapabilityView, Grants, Shared};
 use crate::output::OutputSink;
 
 /// How many resources (streams, requests, pollables) a guest may hold at once.
@@ -16,9 +16,6 @@ const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 
 /// The data of one execution's store.
 pub struct ExecutionState {
-    table: ResourceTable,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
     capabilities: CapabilityStates,
     pub(super) limiter: MemoryLimiter,
 }
@@ -30,31 +27,23 @@ impl ExecutionState {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         Self {
-            table,
-            wasi: capabilities::wasi::context(sink),
-            http: capabilities::http::context(),
-            capabilities: CapabilityStates::new(grants, sink, shared),
+            capabilities: CapabilityStates::new(grants, sink, shared, table),
             limiter: MemoryLimiter::new(memory_bytes),
         }
     }
 }
 
+// wasmtime's WASI and `wasi:http` linkers ask the store's data for these views; the
+// capabilities build them.
 impl WasiView for ExecutionState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.capabilities.ctx()
     }
 }
 
 impl WasiHttpView for ExecutionState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.capabilities.http,
-        }
+        self.capabilities.http()
     }
 }
 

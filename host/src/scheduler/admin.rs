@@ -23,10 +23,10 @@ impl Scheduler {
     /// `Invalid` naming `parent_job`.
     /// A new job past the tenant's `max_jobs` is `Quota`.
     pub async fn put_job(&self, tenant: TenantId, spec: JobSpec) -> Result<StoredJob, JobError> {
-        let known = self.executor_known(tenant, &spec.executor).await?;
+        let known = self.inner.registry.knows(tenant, &spec.executor).await?;
         validate(&spec, |_| known)?;
         self.check_parent(tenant, &spec).await?;
-        let existing = self.inner.store.get_job(tenant, &spec.name).await?;
+        let existing = self.inner.jobs.get_job(tenant, &spec.name).await?;
         if existing.is_none() {
             self.check_job_quota(tenant).await?;
         }
@@ -37,15 +37,15 @@ impl Scheduler {
             // Before the write: see `call_off`.
             self.inner.called_off.call_off(job.id);
         }
-        let job = self.inner.store.put_job(tenant, &spec, next).await?;
+        let job = self.inner.jobs.put_job(tenant, &spec, next).await?;
         self.inner.wake.notify_one();
         Ok(job)
     }
 
     async fn check_job_quota(&self, tenant: TenantId) -> Result<(), JobError> {
-        let policy = self.tenant_policy(tenant).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         if let Some(max) = policy.quotas.max_jobs {
-            let jobs = self.inner.store.count_jobs(tenant).await?;
+            let jobs = self.inner.jobs.count_jobs(tenant).await?;
             if jobs >= max {
                 return Err(QuotaExceeded::new(
                     "max_jobs",
@@ -64,7 +64,7 @@ impl Scheduler {
         }
         let mut ancestor = spec.parent_job.clone();
         for _ in 0..MAX_CHAIN_DEPTH {
-            let Some(job) = self.inner.store.get_job(tenant, &ancestor).await? else {
+            let Some(job) = self.inner.jobs.get_job(tenant, &ancestor).await? else {
                 return Err(FieldError::new(
                     "parent_job",
                     format!("job {ancestor:?} does not exist; create the parent first"),
@@ -101,7 +101,7 @@ impl Scheduler {
         self.inner.called_off.call_off(job.id);
         let job = self
             .inner
-            .store
+            .jobs
             .set_disabled(tenant, name, disabled, next)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
@@ -114,7 +114,7 @@ impl Scheduler {
         self.call_off(tenant, name).await?;
         let job = self
             .inner
-            .store
+            .jobs
             .delete_job(tenant, name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))?;
@@ -197,7 +197,12 @@ impl Scheduler {
             let spec = &specs[index];
             let executor_known = match known.get(spec.executor.as_str()) {
                 Some(&known) => Ok(known),
-                None => self.executor_known(tenant, &spec.executor).await,
+                None => self
+                    .inner
+                    .registry
+                    .knows(tenant, &spec.executor)
+                    .await
+                    .map_err(JobError::from),
             };
             let checked = executor_known.and_then(|executor_known| {
                 known.insert(spec.executor.as_str(), executor_known);
@@ -237,11 +242,11 @@ impl Scheduler {
         results: &mut [Option<Result<(), JobError>>],
     ) -> Result<Vec<usize>, JobError> {
         let names: Vec<&str> = valid.iter().map(|&i| specs[i].name.as_str()).collect();
-        let existing = self.inner.store.job_ids(tenant, &names).await?;
+        let existing = self.inner.jobs.job_ids(tenant, &names).await?;
         let mut written = valid.to_vec();
-        let policy = self.tenant_policy(tenant).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         if let Some(max) = policy.quotas.max_jobs {
-            let jobs = self.inner.store.count_jobs(tenant).await?;
+            let jobs = self.inner.jobs.count_jobs(tenant).await?;
             let mut new: HashSet<&str> = HashSet::new();
             written.retain(|&index| {
                 let name = specs[index].name.as_str();
@@ -275,7 +280,7 @@ impl Scheduler {
         self.inner
             .called_off
             .call_off_all(existing.values().copied());
-        self.inner.store.put_jobs(tenant, &jobs).await?;
+        self.inner.jobs.put_jobs(tenant, &jobs).await?;
         self.inner.wake.notify_one();
         Ok(written)
     }
@@ -286,7 +291,7 @@ impl Scheduler {
     /// tenant has `max_concurrent_executions` running on this node.
     pub async fn run_job(&self, tenant: TenantId, name: &str) -> Result<ExecutionRecord, JobError> {
         let job = self.get(tenant, name).await?;
-        let policy = self.tenant_policy(tenant).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         if let Some(max) = policy.quotas.max_concurrent_executions {
             let running = self.inner.tenants.running(tenant);
             if running >= max {
@@ -319,7 +324,7 @@ impl Scheduler {
         name: &str,
     ) -> Result<StoredJob, JobError> {
         self.inner
-            .store
+            .executions
             .delete_executions(tenant, name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))
@@ -329,7 +334,7 @@ impl Scheduler {
     /// the change about to be written. Called before the write, so a tick claimed after
     /// it is never dropped (at worst it runs once more with the old definition).
     async fn call_off(&self, tenant: TenantId, name: &str) -> Result<(), JobError> {
-        if let Some(job) = self.inner.store.get_job(tenant, name).await? {
+        if let Some(job) = self.inner.jobs.get_job(tenant, name).await? {
             self.inner.called_off.call_off(job.id);
         }
         Ok(())
@@ -337,7 +342,7 @@ impl Scheduler {
 
     async fn get(&self, tenant: TenantId, name: &str) -> Result<StoredJob, JobError> {
         self.inner
-            .store
+            .jobs
             .get_job(tenant, name)
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::Inner;
 use super::dispatch::Run;
-use super::schedule::Schedule;
 use crate::jobs::{JobSpec, Misfire};
 use crate::store::{ClaimShare, DueJob, StoreError, Trigger};
+use sandcron_schedule::Schedule;
 
 /// How often a node that shares the jobs looks for ticks other nodes left: several times
 /// within the last half horizon before a tick (when that tick is anyone's, see
@@ -59,7 +59,7 @@ pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreEr
         Misfire::RunOnce => (!job.spec.disabled).then_some(now),
     };
     inner
-        .store
+        .executions
         .reschedule_overdue(now - MISFIRE_GRACE, &plan)
         .await
 }
@@ -85,7 +85,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
         // Before the claim: a job changed while it runs calls its ticks off.
         let claimed_at = std::time::Instant::now();
         match inner
-            .store
+            .executions
             .claim_due(&inner.config.node, until, batch, share, &plan)
             .await
         {

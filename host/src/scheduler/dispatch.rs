@@ -19,16 +19,16 @@ use super::active::ActiveGuard;
 use super::backoff::retry_delay;
 use super::metrics::{ExecutionLabels, Outcome};
 use super::spans;
-use super::tenants::{TenantPolicy, TenantSlot};
 use crate::capabilities::Grants;
 use crate::capabilities::process::ProcessPolicy;
 use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
+use crate::secrets::UsedSecrets;
 use crate::store::{
     DEFAULT_TENANT, ExecutionRecord, ExecutionState, FinishedExecution, NewExecution, ReleasedTick,
     TenantId, Trigger, group_status,
 };
-use crate::tenants::QuotaExceeded;
+use crate::tenants::{QuotaExceeded, TenantPolicy, TenantSlot};
 
 /// One attempt to run, with its execution record already written.
 pub(super) struct Run {
@@ -112,7 +112,7 @@ impl Inner {
         }
         if self.called_off.is_called_off(run.job_id, run.claimed_at) {
             // The job changed after the tick was claimed: drop the tick and its record.
-            if let Err(error) = self.store.discard_tick(run.execution_id).await {
+            if let Err(error) = self.executions.discard_tick(run.execution_id).await {
                 tracing::warn!(%error, "discarding a called-off tick failed");
             }
             return false;
@@ -122,7 +122,7 @@ impl Inner {
 
     /// Runs one attempt; `failed_before` attempts of the tick failed before it.
     async fn run_attempt(&self, run: &mut Run, failed_before: usize) -> Attempt {
-        let policy = self.tenant_policy(run.tenant).await;
+        let policy = self.tenants.policy(run.tenant).await;
         let _tenant_slot = match &policy {
             Ok(policy) => match self.tenant_slot(run, policy).await {
                 Ok(slot) => Some(slot),
@@ -150,13 +150,13 @@ impl Inner {
             None => self.register(run, started_at),
         };
 
-        let mut used_secrets = Vec::new();
+        let mut used_secrets = UsedSecrets::default();
         let prepared =
             match &policy {
                 Err(error) => Err(format!("cannot read the tenant's grants: {error}")),
                 Ok(policy) => match self
-                    .executors
-                    .resolve(&*self.store, &self.runtime, run.tenant, &run.spec.executor)
+                    .registry
+                    .resolve(run.tenant, &run.spec.executor)
                     .await
                     .and_then(|found| {
                         found.ok_or_else(|| format!("unknown executor {:?}", run.spec.executor))
@@ -193,9 +193,9 @@ impl Inner {
                 }
             }
         };
-        let output = super::secrets::mask(output, &used_secrets);
+        let output = used_secrets.mask(output);
         let result = result.map_err(|reason| {
-            let masked = super::secrets::mask(reason.into_bytes(), &used_secrets);
+            let masked = used_secrets.mask(reason.into_bytes());
             String::from_utf8_lossy(&masked).into_owned()
         });
         let success = result.is_ok();
@@ -337,7 +337,7 @@ impl Inner {
             trigger: Trigger::Retry,
             handed_over: false,
         };
-        match self.store.start_execution(&new).await {
+        match self.executions.start_execution(&new).await {
             Ok(record) => Some(Run {
                 tenant: run.tenant,
                 job_id: run.job_id,
@@ -362,7 +362,7 @@ impl Inner {
     /// that is neither a parent nor ephemeral: the hot path stays free of per-job reads.
     async fn after_success(self: &Arc<Self>, run: &Run) {
         if run.has_dependents {
-            match self.store.get_job(run.tenant, &run.spec.name).await {
+            match self.jobs.get_job(run.tenant, &run.spec.name).await {
                 Ok(Some(job)) => {
                     for child in &job.dependent_jobs {
                         if let Err(error) = self.trigger_child(run.tenant, child).await {
@@ -379,7 +379,7 @@ impl Inner {
         if run.spec.ephemeral {
             // The tick's record must be written before the job and its executions go.
             self.recorder.flush().await;
-            if let Err(error) = self.store.delete_job(run.tenant, &run.spec.name).await {
+            if let Err(error) = self.jobs.delete_job(run.tenant, &run.spec.name).await {
                 tracing::warn!(%error, job = %run.spec.name, "cannot delete the ephemeral job");
             }
             self.wake.notify_one();
@@ -393,7 +393,7 @@ impl Inner {
         tenant: TenantId,
         name: &str,
     ) -> Result<(), crate::store::StoreError> {
-        let Some(child) = self.store.get_job(tenant, name).await? else {
+        let Some(child) = self.jobs.get_job(tenant, name).await? else {
             return Ok(());
         };
         let now = Utc::now();
@@ -447,7 +447,7 @@ impl Inner {
             state
         };
         let record = self
-            .store
+            .executions
             .start_execution(&NewExecution {
                 tenant,
                 exclusive: spec.concurrency == Concurrency::Forbid,
@@ -503,56 +503,27 @@ impl Inner {
         }
     }
 
-    /// What the executor is told and may do, with the job's secrets: references in
-    /// `executor_config` replaced by their values, and the granted secrets handed to the
-    /// `secrets` capability when the component imports it. Also gives every value used,
-    /// to be masked in the stored output. The store is read only when secrets are used.
+    /// What the executor is told and may do, with the job's secrets filled in (see
+    /// [`crate::secrets::Secrets::fill`]), and every secret value used, to be masked in
+    /// the stored output.
     async fn prepare(
         &self,
         run: &Run,
         policy: &TenantPolicy,
         executable: &Executable,
-    ) -> Result<(ExecutionInfo, Grants, Vec<(String, String)>), String> {
+    ) -> Result<(ExecutionInfo, Grants, UsedSecrets), String> {
         let mut info = self.execution_info(run);
         let mut grants = grants_for(run, policy)?;
-        let referenced = super::secrets::references(&run.spec.executor_config)?;
-        let reads_secrets = !grants.secrets.is_empty()
-            && executable
-                .imports
-                .iter()
-                .any(|import| import.starts_with("sandcron:executor/secrets@"));
-        if referenced.is_empty() && !reads_secrets {
-            return Ok((info, grants, Vec::new()));
-        }
-        let mut wanted: Vec<String> = referenced.into_iter().collect();
-        if reads_secrets {
-            if grants.secrets.allowed().iter().any(|name| name == "*") {
-                let all = self.store.list_secrets(run.tenant).await;
-                wanted.extend(
-                    all.map_err(|e| format!("cannot read secrets: {e}"))?
-                        .into_iter()
-                        .map(|s| s.name),
-                );
-            } else {
-                wanted.extend(grants.secrets.allowed().iter().cloned());
-            }
-        }
-        wanted.sort_unstable();
-        wanted.dedup();
-        let values = self
-            .store
-            .secret_values(run.tenant, &wanted)
-            .await
-            .map_err(|e| format!("cannot read secrets: {e}"))?;
-        for (key, value) in &mut info.executor_config {
-            if value.contains("{{secret:") {
-                *value = super::secrets::substitute(key, value, &values)?;
-            }
-        }
-        for (name, value) in &values {
-            grants.secrets.provide(name, value.clone());
-        }
-        Ok((info, grants, values))
+        let used = self
+            .secrets
+            .fill(
+                run.tenant,
+                &mut info.executor_config,
+                &mut grants.secrets,
+                &executable.imports,
+            )
+            .await?;
+        Ok((info, grants, used))
     }
 }
 

@@ -104,7 +104,7 @@ impl Inner {
     pub(super) async fn take_over_own(self: &Arc<Self>) -> Result<(), StoreError> {
         let node = &self.config.node;
         if let Some(taken) = self
-            .store
+            .cluster
             .take_over(node, None, HOST_RESTARTED, node)
             .await?
         {
@@ -123,7 +123,7 @@ impl Inner {
     /// Retries executions closed by a take-over, per their jobs' `retries`.
     async fn retry_closed(self: &Arc<Self>, closed: Vec<(i64, ExecutionRecord)>) {
         for (job_id, record) in closed {
-            let job = match self.store.get_job_by_id(job_id).await {
+            let job = match self.jobs.get_job_by_id(job_id).await {
                 Ok(Some(job)) => job,
                 Ok(None) => continue,
                 Err(error) => {
@@ -156,12 +156,12 @@ impl Inner {
     /// Beats, reads the members, and takes over those that died.
     async fn beat(self: &Arc<Self>) -> Result<(), StoreError> {
         let now = Utc::now();
-        if !self.store.heartbeat(&self.config.node, now).await? {
+        if !self.cluster.heartbeat(&self.config.node, now).await? {
             tracing::warn!("this node's member row was gone; joining again");
-            self.store.join(&self.member()).await?;
+            self.cluster.join(&self.member()).await?;
         }
         let read_at = Utc::now();
-        let members = self.store.list_members().await?;
+        let members = self.cluster.list_members().await?;
         let dead = DeadRule {
             heartbeat_before: now
                 - chrono::Duration::from_std(self.config.dead_after)
@@ -173,7 +173,7 @@ impl Inner {
                 continue;
             }
             let taken = self
-                .store
+                .cluster
                 .take_over(&member.name, Some(dead), NODE_LOST, &self.config.node)
                 .await?;
             if let Some(taken) = taken {
@@ -205,14 +205,14 @@ impl Inner {
             return Ok(());
         }
         let read_at = Utc::now();
-        let members = self.store.list_members().await?;
+        let members = self.cluster.list_members().await?;
         self.remember(read_at, members);
         Ok(())
     }
 
     /// Dispatches the scheduled executions handed to this node.
     async fn pick_handed(self: &Arc<Self>) -> Result<(), StoreError> {
-        for handed in self.store.pick_handed(&self.config.node).await? {
+        for handed in self.cluster.pick_handed(&self.config.node).await? {
             let record = handed.record;
             self.spawn_run(Run {
                 tenant: handed.tenant,
@@ -237,7 +237,7 @@ impl Inner {
         let dead_after =
             chrono::Duration::from_std(self.config.dead_after).unwrap_or(chrono::TimeDelta::MAX);
         let gone = Utc::now() - dead_after - chrono::TimeDelta::seconds(1);
-        if let Err(error) = self.store.heartbeat(&self.config.node, gone).await {
+        if let Err(error) = self.cluster.heartbeat(&self.config.node, gone).await {
             tracing::warn!(%error, "cannot mark this node as gone");
         }
     }
@@ -254,7 +254,7 @@ pub(super) async fn membership_loop(inner: Arc<Inner>) {
         }
         if ticks.is_multiple_of(TICKS_PER_BEAT * BEATS_PER_FORGET) {
             match inner
-                .store
+                .cluster
                 .forget_members(Utc::now() - FORGOTTEN_AFTER)
                 .await
             {

@@ -1,16 +1,16 @@
 //! Scheduling: when each job fires, and running it.
 //!
-//! * [`schedule`]: the pure part, parsing a job's `schedule` and `timezone` and computing
-//!   its fire times.
 //! * The [`Scheduler`] handle: what the API and the CLI use to change jobs, run them now,
 //!   follow and kill executions. Behind it run the claim loop (due ticks are claimed from
 //!   the store in batches, a transaction at a time, and fired by an in-memory timer), the
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
 //!   (batched writes of started and finished executions), the retention pruner, and the
 //!   membership loop (heartbeat, take-over of dead nodes, executions handed to this node).
-//! * Every job, upload and secret belongs to a tenant: the handle's methods take the
-//!   caller's [`TenantId`]; `tenants` applies each tenant's grants and quotas,
-//!   `tenant_admin` creates tenants and tokens and sets their grants and quotas.
+//! * Every job belongs to a tenant: the handle's methods take the caller's [`TenantId`].
+//!   The scheduler uses the services beside it through [`Services`]: the executor
+//!   [`Registry`] finds the component a job names, [`Tenants`] gives each tenant's grants
+//!   and quotas and counts its running executions, and [`Secrets`] fills in the secrets an
+//!   execution uses. It administers none of them.
 
 mod active;
 mod admin;
@@ -18,21 +18,13 @@ mod backoff;
 mod called_off;
 mod claim;
 mod dispatch;
-mod executor_registry;
 mod membership;
 mod metrics;
 mod placement;
 mod recorder;
 mod retention;
-pub mod schedule;
-mod secrets;
 mod spans;
 mod targets;
-mod tenant_admin;
-mod tenants;
-
-pub use executor_registry::{UploadError, parse_reference};
-pub use tenant_admin::TenantError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,11 +37,14 @@ use tokio_util::task::TaskTracker;
 use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::jobs::FieldError;
+use crate::registry::{LookupError, Registry};
 use crate::runtime::Runtime;
+use crate::secrets::Secrets;
 use crate::store::{
-    ExecutionRecord, Member, NodeNameGuard, ReleasedTick, Store, StoreError, TenantId,
+    ExecutionRecord, ExecutionStore, JobQuery, JobStore, Member, MemberStore, NodeNameGuard,
+    ReleasedTick, Store, StoreError, StoredJob, TenantId,
 };
-use crate::tenants::QuotaExceeded;
+use crate::tenants::{QuotaExceeded, Tenants};
 use active::ActiveExecutions;
 use metrics::Metrics;
 use recorder::Recorder;
@@ -155,6 +150,46 @@ impl From<StoreError> for JobError {
     }
 }
 
+impl From<LookupError> for JobError {
+    fn from(error: LookupError) -> Self {
+        match error {
+            LookupError::Invalid(field_error) => Self::Invalid(field_error),
+            LookupError::Store(store_error) => store_error.into(),
+        }
+    }
+}
+
+/// The services beside the scheduler that it uses, each through its handle: it resolves
+/// executors in the registry, applies tenants' policies and fills in secrets, and
+/// administers none of them.
+#[derive(Clone)]
+pub struct Services {
+    /// The executors jobs name.
+    pub registry: Registry,
+    /// The tenants' policies and running counts.
+    pub tenants: Tenants,
+    /// The tenants' secrets.
+    pub secrets: Secrets,
+}
+
+impl Services {
+    /// The services over `store`, the default tenant granted `node_grants`; compiles (or
+    /// finds compiled) the built-in executors.
+    pub async fn open(
+        store: &Arc<dyn Store>,
+        runtime: &Runtime,
+        node_grants: Grants,
+    ) -> anyhow::Result<Self> {
+        let tenants = Tenants::new(store.clone(), node_grants);
+        let registry = Registry::load(store.clone(), runtime.clone(), tenants.clone()).await?;
+        Ok(Self {
+            registry,
+            tenants,
+            secrets: Secrets::new(store.clone()),
+        })
+    }
+}
+
 /// The output of a running execution: what was written so far, then each chunk as it is
 /// written. The receiver ends (`RecvError::Closed`) when the execution ends.
 pub struct OutputFollower {
@@ -172,11 +207,16 @@ pub struct Scheduler {
 
 /// What the loops and tasks share.
 struct Inner {
-    store: Arc<dyn Store>,
+    /// The scheduler's half of the store: jobs, executions and the claims that make
+    /// them, and the cluster's members.
+    jobs: Arc<dyn JobStore>,
+    executions: Arc<dyn ExecutionStore>,
+    cluster: Arc<dyn MemberStore>,
     runtime: Runtime,
     config: SchedulerConfig,
-    executors: executor_registry::Executors,
-    tenants: Arc<tenants::Tenants>,
+    registry: Registry,
+    tenants: Tenants,
+    secrets: Secrets,
     active: Arc<ActiveExecutions>,
     recorder: Recorder,
     metrics: Metrics,
@@ -208,23 +248,37 @@ impl Scheduler {
     /// this node left open (running executions closed as failed and retried, unstarted
     /// ticks run), applies the misfire policies (only when no other node is alive), and
     /// starts the claim loop, the recorder, the pruner and the membership loop.
+    /// The services it uses are its own, opened over `store` ([`Services::open`]).
     pub async fn start(
         store: Arc<dyn Store>,
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
+        let services = Services::open(&store, &runtime, config.grants.clone()).await?;
+        Self::start_with(store, runtime, config, services).await
+    }
+
+    /// Starts as [`Self::start`] does, using `services`, which the caller shares.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        runtime: Runtime,
+        config: SchedulerConfig,
+        services: Services,
+    ) -> anyhow::Result<Self> {
         let name = store.hold_node_name(&config.node).await?;
-        let executors = executor_registry::Executors::load(&runtime).await?;
         let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
         let stopping = CancellationToken::new();
         let inner = Arc::new(Inner {
             recorder: Recorder::start(store.clone(), retention.clone()),
+            jobs: store.clone(),
+            executions: store.clone(),
             slots: Semaphore::new(config.max_running.max(1)),
-            store,
+            cluster: store,
             runtime,
             config,
-            executors,
-            tenants: Arc::default(),
+            registry: services.registry,
+            tenants: services.tenants,
+            secrets: services.secrets,
             active: Arc::new(ActiveExecutions::default()),
             metrics: Metrics::default(),
             wake: Notify::new(),
@@ -238,12 +292,12 @@ impl Scheduler {
             _name: std::sync::Mutex::new(name),
             membership_loop: std::sync::Mutex::default(),
         });
-        inner.store.join(&inner.member()).await?;
+        inner.cluster.join(&inner.member()).await?;
         inner.take_over_own().await?;
         // Ticks are only missed while no node runs: with another node alive, an overdue
         // tick is one being claimed late, which must still fire.
         let others_alive = inner
-            .store
+            .cluster
             .list_members()
             .await?
             .iter()
@@ -258,7 +312,7 @@ impl Scheduler {
                 "applied misfire policies to ticks missed while stopped"
             );
         }
-        tokio::spawn(retention.run(inner.store.clone(), stopping));
+        tokio::spawn(retention.run(inner.executions.clone(), stopping));
         let claim_loop = tokio::spawn(claim::claim_loop(inner.clone()));
         *inner.claim_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim_loop);
         let membership_loop = tokio::spawn(membership::membership_loop(inner.clone()));
@@ -267,11 +321,6 @@ impl Scheduler {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(membership_loop);
         Ok(Self { inner })
-    }
-
-    /// The store jobs and executions are kept in.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
     }
 
     /// This node's name.
@@ -283,7 +332,7 @@ impl Scheduler {
     pub async fn members(&self) -> Result<Vec<MemberStatus>, StoreError> {
         Ok(self
             .inner
-            .store
+            .cluster
             .list_members()
             .await?
             .into_iter()
@@ -292,6 +341,51 @@ impl Scheduler {
                 member,
             })
             .collect())
+    }
+
+    /// The job called `name`.
+    pub async fn get_job(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        self.inner.jobs.get_job(tenant, name).await
+    }
+
+    /// A slice of the jobs matching `query`, and how many match in all.
+    pub async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        query: &JobQuery,
+    ) -> Result<(Vec<StoredJob>, u64), StoreError> {
+        self.inner.jobs.list_jobs(tenant, query).await
+    }
+
+    /// A slice of a job's executions, newest first, and how many it has.
+    pub async fn list_executions(
+        &self,
+        tenant: TenantId,
+        job_name: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<(Vec<ExecutionRecord>, u64), StoreError> {
+        self.inner
+            .executions
+            .list_executions(tenant, job_name, start, end)
+            .await
+    }
+
+    /// One execution of a job, running or finished.
+    pub async fn get_execution(
+        &self,
+        tenant: TenantId,
+        job_name: &str,
+        id: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner
+            .executions
+            .get_execution(tenant, job_name, id)
+            .await
     }
 
     /// The executions of `tenant` running on this node now, oldest first.
@@ -354,7 +448,7 @@ impl Scheduler {
         }
         let released =
             std::mem::take(&mut *inner.released.lock().unwrap_or_else(|p| p.into_inner()));
-        if let Err(error) = inner.store.release_ticks(&released).await {
+        if let Err(error) = inner.executions.release_ticks(&released).await {
             tracing::warn!(%error, ticks = released.len(), "handing back unstarted ticks failed");
         }
         inner.recorder.flush().await;

@@ -49,7 +49,7 @@ impl Inner {
                 handed_over: false,
                 exclusive: false,
             };
-            match self.store.start_execution(&new).await {
+            match self.executions.start_execution(&new).await {
                 Ok(record) => {
                     let copy = Run {
                         tenant: run.tenant,
@@ -100,7 +100,7 @@ impl Inner {
     /// `node` is this one or was taken over meanwhile.
     async fn hand(self: &Arc<Self>, run: Run, node: &str) {
         if node != self.config.node {
-            match self.store.hand_to(run.execution_id, node).await {
+            match self.cluster.hand_to(run.execution_id, node).await {
                 Ok(true) => return,
                 Ok(false) => {}
                 Err(error) => {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::retention::Retention;
-use crate::store::{FinishedExecution, Store};
+use crate::store::{ExecutionStore, FinishedExecution};
 
 /// The most events written in one batch.
 const MAX_BATCH: usize = 5000;
@@ -32,7 +32,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer task.
-    pub fn start(store: Arc<dyn Store>, retention: Arc<Retention>) -> Self {
+    pub fn start(store: Arc<dyn ExecutionStore>, retention: Arc<Retention>) -> Self {
         let (events, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(store, retention, receiver));
         Self { events }
@@ -58,7 +58,7 @@ impl Recorder {
 }
 
 async fn write_loop(
-    store: Arc<dyn Store>,
+    store: Arc<dyn ExecutionStore>,
     retention: Arc<Retention>,
     mut receiver: mpsc::UnboundedReceiver<Event>,
 ) {
@@ -97,7 +97,7 @@ async fn write_loop(
 }
 
 async fn write_batch(
-    store: &dyn Store,
+    store: &dyn ExecutionStore,
     started: &[(i64, DateTime<Utc>)],
     finished: &[FinishedExecution],
 ) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
+use crate::store::ExecutionStore;
 
 /// How often the pruner looks for work.
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
@@ -62,7 +62,7 @@ impl Retention {
     }
 
     /// Prunes until `stop` is cancelled.
-    pub async fn run(self: Arc<Self>, store: Arc<dyn Store>, stop: CancellationToken) {
+    pub async fn run(self: Arc<Self>, store: Arc<dyn ExecutionStore>, stop: CancellationToken) {
         let mut since_age_prune = Duration::ZERO;
         loop {
             tokio::select! {

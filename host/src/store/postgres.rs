@@ -1,57 +1,51 @@
 //! PostgreSQL: for production, and for several nodes sharing one database.
 
-use chrono::{DateTime, Utc};
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Pool, Postgres, QueryBuilder, Transaction};
+use sqlx::query::{Query, QueryAs};
+use sqlx::{FromRow, PgPool, Pool, Postgres, QueryBuilder, Transaction};
 
-use super::sql::{
-    ADD_JOB_TOTALS, EXECUTION_COLUMNS, JOB_COLUMNS, JOBS_FROM, JobTotals, finished_state,
-    sql_store, tick_group,
-};
-use super::{
-    ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
-    NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, TenantId, from_millis, to_millis,
-};
-use crate::jobs::JobSpec;
+use super::sql::rows::{ADD_JOB_TOTALS, JobTotals, finished_state, tick_group};
+use super::sql::{Dialect, RowsAffected, SqlStore};
+use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
 
-/// Jobs and executions in a PostgreSQL database.
-pub struct PgStore {
-    pool: PgPool,
-    /// For the connection that holds the node's name ([`PgStore::hold_name`]).
-    options: PgConnectOptions,
+/// Connects to the PostgreSQL database at `url` and migrates it.
+pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Postgres>> {
+    // Every statement is planned for its own values: a generic plan of a prepared
+    // statement cannot see that a page is small or a filter selective, and may scan a
+    // million rows (seen with the job list's dependents lookup before statistics).
+    let options =
+        PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(SqlStore { pool })
 }
 
-impl PgStore {
-    /// Connects to `url` and migrates the database.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        // Every statement is planned for its own values: a generic plan of a prepared
-        // statement cannot see that a page is small or a filter selective, and may scan a
-        // million rows (seen with the job list's dependents lookup before statistics).
-        let options =
-            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, options })
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
     }
+}
 
+impl Dialect for Postgres {
     /// Whether the process of the member row's node is gone, as an SQL condition over
     /// `members`: its session held the advisory lock of its name, so a lock this
     /// transaction can take (and drops at its end) means the session ended.
     const PROCESS_GONE: &'static str =
         "pg_try_advisory_xact_lock(hashtext('sandcron-node:' || name))";
 
-    /// Holds the advisory lock of the node name `name` on a connection of its own, for as
-    /// long as the returned guard lives. A lock a previous process of the node held is
-    /// free once PostgreSQL notices that its session ended, or while a survivor checks it:
-    /// tried for a few seconds.
-    async fn hold_name(&self, name: &str) -> Result<super::NodeNameGuard, StoreError> {
+    /// Holds the advisory lock of the node name `name` on a connection of its own (made
+    /// with the pool's options), for as long as the returned guard lives. A lock a
+    /// previous process of the node held is free once PostgreSQL notices that its session
+    /// ended, or while a survivor checks it: tried for a few seconds.
+    async fn hold_name(pool: &PgPool, name: &str) -> Result<NodeNameGuard, StoreError> {
         use sqlx::Connection;
-        let mut connection = sqlx::PgConnection::connect_with(&self.options).await?;
+        let mut connection = sqlx::PgConnection::connect_with(&pool.connect_options()).await?;
         for _ in 0..20 {
             let (held,): (bool,) =
                 sqlx::query_as("SELECT pg_try_advisory_lock(hashtext('sandcron-node:' || $1))")
@@ -211,6 +205,18 @@ impl PgStore {
         Ok(())
     }
 
+    fn build<'q, 'a: 'q>(
+        builder: &'q mut QueryBuilder<'a, Postgres>,
+    ) -> Query<'q, Postgres, Self::Arguments<'q>> {
+        builder.build()
+    }
+
+    fn build_as<'q, 'a: 'q, T: for<'r> FromRow<'r, Self::Row>>(
+        builder: &'q mut QueryBuilder<'a, Postgres>,
+    ) -> QueryAs<'q, Postgres, T, Self::Arguments<'q>> {
+        builder.build_query_as()
+    }
+
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Postgres>, key: &str, value: &str) {
         builder
             .push("(spec::jsonb -> 'metadata' ->> ")
@@ -219,5 +225,3 @@ impl PgStore {
             .push_bind(value.to_string());
     }
 }
-
-sql_store!(PgStore, Postgres);

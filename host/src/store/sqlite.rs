@@ -4,47 +4,43 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::query::{Query, QueryAs};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
+use sqlx::{FromRow, Pool, QueryBuilder, Sqlite, Transaction};
 
-use super::sql::{
-    ADD_JOB_TOTALS, BULK_ROWS, EXECUTION_COLUMNS, JOB_COLUMNS, JOBS_FROM, JobTotals,
-    finished_state, sql_store, tick_group,
-};
-use super::{
-    ClaimedTick, DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery,
-    NewExecution, PlanNext, ReleasedTick, StoreError, StoredJob, TenantId, from_millis, to_millis,
-};
-use crate::jobs::JobSpec;
+use super::sql::rows::{ADD_JOB_TOTALS, BULK_ROWS, JobTotals, finished_state, tick_group};
+use super::sql::{Dialect, RowsAffected, SqlStore};
+use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
 
-/// Jobs and executions in a SQLite file.
-pub struct SqliteStore {
-    pool: Pool<Sqlite>,
+/// Opens (creating when missing) the SQLite database at `url` and migrates it.
+pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Sqlite>> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(false);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(SqlStore { pool })
 }
 
-impl SqliteStore {
-    /// Opens (creating when missing) the database at `url` and migrates it.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(false);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
     }
+}
 
+impl Dialect for Sqlite {
     /// Whether the process of the member row's node is gone: SQLite cannot tell, so only
     /// the heartbeat counts (one node per SQLite file anyway).
     const PROCESS_GONE: &'static str = "FALSE";
 
     /// A SQLite file serves one node: the name needs no guard.
-    async fn hold_name(&self, _name: &str) -> Result<super::NodeNameGuard, StoreError> {
+    async fn hold_name(_pool: &Pool<Sqlite>, _name: &str) -> Result<NodeNameGuard, StoreError> {
         Ok(Box::new(()))
     }
 
@@ -61,7 +57,8 @@ impl SqliteStore {
     /// The `executor` of a job's spec, as an SQL expression over `jobs`.
     const EXECUTOR_OF_SPEC: &'static str = "json_extract(spec, '$.executor')";
 
-    /// A transaction that writes.
+    /// A write transaction excludes every other (`BEGIN IMMEDIATE`), so that it never fails
+    /// to upgrade a read lock half-way.
     async fn begin_write(
         pool: &Pool<Sqlite>,
     ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
@@ -188,6 +185,18 @@ impl SqliteStore {
         Ok(())
     }
 
+    fn build<'q, 'a: 'q>(
+        builder: &'q mut QueryBuilder<'a, Sqlite>,
+    ) -> Query<'q, Sqlite, Self::Arguments<'q>> {
+        builder.build()
+    }
+
+    fn build_as<'q, 'a: 'q, T: for<'r> FromRow<'r, Self::Row>>(
+        builder: &'q mut QueryBuilder<'a, Sqlite>,
+    ) -> QueryAs<'q, Sqlite, T, Self::Arguments<'q>> {
+        builder.build_query_as()
+    }
+
     fn push_metadata_filter(builder: &mut QueryBuilder<'_, Sqlite>, key: &str, value: &str) {
         builder
             .push("json_extract(spec, ")
@@ -196,5 +205,3 @@ impl SqliteStore {
             .push_bind(value.to_string());
     }
 }
-
-sql_store!(SqliteStore, Sqlite);

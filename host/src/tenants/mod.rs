@@ -1,16 +1,30 @@
 //! Tenants: who owns jobs, executor uploads and secrets, what their executions may do and
-//! how much they may use. Pure: the store keeps tenants and token hashes, the API checks
-//! tokens and the scheduler applies grants and quotas; this module holds what they share.
+//! how much they may use.
 //!
+//! [`Tenants`] is the service that owns the tenants' half of the store: tenants, their
+//! tokens, grants and quotas, each tenant's policy as this node applies it, and the count
+//! of its executions running here. The API checks tokens through it and the scheduler and
+//! the executor registry apply grants and quotas through it.
+//!
+//! * `service`: the [`Tenants`] handle and [`TenantError`].
+//! * `policy`: a tenant's grants and quotas as executions apply them, kept a few seconds.
+//! * `running`: each tenant's executions running on this node, which
+//!   `max_concurrent_executions` bounds.
 //! * `tokens`: making API tokens and the hash they are stored by.
 //! * `quotas`: a tenant's limits, as JSON, and the refusal that names one.
 //! * [`grants_from_json`]: a tenant's grants, `{"CAPABILITY": ["PATTERN", …]}`, checked
 //!   pattern by pattern with the syntax `--allow` uses.
 
+mod policy;
 mod quotas;
+mod running;
+mod service;
 mod tokens;
 
+pub use policy::TenantPolicy;
 pub use quotas::{QUOTA_NAMES, QuotaExceeded, Quotas};
+pub use running::TenantSlot;
+pub use service::{TenantError, Tenants};
 pub use tokens::{TokenKind, hash_token, new_token};
 
 use crate::capabilities::Grants;

@@ -25,11 +25,31 @@ use crate::bindings::types::CallError;
 use crate::capabilities::call::{CallContext, timeout_from_ms};
 use crate::capabilities::net::{self, Endpoint, ResolveError};
 use crate::capabilities::pool::Pool;
+use crate::capabilities::unit::{Capability, Holds};
 use crate::output::OutputSink;
 pub use policy::{AmqpPolicy, Route, RoutePattern};
 
 /// AMQP connections kept across executions, by URL.
 pub type AmqpPool = Pool<String, Connection>;
+
+/// The unit: `sandcron:executor/amqp`, publishing to AMQP brokers, exchanges and routing keys (`amqp=127.0.0.1:5672//jobs-*`).
+pub struct Amqp;
+
+impl Capability for Amqp {
+    const NAME: &'static str = "amqp";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/amqp@"];
+    type Policy = AmqpPolicy;
+    type Shared = AmqpPool;
+    type State = AmqpHost;
+
+    fn new_state(policy: &AmqpPolicy, sink: &OutputSink, pool: &AmqpPool) -> AmqpHost {
+        AmqpHost::new(policy.clone(), pool.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<AmqpHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
 
 /// A kept connection and the address it was allowed to use (none for TLS, which goes by
 /// name), checked again against the grant of every execution that reuses it.
@@ -323,12 +343,4 @@ fn short(text: &str, what: &str) -> Result<ShortString, String> {
         return Err(format!("{what} is longer than 255 bytes"));
     }
     Ok(text.into())
-}
-
-/// Adds `sandcron:executor/amqp` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut AmqpHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<AmqpHost>>(linker, get)
 }

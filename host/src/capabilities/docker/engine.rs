@@ -74,12 +74,4 @@ impl Engine {
     pub fn cleanups(&self) -> &TaskTracker {
         &self.inner.cleanups
     }
-
-    /// Waits up to `within` for the removals still running.
-    pub async fn settle(&self, within: Duration) {
-        let tracker = &self.inner.cleanups;
-        tracker.close();
-        let _ = tokio::time::timeout(within, tracker.wait()).await;
-        tracker.reopen();
-    }
 }

@@ -5,7 +5,7 @@
 //! dropped (deadline or kill).
 //!
 //! The engine's address comes from `DOCKER_HOST`; the connection is process-wide state
-//! ([`Engine`], in [`super::Shared`]). A request outside the policy is refused, and noted
+//! ([`Engine`], the unit's shared state). A request outside the policy is refused, and noted
 //! in the output, before anything is sent to the engine.
 
 mod container;
@@ -17,12 +17,59 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::unit::{Capability, Holds, Policy, SharedState, settle_tracker};
 use crate::bindings::docker::{self as wit, Container, Error, ExitStatus, Finished, Host};
 use crate::output::OutputSink;
 pub use container::MANAGED_LABEL;
 pub use engine::Engine;
 pub use image::{ImagePattern, ImageRef};
 pub use policy::{DEFAULT_MAX_CPUS, DEFAULT_MAX_MEMORY, DockerPolicy, Refusal};
+
+/// The unit: `sandcron:executor/docker`, granted by images, mounts, networks and limits
+/// (`docker=image:localhost/busybox:*`).
+pub struct Docker;
+
+impl Capability for Docker {
+    const NAME: &'static str = "docker";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/docker@"];
+    type Policy = DockerPolicy;
+    type Shared = Engine;
+    type State = DockerHost;
+
+    fn new_state(policy: &DockerPolicy, sink: &OutputSink, engine: &Engine) -> DockerHost {
+        DockerHost::new(policy.clone(), engine.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<DockerHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
+
+/// Docker grants (images, mounts, limits) cannot be intersected pattern by pattern: a
+/// narrower grant that allows no image denies Docker, any other keeps this grant.
+impl Policy for DockerPolicy {
+    fn allow_pattern(&mut self, pattern: &str) -> Result<(), String> {
+        self.allow(pattern)
+    }
+
+    fn narrow_to(&mut self, narrower: &Self) {
+        if narrower.allows_no_image() {
+            *self = DockerPolicy::default();
+        }
+    }
+
+    fn denies_all(&self) -> bool {
+        self.allows_no_image()
+    }
+}
+
+/// The engine's clients, and the removals of dropped runs' containers, which `settle`
+/// waits for.
+impl SharedState for Engine {
+    async fn settle(&self, within: Duration) {
+        settle_tracker(self.cleanups(), within).await;
+    }
+}
 
 /// The host side of `sandcron:executor/docker` for one execution.
 pub struct DockerHost {
@@ -116,12 +163,4 @@ impl Host for DockerHost {
         };
         Ok(Finished { id, status })
     }
-}
-
-/// Adds `sandcron:executor/docker` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut DockerHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<DockerHost>>(linker, get)
 }

@@ -26,6 +26,7 @@ use crate::bindings::types::CallError;
 use crate::capabilities::call::{CallContext, timeout_from_ms};
 use crate::capabilities::net::{self, Endpoint, ResolveError, split_authority};
 use crate::capabilities::pool::Pool;
+use crate::capabilities::unit::{Capability, Holds};
 use crate::output::OutputSink;
 use codec::DynamicCodec;
 pub use policy::{GrpcPolicy, MethodPattern};
@@ -33,6 +34,25 @@ use reflection::ReflectionError;
 
 /// Channels kept across executions.
 pub type GrpcPool = Pool<ChannelKey, Connection>;
+
+/// The unit: `sandcron:executor/grpc`, calling gRPC servers and methods (`grpc=127.0.0.1:50051/pkg.Svc/*`).
+pub struct Grpc;
+
+impl Capability for Grpc {
+    const NAME: &'static str = "grpc";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/grpc@"];
+    type Policy = GrpcPolicy;
+    type Shared = GrpcPool;
+    type State = GrpcHost;
+
+    fn new_state(policy: &GrpcPolicy, sink: &OutputSink, pool: &GrpcPool) -> GrpcHost {
+        GrpcHost::new(policy.clone(), pool.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<GrpcHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
 
 /// What makes two channels interchangeable: the server and the TLS settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -341,14 +361,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Adds `sandcron:executor/grpc` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut GrpcHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<GrpcHost>>(linker, get)
 }
 
 #[cfg(test)]

@@ -21,24 +21,102 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{
-    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks, WasiHttpView,
+    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
+use super::CapabilityStates;
+use super::unit::{Capability, Holds, Policy, SharedState};
 use crate::output::OutputSink;
 pub use client::HttpClient;
 use client::IoFuture;
 pub use policy::{HostPattern, HttpPolicy, Target, default_port};
 
-/// Adds `wasi:http` (types and outgoing-handler) to `linker`.
-pub fn add_to_linker<T: WasiHttpView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+/// The unit: `wasi:http` (types and outgoing-handler) and
+/// `sandcron:executor/http-cleanup`, granted by `scheme://host[:port]` patterns
+/// (`http=https://*.example.com`).
+pub struct Http;
+
+impl Capability for Http {
+    const NAME: &'static str = "http";
+    const INTERFACES: &'static [&'static str] = &["wasi:http/", "sandcron:executor/http-cleanup@"];
+    type Policy = HttpPolicy;
+    type Shared = HttpShared;
+    type State = HttpState;
+
+    fn new_state(policy: &HttpPolicy, sink: &OutputSink, shared: &HttpShared) -> HttpState {
+        HttpState {
+            ctx: WasiHttpCtx::new(),
+            hooks: HttpHooks::new(policy.clone(), sink.clone(), shared.client.clone()),
+            cleanup: cleanup::CleanupHost::new(
+                policy.clone(),
+                sink.clone(),
+                shared.cleanups.clone(),
+                shared.client.clone(),
+            ),
+        }
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+        cleanup::add_to_linker(linker, |t: &mut T| {
+            &mut <T as Holds<Self>>::state(t).cleanup
+        })
+    }
 }
 
-/// A fresh `wasi:http` context for one execution.
-pub fn context() -> WasiHttpCtx {
-    WasiHttpCtx::new()
+/// A narrower grant is kept beside this one and a request must pass both.
+impl Policy for HttpPolicy {
+    fn allow_pattern(&mut self, pattern: &str) -> Result<(), String> {
+        self.allow(pattern)
+    }
+
+    fn narrow_to(&mut self, narrower: &Self) {
+        self.narrow(narrower.clone());
+    }
+
+    fn denies_all(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+/// What every execution's requests share: the connections, and the cleanup requests
+/// being sent in the background.
+#[derive(Clone, Debug, Default)]
+pub struct HttpShared {
+    /// Outgoing HTTP connections, kept per target (scheme, checked address, TLS name).
+    client: HttpClient,
+    /// The `http-cleanup` requests being sent in the background.
+    cleanups: cleanup::Background,
+}
+
+impl SharedState for HttpShared {
+    async fn settle(&self, within: Duration) {
+        self.cleanups.settle(within).await;
+    }
+}
+
+/// One execution's `wasi:http` context, the checks run on its requests, and its armed
+/// cleanup requests.
+pub struct HttpState {
+    ctx: WasiHttpCtx,
+    hooks: HttpHooks,
+    cleanup: cleanup::CleanupHost,
+}
+
+/// wasmtime-wasi-http's linker reaches the context, the resource table and the checks
+/// through this view of the store's data.
+impl WasiHttpView for CapabilityStates {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http.ctx,
+            table: &mut self.table,
+            hooks: &mut self.http.hooks,
+        }
+    }
 }
 
 /// The checks run on every outgoing request of one execution.

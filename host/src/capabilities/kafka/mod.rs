@@ -25,6 +25,7 @@ use crate::bindings::types::CallError;
 use crate::capabilities::call::{CallContext, timeout_from_ms};
 use crate::capabilities::net::{self, Endpoint, ResolveError, split_authority};
 use crate::capabilities::pool::Pool;
+use crate::capabilities::unit::{Capability, Holds};
 use crate::output::OutputSink;
 pub use policy::{KafkaPolicy, TopicPattern};
 
@@ -34,6 +35,25 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Producers kept across executions.
 pub type KafkaPool = Pool<ProducerKey, (KeptProducer, BrokerErrors)>;
+
+/// The unit: `sandcron:executor/kafka`, producing to Kafka brokers and topics (`kafka=127.0.0.1:9092/jobs-*`).
+pub struct Kafka;
+
+impl Capability for Kafka {
+    const NAME: &'static str = "kafka";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/kafka@"];
+    type Policy = KafkaPolicy;
+    type Shared = KafkaPool;
+    type State = KafkaHost;
+
+    fn new_state(policy: &KafkaPolicy, sink: &OutputSink, pool: &KafkaPool) -> KafkaHost {
+        KafkaHost::new(policy.clone(), pool.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<KafkaHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
 
 /// A producer whose client reports connection errors to [`BrokerErrors`].
 type KeptProducer = FutureProducer<BrokerErrors>;
@@ -349,14 +369,6 @@ fn producer_key(cluster: &Cluster) -> Result<ProducerKey, String> {
         tls_insecure_skip_verify: cluster.tls_insecure_skip_verify,
         sasl,
     })
-}
-
-/// Adds `sandcron:executor/kafka` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut KafkaHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<KafkaHost>>(linker, get)
 }
 
 #[cfg(test)]

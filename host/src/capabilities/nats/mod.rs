@@ -23,6 +23,7 @@ use crate::bindings::types::CallError;
 use crate::capabilities::call::{CallContext, timeout_from_ms};
 use crate::capabilities::net::{self, Endpoint, ResolveError, split_authority};
 use crate::capabilities::pool::Pool;
+use crate::capabilities::unit::{Capability, Holds};
 use crate::output::OutputSink;
 pub use policy::{NatsPolicy, SubjectPattern};
 
@@ -31,6 +32,25 @@ const DEFAULT_PORT: u16 = 4222;
 
 /// NATS connections kept across executions.
 pub type NatsPool = Pool<ConnectionKey, Connection>;
+
+/// The unit: `sandcron:executor/nats`, publishing to NATS servers and subjects (`nats=127.0.0.1:4222/jobs.>`).
+pub struct Nats;
+
+impl Capability for Nats {
+    const NAME: &'static str = "nats";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/nats@"];
+    type Policy = NatsPolicy;
+    type Shared = NatsPool;
+    type State = NatsHost;
+
+    fn new_state(policy: &NatsPolicy, sink: &OutputSink, pool: &NatsPool) -> NatsHost {
+        NatsHost::new(policy.clone(), pool.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<NatsHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
 
 /// What makes two connections interchangeable: the servers, in order, and the
 /// credentials.
@@ -373,14 +393,6 @@ fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, String> {
         map.append(name.as_str(), value.as_str());
     }
     Ok(map)
-}
-
-/// Adds `sandcron:executor/nats` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut NatsHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<NatsHost>>(linker, get)
 }
 
 #[cfg(test)]

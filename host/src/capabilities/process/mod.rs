@@ -10,9 +10,45 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::unit::{Capability, Holds, Policy};
 use crate::bindings::process::{self as wit, Command, Error, ExitStatus, Host};
 use crate::output::OutputSink;
 pub use policy::{ProcessPolicy, Refusal};
+
+/// The unit: `sandcron:executor/process`, granted by programs (`process=/usr/bin/pg_dump`,
+/// `process=*`).
+pub struct Process;
+
+impl Capability for Process {
+    const NAME: &'static str = "process";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/process@"];
+    type Policy = ProcessPolicy;
+    type Shared = ();
+    type State = ProcessHost;
+
+    fn new_state(policy: &ProcessPolicy, sink: &OutputSink, _: &()) -> ProcessHost {
+        ProcessHost::new(policy.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<ProcessHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
+
+/// Program sets are intersected exactly.
+impl Policy for ProcessPolicy {
+    fn allow_pattern(&mut self, pattern: &str) -> Result<(), String> {
+        self.allow(pattern)
+    }
+
+    fn narrow_to(&mut self, narrower: &Self) {
+        *self = self.intersect(narrower);
+    }
+
+    fn denies_all(&self) -> bool {
+        *self == ProcessPolicy::Nothing
+    }
+}
 
 /// The host side of `sandcron:executor/process` for one execution.
 ///
@@ -61,12 +97,4 @@ impl Host for ProcessHost {
             Err(e) => Err(Error::SpawnFailed(format!("process: {e}"))),
         }
     }
-}
-
-/// Adds `sandcron:executor/process` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut ProcessHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<ProcessHost>>(linker, get)
 }

@@ -11,8 +11,44 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::unit::{Capability, Holds, Policy};
 use crate::bindings::secrets::{self as wit, Error, Host};
 use crate::output::OutputSink;
+
+/// The unit: `sandcron:executor/secrets`, granted by names (`secrets=db-password`,
+/// `secrets=*`).
+pub struct Secrets;
+
+impl Capability for Secrets {
+    const NAME: &'static str = "secrets";
+    const INTERFACES: &'static [&'static str] = &["sandcron:executor/secrets@"];
+    type Policy = SecretsPolicy;
+    type Shared = ();
+    type State = SecretsHost;
+
+    fn new_state(policy: &SecretsPolicy, sink: &OutputSink, _: &()) -> SecretsHost {
+        SecretsHost::new(policy.clone(), sink.clone())
+    }
+
+    fn add_to_linker<T: Holds<Self>>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<SecretsHost>>(linker, <T as Holds<Self>>::state)
+    }
+}
+
+/// Name sets are intersected exactly.
+impl Policy for SecretsPolicy {
+    fn allow_pattern(&mut self, pattern: &str) -> Result<(), String> {
+        self.allow(pattern)
+    }
+
+    fn narrow_to(&mut self, narrower: &Self) {
+        self.narrow(narrower);
+    }
+
+    fn denies_all(&self) -> bool {
+        self.is_empty()
+    }
+}
 
 /// Which secrets an execution may read, and their values. The default allows none.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -129,14 +165,6 @@ impl Host for SecretsHost {
             Err(other) => Err(other),
         }
     }
-}
-
-/// Adds `sandcron:executor/secrets` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut SecretsHost,
-) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasSelf<SecretsHost>>(linker, get)
 }
 
 #[cfg(test)]

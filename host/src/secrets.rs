@@ -1,17 +1,20 @@
-//! Secrets at execution time: `{{secret:NAME}}` in a job's `executor_config` replaced by
-//! the value, the secrets an executor was granted handed to its `secrets` capability, and
-//! every value used masked as `***` in the output that is stored.
+//! Secrets: each tenant's named values, and the secrets' half of the store.
+//!
+//! Values are write-only: they can be set, listed by name and deleted, never read back
+//! over the API. At execution time, `{{secret:NAME}}` in a job's `executor_config` is
+//! replaced by the value, the secrets an executor was granted are handed to its `secrets`
+//! capability, and every value used is masked as `***` in the output that is stored.
 //!
 //! A job may reference any secret in its own `executor_config`; an executor reads one
 //! through the `secrets` interface only when the grants name it. Values are read from the
 //! store when an execution needs some, never for one that does not.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use super::{JobError, Scheduler};
-use crate::capabilities::secrets::is_secret_name;
+use crate::capabilities::secrets::{SecretsPolicy, is_secret_name};
 use crate::jobs::FieldError;
-use crate::store::{SecretInfo, StoreError, TenantId};
+use crate::store::{SecretInfo, SecretStore, StoreError, TenantId};
 
 /// How a reference starts and ends.
 const OPEN: &str = "{{secret:";
@@ -20,14 +23,52 @@ const CLOSE: &str = "}}";
 /// What masks a secret's value in stored output.
 const MASK: &[u8] = b"***";
 
-impl Scheduler {
+/// The WIT interface an executor reads granted secrets through (any version).
+const SECRETS_INTERFACE: &str = "sandcron:executor/secrets@";
+
+/// The handle to the tenants' secrets. Cheap to clone.
+#[derive(Clone)]
+pub struct Secrets {
+    store: Arc<dyn SecretStore>,
+}
+
+/// Why a secret was not set.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// A bad name or value (HTTP 400): names the field.
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The secret values one execution used, to be masked in what it leaves behind.
+#[derive(Debug, Default)]
+pub struct UsedSecrets {
+    values: Vec<(String, String)>,
+}
+
+impl UsedSecrets {
+    /// `output` with every occurrence of each value used replaced by `***`.
+    pub fn mask(&self, output: Vec<u8>) -> Vec<u8> {
+        mask(output, &self.values)
+    }
+}
+
+impl Secrets {
+    /// The secrets kept in `store`.
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+        Self { store }
+    }
+
     /// Sets a secret; `true` when it is new.
-    pub async fn put_secret(
+    pub async fn put(
         &self,
         tenant: TenantId,
         name: &str,
         value: &str,
-    ) -> Result<bool, JobError> {
+    ) -> Result<bool, SecretError> {
         if !is_secret_name(name) {
             return Err(FieldError::new(
                 "name",
@@ -38,23 +79,74 @@ impl Scheduler {
         if value.is_empty() {
             return Err(FieldError::new("value", "is empty").into());
         }
-        Ok(self.inner.store.put_secret(tenant, name, value).await?)
+        Ok(self.store.put_secret(tenant, name, value).await?)
     }
 
     /// Every secret's name and dates.
-    pub async fn list_secrets(&self, tenant: TenantId) -> Result<Vec<SecretInfo>, StoreError> {
-        self.inner.store.list_secrets(tenant).await
+    pub async fn list(&self, tenant: TenantId) -> Result<Vec<SecretInfo>, StoreError> {
+        self.store.list_secrets(tenant).await
     }
 
     /// Deletes a secret; `false` when there was none.
-    pub async fn delete_secret(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
-        self.inner.store.delete_secret(tenant, name).await
+    pub async fn delete(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+        self.store.delete_secret(tenant, name).await
+    }
+
+    /// Fills in the secrets of one execution of `tenant`: each `{{secret:NAME}}` in
+    /// `executor_config` replaced by its value, and the secrets `granted` allows given
+    /// their values when the component (importing `imports`) reads secrets. Returns every
+    /// value used, to be masked; the error says which reference is malformed or missing.
+    /// The store is read only when secrets are used.
+    pub async fn fill(
+        &self,
+        tenant: TenantId,
+        executor_config: &mut [(String, String)],
+        granted: &mut SecretsPolicy,
+        imports: &[String],
+    ) -> Result<UsedSecrets, String> {
+        let referenced = references(executor_config.iter().map(|(k, v)| (k, v)))?;
+        let reads_secrets = !granted.is_empty()
+            && imports
+                .iter()
+                .any(|import| import.starts_with(SECRETS_INTERFACE));
+        if referenced.is_empty() && !reads_secrets {
+            return Ok(UsedSecrets::default());
+        }
+        let mut wanted: Vec<String> = referenced.into_iter().collect();
+        if reads_secrets {
+            if granted.allowed().iter().any(|name| name == "*") {
+                let all = self.store.list_secrets(tenant).await;
+                wanted.extend(
+                    all.map_err(|e| format!("cannot read secrets: {e}"))?
+                        .into_iter()
+                        .map(|s| s.name),
+                );
+            } else {
+                wanted.extend(granted.allowed().iter().cloned());
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let values = self
+            .store
+            .secret_values(tenant, &wanted)
+            .await
+            .map_err(|e| format!("cannot read secrets: {e}"))?;
+        for (key, value) in executor_config.iter_mut() {
+            if value.contains(OPEN) {
+                *value = substitute(key, value, &values)?;
+            }
+        }
+        for (name, value) in &values {
+            granted.provide(name, value.clone());
+        }
+        Ok(UsedSecrets { values })
     }
 }
 
 /// The names `{{secret:NAME}}` references in `config`'s values, or the first malformed
 /// reference, naming its key.
-pub(super) fn references<'a>(
+fn references<'a>(
     config: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> Result<BTreeSet<String>, String> {
     let mut names = BTreeSet::new();
@@ -80,11 +172,7 @@ pub(super) fn references<'a>(
 
 /// `value` with each `{{secret:NAME}}` replaced from `values`; the error names the first
 /// secret that has none.
-pub(super) fn substitute(
-    key: &str,
-    value: &str,
-    values: &[(String, String)],
-) -> Result<String, String> {
+fn substitute(key: &str, value: &str, values: &[(String, String)]) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find(OPEN) {
@@ -104,7 +192,7 @@ pub(super) fn substitute(
 }
 
 /// `output` with every occurrence of each value replaced by `***`.
-pub(super) fn mask(output: Vec<u8>, values: &[(String, String)]) -> Vec<u8> {
+fn mask(output: Vec<u8>, values: &[(String, String)]) -> Vec<u8> {
     let mut output = output;
     for (_, value) in values {
         let needle = value.as_bytes();

@@ -1,17 +1,19 @@
-//! Managing tenants through the scheduler: creating them, their API tokens (made here,
-//! shown once, stored hashed), their grants and quotas (checked before they are stored),
-//! and finding whom a token stands for.
+//! The tenants service: creating tenants, their API tokens (made here, shown once, stored
+//! hashed), their grants and quotas (checked before they are stored), finding whom a
+//! token stands for, and applying each tenant's policy on this node (see `policy` and
+//! `running`).
 
 use std::sync::Arc;
 
-use super::Scheduler;
-use super::tenants::TenantPolicy;
-use crate::jobs::FieldError;
-use crate::store::{DEFAULT_TENANT, StoreError, Tenant, TenantId, TokenOwner};
-use crate::tenants::{
+use super::policy::{PolicyCache, TenantPolicy};
+use super::running::{RunningCounts, TenantSlot};
+use super::{
     DEFAULT_TENANT_NAME, Quotas, TokenKind, check_tenant_name, grants_from_json, hash_token,
     new_token,
 };
+use crate::capabilities::Grants;
+use crate::jobs::FieldError;
+use crate::store::{DEFAULT_TENANT, StoreError, Tenant, TenantId, TenantStore, TokenOwner};
 
 /// Why a request about a tenant was refused.
 #[derive(Debug, thiserror::Error)]
@@ -39,22 +41,49 @@ impl From<StoreError> for TenantError {
     }
 }
 
-impl Scheduler {
+/// The handle to the tenants: their half of the store, their policies as this node
+/// applies them, and their running counts here. Cheap to clone.
+#[derive(Clone)]
+pub struct Tenants {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn TenantStore>,
+    /// The default tenant's grants: the node's own (`serve --allow`).
+    node_grants: Grants,
+    policies: PolicyCache,
+    running: Arc<RunningCounts>,
+}
+
+impl Tenants {
+    /// The tenants kept in `store`; the default tenant is granted `node_grants`.
+    pub fn new(store: Arc<dyn TenantStore>, node_grants: Grants) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                node_grants,
+                policies: PolicyCache::default(),
+                running: Arc::default(),
+            }),
+        }
+    }
+
     /// Creates a tenant with no grants and no quotas.
-    pub async fn create_tenant(&self, name: &str) -> Result<Tenant, TenantError> {
+    pub async fn create(&self, name: &str) -> Result<Tenant, TenantError> {
         check_tenant_name(name)?;
         Ok(self.inner.store.create_tenant(name).await?)
     }
 
     /// Every tenant, by name.
-    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, TenantError> {
+    pub async fn list(&self) -> Result<Vec<Tenant>, TenantError> {
         Ok(self.inner.store.list_tenants().await?)
     }
 
     /// Makes a new API token for the tenant `name`; the token is returned once and only
     /// its hash is kept.
     pub async fn create_token(&self, name: &str) -> Result<String, TenantError> {
-        let tenant = self.tenant_named(name).await?;
+        let tenant = self.named(name).await?;
         let token = new_token(TokenKind::Tenant)
             .map_err(|e| TenantError::Conflict(format!("cannot make a token: {e}")))?;
         self.inner
@@ -66,7 +95,7 @@ impl Scheduler {
 
     /// Replaces the grants of the tenant `name` (`{"CAPABILITY": ["PATTERN"]}`), after
     /// checking every pattern. The default tenant's grants are the server's flags.
-    pub async fn set_tenant_grants(
+    pub async fn set_grants(
         &self,
         name: &str,
         grants: &serde_json::Value,
@@ -84,12 +113,12 @@ impl Scheduler {
             .set_tenant_grants(name, grants)
             .await?
             .ok_or_else(|| TenantError::NotFound(name.to_string()))?;
-        self.inner.tenants.forget(tenant.id);
+        self.inner.policies.forget(tenant.id);
         Ok(tenant)
     }
 
     /// Replaces the quotas of the tenant `name`, after checking them.
-    pub async fn set_tenant_quotas(
+    pub async fn set_quotas(
         &self,
         name: &str,
         quotas: &serde_json::Value,
@@ -101,7 +130,7 @@ impl Scheduler {
             .set_tenant_quotas(name, &quotas.to_json())
             .await?
             .ok_or_else(|| TenantError::NotFound(name.to_string()))?;
-        self.inner.tenants.forget(tenant.id);
+        self.inner.policies.forget(tenant.id);
         Ok(tenant)
     }
 
@@ -135,30 +164,62 @@ impl Scheduler {
     }
 
     /// The grants and quotas of `tenant`, as executions apply them.
-    pub(super) async fn tenant_policy(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Arc<TenantPolicy>, StoreError> {
-        self.inner.tenant_policy(tenant).await
+    pub async fn policy(&self, tenant: TenantId) -> Result<Arc<TenantPolicy>, StoreError> {
+        let inner = &self.inner;
+        inner
+            .policies
+            .policy(&*inner.store, tenant, &inner.node_grants)
+            .await
     }
 
-    async fn tenant_named(&self, name: &str) -> Result<Tenant, TenantError> {
+    /// The name of `tenant` as last read, else `#ID` (for the metrics' labels: never a
+    /// read of the store).
+    pub fn name(&self, tenant: TenantId) -> String {
+        self.inner.policies.name(tenant)
+    }
+
+    /// The capabilities in `requested` that the tenant's grants deny entirely, each with
+    /// a line saying so: an upload asking for them is accepted, and its calls will fail.
+    pub async fn denied_capabilities(
+        &self,
+        tenant: TenantId,
+        requested: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let policy = self.policy(tenant).await?;
+        let how = if tenant == DEFAULT_TENANT {
+            "this server grants none (serve --allow CAPABILITY=…)".to_string()
+        } else {
+            format!("tenant {} is granted none", policy.name)
+        };
+        Ok(requested
+            .iter()
+            .filter(|capability| policy.grants.denies_all(capability))
+            .map(|capability| format!("{capability}: {how}; every call will be denied"))
+            .collect())
+    }
+
+    /// Counts one more running execution of `tenant` on this node unless `max` are
+    /// running.
+    pub fn try_start(&self, tenant: TenantId, max: Option<u64>) -> Option<TenantSlot> {
+        self.inner.running.try_start(tenant, max)
+    }
+
+    /// Counts one more running execution of `tenant` on this node, waiting while `max`
+    /// are running.
+    pub async fn start(&self, tenant: TenantId, max: Option<u64>) -> TenantSlot {
+        self.inner.running.start(tenant, max).await
+    }
+
+    /// How many executions of `tenant` run on this node.
+    pub fn running(&self, tenant: TenantId) -> u64 {
+        self.inner.running.running(tenant)
+    }
+
+    async fn named(&self, name: &str) -> Result<Tenant, TenantError> {
         self.inner
             .store
             .get_tenant(name)
             .await?
             .ok_or_else(|| TenantError::NotFound(name.to_string()))
-    }
-}
-
-impl super::Inner {
-    /// The grants and quotas of `tenant`, as executions apply them.
-    pub(super) async fn tenant_policy(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Arc<TenantPolicy>, StoreError> {
-        self.tenants
-            .policy(&*self.store, tenant, &self.config.grants)
-            .await
     }
 }

@@ -1,0 +1,187 @@
+//! Jobs in the store: their definitions (`jobs`) and what the scheduler keeps writing
+//! about them (`job_state`: next tick, counters, status), and the job list's filters,
+//! order and paging.
+
+use chrono::{DateTime, Utc};
+
+use super::{StoreError, TenantId};
+use crate::jobs::JobSpec;
+
+/// A job as stored: its definition and what running it has changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredJob {
+    /// Internal id.
+    pub id: i64,
+    /// The tenant it belongs to.
+    pub tenant: TenantId,
+    /// The definition.
+    pub spec: JobSpec,
+    /// `""` (never run), `success`, `failed` or `partially_failed`.
+    pub status: String,
+    /// When it fires next; `None` when it never fires by itself.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Successful executions.
+    pub success_count: i64,
+    /// Failed executions.
+    pub error_count: i64,
+    /// When the last successful execution finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// When the last failed execution finished.
+    pub last_error: Option<DateTime<Utc>>,
+    /// The jobs whose `parent_job` is this one.
+    pub dependent_jobs: Vec<String>,
+}
+
+/// Which jobs to list, in which order, which slice.
+#[derive(Clone, Debug, Default)]
+pub struct JobQuery {
+    /// Substring of the name or the display name.
+    pub q: Option<String>,
+    /// `success`, `failed`, `partially_failed` or `untriggered`.
+    pub status: Option<String>,
+    /// Only disabled (`true`) or enabled (`false`) jobs.
+    pub disabled: Option<bool>,
+    /// Every pair must match the job's metadata.
+    pub metadata: Vec<(String, String)>,
+    /// The sort key.
+    pub sort: JobSort,
+    /// Descending order.
+    pub descending: bool,
+    /// First index of the slice (Dkron's `_start`).
+    pub start: u64,
+    /// End of the slice, exclusive (Dkron's `_end`); `None` for all.
+    pub end: Option<u64>,
+}
+
+/// What the job list can be sorted by (Dkron's indexes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JobSort {
+    /// By name (also Dkron's `id`).
+    #[default]
+    Name,
+    /// By display name.
+    Displayname,
+    /// By schedule text.
+    Schedule,
+    /// By successful executions.
+    SuccessCount,
+    /// By failed executions.
+    ErrorCount,
+    /// By last success.
+    LastSuccess,
+    /// By last failure.
+    LastError,
+    /// By next fire time.
+    Next,
+}
+
+impl JobSort {
+    /// Parses Dkron's `_sort` values.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "name" | "id" => Self::Name,
+            "displayname" => Self::Displayname,
+            "schedule" => Self::Schedule,
+            "success_count" => Self::SuccessCount,
+            "error_count" => Self::ErrorCount,
+            "last_success" => Self::LastSuccess,
+            "last_error" => Self::LastError,
+            "next" => Self::Next,
+            _ => return None,
+        })
+    }
+
+    /// The key a tie on [`Self::column`] is broken by: the id of the table that holds the
+    /// column, so that one index (`(column, id)`) serves the whole order.
+    pub(super) fn tiebreak(self) -> &'static str {
+        match self {
+            Self::Name | Self::Displayname | Self::Schedule => "jobs.id",
+            _ => "job_state.job_id",
+        }
+    }
+
+    /// The two tables of the list, the one that holds the sort key first: SQLite keeps
+    /// the order of a `CROSS JOIN`, so the first page of a list sorted by `next` walks
+    /// `job_state_next` and stops, instead of sorting every job of the tenant. The join
+    /// condition is in the filters ([`crate::store::sql`]'s `list_jobs`).
+    pub(super) fn tables(self) -> &'static str {
+        match self {
+            Self::Name | Self::Displayname | Self::Schedule => "jobs CROSS JOIN job_state",
+            _ => "job_state CROSS JOIN jobs",
+        }
+    }
+
+    pub(super) fn column(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Displayname => "displayname",
+            Self::Schedule => "schedule",
+            Self::SuccessCount => "success_count",
+            Self::ErrorCount => "error_count",
+            Self::LastSuccess => "last_success",
+            Self::LastError => "last_error",
+            Self::Next => "next_run_at",
+        }
+    }
+}
+
+/// Jobs: written by the scheduler when the API changes one, read by both.
+#[async_trait::async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Creates a job, or replaces the definition of the one with the same name, keeping
+    /// its counters. `next_run_at` is when it fires next.
+    async fn put_job(
+        &self,
+        tenant: TenantId,
+        spec: &JobSpec,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<StoredJob, StoreError>;
+
+    /// Creates or replaces many jobs in one transaction, a bulk statement per thousand;
+    /// a job that appears twice keeps its last definition.
+    async fn put_jobs(
+        &self,
+        tenant: TenantId,
+        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+    ) -> Result<(), StoreError>;
+
+    /// The job called `name`.
+    async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError>;
+
+    /// The job with this internal id, whatever its tenant (for work the scheduler finds
+    /// by execution, such as a take-over's retries).
+    async fn get_job_by_id(&self, id: i64) -> Result<Option<StoredJob>, StoreError>;
+
+    /// The ids of those of `names` that are the tenant's jobs, by name.
+    async fn job_ids(
+        &self,
+        tenant: TenantId,
+        names: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError>;
+
+    /// How many jobs the tenant has.
+    async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError>;
+
+    /// A slice of the jobs matching `query`, and how many match in all.
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        query: &JobQuery,
+    ) -> Result<(Vec<StoredJob>, u64), StoreError>;
+
+    /// Deletes a job and its executions; refused while other jobs name it as parent.
+    async fn delete_job(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<StoredJob>, StoreError>;
+
+    /// Sets `disabled` and the next fire time.
+    async fn set_disabled(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        disabled: bool,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<StoredJob>, StoreError>;
+}

@@ -1,0 +1,267 @@
+//! [`JobStore`] on SQL: a job is two rows, its definition (`jobs`) and its state
+//! (`job_state`), written together; the list filters, sorts and pages in the database.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, QueryBuilder, Type};
+
+use super::rows::{self, JOB_COLUMNS, JOBS_FROM};
+use super::{Column, Dialect, SqlStore};
+use crate::jobs::JobSpec;
+use crate::store::{JobQuery, JobStore, StoreError, StoredJob, TenantId, to_millis};
+
+#[async_trait::async_trait]
+impl<DB: Dialect> JobStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    i64: Column<DB>,
+    i32: Column<DB>,
+    bool: Column<DB>,
+    String: Column<DB>,
+    Vec<u8>: Column<DB>,
+    Option<i64>: Column<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    async fn put_job(
+        &self,
+        tenant: TenantId,
+        spec: &JobSpec,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<StoredJob, StoreError> {
+        self.put_jobs(tenant, &[(spec.clone(), next_run_at)])
+            .await?;
+        let vanished = || StoreError::Corrupt(format!("job {} vanished after writing", spec.name));
+        self.get_job(tenant, &spec.name).await?.ok_or_else(vanished)
+    }
+
+    async fn put_jobs(
+        &self,
+        tenant: TenantId,
+        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+    ) -> Result<(), StoreError> {
+        let now = to_millis(Utc::now());
+        // One statement may not touch a row twice: keep each name's last definition.
+        let last: HashMap<&str, usize> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, (spec, _))| (spec.name.as_str(), i))
+            .collect();
+        let jobs: Vec<&(JobSpec, Option<DateTime<Utc>>)> = jobs
+            .iter()
+            .enumerate()
+            .filter(|(i, (spec, _))| last[spec.name.as_str()] == *i)
+            .map(|(_, job)| job)
+            .collect();
+        let mut tx = DB::begin_write(&self.pool).await?;
+        for chunk in jobs.chunks(rows::BULK_ROWS) {
+            let rows = chunk
+                .iter()
+                .map(|(spec, next)| {
+                    serde_json::to_string(spec)
+                        .map(|json| (spec, json, next.map(to_millis)))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let next_by_name: HashMap<&str, Option<i64>> = rows
+                .iter()
+                .map(|(spec, _, next)| (spec.name.as_str(), *next))
+                .collect();
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO jobs (tenant_id, name, spec, displayname, schedule, disabled, \
+                 parent_job, created_at, updated_at) ",
+            );
+            insert.push_values(&rows, |mut row, (spec, json, _)| {
+                row.push_bind(tenant)
+                    .push_bind(spec.name.clone())
+                    .push_bind(json.clone())
+                    .push_bind(spec.displayname.clone())
+                    .push_bind(spec.schedule.clone())
+                    .push_bind(spec.disabled)
+                    .push_bind(spec.parent_job.clone())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            insert.push(
+                " ON CONFLICT (tenant_id, name) DO UPDATE SET spec = excluded.spec, \
+                 displayname = excluded.displayname, schedule = excluded.schedule, \
+                 disabled = excluded.disabled, parent_job = excluded.parent_job, \
+                 updated_at = excluded.updated_at RETURNING id, name",
+            );
+            let written: Vec<(i64, String)> = DB::build_as(&mut insert).fetch_all(&mut *tx).await?;
+            let mut state = QueryBuilder::<DB>::new("INSERT INTO job_state (job_id, next_run_at) ");
+            state.push_values(&written, |mut row, (id, name)| {
+                row.push_bind(*id)
+                    .push_bind(next_by_name.get(name.as_str()).copied().flatten());
+            });
+            state.push(" ON CONFLICT (job_id) DO UPDATE SET next_run_at = excluded.next_run_at");
+            DB::build(&mut state).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError> {
+        let row: Option<rows::JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE tenant_id = $1 AND name = $2"
+        ))
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(self.with_dependents(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_job_by_id(&self, id: i64) -> Result<Option<StoredJob>, StoreError> {
+        let row: Option<rows::JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE jobs.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(self.with_dependents(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn job_ids(
+        &self,
+        tenant: TenantId,
+        names: &[&str],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut ids = HashMap::new();
+        for chunk in names.chunks(rows::BULK_ROWS) {
+            let mut select =
+                QueryBuilder::<DB>::new("SELECT name, id FROM jobs WHERE tenant_id = ");
+            select.push_bind(tenant).push(" AND name IN (");
+            let mut list = select.separated(", ");
+            for name in chunk {
+                list.push_bind(name.to_string());
+            }
+            select.push(")");
+            let rows: Vec<(String, i64)> = DB::build_as(&mut select).fetch_all(&self.pool).await?;
+            ids.extend(rows);
+        }
+        Ok(ids)
+    }
+
+    async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        // Kept by triggers (migrations 0002 and tenants): no count over every row.
+        let count: Option<(i64,)> =
+            sqlx::query_as("SELECT n FROM tenant_job_count WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(count.map_or(0, |(n,)| n.max(0) as u64))
+    }
+
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        query: &JobQuery,
+    ) -> Result<(Vec<StoredJob>, u64), StoreError> {
+        let unfiltered = query.q.is_none()
+            && query.status.is_none()
+            && query.disabled.is_none()
+            && query.metadata.is_empty();
+        let total = if unfiltered {
+            self.count_jobs(tenant).await?
+        } else {
+            let mut count =
+                QueryBuilder::<DB>::new(format!("SELECT COUNT(*) FROM {}", query.sort.tables()));
+            Self::push_job_filters(&mut count, tenant, query);
+            let (total,): (i64,) = DB::build_as(&mut count).fetch_one(&self.pool).await?;
+            total.max(0) as u64
+        };
+
+        let mut select =
+            QueryBuilder::<DB>::new(format!("SELECT {JOB_COLUMNS} FROM {}", query.sort.tables()));
+        Self::push_job_filters(&mut select, tenant, query);
+        let order = if query.descending { "DESC" } else { "ASC" };
+        select.push(format!(
+            " ORDER BY {} {order}, {} {order}",
+            query.sort.column(),
+            query.sort.tiebreak()
+        ));
+        let limit = query
+            .end
+            .map_or(i64::MAX, |end| end.saturating_sub(query.start) as i64);
+        // Literal numbers, not parameters: a generic plan of a prepared statement
+        // does not know the page is small and may sort every row.
+        select.push(format!(
+            " LIMIT {limit} OFFSET {}",
+            query.start.min(i64::MAX as u64)
+        ));
+        let rows = DB::build_as(&mut select).fetch_all(&self.pool).await?;
+        Ok((self.with_dependents(rows).await?, total))
+    }
+
+    async fn delete_job(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        let Some(job) = self.get_job(tenant, name).await? else {
+            return Ok(None);
+        };
+        if !job.dependent_jobs.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "job {name} has dependent jobs ({}); delete them first",
+                job.dependent_jobs.join(", ")
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM executions WHERE job_id = $1")
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM job_state WHERE job_id = $1")
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(job))
+    }
+
+    async fn set_disabled(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        disabled: bool,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        let Some(mut job) = self.get_job(tenant, name).await? else {
+            return Ok(None);
+        };
+        job.spec.disabled = disabled;
+        let json =
+            serde_json::to_string(&job.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = DB::begin_write(&self.pool).await?;
+        sqlx::query("UPDATE jobs SET spec = $1, disabled = $2, updated_at = $3 WHERE id = $4")
+            .bind(json)
+            .bind(disabled)
+            .bind(to_millis(Utc::now()))
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE job_state SET next_run_at = $1 WHERE job_id = $2")
+            .bind(next_run_at.map(to_millis))
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.get_job(tenant, name).await
+    }
+}
