@@ -37,7 +37,7 @@ impl App {
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        let services = Services::open(&store, &runtime, config.grants.clone()).await?;
+        let services = Services::open(&store, &runtime, &config).await?;
         let scheduler = Scheduler::start_with(store, runtime, config, services.clone()).await?;
         Ok(Self {
             scheduler,

@@ -3,14 +3,15 @@
 //! executors' half of the store.
 //!
 //! An upload is checked and compiled before it is stored (off the async threads, by the
-//! runtime), so a stored version always loads. Uploads are kept in the store, bytes
-//! included, and loaded on first use; the runtime compiles each SHA-256 once and keeps
-//! the artifact on disk, so a restart does not compile again. Uploads belong to a tenant
-//! (another tenant's are not found) and count against its quotas; the built-ins are
+//! runtime), so a stored version always loads; the runtime keeps it compiled only once it
+//! is stored, so a refused upload leaves nothing behind. Uploads are kept in the store,
+//! bytes included, and loaded on first use; the runtime keeps each SHA-256 compiled (in
+//! memory and on disk, bounded), so a restart does not compile again. Uploads belong to a
+//! tenant (another tenant's are not found) and count against its quotas; the built-ins are
 //! shared by all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
@@ -30,8 +31,6 @@ struct Inner {
     /// Whose quotas bound the uploads.
     tenants: Tenants,
     built_ins: HashMap<&'static str, Arc<Executable>>,
-    /// Uploads loaded so far, by SHA-256.
-    uploads: Mutex<HashMap<String, Arc<Executable>>>,
 }
 
 /// Why a job's `executor` could not be looked up.
@@ -67,7 +66,6 @@ impl Registry {
                 runtime,
                 tenants,
                 built_ins,
-                uploads: Mutex::default(),
             }),
         })
     }
@@ -113,7 +111,7 @@ impl Registry {
         else {
             return Ok(None);
         };
-        if let Some(loaded) = self.cached(&stored.sha256) {
+        if let Some(loaded) = self.inner.runtime.cached(&stored.sha256) {
             return Ok(Some(loaded));
         }
         let loaded = self
@@ -122,7 +120,6 @@ impl Registry {
             .load(Arc::from(wasm))
             .await
             .map_err(|e| format!("executor {executor} cannot be loaded: {e}"))?;
-        self.remember(loaded.clone());
         Ok(Some(loaded))
     }
 
@@ -145,7 +142,7 @@ impl Registry {
         let loaded = self
             .inner
             .runtime
-            .load(wasm.clone())
+            .check(wasm.clone())
             .await
             .map_err(UploadError::NotAnExecutor)?;
         let stored = self
@@ -153,7 +150,9 @@ impl Registry {
             .store
             .put_executor(tenant, name, &loaded.sha256, &loaded.imports, &wasm)
             .await?;
-        self.remember(loaded);
+        let runtime = self.inner.runtime.clone();
+        // Writing the artifact is file IO: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || runtime.keep(loaded)).await;
         Ok(stored)
     }
 
@@ -208,23 +207,6 @@ impl Registry {
     /// is none, [`StoreError::Conflict`] while a job uses it.
     pub async fn delete(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
         self.inner.store.delete_executor(tenant, name).await
-    }
-
-    fn cached(&self, sha256: &str) -> Option<Arc<Executable>> {
-        self.inner
-            .uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sha256)
-            .cloned()
-    }
-
-    fn remember(&self, executable: Arc<Executable>) {
-        self.inner
-            .uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(executable.sha256.clone(), executable);
     }
 }
 

@@ -8,12 +8,16 @@
 //! A job may reference any secret in its own `executor_config`; an executor reads one
 //! through the `secrets` interface only when the grants name it. Values are read from the
 //! store when an execution needs some, never for one that does not.
+//!
+//! Values are stored sealed with the [`SecretsKeys`] the service is given (`serve` always
+//! gives them; see [`crate::secrets_at_rest`]) and opened when an execution reads them.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::capabilities::secrets::{SecretsPolicy, is_secret_name};
 use crate::jobs::FieldError;
+use crate::secrets_at_rest::SecretsKeys;
 use crate::store::{SecretInfo, SecretStore, StoreError, TenantId};
 
 /// How a reference starts and ends.
@@ -30,6 +34,8 @@ const SECRETS_INTERFACE: &str = "sandcron:executor/secrets@";
 #[derive(Clone)]
 pub struct Secrets {
     store: Arc<dyn SecretStore>,
+    /// What values are sealed with in the store; `None` stores them as given.
+    keys: Option<Arc<SecretsKeys>>,
 }
 
 /// Why a secret was not set.
@@ -57,9 +63,9 @@ impl UsedSecrets {
 }
 
 impl Secrets {
-    /// The secrets kept in `store`.
-    pub fn new(store: Arc<dyn SecretStore>) -> Self {
-        Self { store }
+    /// The secrets kept in `store`, sealed with `keys` (`None`: stored as given).
+    pub fn new(store: Arc<dyn SecretStore>, keys: Option<Arc<SecretsKeys>>) -> Self {
+        Self { store, keys }
     }
 
     /// Sets a secret; `true` when it is new.
@@ -79,7 +85,11 @@ impl Secrets {
         if value.is_empty() {
             return Err(FieldError::new("value", "is empty").into());
         }
-        Ok(self.store.put_secret(tenant, name, value).await?)
+        let stored = match &self.keys {
+            Some(keys) => keys.seal(tenant, name, value),
+            None => value.to_string(),
+        };
+        Ok(self.store.put_secret(tenant, name, &stored).await?)
     }
 
     /// Every secret's name and dates.
@@ -127,11 +137,18 @@ impl Secrets {
         }
         wanted.sort_unstable();
         wanted.dedup();
-        let values = self
+        let mut values = self
             .store
             .secret_values(tenant, &wanted)
             .await
             .map_err(|e| format!("cannot read secrets: {e}"))?;
+        if let Some(keys) = &self.keys {
+            for (name, value) in &mut values {
+                *value = keys
+                    .open(tenant, name, value)
+                    .map_err(|e| format!("cannot read secret {name}: {e}"))?;
+            }
+        }
         for (key, value) in executor_config.iter_mut() {
             if value.contains(OPEN) {
                 *value = substitute(key, value, &values)?;
@@ -141,6 +158,50 @@ impl Secrets {
             granted.provide(name, value.clone());
         }
         Ok(UsedSecrets { values })
+    }
+
+    /// Seals again every stored value of `tenants` that is plaintext or sealed under an
+    /// older key, each with a compare-and-set (a value changed meanwhile is left to its
+    /// writer); returns how many were sealed. A value that does not open is logged and
+    /// left as it is. Nothing without keys.
+    pub async fn seal_stored(&self, tenants: &[TenantId]) -> Result<usize, StoreError> {
+        let Some(keys) = &self.keys else {
+            return Ok(0);
+        };
+        let mut sealed = 0;
+        for &tenant in tenants {
+            let names: Vec<String> = self
+                .store
+                .list_secrets(tenant)
+                .await?
+                .into_iter()
+                .map(|secret| secret.name)
+                .collect();
+            for (name, stored) in self.store.secret_values(tenant, &names).await? {
+                if !keys.needs_sealing(&stored) {
+                    continue;
+                }
+                let value = match keys.open(tenant, &name, &stored) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        tracing::warn!(tenant, name, %error, "a secret cannot be sealed again");
+                        continue;
+                    }
+                };
+                let resealed = keys.seal(tenant, &name, &value);
+                if self
+                    .store
+                    .replace_secret_value(tenant, &name, &stored, &resealed)
+                    .await?
+                {
+                    sealed += 1;
+                }
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(sealed, key = keys.current_id(), "sealed secret values");
+        }
+        Ok(sealed)
     }
 }
 

@@ -13,7 +13,12 @@ use sandcron::runtime::{
 
 use crate::support::hostile;
 
-fn runtime(cache_dir: Option<std::path::PathBuf>) -> Runtime {
+/// A runtime for up to eight executions, keeping compiled components in `cache_dir`; its
+/// programs start under the `sandcron` binary's warden, as the server's do.
+pub(crate) fn runtime(cache_dir: Option<std::path::PathBuf>) -> Runtime {
+    sandcron::capabilities::process::warden::use_program(std::path::Path::new(env!(
+        "CARGO_BIN_EXE_sandcron"
+    )));
     Runtime::new(RuntimeConfig {
         cache_dir,
         max_concurrent_executions: 8,
@@ -22,7 +27,8 @@ fn runtime(cache_dir: Option<std::path::PathBuf>) -> Runtime {
     .unwrap()
 }
 
-async fn run_hostile(
+/// Runs the hostile component with `config`, `grants` and `limits`.
+pub(crate) async fn run_hostile(
     runtime: &Runtime,
     config: &[(&str, &str)],
     grants: Grants,
@@ -135,7 +141,7 @@ async fn a_trap_and_a_panic_are_reported() {
 async fn the_deadline_covers_a_host_call_and_kills_the_process() {
     let runtime = runtime(None);
     let grants = Grants {
-        process: ProcessPolicy::Any,
+        process: ProcessPolicy::any(),
         ..Grants::default()
     };
     let started = std::time::Instant::now();
@@ -209,4 +215,35 @@ async fn a_compiled_component_is_kept_on_disk_and_reused() {
         modified, after,
         "the artifact was written again instead of reused"
     );
+}
+
+#[tokio::test]
+async fn the_compiled_cache_keeps_the_most_recently_used_within_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        cache_bytes: 1,
+        max_concurrent_executions: 8,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let first = runtime
+        .load(std::fs::read(hostile()).unwrap().into())
+        .await
+        .unwrap();
+    let echo = sandcron::executors::BUILT_INS
+        .iter()
+        .find(|built_in| built_in.name == "echo")
+        .unwrap();
+    let second = runtime.load(Arc::from(echo.wasm)).await.unwrap();
+    assert_eq!(runtime.kept_in_memory().0, 1);
+    assert!(runtime.cached(&first.sha256).is_none());
+    assert!(runtime.cached(&second.sha256).is_some());
+    let artifacts: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(artifacts[0].starts_with(&second.sha256), "{artifacts:?}");
 }

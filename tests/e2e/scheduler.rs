@@ -472,7 +472,7 @@ async fn a_running_execution_can_be_followed_and_killed() {
         assert!(scheduler.kill(record.id), "{backend}");
         // The stream ends with the execution.
         let ended = tokio::time::timeout(Duration::from_secs(5), async {
-            while follower.chunks.recv().await.is_ok() {}
+            while follower.chunks.next().await.is_some() {}
         })
         .await;
         assert!(ended.is_ok(), "{backend}: the follower did not end");

@@ -1,10 +1,21 @@
 //! Secrets: set over the API and never shown again, replaced in `executor_config` at
 //! execution time and masked in the stored output, and read by an uploaded component
-//! through the `secrets` interface only when granted.
+//! through the `secrets` interface only when granted; sealed at rest, sealed again after a
+//! key rotation; the data directory private to the server's user.
 
 use serde_json::json;
 
 use crate::support::{Server, fresh_postgres_database, hostile};
+
+/// Sets the default tenant's secret `name` to `value` over the API; the answer's status.
+async fn put_secret(server: &Server, name: &str, value: &str) -> u16 {
+    let path = format!("/v1/secrets/{name}");
+    let reply = server
+        .call("PUT", &path, Some(json!({"value": value})))
+        .await;
+    assert!(reply.status < 300, "{}: {}", server.backend, reply.text);
+    reply.status
+}
 
 #[tokio::test]
 async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
@@ -16,22 +27,8 @@ async fn secrets_are_write_only_substituted_masked_and_read_when_granted() {
     let component = std::fs::read(hostile()).unwrap();
     for server in servers {
         let backend = server.backend;
-        let set = server
-            .call(
-                "PUT",
-                "/v1/secrets/db-password",
-                Some(json!({"value": "hunter2"})),
-            )
-            .await;
-        assert_eq!(set.status, 201, "{backend}: {}", set.text);
-        let again = server
-            .call(
-                "PUT",
-                "/v1/secrets/db-password",
-                Some(json!({"value": "hunter2"})),
-            )
-            .await;
-        assert_eq!(again.status, 200, "{backend}: {}", again.text);
+        assert_eq!(put_secret(&server, "db-password", "hunter2").await, 201);
+        assert_eq!(put_secret(&server, "db-password", "hunter2").await, 200);
         let other = server
             .call("PUT", "/v1/secrets/other", Some(json!({"value": "s3cr3t"})))
             .await;
@@ -163,4 +160,156 @@ async fn the_cli_sets_lists_and_deletes_secrets_reading_values_from_stdin() {
     assert_eq!(crate::support::stdout(&deleted), "secret api-key deleted\n");
     let again = cli(&["secret", "delete", "api-key"]);
     assert_eq!(again.status.code(), Some(1));
+}
+
+/// Runs `sql` with `binds` on the server's own database, bypassing the server, and
+/// returns the first column of each row as text.
+async fn raw_sql(server: &Server, sql: &str, binds: &[&str]) -> Vec<String> {
+    use sqlx::Connection;
+    let url = server.database_url();
+    macro_rules! run_on {
+        ($connection:ty) => {{
+            let mut connection = <$connection>::connect(&url).await.unwrap();
+            let mut query = sqlx::query_scalar::<_, String>(sql);
+            for bind in binds {
+                query = query.bind(*bind);
+            }
+            query.fetch_all(&mut connection).await.unwrap()
+        }};
+    }
+    if url.starts_with("sqlite:") {
+        run_on!(sqlx::SqliteConnection)
+    } else {
+        run_on!(sqlx::PgConnection)
+    }
+}
+
+/// The value of the default tenant's secret `name` as the database holds it.
+async fn stored_value(server: &Server, name: &str) -> String {
+    let rows = raw_sql(
+        server,
+        "SELECT value FROM secrets WHERE tenant_id = 1 AND name = $1",
+        &[name],
+    )
+    .await;
+    rows.into_iter().next().expect("the secret is stored")
+}
+
+#[tokio::test]
+async fn secret_values_are_sealed_at_rest_and_sealed_again_after_a_key_rotation() {
+    for server in crate::support::each_server().await {
+        let backend = server.backend;
+        assert_eq!(put_secret(&server, "db-password", "hunter2").await, 201);
+        let stored = stored_value(&server, "db-password").await;
+        assert!(
+            stored.starts_with("sandcron-aead-v1:") && !stored.contains("hunter2"),
+            "{backend}: {stored}"
+        );
+        // A value written in plain text before encryption existed.
+        raw_sql(
+            &server,
+            "INSERT INTO secrets (tenant_id, name, value, created_at, updated_at) \
+             VALUES (1, $1, $2, 0, 0) RETURNING name",
+            &["legacy", "plain-old-value"],
+        )
+        .await;
+        let job = json!({"name": "uses", "schedule": "@manually", "executor": "shell",
+                         "executor_config": {"command":
+                             "echo {{secret:db-password}} {{secret:legacy}}"}});
+        assert_eq!(server.post("/v1/jobs", job).await.status, 201, "{backend}");
+        let execution = server.run_to_end("uses").await;
+        assert_eq!(execution["success"], true, "{backend}: {execution}");
+        assert_eq!(execution["output"], "*** ***\n", "{backend}: {execution}");
+
+        let rotated = crate::support::run(&[
+            "secret",
+            "rotate-key",
+            "--data-dir",
+            server.data_dir().to_str().unwrap(),
+        ]);
+        assert!(
+            rotated.status.success(),
+            "{}",
+            crate::support::stderr(&rotated)
+        );
+        let key_id = crate::support::stdout(&rotated)
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .to_string();
+        let server = server.stop_and_restart();
+        for name in ["db-password", "legacy"] {
+            let stored = stored_value(&server, name).await;
+            assert!(
+                stored.starts_with(&format!("sandcron-aead-v1:{key_id}:")),
+                "{backend}: {name} is not sealed under the new key {key_id}: {stored}"
+            );
+        }
+        let execution = server.run_to_end("uses").await;
+        assert_eq!(execution["success"], true, "{backend}: {execution}");
+        assert_eq!(execution["output"], "*** ***\n", "{backend}: {execution}");
+    }
+}
+
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_the_servers_users_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let server = Server::sqlite(&[]);
+    let set = server
+        .call("PUT", "/v1/secrets/s", Some(json!({"value": "v"})))
+        .await;
+    assert_eq!(set.status, 201, "{}", set.text);
+    let dir = server.data_dir();
+    let mode = |name: &str| {
+        let path = dir.join(name);
+        std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .mode()
+            & 0o777
+    };
+    for file in [
+        "sandcron.db",
+        "sandcron.db-wal",
+        "sandcron.db-shm",
+        "admin-token",
+        "secrets.key",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    // The tests keep precompiled components in a shared directory (SANDCRON_CACHE_DIR):
+    // a server given none makes <data-dir>/cache, checked here with a fresh one.
+    let fresh = tempfile::tempdir().unwrap();
+    let data = fresh.path().join("data");
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_sandcron"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env_remove("SANDCRON_CACHE_DIR")
+        .env_remove("SANDCRON_ADMIN_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = serve.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let listening = lines.any(|line| line.is_ok_and(|l| l.contains("listening on")));
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(listening, "the fresh server did not start");
+    for (path, expected) in [
+        (data.clone(), 0o700),
+        (data.join("cache"), 0o700),
+        (data.join("sandcron.db"), 0o600),
+        (data.join("secrets.key"), 0o600),
+        (data.join("admin-token"), 0o600),
+    ] {
+        let mode = std::fs::metadata(&path).unwrap().mode() & 0o777;
+        assert_eq!(mode, expected, "{}", path.display());
+    }
+    let artifacts: Vec<_> = std::fs::read_dir(data.join("cache"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(!artifacts.is_empty());
+    for artifact in artifacts {
+        assert_eq!(artifact.metadata().unwrap().mode() & 0o777, 0o600);
+    }
 }

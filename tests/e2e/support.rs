@@ -421,6 +421,21 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir
+            .as_ref()
+            .expect("a server keeps its data directory")
+            .path()
+    }
+
+    /// The server's database URL (its SQLite file when it was given none).
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir().join("sandcron.db").display())
+        })
+    }
+
     /// What the server printed to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

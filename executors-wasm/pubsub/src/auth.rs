@@ -6,12 +6,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use rsa::RsaPrivateKey;
+use rsa::PrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::sha2::Sha256;
-use rsa::signature::{SignatureEncoding, Signer};
 use sandcron_sdk::http::Request;
 use sandcron_sdk::{Failure, secrets};
 use serde::Deserialize;
@@ -117,14 +115,15 @@ fn sign_jwt(key: &ServiceAccountKey, audience: &str, now: u64) -> Result<String,
         b64.encode(header.to_string()),
         b64.encode(claims.to_string())
     );
-    let private_key = RsaPrivateKey::from_pkcs8_pem(&key.private_key)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&key.private_key))
+    let private_key = PrivateKey::from_pkcs8_pem(&key.private_key)
+        .or_else(|_| PrivateKey::from_pkcs1_pem(&key.private_key))
         .map_err(|e| format!("the key's private_key is not an RSA key in PEM: {e}"))?;
-    let signature = SigningKey::<Sha256>::new(private_key).sign(signing_input.as_bytes());
-    Ok(format!(
-        "{signing_input}.{}",
-        b64.encode(signature.to_bytes())
-    ))
+    // rsa 0.10: constant-time modular exponentiation (crypto-bigint) and blinding with
+    // the random source of WASI, which closed RUSTSEC-2023-0071 (Marvin).
+    let signature = private_key
+        .pkcs1v15_sign::<Sha256>(signing_input.as_bytes())
+        .map_err(|e| format!("cannot sign with the key's private_key: {e}"))?;
+    Ok(format!("{signing_input}.{}", b64.encode(signature)))
 }
 
 #[cfg(test)]

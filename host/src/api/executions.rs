@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use futures::stream::{self, BoxStream, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Caller;
 use super::dto::{ExecutionOut, JobOut};
@@ -193,17 +192,12 @@ async fn output_source(
 }
 
 /// The backlog, then each chunk until the execution ends. A reader too slow to keep up
-/// misses what the channel dropped, and goes on.
+/// gets a last line saying it was disconnected, and the stream ends.
 fn live(follower: OutputFollower) -> BoxStream<'static, Bytes> {
     let backlog = stream::iter([Bytes::from(follower.backlog)]);
     let chunks = stream::unfold(follower.chunks, |mut chunks| async move {
-        loop {
-            match chunks.recv().await {
-                Ok(chunk) => return Some((chunk, chunks)),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
+        let chunk = chunks.next().await?;
+        Some((chunk, chunks))
     });
     backlog
         .chain(chunks)

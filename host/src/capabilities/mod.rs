@@ -222,7 +222,7 @@ mod tests {
         assert!(tenant.http.check_target(&target("elsewhere.org")).is_err());
         assert!(tenant.secrets.allows("token"));
         assert!(!tenant.secrets.allows("other"));
-        assert_eq!(tenant.process, process::ProcessPolicy::Nothing);
+        assert!(tenant.process.allows_nothing());
         assert!(tenant.denies_all("docker"));
         #[cfg(feature = "nats")]
         {

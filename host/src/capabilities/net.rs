@@ -15,7 +15,7 @@
 //! does.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
@@ -446,7 +446,7 @@ static NON_PUBLIC: LazyLock<Vec<(IpNet, &'static str)>> = LazyLock::new(|| {
         ("240.0.0.0/4", "reserved"),
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
-        ("64:ff9b::/96", "NAT64"),
+        ("64:ff9b:1::/48", "NAT64 (local use)"),
         ("100::/64", "discard"),
         ("2001:db8::/32", "documentation"),
         ("fc00::/7", "private (unique local)"),
@@ -466,19 +466,58 @@ pub fn unmapped(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether `ip` is reachable on the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
-    let ip = unmapped(ip);
-    !NON_PUBLIC.iter().any(|(net, _)| net.contains(&ip))
+/// The IPv4 addresses an IPv6 address carries, by the forms that embed one: IPv4-mapped
+/// (`::ffff:0:0/96`), IPv4-compatible (`::/96`), IPv4-translated (SIIT,
+/// `::ffff:0:0:0/96`), the well-known NAT64 prefix (`64:ff9b::/96`), 6to4 (`2002::/16`,
+/// the gateway's address in bits 16–48) and Teredo (`2001::/32`: the server's address,
+/// and the client's, inverted, in the last 32 bits). Traffic to such an address may end up
+/// at the IPv4 address (a translator, a relay, a dual-stack socket), so each is classified
+/// too.
+pub fn embedded_ipv4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let segments = v6.segments();
+    let octets = v6.octets();
+    let last = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
+    match segments {
+        [0, 0, 0, 0, 0, 0xffff, _, _]
+        | [0, 0, 0, 0, 0, 0, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => vec![last],
+        [0x2002, ..] => vec![Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5])],
+        [0x2001, 0, ..] => vec![
+            Ipv4Addr::new(octets[4], octets[5], octets[6], octets[7]),
+            Ipv4Addr::from(!u32::from(last)),
+        ],
+        _ => Vec::new(),
+    }
 }
 
-/// What kind of address `ip` is: `loopback`, `private`, `link-local`, … or `public`.
+/// The kind of the first non-public block holding `ip` or an IPv4 address it embeds
+/// ([`embedded_ipv4`]); `None` when all are public.
+fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
+    let kind_of = |ip: IpAddr| {
+        NON_PUBLIC
+            .iter()
+            .find(|(net, _)| net.contains(&ip))
+            .map(|(_, kind)| *kind)
+    };
+    kind_of(ip).or_else(|| match ip {
+        IpAddr::V6(v6) => embedded_ipv4(v6)
+            .into_iter()
+            .find_map(|v4| kind_of(IpAddr::V4(v4))),
+        IpAddr::V4(_) => None,
+    })
+}
+
+/// Whether `ip` is reachable on the public internet: neither it nor an IPv4 address it
+/// embeds is in a non-public block.
+pub fn is_public(ip: IpAddr) -> bool {
+    non_public_kind(ip).is_none()
+}
+
+/// What kind of address `ip` is: `loopback`, `private`, `link-local`, … or `public`; an
+/// IPv6 address embedding an IPv4 one is of the IPv4 one's kind.
 pub fn address_kind(ip: IpAddr) -> &'static str {
-    let ip = unmapped(ip);
-    NON_PUBLIC
-        .iter()
-        .find(|(net, _)| net.contains(&ip))
-        .map_or("public", |(_, kind)| kind)
+    non_public_kind(ip).unwrap_or("public")
 }
 
 /// `ip` as written before a port: IPv6 in brackets.
@@ -568,6 +607,59 @@ mod tests {
                 .check_address(&localhost, "x", "127.0.0.1".parse().unwrap())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn ipv6_forms_embedding_an_ipv4_address_are_classified_by_it() {
+        for (written, kind) in [
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::127.0.0.1", "loopback"),
+            ("::ffff:0:127.0.0.1", "loopback"),
+            ("64:ff9b::127.0.0.1", "loopback"),
+            ("64:ff9b::10.0.0.1", "private"),
+            ("::ffff:169.254.169.254", "link-local"),
+            ("::169.254.169.254", "link-local"),
+            ("::ffff:0:192.168.1.1", "private"),
+            ("2002:7f00:1::", "loopback"),
+            ("2002:a9fe:a9fe:1::1", "link-local"),
+            ("2002:c0a8:101::", "private"),
+            // Teredo: server 127.0.0.1, client 8.8.8.8 (inverted: f7f7:f7f7).
+            ("2001:0:7f00:1::f7f7:f7f7", "loopback"),
+            // Teredo: server 8.8.8.8, client 10.0.0.1 (inverted: f5ff:fffe).
+            ("2001:0:808:808::f5ff:fffe", "private"),
+            ("64:ff9b:1::1", "NAT64 (local use)"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+        ] {
+            let ip: IpAddr = written.parse().unwrap();
+            assert!(!is_public(ip), "{written} passed as public");
+            assert_eq!(address_kind(ip), kind, "{written}");
+        }
+        for public in [
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",
+            "2001:0:808:808::f7f7:f7f7",
+            "2606:4700::1111",
+        ] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert!(is_public(ip), "{public} refused");
+            assert_eq!(address_kind(ip), "public", "{public}");
+        }
+    }
+
+    #[test]
+    fn a_wildcard_never_reaches_loopback_through_an_ipv6_spelling() {
+        let wildcard = policy(&["*:*"]);
+        for host in [
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:127.0.0.1",
+            "2002:7f00:1::1",
+        ] {
+            let err = wildcard.check(&at(host, 4222), "x").unwrap_err();
+            assert!(err.contains("loopback"), "{host}: {err}");
+        }
     }
 
     #[test]

@@ -16,7 +16,6 @@ use sandcron_sdk::size::parse_size;
 
 use super::CliError;
 use crate::capabilities::Grants;
-use crate::capabilities::process::ProcessPolicy;
 use crate::executors;
 use crate::output::{OutputListener, Stream};
 use crate::runtime::{ExecutionInfo, ExecutionRequest, Limits, Runtime, RuntimeConfig};
@@ -167,8 +166,8 @@ fn grants(args: &ExecArgs, built_in_shell: bool) -> Result<Grants, CliError> {
             .map_err(|e| CliError::Usage(format!("--allow-program: {e}")))?;
     }
     super::grant_secret_flags(&mut grants, &args.secret)?;
-    if built_in_shell && grants.process == ProcessPolicy::Nothing {
-        grants.process = ProcessPolicy::Any;
+    if built_in_shell && grants.process.allows_nothing() {
+        grants.process.allow_any_program();
     }
     Ok(grants)
 }

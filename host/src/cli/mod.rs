@@ -218,6 +218,7 @@ fn run(cli: Cli, resolved: &config::Resolved) -> Result<(), CliError> {
         Command::Job(command) => client().and_then(|c| job::run(c, command)),
         Command::Execution(command) => client().and_then(|c| execution::run(c, command)),
         Command::Executor(command) => client().and_then(|c| executor::run(c, command)),
+        Command::Secret(secret::SecretCommand::RotateKey(args)) => secret::rotate_key(&args),
         Command::Secret(command) => client().and_then(|c| secret::run(c, command)),
         Command::Tenant(command) => client().and_then(|c| tenant::run_tenant(c, command)),
         Command::Token(command) => client().and_then(|c| tenant::run_token(c, command)),

@@ -1,8 +1,10 @@
 //! `sandcron secret …`: set, list and delete secrets on a running server through its API.
 //! A value is read from standard input or a file, never from the command line, so it
-//! does not end up in the shell's history or the process list.
+//! does not end up in the shell's history or the process list. `rotate-key` works on the
+//! server machine's key file instead, without a server.
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use reqwest::Method;
@@ -30,6 +32,50 @@ pub enum SecretCommand {
         /// The secret's name.
         name: String,
     },
+    /// Add a new current key to the secrets key file, keeping the old ones so what they
+    /// sealed still opens; each server seals every value under it when it next starts
+    /// (give every node the new file, then restart them). Works on the file, offline.
+    RotateKey(KeyFileArgs),
+}
+
+/// Where the secrets key file is.
+#[derive(Debug, clap::Args)]
+pub struct KeyFileArgs {
+    /// The key file [default: <data-dir>/secrets.key].
+    #[arg(long, env = "SANDCRON_SECRETS_KEY_FILE", value_name = "FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// The server's data directory, where the key file is by default
+    /// [default: $XDG_DATA_HOME/sandcron, else ~/.local/share/sandcron].
+    #[arg(long, env = "SANDCRON_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl KeyFileArgs {
+    /// The key file: `--secrets-key-file`, else `secrets.key` in the data directory.
+    pub fn path(&self, data_dir: Option<&std::path::Path>) -> Result<PathBuf, CliError> {
+        if let Some(file) = &self.secrets_key_file {
+            return Ok(file.clone());
+        }
+        data_dir
+            .map(std::path::Path::to_path_buf)
+            .or_else(|| self.data_dir.clone())
+            .or_else(super::default_data_dir)
+            .map(|dir| dir.join(crate::secrets_at_rest::KEY_FILE))
+            .ok_or_else(|| {
+                CliError::Usage("no data directory: give --data-dir or --secrets-key-file".into())
+            })
+    }
+}
+
+/// `sandcron secret rotate-key`.
+pub fn rotate_key(args: &KeyFileArgs) -> Result<(), CliError> {
+    let path = args.path(None)?;
+    let id = crate::secrets_at_rest::rotate(&path).map_err(CliError::Error)?;
+    println!(
+        "new current key {id} in {}: give this file to every node and restart them",
+        path.display()
+    );
+    Ok(())
 }
 
 pub fn run(client: Client, command: SecretCommand) -> Result<(), CliError> {
@@ -65,6 +111,7 @@ pub fn run(client: Client, command: SecretCommand) -> Result<(), CliError> {
                 println!("secret {name} deleted");
                 Ok(())
             }
+            SecretCommand::RotateKey(args) => rotate_key(&args),
         }
     })
 }

@@ -10,6 +10,11 @@
 //! admin token. Otherwise, on the first start against a database that has no admin token,
 //! one is made, printed once to stderr and written to `<data-dir>/admin-token` (mode
 //! 0600), where the CLI on the same machine finds it.
+//!
+//! Secret values are sealed in the store with the keys of `<data-dir>/secrets.key`
+//! (`--secrets-key-file`, or `SANDCRON_SECRETS_KEY`), made on the first start. The data
+//! directory, the SQLite database and its companions, the admin token, the key file and
+//! the component cache are the server's user's alone (`0700` directories, `0600` files).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,8 +25,10 @@ use super::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, CliError};
 use crate::api::AuthConfig;
 use crate::app::App;
 use crate::capabilities::Grants;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::private_files;
+use crate::runtime::{DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig};
 use crate::scheduler::{SchedulerConfig, default_node_name};
+use crate::secrets_at_rest::SecretsKeys;
 use crate::telemetry::Tracer;
 use crate::tenants::Tenants;
 
@@ -54,17 +61,28 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sandcron.db").display()));
+    restrict_sqlite_files(&database_url)?;
     let runtime_config = RuntimeConfig {
         cache_dir: Some(cache_dir(&data_dir)),
+        cache_bytes: args.compiled_cache_size.unwrap_or(DEFAULT_CACHE_BYTES),
         max_concurrent_executions: 1000,
         ..RuntimeConfig::default()
     };
+    let key_file = super::secret::KeyFileArgs {
+        secrets_key_file: args.secrets_key_file.clone(),
+        data_dir: None,
+    }
+    .path(Some(&data_dir))?;
+    let secrets_keys =
+        SecretsKeys::load(&key_file).map_err(|e| CliError::Error(format!("secrets keys: {e}")))?;
     let mut scheduler_config = SchedulerConfig {
         node: args.node.clone().unwrap_or_else(default_node_name),
         tags: args.tag.iter().cloned().collect(),
         dead_after: args.dead_after,
         keep_last: Some(args.keep_executions).filter(|keep| *keep > 0),
         max_age: args.max_execution_age,
+        secrets_keys: Some(std::sync::Arc::new(secrets_keys)),
+        process_user: args.process_user.clone().filter(|user| !user.is_empty()),
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;
@@ -108,6 +126,7 @@ async fn start(
             redact_password(&database_url)
         ))
     })?;
+    restrict_sqlite_files(&database_url)?;
     let runtime = Runtime::new(runtime_config)
         .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
     // Bound first: the member row tells the other nodes where the API answers.
@@ -208,7 +227,27 @@ async fn stop_signal() -> Result<(), CliError> {
     Ok(())
 }
 
-/// The data directory, created if missing, made absolute.
+/// For a SQLite database: its file, created `0600` if missing (else made so), and its
+/// `-wal` and `-shm` files made `0600` if present (SQLite gives them the database file's
+/// mode when it creates them). Safe while SQLite has the database open: nothing is
+/// opened but a missing file.
+fn restrict_sqlite_files(database_url: &str) -> Result<(), CliError> {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    let restricted = private_files::create_or_restrict(Path::new(path)).and_then(|()| {
+        ["-wal", "-shm"].iter().try_for_each(|suffix| {
+            private_files::restrict_if_present(Path::new(&format!("{path}{suffix}")))
+        })
+    });
+    restricted.map_err(|e| CliError::Error(format!("cannot make {path} private: {e}")))
+}
+
+/// The data directory, created (`0700`) if missing, made absolute.
 fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
     let dir = given
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -216,7 +255,7 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
         .ok_or_else(|| {
             CliError::Usage("no data directory: give --data-dir (HOME is not set)".into())
         })?;
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    private_files::create_dir(&dir).map_err(|e| {
         CliError::Error(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
@@ -285,7 +324,7 @@ async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, C
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     match first {
         Some(token) => {
-            write_private(&path, &token)
+            private_files::write(&path, format!("{token}\n").as_bytes())
                 .map_err(|e| CliError::Error(format!("cannot write {}: {e}", path.display())))?;
             eprintln!(
                 "sandcron: admin token (shown once; kept in {}): {token}",
@@ -298,19 +337,6 @@ async fn admin_token(tenants: &Tenants, data_dir: &Path) -> Result<AuthConfig, C
         None => {}
     }
     Ok(AuthConfig::default())
-}
-
-/// Writes `text` to a new file only its owner can read.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use sandcron_sdk::duration::parse_duration;
+use sandcron_sdk::size::parse_size;
 
 use super::serve_http::TlsFiles;
 use crate::api::RateLimit;
@@ -78,6 +79,20 @@ pub struct ServeArgs {
     /// file; repeat (the environment variable gives one).
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     pub secret: Vec<String>,
+    /// The unprivileged user granted programs run as, unless a tenant's grant names one
+    /// (`process=user:NAME`) [default: the server's own user].
+    #[arg(long, value_name = "USER", value_parser = process_user)]
+    pub process_user: Option<String>,
+    /// The keys secret values are sealed with in the database, one `<id> <64 hex digits>`
+    /// a line, the current last (`sandcron secret rotate-key` adds one); made on the first
+    /// start. `$SANDCRON_SECRETS_KEY` may hold the keys themselves instead
+    /// [default: <data-dir>/secrets.key].
+    #[arg(long, value_name = "FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// The most compiled components kept, in memory and in the cache directory each (the
+    /// least recently used go first), a size such as 512M or 2G [default: 1GiB].
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub compiled_cache_size: Option<u64>,
     /// How log lines are written to stderr: `text` for people, `json` (one object per
     /// line) for a log collector. `$SANDCRON_LOG` filters them (default
     /// `warn,sandcron=info`).
@@ -192,6 +207,19 @@ fn tag(text: &str) -> Result<(String, String), String> {
         }
         _ => Err("expected KEY=VALUE with a non-empty key".into()),
     }
+}
+
+/// An existing user other than root (`--process-user`); empty stands for none given.
+fn process_user(text: &str) -> Result<String, String> {
+    let user = text.trim();
+    if !user.is_empty() {
+        crate::capabilities::process::ProcessPolicy::default().run_as(user)?;
+    }
+    Ok(user.to_string())
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    parse_size(text).map_err(|e| e.to_string())
 }
 
 fn http_pattern(text: &str) -> Result<String, String> {

@@ -13,6 +13,8 @@ mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::{Component, Linker};
@@ -21,6 +23,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use crate::bindings::{Executor, ExecutorPre, types};
 use crate::capabilities::{self, Grants};
 use crate::output::{DEFAULT_OUTPUT_LIMIT, OutputListener, OutputSink};
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use outcome::{ExecutionOutcome, Failure, FailureKind};
 use state::ExecutionState;
 
@@ -34,6 +37,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 pub struct RuntimeConfig {
     /// Where precompiled components are kept across restarts; in memory only when `None`.
     pub cache_dir: Option<PathBuf>,
+    /// The most compiled code kept, in bytes, in memory and in `cache_dir` each; the least
+    /// recently used goes first.
+    pub cache_bytes: u64,
     /// How many executions may run at once (the size of the instance pool).
     pub max_concurrent_executions: u32,
     /// The largest memory limit an execution may be given.
@@ -44,6 +50,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             cache_dir: None,
+            cache_bytes: DEFAULT_CACHE_BYTES,
             max_concurrent_executions: 1000,
             max_memory_bytes: 4 << 30,
         }
@@ -107,6 +114,7 @@ pub struct Executable {
     /// The interfaces it imports (`sandcron:executor/process@0.1.0`, `wasi:http/…`).
     pub imports: Vec<String>,
     pre: ExecutorPre<ExecutionState>,
+    component: Component,
 }
 
 /// Why a component cannot be used as an executor.
@@ -156,7 +164,11 @@ impl Runtime {
         engine::start_ticker(&engine);
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
-        let cache = cache::ComponentCache::new(engine.clone(), config.cache_dir.clone());
+        let cache = cache::ComponentCache::new(
+            engine.clone(),
+            config.cache_dir.clone(),
+            config.cache_bytes,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -168,7 +180,8 @@ impl Runtime {
         })
     }
 
-    /// Compiles (or finds compiled) and links a component, off the async threads.
+    /// Compiles (or finds compiled) and links a component, off the async threads, and
+    /// keeps it compiled.
     pub async fn load(&self, wasm: Arc<[u8]>) -> Result<Arc<Executable>, LoadError> {
         let runtime = self.clone();
         tokio::task::spawn_blocking(move || runtime.load_blocking(&wasm))
@@ -178,26 +191,62 @@ impl Runtime {
 
     /// [`Runtime::load`], blocking the calling thread.
     pub fn load_blocking(&self, wasm: &[u8]) -> Result<Arc<Executable>, LoadError> {
+        let executable = self.check_blocking(wasm)?;
+        self.keep(executable.clone());
+        Ok(executable)
+    }
+
+    /// Compiles (or finds compiled) and links a component, off the async threads, keeping
+    /// nothing: for an upload, which is kept ([`Runtime::keep`]) only once accepted.
+    pub async fn check(&self, wasm: Arc<[u8]>) -> Result<Arc<Executable>, LoadError> {
+        let runtime = self.clone();
+        tokio::task::spawn_blocking(move || runtime.check_blocking(&wasm))
+            .await
+            .unwrap_or_else(|e| Err(LoadError::Invalid(format!("compilation panicked: {e}"))))
+    }
+
+    /// Keeps a checked component compiled, in memory and on disk, for [`Runtime::cached`]
+    /// and later starts. Blocking (it may write the artifact).
+    pub fn keep(&self, executable: Arc<Executable>) {
+        self.inner.cache.keep(executable);
+    }
+
+    /// The component kept compiled under `sha256`, if it still is.
+    pub fn cached(&self, sha256: &str) -> Option<Arc<Executable>> {
+        self.inner.cache.lookup(sha256)
+    }
+
+    /// How many components are kept compiled in memory, and their compiled bytes.
+    pub fn kept_in_memory(&self) -> (usize, u64) {
+        self.inner.cache.kept_in_memory()
+    }
+
+    fn check_blocking(&self, wasm: &[u8]) -> Result<Arc<Executable>, LoadError> {
         check_header(wasm)?;
-        let compiled = self
+        let sha256 = hex::encode(Sha256::digest(wasm));
+        if let Some(kept) = self.inner.cache.lookup(&sha256) {
+            return Ok(kept);
+        }
+        let component = self
             .inner
             .cache
-            .get_or_compile(wasm)
+            .compile(&sha256, wasm)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let imports = import_names(&self.inner.engine, &compiled.component);
+        let imports = import_names(&self.inner.engine, &component);
         if let Some(why) = capabilities::left_out(&imports) {
             return Err(LoadError::UnknownImport(why));
         }
         let pre = self
             .inner
             .linker
-            .instantiate_pre(&compiled.component)
+            .instantiate_pre(&component)
             .map_err(|e| LoadError::UnknownImport(format!("{e:#}")))?;
         let pre = ExecutorPre::new(pre).map_err(|e| LoadError::NotAnExecutor(format!("{e:#}")))?;
         Ok(Arc::new(Executable {
-            sha256: compiled.sha256.clone(),
+            sha256,
             imports,
             pre,
+            component,
         }))
     }
 

@@ -1,24 +1,25 @@
 //! The executions running on this node: what `GET /v1/busy` lists, what live output is
 //! followed from, and what a kill reaches. An entry lives exactly as long as its
-//! [`ActiveGuard`]; dropping the guard ends every follower's stream.
+//! [`ActiveGuard`]; dropping the guard ends every follower's stream. A follower has at
+//! most [`FOLLOWER_BUFFER_BYTES`] waiting for it; one that falls further behind is dropped
+//! and told so, and the execution never waits for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 
 use super::OutputFollower;
-use crate::output::{OutputListener, Stream, TailBuffer};
+use crate::output::{
+    FOLLOWER_BUFFER_BYTES, FollowerStats, LiveFollowers, OutputListener, Stream, TailBuffer,
+};
 use crate::store::{ExecutionRecord, TenantId};
-
-/// Chunks a slow follower may fall behind by before it skips ahead.
-const FOLLOW_BUFFER: usize = 256;
 
 /// The running executions, by id.
 #[derive(Default)]
 pub struct ActiveExecutions {
     entries: Mutex<HashMap<i64, Entry>>,
+    follower_stats: Arc<FollowerStats>,
 }
 
 struct Entry {
@@ -37,7 +38,7 @@ impl ActiveExecutions {
         output_limit: usize,
     ) -> ActiveGuard {
         let id = record.id;
-        let live = Arc::new(LiveOutput::new(output_limit));
+        let live = Arc::new(LiveOutput::new(output_limit, self.follower_stats.clone()));
         let kill = Arc::new(Notify::new());
         self.lock().insert(
             id,
@@ -71,6 +72,12 @@ impl ActiveExecutions {
     /// How many are running.
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// What the followers of live output cost: bytes waiting for them, how many were
+    /// dropped.
+    pub fn follower_stats(&self) -> &FollowerStats {
+        &self.follower_stats
     }
 
     /// Follows one execution's output.
@@ -134,18 +141,18 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// The live side of an execution's output: a tail for late followers and a broadcast
-/// for the chunks that come after.
+/// The live side of an execution's output: a tail for late followers and the followers
+/// the chunks that come after are handed to.
 struct LiveOutput {
     tail: Mutex<TailBuffer>,
-    chunks: broadcast::Sender<Bytes>,
+    followers: LiveFollowers,
 }
 
 impl LiveOutput {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, stats: Arc<FollowerStats>) -> Self {
         Self {
             tail: Mutex::new(TailBuffer::new(limit)),
-            chunks: broadcast::channel(FOLLOW_BUFFER).0,
+            followers: LiveFollowers::new(FOLLOWER_BUFFER_BYTES, stats),
         }
     }
 
@@ -155,7 +162,7 @@ impl LiveOutput {
         let tail = self.lock();
         OutputFollower {
             backlog: tail.captured().bytes,
-            chunks: self.chunks.subscribe(),
+            chunks: self.followers.follow(),
         }
     }
 
@@ -168,10 +175,8 @@ impl OutputListener for LiveOutput {
     fn on_chunk(&self, _stream: Stream, chunk: &[u8]) {
         let mut tail = self.lock();
         tail.push(chunk);
-        if self.chunks.receiver_count() > 0 {
-            // Sent under the lock, so a new follower's backlog and stream line up.
-            let _ = self.chunks.send(Bytes::copy_from_slice(chunk));
-        }
+        // Sent under the lock, so a new follower's backlog and stream line up.
+        self.followers.send(chunk);
     }
 }
 
@@ -206,11 +211,11 @@ mod tests {
         let mut follower = registry.follow(7).unwrap();
         assert_eq!(follower.backlog, b"one ");
         guard.listener().on_chunk(Stream::Stdout, b"two");
-        assert_eq!(follower.chunks.recv().await.unwrap().as_ref(), b"two");
+        assert_eq!(follower.chunks.next().await.unwrap().as_ref(), b"two");
         assert_eq!(registry.records(1).len(), 1);
         assert!(registry.records(2).is_empty());
         drop(guard);
-        assert!(follower.chunks.recv().await.is_err());
+        assert!(follower.chunks.next().await.is_none());
         assert!(registry.follow(7).is_none());
         assert!(!registry.kill(7));
     }

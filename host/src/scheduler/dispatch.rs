@@ -20,7 +20,6 @@ use super::backoff::retry_delay;
 use super::metrics::{ExecutionLabels, Outcome};
 use super::spans;
 use crate::capabilities::Grants;
-use crate::capabilities::process::ProcessPolicy;
 use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
 use crate::secrets::UsedSecrets;
@@ -513,7 +512,7 @@ impl Inner {
         executable: &Executable,
     ) -> Result<(ExecutionInfo, Grants, UsedSecrets), String> {
         let mut info = self.execution_info(run);
-        let mut grants = grants_for(run, policy)?;
+        let mut grants = grants_for(run, policy, self.config.process_user.as_deref())?;
         let used = self
             .secrets
             .fill(
@@ -530,17 +529,25 @@ impl Inner {
 /// What a run's executor may do: its tenant's grants (for the default tenant, the node's),
 /// and for the default tenant's built-in shell any program unless the node's grants name
 /// some (as Dkron's shell executor, which runs as the node's user); another tenant's shell
-/// runs only the programs granted to it. A job's own `grants` narrow them.
-fn grants_for(run: &Run, policy: &TenantPolicy) -> Result<Grants, String> {
+/// runs only the programs granted to it. A job's own `grants` narrow them. Programs run
+/// as the user the tenant's grant names, else as the node's `process_user`.
+fn grants_for(
+    run: &Run,
+    policy: &TenantPolicy,
+    process_user: Option<&str>,
+) -> Result<Grants, String> {
     let mut grants = policy.grants.clone();
     if run.tenant == DEFAULT_TENANT
         && run.spec.executor == "shell"
-        && grants.process == ProcessPolicy::Nothing
+        && grants.process.allows_nothing()
     {
-        grants.process = ProcessPolicy::Any;
+        grants.process.allow_any_program();
     }
     if let Some(narrower) = job_grants(&run.spec).map_err(|e| e.to_string())? {
         grants.narrow(&narrower);
+    }
+    if let Some(user) = process_user {
+        grants.process.run_as_by_default(user);
     }
     Ok(grants)
 }

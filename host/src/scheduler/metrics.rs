@@ -1,7 +1,8 @@
 //! The scheduler's metrics, kept with `prometheus-client`: executions started, succeeded,
 //! failed and finished (by outcome), ticks skipped and claimed, the lateness of starts
 //! (how long after its scheduled instant an execution started), how late the claims are,
-//! and, read when scraped, the executions running and the ticks waiting on this node.
+//! and, read when scraped, the executions running and the ticks waiting on this node and
+//! what live-output followers cost (bytes waiting for them, followers dropped).
 //!
 //! Every series about executions carries `tenant` (the tenant's name) and `executor`
 //! (the job's executor, as the job names it); `finished` also `outcome` (`succeeded`,
@@ -13,11 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::output::FollowerStats;
 
 /// Upper bounds of the lateness buckets, in seconds.
 const LATENESS_BUCKETS: [f64; 12] = [
@@ -61,6 +64,16 @@ impl Outcome {
             Outcome::Killed => "killed",
         }
     }
+}
+
+/// What [`Metrics::register`] reads at the scrape rather than counts.
+pub struct ReadNow<'a> {
+    /// Executions running on this node.
+    pub running: usize,
+    /// Ticks on this node waiting for their instant or for a free slot.
+    pub queued: usize,
+    /// What the live-output followers cost.
+    pub followers: &'a FollowerStats,
 }
 
 /// The scheduler's series.
@@ -143,12 +156,24 @@ impl Metrics {
         self.started_total.load(Ordering::Relaxed)
     }
 
-    /// Adds the series to `registry`, with `running` executions and `queued` ticks
-    /// (claimed or handed here, not started yet) read now.
-    pub fn register(&self, registry: &mut Registry, running: usize, queued: usize) {
-        self.running.set(running as i64);
-        self.queued.set(queued as i64);
+    /// Adds the series to `registry`, with what is read now: the executions running, the
+    /// ticks queued (claimed or handed here, not started yet) and the live followers'
+    /// costs.
+    pub fn register(&self, registry: &mut Registry, now: ReadNow<'_>) {
+        self.running.set(now.running as i64);
+        self.queued.set(now.queued as i64);
         let registry = registry.sub_registry_with_prefix("sandcron");
+        registry.register_with_unit(
+            "live_output_buffered",
+            "Output bytes waiting for live followers.",
+            Unit::Bytes,
+            ConstGauge::new(now.followers.buffered_bytes() as i64),
+        );
+        registry.register(
+            "live_followers_dropped",
+            "Live followers dropped for falling behind.",
+            ConstCounter::new(now.followers.dropped()),
+        );
         registry.register(
             "executions_started",
             "Executions started.",
@@ -211,7 +236,13 @@ mod tests {
 
     fn render(metrics: &Metrics) -> String {
         let mut registry = Registry::default();
-        metrics.register(&mut registry, 1, 3);
+        let followers = FollowerStats::default();
+        let now = ReadNow {
+            running: 1,
+            queued: 3,
+            followers: &followers,
+        };
+        metrics.register(&mut registry, now);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         text
@@ -241,6 +272,8 @@ mod tests {
             "sandcron_executions_finished_total{tenant=\"team-a\",executor=\"http\",outcome=\"killed\"} 1",
             "sandcron_executions_running 1",
             "sandcron_queue_depth 3",
+            "sandcron_live_output_buffered_bytes 0",
+            "sandcron_live_followers_dropped_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

@@ -29,8 +29,7 @@ mod targets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -77,6 +76,12 @@ pub struct SchedulerConfig {
     /// (`*://*:*`: no loopback, private or link-local address) and nothing else; the
     /// built-in `shell` may run any program unless `grants.process` names some.
     pub grants: Grants,
+    /// The user granted programs run as when a tenant's grant names none (`None`: the
+    /// server's own user).
+    pub process_user: Option<String>,
+    /// The keys secret values are sealed with in the store (`serve` always gives them);
+    /// `None` stores them as given.
+    pub secrets_keys: Option<Arc<crate::secrets_at_rest::SecretsKeys>>,
 }
 
 impl Default for SchedulerConfig {
@@ -96,6 +101,8 @@ impl Default for SchedulerConfig {
                 http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
                 ..Grants::default()
             },
+            process_user: None,
+            secrets_keys: None,
         }
     }
 }
@@ -173,30 +180,36 @@ pub struct Services {
 }
 
 impl Services {
-    /// The services over `store`, the default tenant granted `node_grants`; compiles (or
-    /// finds compiled) the built-in executors.
+    /// The services over `store` as `config` says (the default tenant granted its
+    /// `grants`, secret values sealed with its `secrets_keys`); compiles (or finds
+    /// compiled) the built-in executors, and seals the stored secret values that are
+    /// plaintext or sealed under an older key ([`Secrets::seal_stored`]).
     pub async fn open(
         store: &Arc<dyn Store>,
         runtime: &Runtime,
-        node_grants: Grants,
+        config: &SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        let tenants = Tenants::new(store.clone(), node_grants);
+        let tenants = Tenants::new(store.clone(), config.grants.clone());
         let registry = Registry::load(store.clone(), runtime.clone(), tenants.clone()).await?;
+        let secrets = Secrets::new(store.clone(), config.secrets_keys.clone());
+        let tenant_ids: Vec<TenantId> = tenants.list().await?.iter().map(|t| t.id).collect();
+        secrets.seal_stored(&tenant_ids).await?;
         Ok(Self {
             registry,
             tenants,
-            secrets: Secrets::new(store.clone()),
+            secrets,
         })
     }
 }
 
 /// The output of a running execution: what was written so far, then each chunk as it is
-/// written. The receiver ends (`RecvError::Closed`) when the execution ends.
+/// written. The chunks end when the execution ends.
 pub struct OutputFollower {
     /// The output kept so far (the tail).
     pub backlog: Vec<u8>,
-    /// Every later chunk, in order.
-    pub chunks: broadcast::Receiver<Bytes>,
+    /// Every later chunk, in order, while the follower keeps up (see
+    /// [`crate::output::LiveFollowers`]).
+    pub chunks: crate::output::LiveChunks,
 }
 
 /// The handle to a running scheduler. Cheap to clone.
@@ -254,7 +267,7 @@ impl Scheduler {
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        let services = Services::open(&store, &runtime, config.grants.clone()).await?;
+        let services = Services::open(&store, &runtime, &config).await?;
         Self::start_with(store, runtime, config, services).await
     }
 
@@ -411,7 +424,12 @@ impl Scheduler {
         // Every tick's task, less those running: the ticks waiting for their instant or
         // a slot (and placements being decided).
         let queued = self.inner.tasks.len().saturating_sub(running);
-        self.inner.metrics.register(registry, running, queued);
+        let now = metrics::ReadNow {
+            running,
+            queued,
+            followers: self.inner.active.follower_stats(),
+        };
+        self.inner.metrics.register(registry, now);
     }
 
     /// The Prometheus text exposition of the scheduler's metrics alone, labelled with

@@ -36,6 +36,17 @@ pub trait SecretStore: Send + Sync + 'static {
         names: &[String],
     ) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// Replaces the stored value of secret `name` by `value` only if it still is
+    /// `expected`, leaving its dates (sealing a value again changes no secret); `false`
+    /// when it changed or is gone.
+    async fn replace_secret_value(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        expected: &str,
+        value: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes the secret `name`; `false` when there was none.
     async fn delete_secret(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError>;
 }

@@ -5,8 +5,12 @@
 //! The requests live in the execution's state; dropping that state (which every ending of
 //! an execution does, the runtime dropping the store) sends what is still armed, in the
 //! background, through the same checks as the guest's own requests. The sends are tracked
-//! by [`Background`], process-wide, so that `sandcron exec` and `serve` can wait for them
-//! before exiting.
+//! by one process-wide [`TaskTracker`] (the unit's shared state), so that `sandcron exec`
+//! and `serve` can wait for them before exiting. The server's log names a request by
+//! `scheme://host:port/path` only: its query and user info, where a secret may be, stay
+//! in the execution's output, which masks the secrets it used. Headers follow `wasi:http`'s rule ([`super::headers`]): a request
+//! setting `Host`, `Transfer-Encoding`, `Connection` and the like is refused when armed,
+//! and `Host` is written from the URL.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use tokio_util::task::TaskTracker;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{HttpClient, HttpPolicy, Target, default_port};
+use super::{HttpClient, HttpPolicy, Target, default_port, headers};
 use crate::bindings::http_cleanup::{self as wit, Host, Request};
 use crate::output::OutputSink;
 
@@ -30,37 +34,33 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the body of a cleanup request's answer is read.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The cleanup requests being sent, process-wide; cheap to clone.
-#[derive(Clone, Debug, Default)]
-pub struct Background {
-    tracker: TaskTracker,
-}
-
-impl Background {
-    /// Waits up to `within` for the requests being sent.
-    pub async fn settle(&self, within: Duration) {
-        self.tracker.close();
-        let _ = tokio::time::timeout(within, self.tracker.wait()).await;
-        self.tracker.reopen();
-    }
-}
-
 /// The host side of `sandcron:executor/http-cleanup` for one execution.
 pub struct CleanupHost {
     policy: Arc<HttpPolicy>,
     sink: OutputSink,
-    background: Background,
+    /// The cleanup requests being sent, process-wide.
+    background: TaskTracker,
     client: HttpClient,
-    armed: BTreeMap<String, Request>,
+    armed: BTreeMap<String, Armed>,
+}
+
+/// A request that passed the checks, ready to send.
+struct Armed {
+    method: http::Method,
+    url: String,
+    /// The URL as the server's log shows it: `scheme://host:port/path`.
+    logged_url: String,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
 }
 
 impl CleanupHost {
     /// Keeps requests `policy` allows, noting refusals and sends in `sink`; sends them
-    /// through `client`.
+    /// through `client`, tracked by `background`.
     pub fn new(
         policy: HttpPolicy,
         sink: OutputSink,
-        background: Background,
+        background: TaskTracker,
         client: HttpClient,
     ) -> Self {
         Self {
@@ -72,8 +72,9 @@ impl CleanupHost {
         }
     }
 
-    /// Checks a request before it is armed: a well-formed URL in the granted hosts.
-    fn check(&self, request: &Request) -> Result<(), String> {
+    /// Checks a request before it is armed: a well-formed URL in the granted hosts, a
+    /// valid method, headers by `wasi:http`'s rule.
+    fn check(&self, request: Request) -> Result<Armed, String> {
         let uri: http::Uri = request
             .url
             .parse()
@@ -93,13 +94,21 @@ impl CleanupHost {
                 request.url
             ));
         }
-        http::Method::from_bytes(request.method.as_bytes())
+        let method = http::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("http-cleanup: {:?} is not a valid method", request.method))?;
         if request.body.len() > MAX_BODY {
             return Err(format!(
                 "http-cleanup: the body is larger than {MAX_BODY} bytes"
             ));
         }
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let headers = headers::guest_headers(&request.headers, request.body.len(), authority)
+            .map_err(|reason| {
+                let text = format!("http-cleanup: request to {} refused: {reason}", request.url);
+                self.sink.host_note(&text);
+                text
+            })?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         self.policy
             .check_target(&Target { scheme, host, port })
@@ -107,13 +116,20 @@ impl CleanupHost {
                 let text = format!("http-cleanup: request to {} denied: {reason}", request.url);
                 self.sink.host_note(&text);
                 text
-            })
+            })?;
+        Ok(Armed {
+            method,
+            logged_url: logged_url(&uri, port),
+            url: request.url,
+            headers,
+            body: request.body,
+        })
     }
 }
 
 impl Host for CleanupHost {
     async fn arm(&mut self, key: String, request: Request) -> Result<(), String> {
-        self.check(&request)?;
+        let request = self.check(request)?;
         if self.armed.len() >= MAX_ARMED && !self.armed.contains_key(&key) {
             return Err(format!(
                 "http-cleanup: at most {MAX_ARMED} requests may be armed at once"
@@ -140,7 +156,7 @@ impl Drop for CleanupHost {
             let send = async move { send(&policy, &sink, &client, &key, request).await };
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
-                    handle.spawn(self.background.tracker.track_future(send));
+                    handle.spawn(self.background.track_future(send));
                 }
                 Err(_) => tracing::warn!("http-cleanup: no async runtime to send a request on"),
             }
@@ -154,22 +170,21 @@ async fn send(
     sink: &OutputSink,
     client: &HttpClient,
     key: &str,
-    request: Request,
+    request: Armed,
 ) {
     let url = request.url.clone();
+    let logged_url = request.logged_url.clone();
     let sent = tokio::time::timeout(SEND_TIMEOUT, async {
-        let mut builder = http::Request::builder()
-            .method(request.method.as_str())
-            .uri(&request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
         let body = Full::new(Bytes::from(request.body))
             .map_err(|never| match never {})
             .boxed_unsync();
-        let request = builder
+        let mut built = http::Request::builder()
+            .method(request.method)
+            .uri(&request.url)
             .body(body)
             .map_err(|e| format!("the request is not valid: {e}"))?;
+        *built.headers_mut() = request.headers;
+        let request = built;
         let options = wasmtime_wasi_http::RequestOptions {
             connect_timeout: Some(SEND_TIMEOUT),
             first_byte_timeout: Some(SEND_TIMEOUT),
@@ -191,8 +206,19 @@ async fn send(
         Ok(Err(e)) => format!("failed: {e}"),
         Err(_) => format!("got no answer within {}s", SEND_TIMEOUT.as_secs()),
     };
-    tracing::info!(key, url, outcome, "http-cleanup request sent");
+    tracing::info!(key, url = logged_url, outcome, "http-cleanup request sent");
     sink.host_note(&format!("http-cleanup: {key:?} to {url} {outcome}"));
+}
+
+/// `uri` as the server's log shows it, `scheme://host:port/path`: without its query or
+/// user info, where a secret may be.
+fn logged_url(uri: &http::Uri, port: u16) -> String {
+    format!(
+        "{}://{}:{port}{}",
+        uri.scheme_str().unwrap_or_default(),
+        uri.host().unwrap_or_default(),
+        uri.path()
+    )
 }
 
 /// Adds `sandcron:executor/http-cleanup` to `linker`.
@@ -201,4 +227,29 @@ pub fn add_to_linker<T: Send + 'static>(
     get: fn(&mut T) -> &mut CleanupHost,
 ) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, HasSelf<CleanupHost>>(linker, get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_shows_no_query_nor_user_info() {
+        for (url, port, logged) in [
+            (
+                "https://ann:hunter2@api.example.com/v1/stop?token=s3cret&x=1",
+                443,
+                "https://api.example.com:443/v1/stop",
+            ),
+            (
+                "http://[::1]:8080/tasks/7?key=s3cret",
+                8080,
+                "http://[::1]:8080/tasks/7",
+            ),
+            ("http://127.0.0.1", 80, "http://127.0.0.1:80/"),
+        ] {
+            let uri: http::Uri = url.parse().unwrap();
+            assert_eq!(logged_url(&uri, port), logged, "{url}");
+        }
+    }
 }

@@ -12,24 +12,28 @@
 //!
 //! The capability also serves `sandcron:executor/http-cleanup` ([`cleanup`]): requests
 //! the host sends, through the same checks, when an execution ends while they are armed.
+//! Both follow one header rule, `wasi:http`'s ([`headers`]).
 
 pub mod cleanup;
 mod client;
+mod headers;
 mod policy;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{
-    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+    Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView,
+    WasiHttpHooks, WasiHttpView,
 };
 
+use tokio_util::task::TaskTracker;
+
 use super::CapabilityStates;
-use super::unit::{Capability, Holds, Policy, SharedState};
+use super::unit::{Capability, Holds, Policy, SharedState, settle_tracker};
 use crate::output::OutputSink;
 pub use client::HttpClient;
 use client::IoFuture;
@@ -90,12 +94,12 @@ pub struct HttpShared {
     /// Outgoing HTTP connections, kept per target (scheme, checked address, TLS name).
     client: HttpClient,
     /// The `http-cleanup` requests being sent in the background.
-    cleanups: cleanup::Background,
+    cleanups: TaskTracker,
 }
 
 impl SharedState for HttpShared {
     async fn settle(&self, within: Duration) {
-        self.cleanups.settle(within).await;
+        settle_tracker(&self.cleanups, within).await;
     }
 }
 
@@ -144,6 +148,10 @@ type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
 impl WasiHttpHooks for HttpHooks {
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        headers::forbidden_filter()
+    }
+
     fn send_request(
         &mut self,
         mut request: http::Request<WasiBody>,

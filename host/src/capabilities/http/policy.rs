@@ -325,6 +325,17 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_spellings_of_loopback_need_an_explicit_pattern() {
+        let wildcard = policy(&["*://*:*"]);
+        for host in ["::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::7f00:1"] {
+            let err = wildcard
+                .check_target(&target("http", host, 8080))
+                .unwrap_err();
+            assert!(err.contains("loopback"), "{host}: {err}");
+        }
+    }
+
+    #[test]
     fn ipv6_patterns() {
         let p = policy(&["http://[::1]:8080", "https://[fd00::/8]"]);
         assert!(p.check_target(&target("http", "::1", 8080)).is_ok());

@@ -1,9 +1,15 @@
 //! The `process` capability: run a program from the granted allow-list, with arguments,
-//! only the environment passed in, a working directory, stdin, a timeout that kills the
-//! whole process group and a memory limit; stdout and stderr stream into the output.
+//! only the environment passed in (no loader variable for an allow-listed program:
+//! [`environment`]), a working directory, stdin, a timeout that kills the whole process
+//! group and a memory limit; stdout and stderr stream into the output. The program runs
+//! confined ([`confine`]: the grant's user, `no_new_privs`, resource limits), under a
+//! [`warden`] that kills what it leaves when its execution ends or the server dies.
 
+mod confine;
+mod environment;
 mod policy;
 mod spawn;
+pub mod warden;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,7 +19,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::unit::{Capability, Holds, Policy};
 use crate::bindings::process::{self as wit, Command, Error, ExitStatus, Host};
 use crate::output::OutputSink;
-pub use policy::{ProcessPolicy, Refusal};
+pub use policy::{ProcessPolicy, Program, Refusal};
 
 /// The unit: `sandcron:executor/process`, granted by programs (`process=/usr/bin/pg_dump`,
 /// `process=*`).
@@ -35,7 +41,8 @@ impl Capability for Process {
     }
 }
 
-/// Program sets are intersected exactly.
+/// Program sets are intersected exactly; the user stays the wider grant's (a job's grant
+/// never picks who its programs run as).
 impl Policy for ProcessPolicy {
     fn allow_pattern(&mut self, pattern: &str) -> Result<(), String> {
         self.allow(pattern)
@@ -46,7 +53,7 @@ impl Policy for ProcessPolicy {
     }
 
     fn denies_all(&self) -> bool {
-        *self == ProcessPolicy::Nothing
+        self.allows_nothing()
     }
 }
 
@@ -77,11 +84,20 @@ impl Host for ProcessHost {
             }
             Err(Refusal::NotFound(reason)) => return Err(Error::NotFound(reason)),
         };
+        if let Err(reason) = environment::check(&command.env, self.policy.allows_any()) {
+            self.sink.host_note(&reason);
+            return Err(Error::Denied(reason));
+        }
+        let user = match self.policy.user().map(confine::User::lookup).transpose() {
+            Ok(user) => user,
+            Err(reason) => return Err(Error::SpawnFailed(format!("process: {reason}"))),
+        };
         let kill_at = command
             .timeout_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
         let spawn = spawn::Spawn {
             program,
+            user,
             args: command.args,
             env: command.env,
             cwd,

@@ -1,27 +1,37 @@
 //! Runs one program in its own process group, streams its stdout and stderr into the
-//! execution's output as they arrive, and kills the whole group on timeout, on a memory
-//! limit, when the program exits leaving descendants behind, or when the execution is
-//! dropped (deadline or kill).
+//! execution's output as they arrive, and kills it and its descendants on timeout, on a
+//! memory limit, when the program exits leaving descendants behind, or when the execution
+//! is dropped (deadline or kill).
+//!
+//! The program starts under a [`warden`](super::warden) when the binary enables one: the
+//! warden leads the process group, and when its lifeline (held in [`Stopper`]) closes, as
+//! when the server dies, it kills every descendant, those that left the group included.
+//! Without one the program leads the group itself, and is killed by the kernel when the
+//! server thread that started it goes away. Either way it runs confined
+//! ([`super::confine`]).
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
+use super::confine::{Confinement, User};
+use super::policy::Program;
+use super::warden::{self, DRAIN_GRACE, Orders};
 use crate::output::{OutputSink, Stream};
 
 /// How often the memory of a process group is measured.
 const MEMORY_POLL: Duration = Duration::from_millis(250);
-/// How long output is still read after the program exits, for descendants that hold the
-/// pipes open, before the group is killed.
-const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
 /// A program ready to run.
 pub struct Spawn {
-    /// Canonical path of the program, already checked against the policy.
-    pub program: PathBuf,
+    /// The program, already checked against the policy.
+    pub program: Program,
+    /// The user to run it as (else the server's).
+    pub user: Option<User>,
     /// Arguments, without the program name.
     pub args: Vec<String>,
     /// The whole environment.
@@ -49,12 +59,20 @@ pub enum Ended {
     MemoryExceeded,
 }
 
-/// Kills a process group when dropped, so no path out of [`run`] leaves an orphan.
-struct GroupGuard(Option<i32>);
+/// Ends the program and its descendants when dropped, so no path out of [`run`] leaves
+/// one behind: closes the warden's lifeline (the warden kills them all), or, without a
+/// warden, kills the process group.
+struct Stopper {
+    pgid: Option<i32>,
+    lifeline: Option<OwnedFd>,
+}
 
-impl GroupGuard {
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
+impl Stopper {
+    fn stop(&mut self) {
+        if self.lifeline.take().is_some() {
+            return;
+        }
+        if let Some(pgid) = self.pgid.take() {
             // SAFETY: killpg has no memory-safety preconditions; a group that is already
             // gone only makes it return ESRCH.
             unsafe {
@@ -64,19 +82,29 @@ impl GroupGuard {
     }
 }
 
-impl Drop for GroupGuard {
+impl Drop for Stopper {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
     }
 }
 
-/// Runs `spawn` to its end, writing its output into `sink`.
-pub async fn run(spawn: Spawn, sink: &OutputSink) -> std::io::Result<Ended> {
-    let mut command = Command::new(&spawn.program);
+/// A started program: the child Sandcron waits for (the warden, or the program itself),
+/// what stops it, and the process group to measure.
+struct Started {
+    child: Child,
+    stopper: Stopper,
+    /// Whether the group's leader is a warden, whose own memory is not the program's.
+    warden_leads: bool,
+}
+
+/// Starts `spawn`'s program, under a warden when one is enabled.
+async fn start(spawn: &Spawn) -> std::io::Result<Started> {
+    let mut command = match warden::program() {
+        Some(warden) => Command::new(warden),
+        None => Command::new(&spawn.program.path),
+    };
     command
-        .args(&spawn.args)
         .env_clear()
-        .envs(spawn.env.iter().map(|(k, v)| (k, v)))
         .stdin(if spawn.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -84,14 +112,92 @@ pub async fn run(spawn: Spawn, sink: &OutputSink) -> std::io::Result<Ended> {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(cwd) = &spawn.cwd {
-        command.current_dir(cwd);
+        .process_group(0);
+    let Some(_) = warden::program() else {
+        let confinement = Confinement::new(&spawn.program, spawn.user, true)?;
+        command
+            .arg0(&spawn.program.argv0)
+            .args(&spawn.args)
+            .envs(spawn.env.iter().map(|(k, v)| (k, v)))
+            .kill_on_drop(true);
+        if let Some(cwd) = &spawn.cwd {
+            command.current_dir(cwd);
+        }
+        if let Some(user) = confinement.user() {
+            command.uid(user.uid).gid(user.gid);
+        }
+        // SAFETY: `apply` is async-signal-safe (see `confine`).
+        unsafe { command.pre_exec(move || confinement.apply()) };
+        let child = command
+            .spawn()
+            .map_err(|e| std::io::Error::other(warden::describe_start_error(&spawn.program, &e)))?;
+        let pgid = child.id().map(|pid| pid as i32);
+        return Ok(Started {
+            child,
+            stopper: Stopper {
+                pgid,
+                lifeline: None,
+            },
+            warden_leads: false,
+        });
+    };
+    let (lifeline_read, lifeline_write) = std::io::pipe()?;
+    let (report_read, report_write) = std::io::pipe()?;
+    let handed = [lifeline_read.as_raw_fd(), report_write.as_raw_fd()];
+    let orders = Orders {
+        program: spawn.program.clone(),
+        user: spawn.user,
+        cwd: spawn.cwd.clone(),
+        args: spawn.args.clone(),
+        env: spawn.env.clone(),
+        lifeline: handed[0],
+        report: handed[1],
+    };
+    command
+        .arg0("sandcron-warden")
+        .arg(warden::MARKER)
+        .args(orders.to_args());
+    // SAFETY: only fcntl on two descriptors this process holds open until after the
+    // spawn; it clears their close-on-exec flag in the child alone.
+    unsafe {
+        command.pre_exec(move || {
+            for fd in handed {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
     }
     let mut child = command.spawn()?;
-    let mut group = GroupGuard(child.id().map(|pid| pid as i32));
-    let pgid = group.0;
+    drop((lifeline_read, report_write));
+    let pgid = child.id().map(|pid| pid as i32);
+    let stopper = Stopper {
+        pgid,
+        lifeline: Some(OwnedFd::from(lifeline_write)),
+    };
+    let report = tokio::task::spawn_blocking(move || warden::read_report(report_read))
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the warden's report failed: {e}")));
+    if let Err(reason) = report {
+        let _ = child.wait().await;
+        return Err(std::io::Error::other(reason));
+    }
+    Ok(Started {
+        child,
+        stopper,
+        warden_leads: true,
+    })
+}
+
+/// Runs `spawn` to its end, writing its output into `sink`.
+pub async fn run(spawn: Spawn, sink: &OutputSink) -> std::io::Result<Ended> {
+    let Started {
+        mut child,
+        stopper: mut group,
+        warden_leads,
+    } = start(&spawn).await?;
+    let pgid = child.id().map(|pid| pid as i32);
 
     if let (Some(bytes), Some(mut stdin)) = (spawn.stdin, child.stdin.take()) {
         tokio::spawn(async move {
@@ -127,13 +233,13 @@ pub async fn run(spawn: Spawn, sink: &OutputSink) -> std::io::Result<Ended> {
             _ = sleep_until(kill_at) => break Some(Ended::TimedOut),
             _ = memory_poll.tick(), if spawn.memory_limit.is_some() && status.is_none() => {
                 let limit = spawn.memory_limit.unwrap_or(u64::MAX);
-                if pgid.is_some_and(|pgid| group_rss(pgid) > limit) {
+                if pgid.is_some_and(|pgid| group_rss(pgid, warden_leads) > limit) {
                     break Some(Ended::MemoryExceeded);
                 }
             }
         }
     };
-    group.kill();
+    group.stop();
     if let Some(ended) = ended {
         let _ = child.wait().await;
         return Ok(ended);
@@ -177,8 +283,9 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Resident memory in bytes of every process in group `pgid`, read from `/proc`.
-fn group_rss(pgid: i32) -> u64 {
+/// Resident memory in bytes of every process in group `pgid`, read from `/proc`; without
+/// the leader's own when `without_leader` (a warden).
+fn group_rss(pgid: i32, without_leader: bool) -> u64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -193,6 +300,7 @@ fn group_rss(pgid: i32) -> u64 {
                 .bytes()
                 .all(|b| b.is_ascii_digit())
         })
+        .filter(|entry| !(without_leader && entry.file_name().to_str() == Some(&pgid.to_string())))
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
         .filter_map(|stat| {
             // Fields after the command name, which is in parentheses and may hold spaces.

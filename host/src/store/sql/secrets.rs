@@ -93,6 +93,26 @@ where
         Ok(values)
     }
 
+    async fn replace_secret_value(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        expected: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE secrets SET value = $4 WHERE tenant_id = $1 AND name = $2 AND value = $3",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(expected)
+        .bind(value)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
     async fn delete_secret(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
         Ok(
             sqlx::query("DELETE FROM secrets WHERE tenant_id = $1 AND name = $2")
