@@ -1,6 +1,8 @@
 //! The command line as an operator meets it: `serve`'s settings from a TOML file, the
 //! environment and flags (in that order of strength), `config check` and `config show`,
-//! `--version` with the commit, the shell completions and the manual page.
+//! `--version` with the commit, the shell completions and the manual page; the security
+//! settings (`secrets-key-file`, `process-user`, `compiled-cache-size`) from the file, for
+//! `serve` and for `secret rotate-key`.
 
 use crate::support::{Server, run, sandcron, stderr, stdout};
 
@@ -96,6 +98,63 @@ async fn serve_reads_sandcron_toml_in_its_data_directory() {
     let members = server.get("/v1/members").await.json();
     assert_eq!(members[0]["name"], "test-node", "{members}");
     assert_eq!(members[0]["tags"]["role"], "from-file", "{members}");
+}
+
+#[tokio::test]
+async fn the_security_settings_come_from_the_file_for_serve_and_for_rotate_key() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("sealing.key");
+    let config = format!(
+        "secrets-key-file = {:?}\ncompiled-cache-size = \"64M\"\nprocess-user = \"\"\n",
+        key_file.display().to_string()
+    );
+    let server = Server::sqlite_with_config(&config, &[]);
+    // `serve` made the key file the file names, not the one in its data directory.
+    let first = std::fs::read_to_string(&key_file).expect("serve made the named key file");
+    assert_eq!(first.lines().count(), 1, "{first}");
+    assert!(!server.data_dir().join("secrets.key").exists());
+    let file = server.data_dir().join("sandcron.toml");
+
+    let show = run(&["config", "show", "--config", file.to_str().unwrap()]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    for line in [
+        format!(
+            "secrets-key-file = {:?}  # file, line 1",
+            key_file.display().to_string()
+        ),
+        "compiled-cache-size = \"64M\"  # file, line 2".to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+
+    // `rotate-key` finds the key file through the same file (other keys of `serve`'s
+    // are not its business and are left alone).
+    let rotated = run(&["secret", "rotate-key", "--config", file.to_str().unwrap()]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(stdout(&rotated).contains(&key_file.display().to_string()));
+    let second = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(second.lines().count(), 2, "{second}");
+    assert!(second.starts_with(&first), "the old key is kept");
+
+    // Bad values are refused with their line and key.
+    let bad = keys.path().join("bad.toml");
+    std::fs::write(&bad, "compiled-cache-size = \"lots\"\n").unwrap();
+    let checked = run(&["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(2));
+    assert!(
+        stderr(&checked).contains(&format!("{}:1: compiled-cache-size: ", bad.display())),
+        "{}",
+        stderr(&checked)
+    );
+    std::fs::write(&bad, "\nprocess-user = \"no-such-user-here\"\n").unwrap();
+    let checked = run(&["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(2));
+    assert!(
+        stderr(&checked).contains(&format!("{}:2: process-user: ", bad.display())),
+        "{}",
+        stderr(&checked)
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! `allow-host = ["https://*.example.com"]`), so the keys are the flags of
 //! `serve_config::ServeArgs` and nothing else: there is no second list. It is read from
 //! `--config FILE` (or `$SANDCRON_CONFIG`), else from `<data-dir>/sandcron.toml` when that
-//! exists. Precedence: a flag, then its environment variable, then the file, then the
+//! exists. Any command with a `--config` flag takes the file's settings it has flags for:
+//! `serve` and `config show` all of them, `secret rotate-key` its `data-dir` and
+//! `secrets-key-file` (so it finds the key file `serve` uses). Precedence: a flag, then its environment variable, then the file, then the
 //! flag's default. The merge works on the command line itself: every key whose flag was
 //! not given (on the command line or in the environment, as clap's `value_source` says)
 //! is appended as `--key=value`, and the whole is parsed again, so a file value goes
@@ -63,14 +65,14 @@ pub struct Resolved {
 /// `--version` exit here, as clap does.
 pub fn resolve(command: clap::Command, argv: Vec<OsString>) -> Result<Resolved, CliError> {
     let first = command.clone().get_matches_from(argv.clone());
-    let Some(serve) = serve_matches(&first) else {
+    let Some((leaf, settings)) = settings_command(&command, &first) else {
         return Ok(Resolved {
             matches: first,
             file: None,
             from_file: Vec::new(),
         });
     };
-    let Some(file) = config_file(serve)? else {
+    let Some(file) = config_file(settings)? else {
         return Ok(Resolved {
             matches: first,
             file: None,
@@ -79,7 +81,11 @@ pub fn resolve(command: clap::Command, argv: Vec<OsString>) -> Result<Resolved, 
     };
     let from_file: Vec<Setting> = read(&file)?
         .into_iter()
-        .filter(|setting| !given(serve, &setting.id))
+        .filter(|setting| {
+            leaf.get_arguments()
+                .any(|arg| arg.get_id() == setting.id.as_str())
+        })
+        .filter(|setting| !given(settings, &setting.id))
         .collect();
     let mut merged = argv;
     merged.extend(from_file.iter().flat_map(|s| s.flags.iter().cloned()));
@@ -107,6 +113,22 @@ pub fn run(command: ConfigCommand, resolved: &Resolved) -> Result<(), CliError> 
     }
 }
 
+/// The subcommand given (`secret rotate-key`) and its matches, when it takes settings
+/// from the configuration file: when it has a `--config` flag.
+fn settings_command<'a>(
+    command: &'a clap::Command,
+    matches: &'a ArgMatches,
+) -> Option<(&'a clap::Command, &'a ArgMatches)> {
+    let (mut leaf, mut leaf_matches) = (command, matches);
+    while let Some((name, sub_matches)) = leaf_matches.subcommand() {
+        leaf = leaf.find_subcommand(name)?;
+        leaf_matches = sub_matches;
+    }
+    leaf.get_arguments()
+        .any(|arg| arg.get_id() == "config")
+        .then_some((leaf, leaf_matches))
+}
+
 /// The matches of `serve`'s flags: of `serve`, or of `config show`.
 fn serve_matches(matches: &ArgMatches) -> Option<&ArgMatches> {
     match matches.subcommand() {
@@ -126,8 +148,8 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
 
 /// The file to read: `--config` (which must exist), else `<data-dir>/sandcron.toml` if it
 /// exists.
-fn config_file(serve: &ArgMatches) -> Result<Option<PathBuf>, CliError> {
-    if let Some(file) = serve.get_one::<PathBuf>("config") {
+fn config_file(settings: &ArgMatches) -> Result<Option<PathBuf>, CliError> {
+    if let Some(file) = settings.get_one::<PathBuf>("config") {
         if !file.is_file() {
             return Err(CliError::Usage(format!(
                 "--config {}: no such file",
@@ -136,7 +158,7 @@ fn config_file(serve: &ArgMatches) -> Result<Option<PathBuf>, CliError> {
         }
         return Ok(Some(file.clone()));
     }
-    let data_dir = serve
+    let data_dir = settings
         .get_one::<PathBuf>("data_dir")
         .cloned()
         .or_else(super::default_data_dir);

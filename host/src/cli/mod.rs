@@ -180,12 +180,16 @@ pub fn init_logging() {
 }
 
 /// The whole command line: [`Cli`], with an environment variable for each flag of `serve`
-/// (and of `config show`, which takes the same).
+/// (and of `config show`, which takes the same, and of `secret rotate-key`, which takes
+/// those that say where the secrets key file is).
 pub fn command() -> clap::Command {
     Cli::command()
         .mut_subcommand("serve", serve_config::with_env)
         .mut_subcommand("config", |config| {
             config.mut_subcommand("show", serve_config::with_env)
+        })
+        .mut_subcommand("secret", |secret| {
+            secret.mut_subcommand("rotate-key", serve_config::with_env)
         })
 }
 

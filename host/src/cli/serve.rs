@@ -69,6 +69,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         ..RuntimeConfig::default()
     };
     let key_file = super::secret::KeyFileArgs {
+        config: None,
         secrets_key_file: args.secrets_key_file.clone(),
         data_dir: None,
     }
