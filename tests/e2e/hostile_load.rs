@@ -13,11 +13,19 @@ use crate::support::{Server, finished, hostile};
 /// The bytes one live reader may have waiting (`sandcron::output::FOLLOWER_BUFFER_BYTES`).
 const FOLLOWER_BUFFER_BYTES: u64 = sandcron::output::FOLLOWER_BUFFER_BYTES as u64;
 
-/// The value of the metric `name` on `server`.
+/// The value of the metric `name` on `server` (its one series, whatever its labels: the
+/// node's).
 async fn metric(server: &Server, name: &str) -> u64 {
     let text = server.get("/metrics").await.text;
     text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let rest = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once('}')?.1,
+                None => rest,
+            };
+            rest.strip_prefix(' ')
+        })
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }

@@ -6,6 +6,9 @@
 //! hostile fixtures in `tests/fixtures/hostile`).
 
 mod api;
+mod api_tls;
+mod config_file;
+mod deployment;
 mod docker;
 mod ecs;
 mod exec_cli;
@@ -17,7 +20,9 @@ mod http_executor;
 mod kafka_executor;
 mod languages;
 mod nats_executor;
+mod observability;
 mod peers;
+mod prometheus;
 mod pubsub_executor;
 mod rabbitmq_executor;
 mod runtime_limits;
@@ -30,4 +35,5 @@ mod store;
 mod support;
 mod tenants;
 mod tls;
+mod traces;
 mod uploads;

@@ -23,6 +23,7 @@ mod metrics;
 mod placement;
 mod recorder;
 mod retention;
+mod spans;
 mod targets;
 
 use std::sync::Arc;
@@ -424,11 +425,27 @@ impl Scheduler {
         self.inner.active.kill(execution_id)
     }
 
-    /// The Prometheus text exposition of the scheduler's metrics.
+    /// Adds the scheduler's series to `registry` (the running and waiting counts read
+    /// now).
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let running = self.inner.active.len();
+        // Every tick's task, less those running: the ticks waiting for their instant or
+        // a slot (and placements being decided).
+        let queued = self.inner.tasks.len().saturating_sub(running);
+        let now = metrics::ReadNow {
+            running,
+            queued,
+            followers: self.inner.active.follower_stats(),
+        };
+        self.inner.metrics.register(registry, now);
+    }
+
+    /// The Prometheus text exposition of the scheduler's metrics alone, labelled with
+    /// the node's name.
     pub fn metrics_text(&self) -> String {
-        self.inner
-            .metrics
-            .render(self.inner.active.len(), self.inner.active.follower_stats())
+        crate::telemetry::metrics::exposition(self.node(), |registry| {
+            self.register_metrics(registry)
+        })
     }
 
     /// Executions started since this process began.
