@@ -9,7 +9,10 @@
 //! that this build leaves out (the host's cargo feature of that name is off) is not built
 //! nor offered.
 //!
-//! It also makes a change under `host/migrations/` rebuild the crate, which embeds them.
+//! It also makes a change under `host/migrations/` rebuild the crate, which embeds them,
+//! and tells the crate which commit it is built from (`SANDCRON_GIT_COMMIT`, shown by
+//! `sandcron --version`): `$SANDCRON_GIT_COMMIT` when set (a build from a tarball, or a
+//! container build without `.git`), else `git rev-parse`, else `unknown`.
 //!
 //! The components are built by a nested cargo in a target directory of their own (a
 //! nested build in the outer one would wait forever on its lock).
@@ -125,6 +128,43 @@ fn main() {
     }
     source.push_str("];\n");
     std::fs::write(out_dir.join("built_ins.rs"), source).expect("OUT_DIR is writable");
+    println!("cargo:rustc-env=SANDCRON_GIT_COMMIT={}", git_commit(root));
+}
+
+/// The commit the sources are at (12 hex digits), for `--version`; rebuilt when HEAD moves.
+fn git_commit(root: &Path) -> String {
+    println!("cargo:rerun-if-env-changed=SANDCRON_GIT_COMMIT");
+    if let Some(given) = std::env::var("SANDCRON_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return given.trim().to_string();
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|text| !text.is_empty())
+    };
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".into();
+    };
+    // HEAD names a branch whose ref file (or packed-refs) moves on each commit.
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for name in watched {
+        // A missing file would make cargo run this script on every build.
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]).map(|p| root.join(p))
+            && path.exists()
+        {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    commit
 }
 
 /// Each name of `members` with its member, sorted by name.

@@ -23,4 +23,5 @@ pub mod scheduler;
 pub mod secrets;
 pub mod secrets_at_rest;
 pub mod store;
+pub mod telemetry;
 pub mod tenants;

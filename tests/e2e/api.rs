@@ -75,7 +75,7 @@ async fn health_metrics_agent_openapi_and_unknown_routes() {
         assert_eq!(metrics.status, 200, "{backend}: {}", metrics.text);
         assert_eq!(
             metrics.header("content-type"),
-            Some("text/plain; version=0.0.4"),
+            Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             "{backend}"
         );
 

@@ -2,17 +2,20 @@
 //! (`PUT /v1/executors/{name}`, `Content-Type: application/wasm`), list the built-in and
 //! uploaded executors, read the versions of one, delete one.
 //!
-//! The body is read up to [`UPLOAD_LIMIT`] and no further; the scheduler checks the
-//! component against the `executor` world and compiles it before anything is stored.
+//! The body is kept up to the server's upload limit (`serve --max-upload-size`) and no
+//! further; the registry checks the tenant's `max_upload_bytes`, then checks the
+//! component against the `executor` world and compiles it (off the async threads, so
+//! other requests are served meanwhile) before anything is stored.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
+use bytes::BytesMut;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::auth::Caller;
@@ -25,9 +28,10 @@ use crate::executors::BUILT_INS;
 use crate::registry::{Registry, UploadError};
 use crate::store::{StoredExecutor, TenantId};
 use crate::tenants::Tenants;
+use sandcron_sdk::size::format_size;
 
-/// The largest component accepted: 20 MiB.
-pub const UPLOAD_LIMIT: usize = 20 << 20;
+/// The state of an executor that can run.
+const READY: &str = "ready";
 
 /// An executor as the API shows it.
 #[derive(Serialize)]
@@ -35,6 +39,9 @@ pub struct ExecutorOut {
     name: String,
     /// Built into Sandcron (shared by everyone), or uploaded.
     builtin: bool,
+    /// `ready` (it can run), or `compiling` (an upload being checked and compiled; it is
+    /// stored once that ends, or refused).
+    state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +86,7 @@ impl From<StoredExecutor> for ExecutorOut {
             capabilities: Some(capabilities::requested(&stored.imports)),
             name: stored.name,
             builtin: false,
+            state: READY,
             summary: None,
             version: Some(stored.version),
             sha256: Some(stored.sha256),
@@ -98,7 +106,7 @@ pub async fn upload(
     caller: Caller,
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -114,25 +122,15 @@ pub async fn upload(
             format!("{content_type:?}: send the component as application/wasm"),
         ));
     }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::of_field(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body",
-                format!(
-                    "the component is larger than the limit of {} MiB",
-                    UPLOAD_LIMIT >> 20
-                ),
-            )
-        } else {
-            ApiError::with_status(rejection.status(), rejection.body_text())
-        }
-    })?;
+    let body = read_component(&headers, body, registry.max_upload_bytes()).await?;
     let stored = registry
         .upload(caller.tenant, &name, Arc::from(body.as_ref()))
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
+            too_large_error @ UploadError::TooLarge { .. } => {
+                too_large(too_large_error.to_string())
+            }
             UploadError::NotAnExecutor(why) => ApiError::invalid("body", why.to_string()),
             UploadError::Quota(quota) => quota.into(),
             UploadError::Store(store_error) => store_error.into(),
@@ -142,6 +140,53 @@ pub async fn upload(
     answer.add_warnings(&tenants, caller.tenant).await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
     Ok(with_location(response, location))
+}
+
+/// How much of a component past the server's limit is read and thrown away before the
+/// 413 is sent. A server that answers and closes while the client is still sending resets
+/// the connection, and the client may then report the reset instead of the answer.
+const DRAIN_LIMIT: u64 = 256 << 20;
+
+/// The upload's body, up to `limit` bytes. A larger one is refused with 413 once the rest
+/// of it is read and dropped (up to [`DRAIN_LIMIT`] past the limit; one that says it is
+/// larger still is refused at once), so that the client reads the refusal.
+async fn read_component(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let refusal = || {
+        too_large(format!(
+            "the component is larger than this server's limit of {}",
+            format_size(limit)
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit.saturating_add(DRAIN_LIMIT)) {
+        return Err(refusal());
+    }
+    let mut chunks = body.into_data_stream();
+    let mut component = BytesMut::new();
+    let mut received: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::invalid("body", format!("cannot read the component: {e}")))?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > limit.saturating_add(DRAIN_LIMIT) {
+            break;
+        }
+        if received <= limit {
+            component.extend_from_slice(&chunk);
+        }
+    }
+    if received > limit {
+        return Err(refusal());
+    }
+    Ok(component.freeze())
+}
+
+/// A 413 about the body.
+fn too_large(message: String) -> ApiError {
+    ApiError::of_field(StatusCode::PAYLOAD_TOO_LARGE, "body", message)
 }
 
 /// `GET /v1/executors`: the built-in executors (with their documented keys), then the
@@ -157,6 +202,7 @@ pub async fn list(
         .map(|built_in| ExecutorOut {
             name: built_in.name.to_string(),
             builtin: true,
+            state: READY,
             summary: Some(built_in.summary),
             version: None,
             sha256: None,
@@ -174,6 +220,25 @@ pub async fn list(
             .await?
             .into_iter()
             .map(ExecutorOut::from),
+    );
+    all.extend(
+        registry
+            .compiling(caller.tenant)
+            .into_iter()
+            .map(|upload| ExecutorOut {
+                name: upload.name,
+                builtin: false,
+                state: "compiling",
+                summary: None,
+                version: None,
+                sha256: None,
+                size: Some(upload.size),
+                capabilities: None,
+                imports: None,
+                created_at: Some(upload.since),
+                keys: None,
+                warnings: Vec::new(),
+            }),
     );
     for executor in &mut all {
         executor.add_warnings(&tenants, caller.tenant).await?;

@@ -35,6 +35,8 @@ mod executors;
 mod forward;
 mod input;
 mod jobs;
+mod observe;
+mod rate_limit;
 mod secrets;
 mod system;
 mod tenants;
@@ -55,6 +57,7 @@ use crate::secrets::Secrets;
 use crate::tenants::Tenants;
 pub use auth::AuthConfig;
 pub use error::ApiError;
+pub use rate_limit::RateLimit;
 
 /// The header naming the node that answered.
 const X_WHOM: HeaderName = HeaderName::from_static("x-whom");
@@ -67,6 +70,9 @@ const RESTORE_BODY_LIMIT: usize = 64 << 20;
 
 /// The API's routes, answering with `app`'s services, checking tokens as `auth` says.
 pub fn router(app: App, auth: AuthConfig) -> Router {
+    let limiter = auth
+        .rate_limit
+        .map(|limit| Arc::new(rate_limit::RateLimiter::new(limit)));
     let auth_state = (app.tenants.clone(), Arc::new(auth));
     let whom = HeaderValue::from_str(app.scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
@@ -101,8 +107,7 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
             "/v1/executors/{name}",
             get(executors::versions)
                 .put(executors::upload)
-                .delete(executors::delete)
-                .layer(DefaultBodyLimit::max(executors::UPLOAD_LIMIT)),
+                .delete(executors::delete),
         )
         .route(
             "/v1/restore",
@@ -136,6 +141,15 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
         )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            let limiter = limiter.clone();
+            async move {
+                match limiter {
+                    Some(limiter) => rate_limit::limit(State(limiter), request, next).await,
+                    None => next.run(request).await,
+                }
+            }
+        }))
         .layer(axum::middleware::from_fn_with_state(
             auth_state,
             auth::authenticate,
@@ -143,7 +157,17 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
         // The console's pages hold no data: served without a token.
         .merge(crate::console::router())
         .layer(axum::middleware::map_response_with_state(whom, add_whom))
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(app)
+}
+
+/// The routes of `--metrics-listen`: `/metrics` for anyone who reaches the port (a
+/// Prometheus on the operator's network), and `/health`.
+pub fn metrics_router(scheduler: Scheduler) -> Router {
+    Router::new()
+        .route("/metrics", get(system::exposition))
+        .route("/health", get(system::health))
+        .with_state(scheduler)
 }
 
 impl FromRef<App> for Scheduler {

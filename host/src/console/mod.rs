@@ -46,9 +46,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .merge(assets)
 }
 
-/// The console's address on a server listening on `address`: a listener on every
-/// interface is reached at loopback from the same machine.
-pub fn url(address: std::net::SocketAddr) -> String {
+/// The console's address on a server listening on `address` with `scheme` (`http` or
+/// `https`): a listener on every interface is reached at loopback from the same machine.
+pub fn url(scheme: &str, address: std::net::SocketAddr) -> String {
     let mut address = address;
     if address.ip().is_unspecified() {
         address.set_ip(match address {
@@ -56,7 +56,7 @@ pub fn url(address: std::net::SocketAddr) -> String {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    format!("http://{address}{PREFIX}")
+    format!("{scheme}://{address}{PREFIX}")
 }
 
 async fn to_console() -> Redirect {
@@ -131,9 +131,12 @@ mod tests {
     #[test]
     fn a_listener_on_every_interface_is_reached_at_loopback() {
         assert_eq!(
-            url("0.0.0.0:8080".parse().unwrap()),
+            url("http", "0.0.0.0:8080".parse().unwrap()),
             "http://127.0.0.1:8080/ui/"
         );
-        assert_eq!(url("[::1]:9000".parse().unwrap()), "http://[::1]:9000/ui/");
+        assert_eq!(
+            url("https", "[::1]:9000".parse().unwrap()),
+            "https://[::1]:9000/ui/"
+        );
     }
 }

@@ -24,6 +24,7 @@ mod metrics;
 mod placement;
 mod recorder;
 mod retention;
+mod spans;
 mod targets;
 
 pub use history::MinuteStats;
@@ -38,7 +39,7 @@ use tokio_util::task::TaskTracker;
 use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::jobs::FieldError;
-use crate::registry::{LookupError, Registry};
+use crate::registry::{LookupError, Registry, RegistryConfig};
 use crate::runtime::Runtime;
 use crate::secrets::Secrets;
 use crate::store::{
@@ -47,6 +48,7 @@ use crate::store::{
 };
 use crate::tenants::{QuotaExceeded, Tenants};
 use active::ActiveExecutions;
+use history::History;
 use metrics::Metrics;
 use recorder::Recorder;
 use retention::Retention;
@@ -183,16 +185,24 @@ pub struct Services {
 
 impl Services {
     /// The services over `store` as `config` says (the default tenant granted its
-    /// `grants`, secret values sealed with its `secrets_keys`); compiles (or finds
-    /// compiled) the built-in executors, and seals the stored secret values that are
-    /// plaintext or sealed under an older key ([`Secrets::seal_stored`]).
+    /// `grants`, secret values sealed with its `secrets_keys`), uploads taken as
+    /// `registry_config` says; compiles (or finds compiled) the built-in executors, and
+    /// seals the stored secret values that are plaintext or sealed under an older key
+    /// ([`Secrets::seal_stored`]).
     pub async fn open(
         store: &Arc<dyn Store>,
         runtime: &Runtime,
         config: &SchedulerConfig,
+        registry_config: RegistryConfig,
     ) -> anyhow::Result<Self> {
         let tenants = Tenants::new(store.clone(), config.grants.clone());
-        let registry = Registry::load(store.clone(), runtime.clone(), tenants.clone()).await?;
+        let registry = Registry::load(
+            store.clone(),
+            runtime.clone(),
+            tenants.clone(),
+            registry_config,
+        )
+        .await?;
         let secrets = Secrets::new(store.clone(), config.secrets_keys.clone());
         let tenant_ids: Vec<TenantId> = tenants.list().await?.iter().map(|t| t.id).collect();
         secrets.seal_stored(&tenant_ids).await?;
@@ -235,6 +245,8 @@ struct Inner {
     active: Arc<ActiveExecutions>,
     recorder: Recorder,
     metrics: Metrics,
+    /// This node's last hour of executions per tenant, for the console's charts.
+    history: History,
     /// Wakes the claim loop when a job changed.
     wake: Notify,
     stopping: CancellationToken,
@@ -269,7 +281,7 @@ impl Scheduler {
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        let services = Services::open(&store, &runtime, &config).await?;
+        let services = Services::open(&store, &runtime, &config, RegistryConfig::default()).await?;
         Self::start_with(store, runtime, config, services).await
     }
 
@@ -296,6 +308,7 @@ impl Scheduler {
             secrets: services.secrets,
             active: Arc::new(ActiveExecutions::default()),
             metrics: Metrics::default(),
+            history: History::default(),
             wake: Notify::new(),
             stopping: stopping.clone(),
             tasks: TaskTracker::new(),
@@ -434,17 +447,33 @@ impl Scheduler {
         self.inner.active.kill(execution_id)
     }
 
-    /// The Prometheus text exposition of the scheduler's metrics.
+    /// Adds the scheduler's series to `registry` (the running and waiting counts read
+    /// now).
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let running = self.inner.active.len();
+        // Every tick's task, less those running: the ticks waiting for their instant or
+        // a slot (and placements being decided).
+        let queued = self.inner.tasks.len().saturating_sub(running);
+        let now = metrics::ReadNow {
+            running,
+            queued,
+            followers: self.inner.active.follower_stats(),
+        };
+        self.inner.metrics.register(registry, now);
+    }
+
+    /// The Prometheus text exposition of the scheduler's metrics alone, labelled with
+    /// the node's name.
     pub fn metrics_text(&self) -> String {
-        self.inner
-            .metrics
-            .render(self.inner.active.len(), self.inner.active.follower_stats())
+        crate::telemetry::metrics::exposition(self.node(), |registry| {
+            self.register_metrics(registry)
+        })
     }
 
     /// This node's last hour of executions, minute by minute, of `tenant` (of every
     /// tenant when `None`).
     pub fn last_hour(&self, tenant: Option<TenantId>) -> Vec<MinuteStats> {
-        self.inner.metrics.last_hour(tenant)
+        self.inner.history.last_hour(tenant, chrono::Utc::now())
     }
 
     /// Executions started since this process began.

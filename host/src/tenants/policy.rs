@@ -95,6 +95,13 @@ impl PolicyCache {
         Ok(policy)
     }
 
+    /// The name of `tenant` as last read, else `#ID` (never a read of the store).
+    pub(super) fn name(&self, tenant: TenantId) -> String {
+        self.lock()
+            .get(&tenant)
+            .map_or_else(|| format!("#{tenant}"), |(_, policy)| policy.name.clone())
+    }
+
     /// Forgets what was read of `tenant`, after a change through this node.
     pub(super) fn forget(&self, tenant: TenantId) {
         self.lock().remove(&tenant);

@@ -172,6 +172,12 @@ impl Tenants {
             .await
     }
 
+    /// The name of `tenant` as last read, else `#ID` (for the metrics' labels: never a
+    /// read of the store).
+    pub fn name(&self, tenant: TenantId) -> String {
+        self.inner.policies.name(tenant)
+    }
+
     /// The capabilities in `requested` by `executor` that the tenant's grants deny it
     /// entirely, each with a line saying so: an upload asking for them is accepted, and
     /// its calls will fail.
