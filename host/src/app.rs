@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::Runtime;
 use crate::scheduler::{Scheduler, SchedulerConfig, Services};
 use crate::secrets::Secrets;
@@ -30,14 +30,15 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the services over `store` and starts the scheduler with them (see
-    /// [`Scheduler::start`]).
+    /// Opens the services over `store`, the registry as `registry_config` says, and starts
+    /// the scheduler with them (see [`Scheduler::start`]).
     pub async fn start(
         store: Arc<dyn Store>,
         runtime: Runtime,
         config: SchedulerConfig,
+        registry_config: RegistryConfig,
     ) -> anyhow::Result<Self> {
-        let services = Services::open(&store, &runtime, &config).await?;
+        let services = Services::open(&store, &runtime, &config, registry_config).await?;
         let scheduler = Scheduler::start_with(store, runtime, config, services.clone()).await?;
         Ok(Self {
             scheduler,

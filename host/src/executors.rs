@@ -33,6 +33,16 @@ pub struct BuiltIn {
     pub capabilities: &'static [&'static str],
     /// The component's bytes.
     pub wasm: &'static [u8],
+    /// Its page in `docs/executors/` (named after its folder), whose `## Keys` table
+    /// lists its config keys.
+    pub doc: &'static str,
+}
+
+impl BuiltIn {
+    /// The config keys its documentation lists.
+    pub fn keys(&self) -> Vec<crate::executor_keys::ConfigKey> {
+        crate::executor_keys::from_doc(self.doc)
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/built_ins.rs"));

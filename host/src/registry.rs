@@ -8,16 +8,42 @@
 //! bytes included, and loaded on first use; the runtime keeps each SHA-256 compiled (in
 //! memory and on disk, bounded), so a restart does not compile again. Uploads belong to a
 //! tenant (another tenant's are not found) and count against its quotas; the built-ins are
-//! shared by all.
+//! shared by all. An upload being compiled is listed as such ([`Registry::compiling`])
+//! until it is stored or refused.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use sandcron_sdk::size::format_size;
 
 use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
 use crate::runtime::{Executable, LoadError, Runtime};
 use crate::store::{ExecutorStore, StoreError, StoredExecutor, TenantId};
 use crate::tenants::{QuotaExceeded, Tenants};
+
+/// The largest upload a server takes unless `serve --max-upload-size` says otherwise:
+/// 64 MiB, room for a Python or JavaScript component (an interpreter with the program:
+/// 13 to 20 MB for the templates, docs/benchmarks.md) and its libraries.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 20;
+
+/// How the registry takes uploads.
+#[derive(Clone, Debug)]
+pub struct RegistryConfig {
+    /// The largest executor component an upload may carry, in bytes; a tenant's
+    /// `max_upload_bytes` quota may lower it.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        }
+    }
+}
 
 /// The handle to the executors this node can run. Cheap to clone.
 #[derive(Clone)]
@@ -30,7 +56,46 @@ struct Inner {
     runtime: Runtime,
     /// Whose quotas bound the uploads.
     tenants: Tenants,
+    config: RegistryConfig,
     built_ins: HashMap<&'static str, Arc<Executable>>,
+    /// Uploads being checked and compiled, oldest first; one entry per upload.
+    compiling: Arc<Mutex<Vec<InProgress>>>,
+}
+
+/// An upload being checked and compiled, as [`Registry::compiling`] lists it.
+#[derive(Clone, Debug)]
+pub struct Compiling {
+    /// The executor's name.
+    pub name: String,
+    /// The component's size in bytes.
+    pub size: u64,
+    /// When the upload arrived.
+    pub since: DateTime<Utc>,
+}
+
+/// An entry of the compiling list: the upload, whose it is, and the id its guard
+/// removes it by.
+struct InProgress {
+    id: u64,
+    tenant: TenantId,
+    upload: Compiling,
+}
+
+/// Removes its upload from the compiling list when dropped, however the upload ends.
+struct CompilingGuard {
+    list: Arc<Mutex<Vec<InProgress>>>,
+    id: u64,
+}
+
+impl Drop for CompilingGuard {
+    fn drop(&mut self) {
+        lock(&self.list).retain(|upload| upload.id != self.id);
+    }
+}
+
+/// Locks `mutex`, taking it over from a thread that panicked holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Why a job's `executor` could not be looked up.
@@ -46,11 +111,13 @@ pub enum LookupError {
 
 impl Registry {
     /// Compiles (or finds compiled) every built-in executor; uploads are read from
-    /// `store` and loaded in `runtime`, within the quotas `tenants` keep.
+    /// `store` and loaded in `runtime`, within `config`'s limit and the quotas `tenants`
+    /// keep.
     pub async fn load(
         store: Arc<dyn ExecutorStore>,
         runtime: Runtime,
         tenants: Tenants,
+        config: RegistryConfig,
     ) -> anyhow::Result<Self> {
         let mut built_ins = HashMap::new();
         for built_in in BUILT_INS {
@@ -65,9 +132,16 @@ impl Registry {
                 store,
                 runtime,
                 tenants,
+                config,
                 built_ins,
+                compiling: Arc::default(),
             }),
         })
+    }
+
+    /// The largest executor upload this server takes, in bytes (before tenant quotas).
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.inner.config.max_upload_bytes
     }
 
     /// Whether `name` is a built-in executor.
@@ -142,7 +216,9 @@ impl Registry {
     }
 
     /// Checks, compiles and stores a new version of the tenant's upload `name` (an
-    /// executor or, by the world it implements, a processor component), within the tenant's `max_executors` and `max_executor_bytes`.
+    /// executor or, by the world it implements, a processor component), within the
+    /// server's upload limit and the tenant's `max_upload_bytes`, `max_executors` and
+    /// `max_executor_bytes`.
     pub async fn upload(
         &self,
         tenant: TenantId,
@@ -157,6 +233,7 @@ impl Registry {
                 format!("{name:?} is a built-in executor; choose another name"),
             )));
         }
+        let _compiling = self.start_compiling(tenant, name, wasm.len() as u64);
         let loaded = self
             .inner
             .runtime
@@ -182,8 +259,24 @@ impl Registry {
     }
 
     async fn check_upload_quotas(&self, tenant: TenantId, size: u64) -> Result<(), UploadError> {
+        if size > self.max_upload_bytes() {
+            return Err(UploadError::TooLarge {
+                size,
+                limit: self.max_upload_bytes(),
+            });
+        }
         let policy = self.inner.tenants.policy(tenant).await?;
         let quotas = policy.quotas;
+        if let Some(max) = quotas.max_upload_bytes
+            && size > max
+        {
+            return Err(QuotaExceeded::new(
+                "max_upload_bytes",
+                max,
+                format!("this component has {size} bytes"),
+            )
+            .into());
+        }
         if quotas.max_executors.is_none() && quotas.max_executor_bytes.is_none() {
             return Ok(());
         }
@@ -214,6 +307,15 @@ impl Registry {
         Ok(())
     }
 
+    /// The uploads of the tenant being checked and compiled now, oldest first.
+    pub fn compiling(&self, tenant: TenantId) -> Vec<Compiling> {
+        lock(&self.inner.compiling)
+            .iter()
+            .filter(|upload| upload.tenant == tenant)
+            .map(|upload| upload.upload.clone())
+            .collect()
+    }
+
     /// The latest version of every executor the tenant uploaded.
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<StoredExecutor>, StoreError> {
         self.inner.store.list_executors(tenant).await
@@ -233,6 +335,25 @@ impl Registry {
     pub async fn delete(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
         self.inner.store.delete_executor(tenant, name).await
     }
+
+    /// Lists an upload as compiling until the guard is dropped.
+    fn start_compiling(&self, tenant: TenantId, name: &str, size: u64) -> CompilingGuard {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.compiling).push(InProgress {
+            id,
+            tenant,
+            upload: Compiling {
+                name: name.to_string(),
+                size,
+                since: Utc::now(),
+            },
+        });
+        CompilingGuard {
+            list: self.inner.compiling.clone(),
+            id,
+        }
+    }
 }
 
 /// Why an upload was refused.
@@ -241,6 +362,17 @@ pub enum UploadError {
     /// A bad name (HTTP 400, field `name`).
     #[error("{0}")]
     Name(FieldError),
+    /// The component is larger than the server takes (HTTP 413, field `body`).
+    #[error(
+        "the component has {size} bytes, more than this server's limit of {}",
+        format_size(*limit)
+    )]
+    TooLarge {
+        /// The component's size in bytes.
+        size: u64,
+        /// The server's limit (`serve --max-upload-size`).
+        limit: u64,
+    },
     /// The bytes are not an executor component (HTTP 400, field `body`).
     #[error("{0}")]
     NotAnExecutor(LoadError),

@@ -8,7 +8,7 @@
 #![allow(clippy::too_many_arguments)]
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit",
     world: "sandcron:executor/executor",
     generate_all,
     pub_export_macro: true,

@@ -10,7 +10,7 @@ use crate::support::{
 };
 
 /// Every path the router serves, as the OpenAPI document names them.
-const PATHS: [&str; 30] = [
+const PATHS: [&str; 33] = [
     "/health",
     "/metrics",
     "/v1",
@@ -32,6 +32,9 @@ const PATHS: [&str; 30] = [
     "/v1/jobs/{name}/executions/{id}",
     "/v1/jobs/{name}/executions/{id}/output",
     "/v1/jobs/{name}/executions/{id}/kill",
+    "/v1/executions",
+    "/v1/schedule/preview",
+    "/v1/stats",
     "/v1/executors",
     "/v1/executors/{name}",
     "/v1/secrets",
@@ -77,7 +80,7 @@ async fn health_metrics_agent_openapi_and_unknown_routes() {
         assert_eq!(metrics.status, 200, "{backend}: {}", metrics.text);
         assert_eq!(
             metrics.header("content-type"),
-            Some("text/plain; version=0.0.4"),
+            Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             "{backend}"
         );
 
@@ -225,6 +228,201 @@ async fn jobs_are_created_read_replaced_and_listed() {
             filtered_page.header("x-total-count"),
             Some("2"),
             "{backend}"
+        );
+    }
+}
+
+/// The sum of `field` over the minutes of a `GET /v1/stats` answer.
+fn stats_total(stats: &Value, field: &str) -> u64 {
+    stats["minutes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|minute| minute[field].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn every_jobs_runs_schedule_previews_stats_and_the_executor_filter() {
+    for server in each_server().await {
+        let backend = server.backend;
+        for job in [
+            manual("good", "true"),
+            manual("bad", "false"),
+            json!({"name": "hello", "schedule": "@manually", "executor": "echo"}),
+        ] {
+            let created = server.post("/v1/jobs", job).await;
+            assert_eq!(created.status, 201, "{backend}: {}", created.text);
+        }
+        let good = server.run_to_end("good").await;
+        let bad = server.run_to_end("bad").await;
+
+        // The job list filtered by executor, in the database.
+        for (query, expected) in [
+            ("executor=shell", vec!["bad", "good"]),
+            ("executor=echo", vec!["hello"]),
+            ("executor=ech", vec![]),
+            ("executor=shell&_sort=name&_order=desc", vec!["good", "bad"]),
+        ] {
+            let reply = server.get(&format!("/v1/jobs?{query}")).await;
+            assert_eq!(reply.status, 200, "{backend} {query}: {}", reply.text);
+            assert_eq!(names(&reply), expected, "{backend} {query}");
+            assert_eq!(
+                reply.header("x-total-count"),
+                Some(expected.len().to_string().as_str()),
+                "{backend} {query}"
+            );
+        }
+
+        // Every job's executions, newest first, by state, paged.
+        let ids = |reply: &Reply| -> Vec<(i64, String)> {
+            reply
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|execution| {
+                    (
+                        execution["id"].as_i64().unwrap(),
+                        execution["job_name"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let (good_id, bad_id) = (good["id"].as_i64().unwrap(), bad["id"].as_i64().unwrap());
+        let all = server.get("/v1/executions").await;
+        assert_eq!(all.status, 200, "{backend}: {}", all.text);
+        assert_eq!(
+            ids(&all),
+            [(bad_id, "bad".to_string()), (good_id, "good".to_string())],
+            "{backend}"
+        );
+        let failed = server.get("/v1/executions?state=failed").await;
+        assert_eq!(ids(&failed), [(bad_id, "bad".to_string())], "{backend}");
+        assert_eq!(failed.json()[0]["state"], "failed", "{backend}");
+        let page = server.get("/v1/executions?_start=1&_end=2").await;
+        assert_eq!(ids(&page), [(good_id, "good".to_string())], "{backend}");
+
+        // Another tenant sees none of them, and none of this tenant's stats.
+        let created = server.post("/v1/tenants", json!({"name": "other"})).await;
+        assert_eq!(created.status, 201, "{backend}: {}", created.text);
+        let token = server
+            .post("/v1/tenants/other/tokens", json!({}))
+            .await
+            .json()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let theirs = server
+            .call_as(Some(&token), "GET", "/v1/executions", None)
+            .await;
+        assert_eq!(theirs.status, 200, "{backend}: {}", theirs.text);
+        assert_eq!(theirs.json(), json!([]), "{backend}");
+
+        // The last hour, minute by minute: this tenant's, every tenant's for an admin.
+        let stats = server.get("/v1/stats").await;
+        assert_eq!(stats.status, 200, "{backend}: {}", stats.text);
+        let stats = stats.json();
+        assert_eq!(stats["scope"], "tenant", "{backend}");
+        assert_eq!(stats["node"], "test-node", "{backend}");
+        assert_eq!(stats["minutes"].as_array().unwrap().len(), 60, "{backend}");
+        assert_eq!(stats_total(&stats, "started"), 2, "{backend}: {stats}");
+        assert_eq!(stats_total(&stats, "succeeded"), 1, "{backend}");
+        assert_eq!(stats_total(&stats, "failed"), 1, "{backend}");
+        let node = server.get("/v1/stats?scope=node").await.json();
+        assert_eq!(node["scope"], "node", "{backend}");
+        assert_eq!(stats_total(&node, "started"), 2, "{backend}");
+        let tenants = server
+            .call_as(Some(&token), "GET", "/v1/stats", None)
+            .await
+            .json();
+        assert_eq!(stats_total(&tenants, "started"), 0, "{backend}");
+        let refused = server
+            .call_as(Some(&token), "GET", "/v1/stats?scope=node", None)
+            .await;
+        assert_eq!(refused.status, 403, "{backend}: {}", refused.text);
+        assert_eq!(refused.field(), "scope", "{backend}");
+
+        // A schedule in words, with its next fire times in its zone.
+        let preview = server
+            .get(
+                "/v1/schedule/preview?schedule=0%2030%202%20*%20*%20MON-FRI\
+                 &timezone=Europe/Berlin&after=2026-01-01T00:00:00Z&count=3",
+            )
+            .await;
+        assert_eq!(preview.status, 200, "{backend}: {}", preview.text);
+        assert_eq!(
+            preview.json(),
+            json!({
+                "description": "at 02:30, on Monday through Friday",
+                "timezone": "Europe/Berlin",
+                "next": [
+                    {"at": "2026-01-01T01:30:00Z", "local": "2026-01-01T02:30:00+01:00"},
+                    {"at": "2026-01-02T01:30:00Z", "local": "2026-01-02T02:30:00+01:00"},
+                    {"at": "2026-01-05T01:30:00Z", "local": "2026-01-05T02:30:00+01:00"},
+                ],
+            }),
+            "{backend}"
+        );
+
+        // Bad input, refused naming the field.
+        for (path, field) in [
+            ("/v1/executions?state=finished", "state"),
+            ("/v1/executions?_end=501", "_end"),
+            ("/v1/executions?_start=-1", "_start"),
+            ("/v1/stats?scope=cluster", "scope"),
+            ("/v1/schedule/preview?schedule=*%20*%20*", "schedule"),
+            (
+                "/v1/schedule/preview?schedule=@daily&timezone=Mars/Base",
+                "timezone",
+            ),
+            ("/v1/schedule/preview", "schedule"),
+            ("/v1/schedule/preview?schedule=@daily&count=101", "count"),
+            (
+                "/v1/schedule/preview?schedule=@daily&after=yesterday",
+                "after",
+            ),
+        ] {
+            let refused = server.get(path).await;
+            assert_eq!(refused.status, 400, "{backend} {path}: {}", refused.text);
+            assert_eq!(refused.field(), field, "{backend} {path}");
+        }
+
+        // The built-ins' config keys, from their pages in docs/executors/.
+        let executors = server.get("/v1/executors").await.json();
+        let shell = executors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|executor| executor["name"] == "shell")
+            .unwrap();
+        let command = shell["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["name"] == "command")
+            .unwrap_or_else(|| panic!("{backend}: no command key in {shell}"));
+        assert_eq!(command["default"], "required", "{backend}");
+        // The default tenant's shell runs any program when the node names none.
+        assert!(
+            shell.get("warnings").is_none(),
+            "{backend}: the default tenant's shell is denied nothing: {shell}"
+        );
+        // A tenant granted nothing is told which capabilities a built-in will be denied.
+        let theirs = server
+            .call_as(Some(&token), "GET", "/v1/executors", None)
+            .await
+            .json();
+        let their_shell = theirs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|executor| executor["name"] == "shell")
+            .unwrap();
+        assert_eq!(
+            their_shell["warnings"][0],
+            "process: tenant other is granted none; every call will be denied",
+            "{backend}: {their_shell}"
         );
     }
 }

@@ -13,11 +13,19 @@ use crate::support::{Server, finished, hostile};
 /// The bytes one live reader may have waiting (`sandcron::output::FOLLOWER_BUFFER_BYTES`).
 const FOLLOWER_BUFFER_BYTES: u64 = sandcron::output::FOLLOWER_BUFFER_BYTES as u64;
 
-/// The value of the metric `name` on `server`.
+/// The value of the metric `name` on `server` (its one series, whatever its labels: the
+/// node's).
 async fn metric(server: &Server, name: &str) -> u64 {
     let text = server.get("/metrics").await.text;
     text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let rest = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once('}')?.1,
+                None => rest,
+            };
+            rest.strip_prefix(' ')
+        })
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
@@ -137,7 +145,7 @@ fn artifacts(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn refused_uploads_leave_no_compiled_component_behind() {
     use sandcron::app::App;
-    use sandcron::registry::UploadError;
+    use sandcron::registry::{RegistryConfig, UploadError};
     use sandcron::runtime::{Runtime, RuntimeConfig};
     use sandcron::scheduler::SchedulerConfig;
     use sandcron::store::DEFAULT_TENANT;
@@ -156,7 +164,9 @@ async fn refused_uploads_leave_no_compiled_component_behind() {
         node: "test-node".into(),
         ..SchedulerConfig::default()
     };
-    let app = App::start(store, runtime.clone(), config).await.unwrap();
+    let app = App::start(store, runtime.clone(), config, RegistryConfig::default())
+        .await
+        .unwrap();
     let (built_ins, _) = runtime.kept_in_memory();
     let on_disk = artifacts(&cache);
     assert!(

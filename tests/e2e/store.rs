@@ -115,6 +115,9 @@ async fn the_list_filters_sorts_and_pages_in_the_database() {
             if name == "delta" {
                 spec.disabled = true;
             }
+            if name == "charlie" {
+                spec.executor = "shell".into();
+            }
             store.put_job(DEFAULT_TENANT, &spec, None).await.unwrap();
         }
         let page = |query: JobQuery| {
@@ -174,6 +177,34 @@ async fn the_list_filters_sorts_and_pages_in_the_database() {
             .await,
             (vec!["delta".into()], 1),
             "{backend}"
+        );
+        assert_eq!(
+            page(JobQuery {
+                executor: Some("shell".into()),
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["charlie".into()], 1),
+            "{backend}: the executor filter"
+        );
+        assert_eq!(
+            page(JobQuery {
+                executor: Some("echo".into()),
+                descending: true,
+                ..JobQuery::default()
+            })
+            .await,
+            (vec!["delta".into(), "bravo".into(), "alpha".into()], 3),
+            "{backend}: the executor filter, sorted"
+        );
+        assert_eq!(
+            page(JobQuery {
+                executor: Some("ech".into()),
+                ..JobQuery::default()
+            })
+            .await,
+            (Vec::<String>::new(), 0),
+            "{backend}: the executor filter matches the whole name"
         );
         assert_eq!(
             page(JobQuery {
@@ -286,6 +317,118 @@ async fn executions_are_written_before_and_completed_after() {
                 .unwrap()
                 .is_none(),
             "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_s_executions_of_every_job_list_newest_first_by_state_and_page() {
+    for (backend, store) in each_store().await {
+        let other = store.create_tenant("other").await.unwrap().id;
+        store
+            .put_job(DEFAULT_TENANT, &job("first"), None)
+            .await
+            .unwrap();
+        store
+            .put_job(DEFAULT_TENANT, &job("second"), None)
+            .await
+            .unwrap();
+        store.put_job(other, &job("first"), None).await.unwrap();
+        let start = |tenant, job_name: &str| {
+            let store = store.clone();
+            let new = NewExecution {
+                tenant,
+                exclusive: false,
+                job_name: job_name.into(),
+                group: None,
+                attempt: 1,
+                scheduled_at: Utc::now(),
+                state: ExecutionState::Running,
+                node: "node-a".into(),
+                trigger: Trigger::Manual,
+                handed_over: false,
+            };
+            async move { store.start_execution(&new).await.unwrap() }
+        };
+        // Oldest first: first (fails), second (runs on), the other tenant's, first again.
+        let failed = start(DEFAULT_TENANT, "first").await;
+        let running = start(DEFAULT_TENANT, "second").await;
+        let foreign = start(other, "first").await;
+        let newest = start(DEFAULT_TENANT, "first").await;
+        let first_id = store
+            .get_job(DEFAULT_TENANT, "first")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        store
+            .finish_executions(&[FinishedExecution {
+                id: failed.id,
+                job_id: first_id,
+                started_at: failed.started_at.unwrap(),
+                finished_at: Utc::now(),
+                success: false,
+                output: b"boom\n".to_vec(),
+                output_truncated: false,
+                reason: "exit status 1".into(),
+                job_status: "failed",
+            }])
+            .await
+            .unwrap();
+
+        let ids = |tenant, state, start, end| {
+            let store = store.clone();
+            async move {
+                store
+                    .list_tenant_executions(tenant, state, start, end)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|execution| (execution.id, execution.job_name))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            ids(DEFAULT_TENANT, None, 0, 50).await,
+            [
+                (newest.id, "first".to_string()),
+                (running.id, "second".to_string()),
+                (failed.id, "first".to_string()),
+            ],
+            "{backend}: every job's, newest first, none of the other tenant's"
+        );
+        assert_eq!(
+            ids(DEFAULT_TENANT, None, 1, 2).await,
+            [(running.id, "second".to_string())],
+            "{backend}: a page"
+        );
+        assert_eq!(
+            ids(DEFAULT_TENANT, Some(ExecutionState::Failed), 0, 50).await,
+            [(failed.id, "first".to_string())],
+            "{backend}: by state"
+        );
+        assert_eq!(
+            ids(DEFAULT_TENANT, Some(ExecutionState::Running), 0, 50).await,
+            [
+                (newest.id, "first".to_string()),
+                (running.id, "second".to_string()),
+            ],
+            "{backend}: by state"
+        );
+        assert!(
+            ids(DEFAULT_TENANT, Some(ExecutionState::Scheduled), 0, 50)
+                .await
+                .is_empty(),
+            "{backend}"
+        );
+        assert_eq!(
+            ids(other, None, 0, 50).await,
+            [(foreign.id, "first".to_string())],
+            "{backend}: the other tenant sees its own"
+        );
+        assert!(
+            ids(DEFAULT_TENANT, None, 3, 50).await.is_empty(),
+            "{backend}: past the end"
         );
     }
 }

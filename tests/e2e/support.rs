@@ -298,6 +298,15 @@ impl Server {
         Self::spawn("sqlite", None, extra)
     }
 
+    /// Serves on SQLite in a fresh data directory whose `sandcron.toml` holds `config`,
+    /// with `extra` arguments.
+    pub fn sqlite_with_config(config: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sandcron.toml"), config).unwrap();
+        let extra = extra.iter().map(|a| a.to_string()).collect();
+        Self::spawn_in(dir, "sqlite", None, extra, Vec::new())
+    }
+
     /// Serves on the PostgreSQL database at `url`, with `extra` arguments.
     pub fn postgres(url: &str, extra: &[&str]) -> Self {
         Self::spawn("postgres", Some(url.to_string()), extra)

@@ -679,3 +679,60 @@ async fn the_admin_cli_creates_tenants_tokens_grants_and_quotas() {
         crate::support::stderr(&refused)
     );
 }
+
+#[test]
+fn a_server_given_the_admin_token_in_its_environment_leaves_it_for_the_cli() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let mut serve = crate::support::sandcron()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--node",
+            "env-token",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("SANDCRON_ADMIN_TOKEN", "sca_from-the-environment")
+        .env_remove("SANDCRON_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(serve.stderr.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let rest = line.strip_prefix("sandcron: listening on ")?;
+            Some(rest.split(" (").next().unwrap_or(rest).to_string())
+        })
+        .expect("the server listens");
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let file = data.path().join("admin-token");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        "sca_from-the-environment"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The author's CLI, without the variable, finds the token in the data directory.
+    let list = crate::support::sandcron()
+        .args(["job", "list"])
+        .env("SANDCRON_SERVER", &base)
+        .env("SANDCRON_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+}

@@ -197,11 +197,12 @@ async fn malformed_uploads_are_refused_with_the_reason() {
         ),
         (
             "big",
-            vec![0; 21 << 20],
+            // Past the default `--max-upload-size` (64 MiB).
+            vec![0; 65 << 20],
             wasm,
             413,
             "body",
-            "larger than the limit of 20 MiB",
+            "larger than this server's limit of 64 MiB",
         ),
     ];
     for (name, bytes, content_type, status, field, message) in cases {

@@ -2,7 +2,8 @@
 //!
 //! This module is pure logic: it does no I/O and never reads the clock. The caller passes the
 //! instant to compute from, normally the previous fire time (or "now" for a new job), and gets
-//! back the next instant, in UTC, at which the job fires.
+//! back the next instant, in UTC, at which the job fires. [`Schedule::describe`] says a
+//! schedule in words, for people (`describe.rs`).
 //!
 //! # Accepted syntax
 //!
@@ -76,7 +77,6 @@ use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone,
     Timelike, Utc,
 };
-use chrono_tz::Tz;
 use sandcron_sdk::duration::parse_duration;
 
 /// A parsed job schedule.
@@ -378,8 +378,12 @@ fn no_argument(spec: &str, keyword: &str, argument: &str) -> Result<(), Schedule
 }
 
 mod cron;
+mod describe;
 #[cfg(test)]
 mod tests;
 
+/// A time zone schedules are read in (chrono-tz's IANA database), as
+/// [`CronSchedule::timezone`] gives it.
+pub use chrono_tz::Tz;
 pub use cron::CronSchedule;
 use cron::parse_cron;

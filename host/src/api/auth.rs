@@ -25,6 +25,8 @@ const PUBLIC_PATHS: &[&str] = &["/health", "/v1/openapi.json"];
 pub struct AuthConfig {
     /// The SHA-256 of `SANDCRON_ADMIN_TOKEN`, accepted as an admin token.
     pub admin_token_hash: Option<String>,
+    /// The rate each token may send requests at (`None`: no limit).
+    pub rate_limit: Option<super::rate_limit::RateLimit>,
 }
 
 impl AuthConfig {
@@ -32,6 +34,7 @@ impl AuthConfig {
     pub fn with_admin_token(token: &str) -> Self {
         Self {
             admin_token_hash: Some(hash_token(token)),
+            rate_limit: None,
         }
     }
 }

@@ -2,17 +2,20 @@
 //! (`PUT /v1/executors/{name}`, `Content-Type: application/wasm`), list the built-in and
 //! uploaded executors, read the versions of one, delete one.
 //!
-//! The body is read up to [`UPLOAD_LIMIT`] and no further; the scheduler checks the
-//! component against the `executor` world and compiles it before anything is stored.
+//! The body is kept up to the server's upload limit (`serve --max-upload-size`) and no
+//! further; the registry checks the tenant's `max_upload_bytes`, then checks the
+//! component against the `executor` world and compiles it (off the async threads, so
+//! other requests are served meanwhile) before anything is stored.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
+use bytes::BytesMut;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::auth::Caller;
@@ -20,13 +23,15 @@ use super::error::ApiError;
 use super::input::PathParams;
 use super::with_location;
 use crate::capabilities;
+use crate::executor_keys::ConfigKey;
 use crate::executors::BUILT_INS;
 use crate::registry::{Registry, UploadError};
-use crate::store::StoredExecutor;
+use crate::store::{StoredExecutor, TenantId};
 use crate::tenants::Tenants;
+use sandcron_sdk::size::format_size;
 
-/// The largest component accepted: 20 MiB.
-pub const UPLOAD_LIMIT: usize = 20 << 20;
+/// The state of an executor that can run.
+const READY: &str = "ready";
 
 /// An executor as the API shows it.
 #[derive(Serialize)]
@@ -36,6 +41,9 @@ pub struct ExecutorOut {
     builtin: bool,
     /// `executor`, or `processor` for a processor component (`wit/processor.wit`).
     kind: &'static str,
+    /// `ready` (it can run), or `compiling` (an upload being checked and compiled; it is
+    /// stored once that ends, or refused).
+    state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,9 +59,27 @@ pub struct ExecutorOut {
     imports: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<DateTime<Utc>>,
-    /// On upload: the requested capabilities that will be denied, and why.
+    /// A built-in's config keys, from its documentation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<Vec<ConfigKey>>,
+    /// The requested capabilities that will be denied, and why (on upload and in the
+    /// list, built-ins included).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+}
+
+impl ExecutorOut {
+    /// Fills in `warnings`: the capabilities it asks for that `tenant` is denied.
+    async fn add_warnings(&mut self, tenants: &Tenants, tenant: TenantId) -> Result<(), ApiError> {
+        self.warnings = tenants
+            .denied_capabilities(
+                tenant,
+                &self.name,
+                self.capabilities.as_deref().unwrap_or(&[]),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 impl From<StoredExecutor> for ExecutorOut {
@@ -67,12 +93,14 @@ impl From<StoredExecutor> for ExecutorOut {
             } else {
                 "executor"
             },
+            state: READY,
             summary: None,
             version: Some(stored.version),
             sha256: Some(stored.sha256),
             size: Some(stored.size),
             imports: Some(stored.imports),
             created_at: Some(stored.created_at),
+            keys: None,
             warnings: Vec::new(),
         }
     }
@@ -85,7 +113,7 @@ pub async fn upload(
     caller: Caller,
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -101,41 +129,79 @@ pub async fn upload(
             format!("{content_type:?}: send the component as application/wasm"),
         ));
     }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::of_field(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body",
-                format!(
-                    "the component is larger than the limit of {} MiB",
-                    UPLOAD_LIMIT >> 20
-                ),
-            )
-        } else {
-            ApiError::with_status(rejection.status(), rejection.body_text())
-        }
-    })?;
+    let body = read_component(&headers, body, registry.max_upload_bytes()).await?;
     let stored = registry
         .upload(caller.tenant, &name, Arc::from(body.as_ref()))
         .await
         .map_err(|error| match error {
             UploadError::Name(field_error) => field_error.into(),
+            too_large_error @ UploadError::TooLarge { .. } => {
+                too_large(too_large_error.to_string())
+            }
             UploadError::NotAnExecutor(why) => ApiError::invalid("body", why.to_string()),
             UploadError::Quota(quota) => quota.into(),
             UploadError::Store(store_error) => store_error.into(),
         })?;
     let location = format!("/v1/executors/{}", stored.name);
     let mut answer = ExecutorOut::from(stored);
-    answer.warnings = tenants
-        .denied_capabilities(caller.tenant, answer.capabilities.as_deref().unwrap_or(&[]))
-        .await?;
+    answer.add_warnings(&tenants, caller.tenant).await?;
     let response = (StatusCode::CREATED, Json(answer)).into_response();
     Ok(with_location(response, location))
 }
 
-/// `GET /v1/executors`: the built-in executors, then the latest version of each upload.
+/// How much of a component past the server's limit is read and thrown away before the
+/// 413 is sent. A server that answers and closes while the client is still sending resets
+/// the connection, and the client may then report the reset instead of the answer.
+const DRAIN_LIMIT: u64 = 256 << 20;
+
+/// The upload's body, up to `limit` bytes. A larger one is refused with 413 once the rest
+/// of it is read and dropped (up to [`DRAIN_LIMIT`] past the limit; one that says it is
+/// larger still is refused at once), so that the client reads the refusal.
+async fn read_component(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let refusal = || {
+        too_large(format!(
+            "the component is larger than this server's limit of {}",
+            format_size(limit)
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit.saturating_add(DRAIN_LIMIT)) {
+        return Err(refusal());
+    }
+    let mut chunks = body.into_data_stream();
+    let mut component = BytesMut::new();
+    let mut received: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::invalid("body", format!("cannot read the component: {e}")))?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > limit.saturating_add(DRAIN_LIMIT) {
+            break;
+        }
+        if received <= limit {
+            component.extend_from_slice(&chunk);
+        }
+    }
+    if received > limit {
+        return Err(refusal());
+    }
+    Ok(component.freeze())
+}
+
+/// A 413 about the body.
+fn too_large(message: String) -> ApiError {
+    ApiError::of_field(StatusCode::PAYLOAD_TOO_LARGE, "body", message)
+}
+
+/// `GET /v1/executors`: the built-in executors (with their documented keys), then the
+/// latest version of each upload; each with the capabilities it asks for that the
+/// caller's tenant is denied.
 pub async fn list(
     State(registry): State<Registry>,
+    State(tenants): State<Tenants>,
     caller: Caller,
 ) -> Result<Json<Vec<ExecutorOut>>, ApiError> {
     let mut all: Vec<ExecutorOut> = BUILT_INS
@@ -144,6 +210,7 @@ pub async fn list(
             name: built_in.name.to_string(),
             builtin: true,
             kind: "executor",
+            state: READY,
             summary: Some(built_in.summary),
             version: None,
             sha256: None,
@@ -151,6 +218,7 @@ pub async fn list(
             capabilities: Some(built_in.capabilities.to_vec()),
             imports: None,
             created_at: None,
+            keys: Some(built_in.keys()),
             warnings: Vec::new(),
         })
         .collect();
@@ -161,6 +229,29 @@ pub async fn list(
             .into_iter()
             .map(ExecutorOut::from),
     );
+    all.extend(
+        registry
+            .compiling(caller.tenant)
+            .into_iter()
+            .map(|upload| ExecutorOut {
+                name: upload.name,
+                builtin: false,
+                kind: "executor",
+                state: "compiling",
+                summary: None,
+                version: None,
+                sha256: None,
+                size: Some(upload.size),
+                capabilities: None,
+                imports: None,
+                created_at: Some(upload.since),
+                keys: None,
+                warnings: Vec::new(),
+            }),
+    );
+    for executor in &mut all {
+        executor.add_warnings(&tenants, caller.tenant).await?;
+    }
     Ok(Json(all))
 }
 

@@ -83,6 +83,10 @@ fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
         status,
         disabled,
         metadata,
+        executor: query
+            .get("executor")
+            .filter(|executor| !executor.is_empty())
+            .map(str::to_string),
         sort,
         descending,
         start: query.non_negative("_start")?.unwrap_or(0),
@@ -216,7 +220,7 @@ mod tests {
     fn dkron_list_parameters_are_read() {
         let parsed = query(
             "metadata[team]=ops&metadata%5Benv%5D=prod&q=back&status=failed&disabled=false\
-             &_sort=next&_order=desc&_start=5&_end=10&unknown=1",
+             &executor=shell&_sort=next&_order=desc&_start=5&_end=10&unknown=1",
         )
         .unwrap();
         assert_eq!(
@@ -229,6 +233,7 @@ mod tests {
         assert_eq!(parsed.q.as_deref(), Some("back"));
         assert_eq!(parsed.status.as_deref(), Some("failed"));
         assert_eq!(parsed.disabled, Some(false));
+        assert_eq!(parsed.executor.as_deref(), Some("shell"));
         assert_eq!(parsed.sort, JobSort::Next);
         assert!(parsed.descending);
         assert_eq!((parsed.start, parsed.end), (5, Some(10)));

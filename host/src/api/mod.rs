@@ -8,8 +8,9 @@
 //!   listing (names only) and deleting secrets;
 //!   `tenants`: the admin's routes (tenants, their tokens, grants and quotas);
 //!   `system`: health, metrics, agent info, busy, members, restore and the OpenAPI
-//!   document; `forward`: passing live output and kill on to the node that runs the
-//!   execution.
+//!   document; `console`: what the web console needed (executions of every job, schedule
+//!   preview, the last hour's stats); `forward`: passing live output and kill on to the
+//!   node that runs the execution.
 //! * `auth`: every request but health and the OpenAPI document carries a bearer token;
 //!   handlers get the [`auth::Caller`] (the token's tenant) and act within its tenant, so
 //!   another tenant's names are not found (404, never 403).
@@ -23,11 +24,13 @@
 //! `…Out`) are not the domain's types, which never derive `Serialize` for the API's sake;
 //! a change to a domain type does not change the API unless a shape here does.
 //!
-//! Every response, refusals and unknown routes included, carries `X-Whom: <node name>`,
-//! as Dkron's does. `docs/api.md` lists the routes with examples.
+//! The web console (`crate::console`) is served beside the API, at `/ui/`, without a
+//! token. Every response, refusals and unknown routes included, carries `X-Whom: <node
+//! name>`, as Dkron's does. `docs/api.md` lists the routes with examples.
 
 mod auth;
 mod cluster;
+mod console;
 pub mod cors;
 mod dto;
 mod error;
@@ -36,7 +39,9 @@ mod executors;
 mod forward;
 mod input;
 mod jobs;
+mod observe;
 mod pretty;
+mod rate_limit;
 mod secrets;
 mod system;
 mod tenants;
@@ -57,6 +62,7 @@ use crate::secrets::Secrets;
 use crate::tenants::Tenants;
 pub use auth::AuthConfig;
 pub use error::ApiError;
+pub use rate_limit::RateLimit;
 
 /// The header naming the node that answered.
 const X_WHOM: HeaderName = HeaderName::from_static("x-whom");
@@ -69,6 +75,9 @@ const RESTORE_BODY_LIMIT: usize = 64 << 20;
 
 /// The API's routes, answering with `app`'s services, checking tokens as `auth` says.
 pub fn router(app: App, auth: AuthConfig) -> Router {
+    let limiter = auth
+        .rate_limit
+        .map(|limit| Arc::new(rate_limit::RateLimiter::new(limit)));
     let auth_state = (app.tenants.clone(), Arc::new(auth));
     let whom = HeaderValue::from_str(app.scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
@@ -79,6 +88,9 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
         .route("/v1/", get(system::agent))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/busy", get(system::busy))
+        .route("/v1/executions", get(console::executions))
+        .route("/v1/schedule/preview", get(console::schedule_preview))
+        .route("/v1/stats", get(console::stats))
         .route("/v1/members", get(system::members))
         .route("/v1/leader", get(cluster::get_leader))
         .route("/v1/isleader", get(cluster::is_leader))
@@ -105,8 +117,7 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
             "/v1/executors/{name}",
             get(executors::versions)
                 .put(executors::upload)
-                .delete(executors::delete)
-                .layer(DefaultBodyLimit::max(executors::UPLOAD_LIMIT)),
+                .delete(executors::delete),
         )
         .route(
             "/v1/restore",
@@ -140,13 +151,34 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
         )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            let limiter = limiter.clone();
+            async move {
+                match limiter {
+                    Some(limiter) => rate_limit::limit(State(limiter), request, next).await,
+                    None => next.run(request).await,
+                }
+            }
+        }))
         .layer(axum::middleware::from_fn_with_state(
             auth_state,
             auth::authenticate,
         ))
+        // The console's pages hold no data: served without a token.
+        .merge(crate::console::router())
         .layer(axum::middleware::map_response_with_state(whom, add_whom))
         .layer(axum::middleware::from_fn(pretty::indent_when_asked))
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(app)
+}
+
+/// The routes of `--metrics-listen`: `/metrics` for anyone who reaches the port (a
+/// Prometheus on the operator's network), and `/health`.
+pub fn metrics_router(scheduler: Scheduler) -> Router {
+    Router::new()
+        .route("/metrics", get(system::exposition))
+        .route("/health", get(system::health))
+        .with_state(scheduler)
 }
 
 impl FromRef<App> for Scheduler {

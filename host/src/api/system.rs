@@ -27,11 +27,25 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "status": "healthy" }))
 }
 
-/// `GET /metrics`: the Prometheus text exposition of the whole node (admin only).
-pub async fn metrics(State(scheduler): State<Scheduler>, _admin: Admin) -> Response {
+/// `GET /metrics` on the API: the Prometheus exposition of the whole node (admin only;
+/// `--metrics-listen` serves it without a token on a port of its own).
+pub async fn metrics(scheduler: State<Scheduler>, _admin: Admin) -> Response {
+    exposition(scheduler).await
+}
+
+/// The Prometheus exposition of the node: the scheduler's, the API's and the process's
+/// series, labelled with the node's name.
+pub async fn exposition(State(scheduler): State<Scheduler>) -> Response {
+    let text = crate::telemetry::metrics::exposition(scheduler.node(), |registry| {
+        scheduler.register_metrics(registry);
+        super::observe::register_metrics(registry);
+    });
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        scheduler.metrics_text(),
+        [(
+            header::CONTENT_TYPE,
+            crate::telemetry::metrics::CONTENT_TYPE,
+        )],
+        text,
     )
         .into_response()
 }

@@ -13,7 +13,7 @@ use crate::after_run::{
 use crate::jobs::notify::{Email, NotifyOn, NotifyRule, Webhook};
 
 /// The flags.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct AfterRunFlags {
     /// Where the `files` processor writes; a job's `log_dir` must lie inside it (none:
     /// the `files` processor fails).
@@ -49,12 +49,7 @@ pub struct AfterRunFlags {
     #[arg(long, value_name = "NAME")]
     mail_username: Option<String>,
     /// Dkron's: the relay's password.
-    #[arg(
-        long,
-        env = "SANDCRON_MAIL_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASSWORD"
-    )]
+    #[arg(long, value_name = "PASSWORD")]
     mail_password: Option<MailPassword>,
     /// Dkron's: the sender of notification mail.
     #[arg(long, default_value = "sandcron@localhost", value_name = "ADDRESS")]

@@ -4,7 +4,9 @@
 //! cause when nothing answered. Every request carries the caller's token
 //! (`Authorization: Bearer …`) when one was found.
 
-use reqwest::{Method, Response, Url};
+use std::path::Path;
+
+use reqwest::{Certificate, Method, Response, Url};
 use serde_json::Value;
 
 use super::CliError;
@@ -17,22 +19,41 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the server at `server` (`http://HOST:PORT`, maybe with a path prefix),
-    /// sending `token`.
-    pub fn new(server: &str, token: Option<String>) -> Result<Self, CliError> {
+    /// A client of the server at `server` (`http://HOST:PORT` or `https://…`, maybe with
+    /// a path prefix), sending `token`; an https server's certificate is checked against
+    /// the system's roots and `ca_cert` (a PEM file of the authorities of a private CA).
+    pub fn new(
+        server: &str,
+        token: Option<String>,
+        ca_cert: Option<&Path>,
+    ) -> Result<Self, CliError> {
         let base =
             Url::parse(server).map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?;
-        if base.scheme() != "http" {
+        if !matches!(base.scheme(), "http" | "https") {
             return Err(CliError::Usage(format!(
-                "--server {server:?}: only http:// servers are supported"
+                "--server {server:?}: expected http:// or https://"
             )));
         }
         if base.cannot_be_a_base() {
             return Err(CliError::Usage(format!(
-                "--server {server:?}: expected http://HOST:PORT"
+                "--server {server:?}: expected http://HOST:PORT or https://HOST:PORT"
             )));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = ca_cert {
+            let usage = |e: &dyn std::fmt::Display| {
+                CliError::Usage(format!("--ca-cert {}: {e}", path.display()))
+            };
+            let pem = std::fs::read(path).map_err(|e| usage(&e))?;
+            let authorities = Certificate::from_pem_bundle(&pem).map_err(|e| usage(&e))?;
+            if authorities.is_empty() {
+                return Err(usage(&"no PEM certificate in the file"));
+            }
+            for authority in authorities {
+                builder = builder.add_root_certificate(authority);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| CliError::Error(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { base, http, token })

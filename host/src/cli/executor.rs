@@ -1,23 +1,47 @@
-//! `sandcron executor …`: upload, list, show and delete executor components on a running
-//! server through its API.
+//! `sandcron executor …`: make and build executor projects here (`new`, `build`, in
+//! `scaffold`), and upload, list, show and delete executor components on a running server
+//! through its API.
 
 use clap::Subcommand;
 use reqwest::Method;
 use serde_json::Value;
 
+use std::path::PathBuf;
+
 use super::CliError;
 use super::client::{Client, block_on};
 use super::job::print_json;
+use super::scaffold::{Lang, Project, new_project, sdk_checkout};
 use super::table::{Table, cell};
 
 #[derive(Debug, Subcommand)]
 pub enum ExecutorCommand {
-    /// Upload a component (.wasm) as the next version of the executor NAME.
+    /// Write a new executor project NAME (a folder of that name) from a template.
+    New {
+        /// The executor's name, which jobs give as `executor`: lower-case letters, digits,
+        /// `-` and `_`.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Lang,
+        /// The folder to create the project in.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Build the executor project in DIR (its language told by its files) into a component.
+    Build {
+        /// The project's folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Upload a component (.wasm) as the next version of the executor NAME. Without FILE,
+    /// the component of the project in the current folder (built first if missing);
+    /// without NAME, that project's name.
     Upload {
         /// The executor's name, which jobs give as `executor`.
-        name: String,
-        /// The component, built with `cargo build --target wasm32-wasip2 --release`.
-        file: String,
+        name: Option<String>,
+        /// The component: a .wasm file.
+        file: Option<PathBuf>,
     },
     /// List the built-in executors and the latest version of each upload.
     List,
@@ -36,9 +60,33 @@ pub enum ExecutorCommand {
 pub fn run(client: Client, command: ExecutorCommand) -> Result<(), CliError> {
     block_on(async move {
         match command {
+            ExecutorCommand::New { name, lang, dir } => {
+                let dir = dir.join(&name);
+                new_project(&dir, &name, lang, sdk_checkout().as_deref())?;
+                println!(
+                    "executor project {name} ({lang:?}) written to {}\n\
+                     next: cd {}; sandcron executor build; sandcron exec {}",
+                    dir.display(),
+                    dir.display(),
+                    Project::find(&dir)?.artifact().display()
+                );
+                Ok(())
+            }
+            ExecutorCommand::Build { dir } => {
+                let artifact = Project::find(&dir)?.build()?;
+                let size = std::fs::metadata(&artifact).map(|m| m.len()).unwrap_or(0);
+                println!("built {} ({size} bytes)", artifact.display());
+                Ok(())
+            }
             ExecutorCommand::Upload { name, file } => {
+                let (name, file) = upload_target(name, file)?;
                 let bytes = std::fs::read(&file)
-                    .map_err(|e| CliError::Usage(format!("cannot read {file}: {e}")))?;
+                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+                eprintln!(
+                    "sandcron: uploading {} ({} bytes); the server compiles it before answering",
+                    file.display(),
+                    bytes.len()
+                );
                 let url = client.url(&["v1", "executors", &name]);
                 let stored = client
                     .send_bytes(Method::PUT, url, "application/wasm", bytes)
@@ -88,6 +136,24 @@ pub fn run(client: Client, command: ExecutorCommand) -> Result<(), CliError> {
             }
         }
     })
+}
+
+/// The name and file an upload sends: as given, or taken from the project in the current
+/// folder (built first when its component is missing).
+fn upload_target(
+    name: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<(String, PathBuf), CliError> {
+    if let (Some(name), Some(file)) = (&name, &file) {
+        return Ok((name.clone(), file.clone()));
+    }
+    let project = Project::find(std::path::Path::new("."))?;
+    let file = match file {
+        Some(file) => file,
+        None if project.artifact().is_file() => project.artifact(),
+        None => project.build()?,
+    };
+    Ok((name.unwrap_or(project.name), file))
 }
 
 /// `http, secrets`, or `-`.

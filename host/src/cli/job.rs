@@ -14,10 +14,14 @@ use super::table::{Table, cell, time_cell};
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// Create or replace jobs from a JSON file: one job, or an array of jobs.
+    #[command(group = clap::ArgGroup::new("input").required(true))]
     Apply {
         /// The file; `-` reads standard input.
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: String,
+        #[arg(group = "input", value_name = "FILE")]
+        path: Option<String>,
+        /// The file, as `-f FILE` (kubectl's spelling).
+        #[arg(short = 'f', long = "file", group = "input", value_name = "FILE")]
+        file: Option<String>,
     },
     /// List the jobs.
     List,
@@ -46,7 +50,10 @@ pub enum JobCommand {
 pub fn run(client: Client, command: JobCommand) -> Result<(), CliError> {
     block_on(async move {
         match command {
-            JobCommand::Apply { file } => apply(&client, &file).await,
+            JobCommand::Apply { path, file } => {
+                let file = path.or(file).unwrap_or_else(|| "-".to_string());
+                apply(&client, &file).await
+            }
             JobCommand::List => list(&client).await,
             JobCommand::Get { name } => {
                 let job = client

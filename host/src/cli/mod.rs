@@ -3,32 +3,51 @@
 //! (0 success, 1 the work failed, 2 a usage error).
 //!
 //! * `exec`: one execution, here, without a server.
-//! * `serve`: the scheduler and the HTTP API.
+//! * `serve`: the scheduler and the HTTP API; its settings are `serve_config` (flags,
+//!   each with its `SANDCRON_*` variable) and `config` (the TOML file, `config check`
+//!   and `config show`).
+//! * `completions` and `man` (`shell`): the shell completions and the manual page, from
+//!   the same definitions.
+//! * `health`: asks a server's `/health`, for container health checks.
 //! * `job`, `execution`, `executor`, `secret`, and the admin's `tenant`, `token`, `grant`
 //!   and `quota`: clients of a running server's API, through `client` (the HTTP client
 //!   they share, with the caller's token) and `table` (their plain-text tables).
 
 mod after_run_flags;
 mod client;
+mod config;
 mod exec;
 mod execution;
 mod executor;
+mod health;
 mod job;
+mod scaffold;
 mod secret;
 mod serve;
+mod serve_config;
+mod serve_http;
+mod shell;
 mod table;
 mod tenant;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::capabilities::Grants;
 
+/// The version `--version` and `/v1` show: the crate's, and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SANDCRON_GIT_COMMIT"),
+    ")"
+);
+
 /// Sandcron: a job scheduler whose executors are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
-#[command(name = "sandcron", version, about, propagate_version = true)]
+#[command(name = "sandcron", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,6 +70,10 @@ pub struct Cli {
         hide_env_values = true
     )]
     token: Option<String>,
+    /// A PEM file of the authorities that sign an https server's certificate, trusted
+    /// besides the system's (a private CA).
+    #[arg(long, global = true, env = "SANDCRON_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,14 +81,18 @@ enum Command {
     /// Run one execution of an executor and print its output as it streams.
     Exec(Box<exec::ExecArgs>),
     /// Run the scheduler and serve the HTTP API.
-    Serve(Box<serve::ServeArgs>),
+    Serve(Box<serve_config::ServeArgs>),
+    /// Check a configuration file, or show the configuration `serve` would run with.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Define, list, run and remove jobs on a server.
     #[command(subcommand)]
     Job(job::JobCommand),
     /// List, read, follow and kill a job's executions on a server.
     #[command(subcommand)]
     Execution(execution::ExecutionCommand),
-    /// Upload, list and delete executor components on a server.
+    /// Make and build executor projects; upload, list and delete executor components on a
+    /// server.
     #[command(subcommand)]
     Executor(executor::ExecutorCommand),
     /// Set, list and delete secrets on a server.
@@ -83,6 +110,16 @@ enum Command {
     /// Set a tenant's quotas (admin).
     #[command(subcommand)]
     Quota(tenant::QuotaCommand),
+    /// Check that the server answers healthy (exit 0), as a container's HEALTHCHECK does.
+    Health,
+    /// Print a shell completion script: `source <(sandcron completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `sandcron man | man -l -`.
+    Man,
 }
 
 /// The grants given by `--allow-host PATTERN` (HTTP) and `--allow CAPABILITY=PATTERN`
@@ -139,27 +176,52 @@ pub enum CliError {
     Error(String),
 }
 
-/// Sends logs to stderr, filtered by `$SANDCRON_LOG` (default `warn`; e.g.
-/// `SANDCRON_LOG=sandcron=debug`).
+/// Sends the logs of a command other than `serve` to stderr as text, filtered by
+/// `$SANDCRON_LOG` (default `warn`; e.g. `SANDCRON_LOG=sandcron=debug`).
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SANDCRON_LOG")
-                // `processor`: the `log` processor's output, shown as Dkron prints it.
-                .unwrap_or_else(|_| "warn,processor=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::telemetry::init_logs("warn");
+}
+
+/// The whole command line: [`Cli`], with an environment variable for each flag of `serve`
+/// (and of `config show`, which takes the same, and of `secret rotate-key`, which takes
+/// those that say where the secrets key file is).
+pub fn command() -> clap::Command {
+    Cli::command()
+        .mut_subcommand("serve", serve_config::with_env)
+        .mut_subcommand("config", |config| {
+            config.mut_subcommand("show", serve_config::with_env)
+        })
+        .mut_subcommand("secret", |secret| {
+            secret.mut_subcommand("rotate-key", serve_config::with_env)
+        })
 }
 
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
-    init_logging();
-    let cli = Cli::parse();
-    let client = || client::Client::new(&cli.server, client_token(cli.token.clone()));
-    let result = match cli.command {
+    let result = config::resolve(command(), std::env::args_os().collect()).and_then(|resolved| {
+        let cli = Cli::from_arg_matches(&resolved.matches).unwrap_or_else(|e| e.exit());
+        run(cli, &resolved)
+    });
+    exit_code(result)
+}
+
+/// Runs one parsed command line.
+fn run(cli: Cli, resolved: &config::Resolved) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Serve(_) => {} // after its settings are checked, in `serve::run`
+        _ => init_logging(),
+    }
+    let client = || {
+        client::Client::new(
+            &cli.server,
+            client_token(cli.token.clone()),
+            cli.ca_cert.as_deref(),
+        )
+    };
+    match cli.command {
         Command::Exec(args) => exec::run(*args),
         Command::Serve(args) => serve::run(*args),
+        Command::Config(command) => config::run(command, resolved),
         Command::Job(command) => client().and_then(|c| job::run(c, command)),
         Command::Execution(command) => client().and_then(|c| execution::run(c, command)),
         Command::Executor(command) => client().and_then(|c| executor::run(c, command)),
@@ -169,7 +231,14 @@ pub fn main() -> ExitCode {
         Command::Token(command) => client().and_then(|c| tenant::run_token(c, command)),
         Command::Grant(command) => client().and_then(|c| tenant::run_grant(c, command)),
         Command::Quota(command) => client().and_then(|c| tenant::run_quota(c, command)),
-    };
+        Command::Health => client().and_then(health::run),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man => shell::man(),
+    }
+}
+
+/// The exit code of a command's result, its error printed.
+fn exit_code(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Failed(reason)) => {

@@ -38,15 +38,20 @@ pub enum SecretCommand {
     RotateKey(KeyFileArgs),
 }
 
-/// Where the secrets key file is.
+/// Where the secrets key file is: the `serve` settings that say so, from the same flags,
+/// environment variables (`serve_config::with_env`) and configuration file.
 #[derive(Debug, clap::Args)]
 pub struct KeyFileArgs {
+    /// The configuration file of `serve`, whose `secrets-key-file` and `data-dir` say
+    /// where the key file is [default: <data-dir>/sandcron.toml, when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The key file [default: <data-dir>/secrets.key].
-    #[arg(long, env = "SANDCRON_SECRETS_KEY_FILE", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub secrets_key_file: Option<PathBuf>,
     /// The server's data directory, where the key file is by default
     /// [default: $XDG_DATA_HOME/sandcron, else ~/.local/share/sandcron].
-    #[arg(long, env = "SANDCRON_DATA_DIR", value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
 

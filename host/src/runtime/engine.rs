@@ -15,18 +15,24 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// (docs/benchmarks.md: 46.6 µs → 25.4 µs per `echo` execution).
 pub const KEEP_RESIDENT: usize = 192 * 1024;
 
+/// Core instances the pool keeps per execution slot: a Python component's 14 and room.
+const CORE_INSTANCES_PER_EXECUTION: u32 = 16;
+
 /// Builds the engine. `max_instances` bounds the executions that may run at once;
 /// `max_memory_bytes` is the largest memory limit an execution may be given.
 pub fn build(max_instances: u32, max_memory_bytes: u64) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
-    // A Rust component holds a few core instances (program, WASI adapter, shims) and up
-    // to two memories; give each execution room for more than that.
+    // A Rust component holds 3 core instances (program, WASI adapter, shims), a
+    // JavaScript one 4, a Python one 14 (componentize-py links libc, libpython and the
+    // runtime as modules of their own), each with one memory (docs/benchmarks.md). Slots
+    // are address space until used: room for every execution to be a Python one with
+    // libraries of its own.
     pool.total_component_instances(max_instances)
-        .total_core_instances(max_instances * 8)
+        .total_core_instances(max_instances * CORE_INSTANCES_PER_EXECUTION)
         .total_memories(max_instances * 2)
         .total_tables(max_instances * 8)
         .total_stacks(max_instances)
-        .max_core_instances_per_component(16)
+        .max_core_instances_per_component(2 * CORE_INSTANCES_PER_EXECUTION)
         .max_memories_per_component(4)
         .max_tables_per_component(16)
         .max_memory_size(usize::try_from(max_memory_bytes)?)

@@ -136,10 +136,24 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                     late_ms,
                     "claimed"
                 );
+                let late = std::time::Duration::from_millis(late_ms.max(0) as u64);
+                inner.metrics.claimed(ticks.len(), late);
                 let full = ticks.len() == batch;
+                // Each execution's span follows from its claim's.
+                let span = match ticks.is_empty() {
+                    true => tracing::Span::none(),
+                    false => super::spans::claim_batch(
+                        ticks.len(),
+                        late_ms,
+                        claimed_at.elapsed().as_millis(),
+                    ),
+                };
+                let _in_batch = span.enter();
                 for tick in ticks {
                     let Some(execution_id) = tick.execution else {
-                        inner.metrics.skipped();
+                        inner
+                            .metrics
+                            .skipped(&inner.labels(tick.job.tenant, &tick.job.spec));
                         continue;
                     };
                     let run = Run {

@@ -12,10 +12,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use sandcron_sdk::duration::parse_duration;
+use tracing::Instrument;
 
 use super::Inner;
 use super::active::ActiveGuard;
 use super::backoff::retry_delay;
+use super::metrics::{ExecutionLabels, Outcome};
+use super::spans;
 use crate::capabilities::Grants;
 use crate::jobs::{Concurrency, JobSpec, job_grants};
 use crate::runtime::{DEFAULT_TIMEOUT, Executable, ExecutionInfo, ExecutionRequest, Limits};
@@ -58,19 +61,23 @@ struct Attempt {
 
 impl Inner {
     /// Runs `run` (and its retries) in a task of its own.
+    /// Its attempts' spans follow from the current span (a claim batch, a request).
     pub(super) fn spawn_run(self: &Arc<Self>, run: Run) {
         let inner = self.clone();
-        self.tasks.spawn(async move { inner.run_tick(run).await });
+        let cause = tracing::Span::current();
+        self.tasks
+            .spawn(async move { inner.run_tick(run, cause).await });
     }
 
-    async fn run_tick(self: Arc<Self>, mut run: Run) {
+    async fn run_tick(self: Arc<Self>, mut run: Run, cause: tracing::Span) {
         // A tick ends at its first success, so only failures come before an attempt.
         let mut failed = 0;
         loop {
             if !self.wait_for(&run).await {
                 return;
             }
-            let attempt = self.run_attempt(&mut run, failed).await;
+            let span = spans::execution(&run, &self.config.node, &cause);
+            let attempt = self.run_attempt(&mut run, failed).instrument(span).await;
             let last = attempt.success
                 || attempt.final_
                 || run.attempt > run.spec.retries
@@ -130,7 +137,7 @@ impl Inner {
                 Ok(slot) => Some(slot),
                 Err(skipped) => {
                     let reason = format!("skipped: {skipped}");
-                    self.metrics.skipped();
+                    self.metrics.skipped(&self.labels(run.tenant, &run.spec));
                     let finished =
                         self.record_unstarted(run, reason, group_status(0, failed_before + 1));
                     return Attempt {
@@ -145,7 +152,10 @@ impl Inner {
         let _permit = self.slots.acquire().await;
         let started_at = Utc::now();
         let lateness = (started_at - run.scheduled_at).to_std().unwrap_or_default();
-        self.metrics.started(lateness);
+        let labels = self.labels(run.tenant, &run.spec);
+        self.metrics.started(&labels, lateness);
+        spans::started(&labels.tenant, started_at);
+        self.history.started(run.tenant, started_at, lateness);
         self.recorder.started(run.execution_id, started_at);
         let active = match run.registered.take() {
             Some(active) => active,
@@ -206,7 +216,14 @@ impl Inner {
         } else {
             (0, failed_before + 1)
         };
-        self.metrics.finished(success);
+        let outcome = match (success, killed) {
+            (true, _) => Outcome::Succeeded,
+            (false, true) => Outcome::Killed,
+            (false, false) => Outcome::Failed,
+        };
+        self.metrics.finished(&labels, outcome);
+        spans::ended(outcome, result.as_ref().err().map(String::as_str));
+        self.history.finished(run.tenant, Utc::now(), success);
         let finished = FinishedExecution {
             id: run.execution_id,
             job_id: run.job_id,
@@ -294,6 +311,14 @@ impl Inner {
             grants,
             components,
         });
+    }
+
+    /// The metrics' labels of a run of `spec`, a job of `tenant`.
+    pub(super) fn labels(&self, tenant: TenantId, spec: &JobSpec) -> ExecutionLabels {
+        ExecutionLabels {
+            tenant: self.tenants.name(tenant),
+            executor: spec.executor.clone(),
+        }
     }
 
     /// Counts the run against its tenant's `max_concurrent_executions` on this node:
@@ -472,6 +497,7 @@ impl Inner {
             return Ok(());
         }
         let has_dependents = !child.dependent_jobs.is_empty();
+        let labels = self.labels(tenant, spec);
         match self
             .start_now(
                 tenant,
@@ -485,7 +511,7 @@ impl Inner {
         {
             // A child that forbids overlapping runs and is still running skips this one.
             Err(crate::store::StoreError::Conflict(_)) => {
-                self.metrics.skipped();
+                self.metrics.skipped(&labels);
                 Ok(())
             }
             other => other.map(|_| ()),
@@ -593,23 +619,15 @@ impl Inner {
     }
 }
 
-/// What a run's executor may do: its tenant's grants (for the default tenant, the node's),
-/// and for the default tenant's built-in shell any program unless the node's grants name
-/// some (as Dkron's shell executor, which runs as the node's user); another tenant's shell
-/// runs only the programs granted to it. A job's own `grants` narrow them. Programs run
-/// as the user the tenant's grant names, else as the node's `process_user`.
+/// What a run's executor may do: its tenant's grants for that executor (see
+/// [`TenantPolicy::grants_for`]), narrowed by the job's own `grants`. Programs run as the
+/// user the tenant's grant names, else as the node's `process_user`.
 fn grants_for(
     run: &Run,
     policy: &TenantPolicy,
     process_user: Option<&str>,
 ) -> Result<Grants, String> {
-    let mut grants = policy.grants.clone();
-    if run.tenant == DEFAULT_TENANT
-        && run.spec.executor == "shell"
-        && grants.process.allows_nothing()
-    {
-        grants.process.allow_any_program();
-    }
+    let grants = policy.grants_for(run.tenant, &run.spec.executor);
     narrowed_by_job(run, grants, process_user)
 }
 

@@ -18,14 +18,17 @@ mod backoff;
 mod called_off;
 mod claim;
 mod dispatch;
+mod history;
 mod membership;
 mod metrics;
 mod placement;
 mod recorder;
 mod retention;
+mod spans;
 mod targets;
 
 pub use claim::next_fire;
+pub use history::MinuteStats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,15 +41,16 @@ use crate::capabilities::Grants;
 use crate::capabilities::http::HttpPolicy;
 use crate::capabilities::mail::MailPolicy;
 use crate::jobs::FieldError;
-use crate::registry::{LookupError, Registry};
+use crate::registry::{LookupError, Registry, RegistryConfig};
 use crate::runtime::Runtime;
 use crate::secrets::Secrets;
 use crate::store::{
-    ExecutionRecord, ExecutionSort, ExecutionStore, JobQuery, JobStore, Member, MemberStore,
-    NodeNameGuard, ReleasedTick, Store, StoreError, StoredJob, TenantId,
+    ExecutionRecord, ExecutionSort, ExecutionState, ExecutionStore, JobQuery, JobStore, Member,
+    MemberStore, NodeNameGuard, ReleasedTick, Store, StoreError, StoredJob, TenantId,
 };
 use crate::tenants::{QuotaExceeded, Tenants};
 use active::ActiveExecutions;
+use history::History;
 use metrics::Metrics;
 use recorder::Recorder;
 use retention::Retention;
@@ -188,16 +192,24 @@ pub struct Services {
 
 impl Services {
     /// The services over `store` as `config` says (the default tenant granted its
-    /// `grants`, secret values sealed with its `secrets_keys`); compiles (or finds
-    /// compiled) the built-in executors, and seals the stored secret values that are
-    /// plaintext or sealed under an older key ([`Secrets::seal_stored`]).
+    /// `grants`, secret values sealed with its `secrets_keys`), uploads taken as
+    /// `registry_config` says; compiles (or finds compiled) the built-in executors, and
+    /// seals the stored secret values that are plaintext or sealed under an older key
+    /// ([`Secrets::seal_stored`]).
     pub async fn open(
         store: &Arc<dyn Store>,
         runtime: &Runtime,
         config: &SchedulerConfig,
+        registry_config: RegistryConfig,
     ) -> anyhow::Result<Self> {
         let tenants = Tenants::new(store.clone(), config.grants.clone());
-        let registry = Registry::load(store.clone(), runtime.clone(), tenants.clone()).await?;
+        let registry = Registry::load(
+            store.clone(),
+            runtime.clone(),
+            tenants.clone(),
+            registry_config,
+        )
+        .await?;
         let secrets = Secrets::new(store.clone(), config.secrets_keys.clone());
         let tenant_ids: Vec<TenantId> = tenants.list().await?.iter().map(|t| t.id).collect();
         secrets.seal_stored(&tenant_ids).await?;
@@ -242,6 +254,8 @@ struct Inner {
     /// Runs processors and notifications after executions end.
     after_run: crate::after_run::AfterRun,
     metrics: Metrics,
+    /// This node's last hour of executions per tenant, for the console's charts.
+    history: History,
     /// Wakes the claim loop when a job changed.
     wake: Notify,
     stopping: CancellationToken,
@@ -278,7 +292,7 @@ impl Scheduler {
         runtime: Runtime,
         config: SchedulerConfig,
     ) -> anyhow::Result<Self> {
-        let services = Services::open(&store, &runtime, &config).await?;
+        let services = Services::open(&store, &runtime, &config, RegistryConfig::default()).await?;
         Self::start_with(store, runtime, config, services).await
     }
 
@@ -315,6 +329,7 @@ impl Scheduler {
             secrets: services.secrets,
             active: Arc::new(ActiveExecutions::default()),
             metrics: Metrics::default(),
+            history: History::default(),
             wake: Notify::new(),
             stopping: stopping.clone(),
             leave: CancellationToken::new(),
@@ -411,6 +426,21 @@ impl Scheduler {
             .await
     }
 
+    /// A slice of the executions of every job of `tenant`, newest first, only those in
+    /// `state` when given.
+    pub async fn list_tenant_executions(
+        &self,
+        tenant: TenantId,
+        state: Option<ExecutionState>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.inner
+            .executions
+            .list_tenant_executions(tenant, state, start, end)
+            .await
+    }
+
     /// One execution of a job, running or finished.
     pub async fn get_execution(
         &self,
@@ -452,11 +482,33 @@ impl Scheduler {
         self.inner.leave.cancelled().await;
     }
 
-    /// The Prometheus text exposition of the scheduler's metrics.
+    /// Adds the scheduler's series to `registry` (the running and waiting counts read
+    /// now).
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let running = self.inner.active.len();
+        // Every tick's task, less those running: the ticks waiting for their instant or
+        // a slot (and placements being decided).
+        let queued = self.inner.tasks.len().saturating_sub(running);
+        let now = metrics::ReadNow {
+            running,
+            queued,
+            followers: self.inner.active.follower_stats(),
+        };
+        self.inner.metrics.register(registry, now);
+    }
+
+    /// The Prometheus text exposition of the scheduler's metrics alone, labelled with
+    /// the node's name.
     pub fn metrics_text(&self) -> String {
-        self.inner
-            .metrics
-            .render(self.inner.active.len(), self.inner.active.follower_stats())
+        crate::telemetry::metrics::exposition(self.node(), |registry| {
+            self.register_metrics(registry)
+        })
+    }
+
+    /// This node's last hour of executions, minute by minute, of `tenant` (of every
+    /// tenant when `None`).
+    pub fn last_hour(&self, tenant: Option<TenantId>) -> Vec<MinuteStats> {
+        self.inner.history.last_hour(tenant, chrono::Utc::now())
     }
 
     /// Executions started since this process began.

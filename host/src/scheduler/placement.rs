@@ -29,7 +29,10 @@ impl Inner {
             targets = self.targets(&run, true).await;
         }
         let Some((first, others)) = targets.split_first() else {
-            self.metrics.finished(false);
+            let labels = self.labels(run.tenant, &run.spec);
+            self.metrics
+                .finished(&labels, super::metrics::Outcome::Failed);
+            self.history.finished(run.tenant, chrono::Utc::now(), false);
             let reason = super::targets::NO_MATCHING_NODE.to_string();
             self.record_unstarted(&run, reason, "failed");
             return;

@@ -21,6 +21,14 @@ pub enum ExecutionState {
 }
 
 impl ExecutionState {
+    /// Every state, in the order of an execution's life.
+    pub const ALL: [Self; 4] = [
+        Self::Scheduled,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+    ];
+
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -384,6 +392,16 @@ pub trait ExecutionStore: Send + Sync + 'static {
         start: u64,
         end: Option<u64>,
     ) -> Result<(Vec<ExecutionRecord>, u64), StoreError>;
+
+    /// A slice of the executions of every job of `tenant`, newest first, only those in
+    /// `state` when given. No total: counting every execution of a tenant is a scan.
+    async fn list_tenant_executions(
+        &self,
+        tenant: TenantId,
+        state: Option<ExecutionState>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError>;
 
     /// One execution of a job.
     async fn get_execution(

@@ -43,6 +43,8 @@ pub struct JobQuery {
     pub disabled: Option<bool>,
     /// Every pair must match the job's metadata.
     pub metadata: Vec<(String, String)>,
+    /// Only jobs whose `executor` is this.
+    pub executor: Option<String>,
     /// The sort key.
     pub sort: JobSort,
     /// Descending order.

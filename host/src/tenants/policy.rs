@@ -27,6 +27,23 @@ pub struct TenantPolicy {
     pub quotas: Quotas,
 }
 
+impl TenantPolicy {
+    /// What an execution of `executor` by `tenant` may do, before a job's own `grants`
+    /// narrow it: the tenant's grants, and for the default tenant's built-in shell any
+    /// program unless the node's grants name some (as Dkron's shell executor, which runs
+    /// as the node's user); another tenant's shell runs only the programs granted to it.
+    pub fn grants_for(&self, tenant: TenantId, executor: &str) -> Grants {
+        let mut grants = self.grants.clone();
+        if tenant == DEFAULT_TENANT && executor == NODE_SHELL && grants.process.allows_nothing() {
+            grants.process.allow_any_program();
+        }
+        grants
+    }
+}
+
+/// The built-in executor that runs programs as the node's user by default.
+const NODE_SHELL: &str = "shell";
+
 /// The tenants' policies as last read, each with the instant of the reading.
 #[derive(Default)]
 pub(super) struct PolicyCache {
@@ -76,6 +93,13 @@ impl PolicyCache {
         });
         self.lock().insert(tenant, (Instant::now(), policy.clone()));
         Ok(policy)
+    }
+
+    /// The name of `tenant` as last read, else `#ID` (never a read of the store).
+    pub(super) fn name(&self, tenant: TenantId) -> String {
+        self.lock()
+            .get(&tenant)
+            .map_or_else(|| format!("#{tenant}"), |(_, policy)| policy.name.clone())
     }
 
     /// Forgets what was read of `tenant`, after a change through this node.

@@ -1,7 +1,7 @@
 //! A tenant's quotas: how many jobs, executions at once, executor uploads and bytes of
-//! them it may have, and the memory and output each of its executions may use. Stored as
-//! JSON (`{"max_jobs": 100, …}`); a quota left out is unlimited (the node's own limits
-//! still apply to memory and output).
+//! them it may have, how large one upload may be, and the memory and output each of its
+//! executions may use. Stored as JSON (`{"max_jobs": 100, …}`); a quota left out is
+//! unlimited (the node's own limits still apply to uploads, memory and output).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,9 @@ pub struct Quotas {
     /// Its executions running at once on one node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_executions: Option<u64>,
+    /// Bytes of one uploaded component (the server's `--max-upload-size` applies too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload_bytes: Option<u64>,
     /// Executor versions it may have uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_executors: Option<u64>,
@@ -35,6 +38,7 @@ pub struct Quotas {
 pub const QUOTA_NAMES: &[&str] = &[
     "max_jobs",
     "max_concurrent_executions",
+    "max_upload_bytes",
     "max_executors",
     "max_executor_bytes",
     "max_memory_bytes",

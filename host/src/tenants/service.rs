@@ -189,14 +189,23 @@ impl Tenants {
             .await
     }
 
-    /// The capabilities in `requested` that the tenant's grants deny entirely, each with
-    /// a line saying so: an upload asking for them is accepted, and its calls will fail.
+    /// The name of `tenant` as last read, else `#ID` (for the metrics' labels: never a
+    /// read of the store).
+    pub fn name(&self, tenant: TenantId) -> String {
+        self.inner.policies.name(tenant)
+    }
+
+    /// The capabilities in `requested` by `executor` that the tenant's grants deny it
+    /// entirely, each with a line saying so: an upload asking for them is accepted, and
+    /// its calls will fail.
     pub async fn denied_capabilities(
         &self,
         tenant: TenantId,
+        executor: &str,
         requested: &[&str],
     ) -> Result<Vec<String>, StoreError> {
         let policy = self.policy(tenant).await?;
+        let grants = policy.grants_for(tenant, executor);
         let how = if tenant == DEFAULT_TENANT {
             "this server grants none (serve --allow CAPABILITY=…)".to_string()
         } else {
@@ -204,7 +213,7 @@ impl Tenants {
         };
         Ok(requested
             .iter()
-            .filter(|capability| policy.grants.denies_all(capability))
+            .filter(|capability| grants.denies_all(capability))
             .map(|capability| format!("{capability}: {how}; every call will be denied"))
             .collect())
     }

@@ -7,7 +7,8 @@
 //! changes between check and connect (rebinding) cannot reach an address that was not
 //! checked. They go through [`HttpClient`] ([`client`]), which keeps connections per target
 //! across executions. A refusal is written into the execution's output and reaches the
-//! guest as `HTTP-request-denied`.
+//! guest as `HTTP-request-denied`. When traces are exported, each request carries the
+//! execution's trace context (`traceparent`), unless the component set its own.
 //!
 //! The capability also serves `sandcron:executor/http-cleanup` ([`cleanup`]): requests
 //! the host sends, through the same checks, when an execution ends while they are armed.
@@ -140,6 +141,9 @@ impl HttpHooks {
     }
 }
 
+/// The W3C trace context header.
+const TRACEPARENT: &str = "traceparent";
+
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
@@ -150,10 +154,15 @@ impl WasiHttpHooks for HttpHooks {
 
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _response_errors: IoFuture,
     ) -> SendFuture {
+        // Called in the execution's span: a traced execution's trace goes on downstream,
+        // unless the component sent a trace context of its own.
+        if !request.headers().contains_key(TRACEPARENT) {
+            crate::telemetry::traces::inject_context(request.headers_mut());
+        }
         let (policy, sink, client) = (self.policy.clone(), self.sink.clone(), self.client.clone());
         Box::new(async move { send_checked(&policy, &sink, &client, request, options).await })
     }

@@ -389,6 +389,34 @@ where
         Ok((rows.into_iter().map(Into::into).collect(), total as u64))
     }
 
+    async fn list_tenant_executions(
+        &self,
+        tenant: TenantId,
+        state: Option<ExecutionState>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        // Walks the executions newest first and stops at the page's end: the tenant is
+        // checked per row through the jobs' primary key.
+        let mut select = QueryBuilder::<DB>::new(format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE EXISTS \
+             (SELECT 1 FROM jobs WHERE jobs.id = executions.job_id AND jobs.tenant_id = "
+        ));
+        select.push_bind(tenant).push(")");
+        if let Some(state) = state {
+            select.push(" AND state = ").push_bind(state.as_str());
+        }
+        // Literal numbers, not parameters, as the job list's (a generic plan does not
+        // know the page is small).
+        select.push(format!(
+            " ORDER BY id DESC LIMIT {} OFFSET {}",
+            end.saturating_sub(start).min(i64::MAX as u64),
+            start.min(i64::MAX as u64)
+        ));
+        let rows: Vec<rows::ExecutionRow> = DB::build_as(&mut select).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
     async fn get_execution(
         &self,
         tenant: TenantId,

@@ -173,7 +173,8 @@ where
         let unfiltered = query.q.is_none()
             && query.status.is_none()
             && query.disabled.is_none()
-            && query.metadata.is_empty();
+            && query.metadata.is_empty()
+            && query.executor.is_none();
         let total = if unfiltered {
             self.count_jobs(tenant).await?
         } else {

@@ -360,6 +360,11 @@ where
         if let Some(disabled) = query.disabled {
             builder.push(" AND disabled = ").push_bind(disabled);
         }
+        if let Some(executor) = &query.executor {
+            builder
+                .push(format!(" AND {} = ", DB::EXECUTOR_OF_SPEC))
+                .push_bind(executor.clone());
+        }
         for (key, value) in &query.metadata {
             builder.push(" AND ");
             DB::push_metadata_filter(builder, key, value);

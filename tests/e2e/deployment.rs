@@ -1,0 +1,344 @@
+//! Shipping: the container image built from `Containerfile` and started with podman (the
+//! first start of `podman run -p 8080:8080 -v sandcron:/data IMAGE` is that of
+//! `sandcron serve`: the admin token printed once, SQLite in the volume), the same image
+//! on PostgreSQL, and the systemd unit checked by `systemd-analyze verify`.
+//!
+//! No registry is reachable here, so the image is built as CI builds it: the binary under
+//! test assembled into a root by `contrib/container/rootfs.sh`, then `podman build
+//! --build-arg ROOTFS=prebuilt` (the Containerfile's stage that takes the root from the
+//! build context instead of compiling).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{eventually, fresh_postgres_database};
+
+/// The repository's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// podman on the storage of the peers script's podman (where its images are).
+fn podman(args: &[&str]) -> Output {
+    let dir = std::env::var("SANDCRON_TEST_PODMAN_DIR").expect(
+        "SANDCRON_TEST_PODMAN_DIR is not set: run the suite with scripts/test, which sets up \
+         podman (scripts/peers up podman)",
+    );
+    Command::new("podman")
+        .env("CONTAINERS_CONF", format!("{dir}/containers.conf"))
+        .arg("--root")
+        .arg(format!("{dir}/root"))
+        .arg("--runroot")
+        .arg(format!("{dir}/run"))
+        .args(args)
+        .output()
+        .expect("podman runs")
+}
+
+/// Runs podman and returns its stdout; panics with its stderr when it fails.
+fn podman_ok(args: &[&str]) -> String {
+    let out = podman(args);
+    assert!(
+        out.status.success(),
+        "podman {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes containers and volumes the test made, however it ends.
+struct Cleanup(Vec<Vec<String>>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for args in &self.0 {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let _ = podman(&args);
+        }
+    }
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Builds the image from the binary under test, once per test process; its name.
+fn image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    const IMAGE: &str = "localhost/sandcron:test";
+    BUILT.get_or_init(|| {
+        let context = tempfile::tempdir().unwrap();
+        // The test binary carries debug line tables: strip them, as the release profile
+        // does, so the image is what a release image weighs, give or take optimisation.
+        let binary = context.path().join("sandcron");
+        let stripped = Command::new("strip")
+            .args(["--strip-all", "-o"])
+            .arg(&binary)
+            .arg(env!("CARGO_BIN_EXE_sandcron"))
+            .status()
+            .expect("strip runs (binutils)");
+        assert!(stripped.success());
+        let rootfs = Command::new(root().join("contrib/container/rootfs.sh"))
+            .arg(&binary)
+            .arg(context.path().join("rootfs"))
+            .output()
+            .unwrap();
+        assert!(
+            rootfs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rootfs.stderr)
+        );
+        let containerfile = root().join("Containerfile");
+        podman_ok(&[
+            "build",
+            "--format",
+            "docker",
+            "--build-arg",
+            "ROOTFS=prebuilt",
+            "-f",
+            containerfile.to_str().unwrap(),
+            "-t",
+            IMAGE,
+            context.path().to_str().unwrap(),
+        ]);
+    });
+    IMAGE
+}
+
+/// Waits for a line of the container's logs holding `text`; all the logs.
+async fn logs_with(container: &str, text: &str) -> String {
+    eventually(
+        &format!("{text:?} in the logs of {container}"),
+        std::time::Duration::from_secs(60),
+        || async {
+            let out = podman(&["logs", container]);
+            let logs = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            logs.contains(text).then_some(logs)
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
+    let image = image();
+    let size: u64 = podman_ok(&["image", "inspect", "--format", "{{.Size}}", image])
+        .parse()
+        .unwrap();
+    assert!(size <= 100_000_000, "the image weighs {size} bytes");
+    let config = podman_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}} {{json .Config.Volumes}} {{json .Config.Healthcheck.Test}}",
+        image,
+    ]);
+    assert!(config.starts_with("10001:10001 {\"/data\":{}}"), "{config}");
+    assert!(config.contains("sandcron\",\"health\""), "{config}");
+
+    let unique = format!("sandcron-test-{}-{}", std::process::id(), free_port());
+    let (container, volume) = (unique.clone(), format!("{unique}-data"));
+    let _cleanup = Cleanup(vec![
+        vec![
+            "rm".into(),
+            "-f".into(),
+            "-t".into(),
+            "0".into(),
+            container.clone(),
+        ],
+        vec!["volume".into(), "rm".into(), "-f".into(), volume.clone()],
+    ]);
+    let port = free_port();
+    // The README's command, published on loopback only.
+    let run = |detach: bool| {
+        let publish = format!("127.0.0.1:{port}:8080");
+        let mount = format!("{volume}:/data");
+        let mut args = vec!["run", "--name", &container, "--network", "bridge"];
+        if detach {
+            args.push("-d");
+        }
+        args.extend(["-p", &publish, "-v", &mount, image]);
+        podman_ok(&args)
+    };
+    run(true);
+    let logs = logs_with(&container, "sandcron: listening on http://0.0.0.0:8080").await;
+    let token = logs
+        .lines()
+        .find_map(|line| line.split("kept in /data/admin-token): ").nth(1))
+        .unwrap_or_else(|| panic!("no admin token in\n{logs}"))
+        .trim()
+        .to_string();
+    let base = format!("http://127.0.0.1:{port}");
+    let health: serde_json::Value = eventually(
+        "the published port",
+        std::time::Duration::from_secs(30),
+        || async {
+            reqwest::get(format!("{base}/health"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()
+        },
+    )
+    .await;
+    assert_eq!(health["status"], "healthy");
+    let client = crate::support::client_with_token(&token);
+    let job = serde_json::json!({"name": "hello", "schedule": "@manually", "executor": "shell",
+        "executor_config": {"command": "echo hello from the image"}});
+    let created = client
+        .post(format!("{base}/v1/jobs"))
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let ran = client
+        .post(format!("{base}/v1/jobs/hello/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ran.status(), 202);
+    let output = eventually(
+        "the job's output",
+        std::time::Duration::from_secs(30),
+        || async {
+            let list: serde_json::Value = client
+                .get(format!("{base}/v1/jobs/hello/executions"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let execution = &list[0];
+            execution["finished_at"]
+                .is_string()
+                .then(|| execution["output"].to_string())
+        },
+    )
+    .await;
+    assert_eq!(output, "\"hello from the image\\n\"");
+    // The health check of the image passes; the data is in the volume, owned by 10001.
+    podman_ok(&["healthcheck", "run", &container]);
+    let listing = podman_ok(&["exec", &container, "ls", "-ln", "/data"]);
+    assert!(listing.contains("sandcron.db"), "{listing}");
+    assert!(listing.contains(" 10001 "), "{listing}");
+
+    // A new container on the same volume: same data, no new token printed.
+    podman_ok(&["rm", "-f", "-t", "10", &container]);
+    run(true);
+    let logs = logs_with(&container, "sandcron: listening on").await;
+    assert!(!logs.contains("shown once"), "{logs}");
+    assert!(
+        logs.contains("the admin token is in /data/admin-token"),
+        "{logs}"
+    );
+    let jobs = eventually(
+        "the API of the second container",
+        std::time::Duration::from_secs(30),
+        || async {
+            let reply = client.get(format!("{base}/v1/jobs")).send().await.ok()?;
+            reply.json::<serde_json::Value>().await.ok()
+        },
+    )
+    .await;
+    assert_eq!(jobs[0]["name"], "hello", "{jobs}");
+}
+
+#[tokio::test]
+async fn the_image_runs_on_postgresql() {
+    let image = image();
+    let database = fresh_postgres_database().await;
+    let port = free_port();
+    let container = format!("sandcron-test-pg-{}-{port}", std::process::id());
+    let _cleanup = Cleanup(vec![vec![
+        "rm".into(),
+        "-f".into(),
+        "-t".into(),
+        "0".into(),
+        container.clone(),
+    ]]);
+    // The test's PostgreSQL listens on the host's loopback: share the host's network,
+    // and listen on loopback only.
+    podman_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &container,
+        "--network",
+        "host",
+        "-e",
+        &format!("SANDCRON_DATABASE_URL={database}"),
+        "-e",
+        &format!("SANDCRON_LISTEN=127.0.0.1:{port}"),
+        // The health check asks the API where it now listens.
+        "-e",
+        &format!("SANDCRON_SERVER=http://127.0.0.1:{port}"),
+        "-e",
+        "SANDCRON_ADMIN_TOKEN=sca_compose-test-token",
+        image,
+    ]);
+    let logs = logs_with(&container, "sandcron: listening on").await;
+    assert!(logs.contains("(database postgres://"), "{logs}");
+    let client = crate::support::client_with_token("sca_compose-test-token");
+    let agent: serde_json::Value = eventually(
+        "the API on PostgreSQL",
+        std::time::Duration::from_secs(30),
+        || async {
+            let reply = client
+                .get(format!("http://127.0.0.1:{port}/v1"))
+                .send()
+                .await
+                .ok()?;
+            reply.json().await.ok()
+        },
+    )
+    .await;
+    assert_eq!(agent["caller"]["admin"], true, "{agent}");
+    podman_ok(&["healthcheck", "run", &container]);
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(root().join("contrib/systemd/sandcron.service")).unwrap();
+    // `verify` checks that ExecStart's program exists: point it at the binary under test.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandcron.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/sandcron", env!("CARGO_BIN_EXE_sandcron")),
+    )
+    .unwrap();
+    let verified = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze runs (Debian: systemd)");
+    assert!(
+        verified.status.success() && verified.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    for hardening in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(unit.contains(hardening), "{hardening}");
+    }
+}
