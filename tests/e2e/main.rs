@@ -25,6 +25,7 @@ mod nats_executor;
 mod observability;
 mod peers;
 mod prometheus;
+mod quotas;
 mod pubsub_executor;
 mod rabbitmq_executor;
 mod runtime_limits;

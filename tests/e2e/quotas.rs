@@ -1,0 +1,181 @@
+//! Quotas that hold under races: many requests of one tenant sent at once never take it
+//! past `max_jobs`, `max_executors` or `max_concurrent_executions`, and each refused
+//! one is a 429 naming the quota. Both stores; on PostgreSQL the requests are spread over
+//! two nodes on one database, as in a cluster.
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+use crate::support::{Reply, Server, fresh_postgres_database, hostile, tenant};
+
+/// A server on SQLite, and two nodes on one fresh PostgreSQL database: every request of
+/// a race is sent to one of the servers of its store in turn.
+async fn each_store_servers() -> Vec<Vec<Server>> {
+    let url = fresh_postgres_database().await;
+    let first = Server::postgres(&url, &["--node", "quota-a"]);
+    let second = Server::postgres(&url, &["--node", "quota-b"]);
+    vec![vec![Server::sqlite(&[])], vec![first, second]]
+}
+
+/// Creates the tenant `acme` (through the first server) with `quotas` and `grants`; its
+/// token.
+async fn acme(servers: &[Server], quotas: Value, grants: Value) -> String {
+    let server = &servers[0];
+    let token = tenant(server, "acme").await;
+    let set = server.put("/v1/tenants/acme/quotas", quotas).await;
+    assert_eq!(set.status, 200, "{}: {}", server.backend, set.text);
+    let granted = server.put("/v1/tenants/acme/grants", grants).await;
+    assert_eq!(granted.status, 200, "{}: {}", server.backend, granted.text);
+    token
+}
+
+/// How many answers had each status, and the `field` of every 429.
+fn tally(replies: &[Reply], success: u16) -> (usize, Vec<String>) {
+    let succeeded = replies.iter().filter(|r| r.status == success).count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status != success)
+        .map(|r| {
+            assert_eq!(r.status, 429, "{}", r.text);
+            r.field()
+        })
+        .collect();
+    (succeeded, refused)
+}
+
+#[tokio::test]
+async fn max_jobs_holds_when_50_creates_race() {
+    for servers in each_store_servers().await {
+        let backend = servers[0].backend;
+        let token = acme(&servers, json!({"max_jobs": 5}), json!({})).await;
+        let creates = (0..50).map(|i| {
+            let server = &servers[i % servers.len()];
+            let job = json!({"name": format!("job{i}"), "schedule": "@manually",
+                             "executor": "echo", "executor_config": {"message": "hi"}});
+            server.call_as(Some(&token), "POST", "/v1/jobs", Some(job))
+        });
+        let replies = join_all(creates).await;
+        let (created, refused) = tally(&replies, 201);
+        assert_eq!(created, 5, "{backend}: {replies:?}");
+        assert_eq!(refused, vec!["max_jobs".to_string(); 45], "{backend}");
+        let listed = servers[0]
+            .call_as(Some(&token), "GET", "/v1/jobs", None)
+            .await;
+        assert_eq!(listed.json().as_array().unwrap().len(), 5, "{backend}");
+        assert_eq!(listed.header("X-Total-Count"), Some("5"), "{backend}");
+
+        // A restore racing creates stays within the quota too, refusing by name.
+        let first = listed.json()[0]["name"].as_str().unwrap().to_string();
+        let deleted = servers[0]
+            .call_as(Some(&token), "DELETE", &format!("/v1/jobs/{first}"), None)
+            .await;
+        assert_eq!(deleted.status, 200, "{backend}: {}", deleted.text);
+        let restores = (0..10).map(|i| {
+            let server = &servers[i % servers.len()];
+            let jobs = json!([{"name": format!("restored{i}"), "schedule": "@manually",
+                               "executor": "echo"}]);
+            server.call_as(Some(&token), "POST", "/v1/restore", Some(jobs))
+        });
+        let lines: Vec<Value> = join_all(restores).await.iter().map(Reply::json).collect();
+        let successes = lines
+            .iter()
+            .filter(|l| l[0].as_str().unwrap().starts_with("success"))
+            .count();
+        assert_eq!(successes, 1, "{backend}: {lines:?}");
+        let total = servers[0]
+            .call_as(Some(&token), "GET", "/v1/jobs", None)
+            .await;
+        assert_eq!(total.header("X-Total-Count"), Some("5"), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn max_executors_holds_when_12_uploads_race() {
+    let component = std::fs::read(hostile()).unwrap();
+    for servers in each_store_servers().await {
+        let backend = servers[0].backend;
+        let token = acme(&servers, json!({"max_executors": 3}), json!({})).await;
+        let uploads = (0..12).map(|i| {
+            let server = &servers[i % servers.len()];
+            server.reply(
+                server
+                    .request(reqwest::Method::PUT, &format!("/v1/executors/up{i}"))
+                    .bearer_auth(&token)
+                    .header("Content-Type", "application/wasm")
+                    // A refused upload may end its connection: never reuse one.
+                    .header("Connection", "close")
+                    .body(component.clone()),
+            )
+        });
+        let replies = join_all(uploads).await;
+        let (stored, refused) = tally(&replies, 201);
+        assert_eq!(stored, 3, "{backend}: {replies:?}");
+        assert_eq!(refused, vec!["max_executors".to_string(); 9], "{backend}");
+        let listed = servers[0]
+            .call_as(Some(&token), "GET", "/v1/executors", None)
+            .await
+            .json();
+        let uploaded = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with("up"))
+            .count();
+        assert_eq!(uploaded, 3, "{backend}: {listed}");
+    }
+}
+
+#[tokio::test]
+async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none() {
+    let component = std::fs::read(hostile()).unwrap();
+    for servers in each_store_servers().await {
+        // The count is per node: one node takes every run.
+        let server = &servers[0];
+        let backend = server.backend;
+        let token = acme(
+            &servers,
+            json!({"max_concurrent_executions": 3}),
+            json!({"process": ["sleep"]}),
+        )
+        .await;
+        let uploaded = server
+            .reply(
+                server
+                    .request(reqwest::Method::PUT, "/v1/executors/sleeper")
+                    .bearer_auth(&token)
+                    .header("Content-Type", "application/wasm")
+                    .header("Connection", "close")
+                    .body(component.clone()),
+            )
+            .await;
+        assert_eq!(uploaded.status, 201, "{backend}: {}", uploaded.text);
+        let job = json!({"name": "slow", "schedule": "@manually", "executor": "sleeper",
+                         "executor_config": {"mode": "sleep", "seconds": "30"}});
+        let created = server
+            .call_as(Some(&token), "POST", "/v1/jobs", Some(job))
+            .await;
+        assert_eq!(created.status, 201, "{backend}: {}", created.text);
+
+        let runs = (0..30).map(|_| server.call_as(Some(&token), "POST", "/v1/jobs/slow/run", None));
+        let replies = join_all(runs).await;
+        let (started, refused) = tally(&replies, 202);
+        assert_eq!(started, 3, "{backend}: {replies:?}");
+        assert_eq!(
+            refused,
+            vec!["max_concurrent_executions".to_string(); 27],
+            "{backend}"
+        );
+        for reply in replies.iter().filter(|r| r.status == 202) {
+            assert_eq!(reply.json()["state"], "running", "{backend}: {}", reply.text);
+        }
+        // Only the three runs answered 202 are recorded, and each runs.
+        let executions = server
+            .call_as(Some(&token), "GET", "/v1/jobs/slow/executions", None)
+            .await
+            .json();
+        let executions = executions.as_array().unwrap();
+        assert_eq!(executions.len(), 3, "{backend}: {executions:?}");
+        let busy = server.call_as(Some(&token), "GET", "/v1/busy", None).await;
+        assert_eq!(busy.json().as_array().unwrap().len(), 3, "{backend}: {}", busy.text);
+    }
+}
