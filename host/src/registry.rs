@@ -21,8 +21,11 @@ use sandcron_sdk::size::format_size;
 use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
 use crate::runtime::{Executable, LoadError, Runtime};
-use crate::store::{ExecutorStore, StoreError, StoredExecutor, TenantId};
-use crate::tenants::{QuotaExceeded, Tenants};
+use crate::store::{
+    ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, StoreError,
+    StoredExecutor, TenantId,
+};
+use crate::tenants::{QuotaExceeded, TenantPolicy, Tenants};
 
 /// The largest upload a server takes unless `serve --max-upload-size` says otherwise:
 /// 64 MiB, room for a Python or JavaScript component (an interpreter with the program:
@@ -218,14 +221,18 @@ impl Registry {
     /// Checks, compiles and stores a new version of the tenant's upload `name` (an
     /// executor or, by the world it implements, a processor component), within the
     /// server's upload limit and the tenant's `max_upload_bytes`, `max_executors` and
-    /// `max_executor_bytes`.
+    /// `max_executor_bytes`. The last two are checked before compiling, so that a tenant
+    /// at its quota costs no compile, and again by the store as it writes, so that
+    /// uploads racing (on any node) never pass them together.
     pub async fn upload(
         &self,
         tenant: TenantId,
         name: &str,
         wasm: Arc<[u8]>,
     ) -> Result<StoredExecutor, UploadError> {
-        self.check_upload_quotas(tenant, wasm.len() as u64).await?;
+        let size = wasm.len() as u64;
+        let policy = self.inner.tenants.policy(tenant).await?;
+        let limits = self.check_upload_quotas(tenant, &policy, size).await?;
         check_name(name).map_err(UploadError::Name)?;
         if self.is_built_in(name) {
             return Err(UploadError::Name(FieldError::new(
@@ -233,7 +240,7 @@ impl Registry {
                 format!("{name:?} is a built-in executor; choose another name"),
             )));
         }
-        let _compiling = self.start_compiling(tenant, name, wasm.len() as u64);
+        let _compiling = self.start_compiling(tenant, name, size);
         let loaded = self
             .inner
             .runtime
@@ -250,22 +257,31 @@ impl Registry {
                 &loaded.imports,
                 loaded.is_processor(),
                 &wasm,
+                limits,
             )
-            .await?;
+            .await?
+            .map_err(|over| executors_quota(&policy, limits, over, size))?;
         let runtime = self.inner.runtime.clone();
         // Writing the artifact is file IO: off the async threads.
         let _ = tokio::task::spawn_blocking(move || runtime.keep(loaded)).await;
         Ok(stored)
     }
 
-    async fn check_upload_quotas(&self, tenant: TenantId, size: u64) -> Result<(), UploadError> {
+    /// Refuses an upload of `size` bytes past the server's limit or a quota of the
+    /// tenant's, as far as what is stored now tells; the limits the store keeps it
+    /// within.
+    async fn check_upload_quotas(
+        &self,
+        tenant: TenantId,
+        policy: &TenantPolicy,
+        size: u64,
+    ) -> Result<ExecutorLimits, UploadError> {
         if size > self.max_upload_bytes() {
             return Err(UploadError::TooLarge {
                 size,
                 limit: self.max_upload_bytes(),
             });
         }
-        let policy = self.inner.tenants.policy(tenant).await?;
         let quotas = policy.quotas;
         if let Some(max) = quotas.max_upload_bytes
             && size > max
@@ -277,34 +293,23 @@ impl Registry {
             )
             .into());
         }
-        if quotas.max_executors.is_none() && quotas.max_executor_bytes.is_none() {
-            return Ok(());
+        let limits = ExecutorLimits {
+            versions: quotas.max_executors,
+            bytes: quotas.max_executor_bytes,
+        };
+        if !limits.bound() {
+            return Ok(limits);
         }
-        let (count, bytes) = self.inner.store.executor_usage(tenant).await?;
-        if let Some(max) = quotas.max_executors
-            && count >= max
-        {
-            return Err(QuotaExceeded::new(
-                "max_executors",
-                max,
-                format!("tenant {} has {count} executor versions", policy.name),
-            )
-            .into());
+        let usage = self.inner.store.executor_usage(tenant).await?;
+        match limits.passed_by(usage, size) {
+            None => Ok(limits),
+            Some(limit) => {
+                Err(
+                    executors_quota(policy, limits, ExecutorOverLimit { limit, usage }, size)
+                        .into(),
+                )
+            }
         }
-        if let Some(max) = quotas.max_executor_bytes
-            && bytes.saturating_add(size) > max
-        {
-            return Err(QuotaExceeded::new(
-                "max_executor_bytes",
-                max,
-                format!(
-                    "tenant {} has {bytes} bytes of executors and this one has {size}",
-                    policy.name
-                ),
-            )
-            .into());
-        }
-        Ok(())
     }
 
     /// The uploads of the tenant being checked and compiled now, oldest first.
@@ -382,6 +387,32 @@ pub enum UploadError {
     /// The store failed or refused (HTTP 409 or 500).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The refusal of an upload of `size` bytes that would take the tenant past `over`'s
+/// limit, one of `limits`.
+fn executors_quota(
+    policy: &TenantPolicy,
+    limits: ExecutorLimits,
+    over: ExecutorOverLimit,
+    size: u64,
+) -> QuotaExceeded {
+    let ExecutorUsage { versions, bytes } = over.usage;
+    match over.limit {
+        ExecutorLimit::Versions => QuotaExceeded::new(
+            "max_executors",
+            limits.versions.unwrap_or_default(),
+            format!("tenant {} has {versions} executor versions", policy.name),
+        ),
+        ExecutorLimit::Bytes => QuotaExceeded::new(
+            "max_executor_bytes",
+            limits.bytes.unwrap_or_default(),
+            format!(
+                "tenant {} has {bytes} bytes of executors and this one has {size}",
+                policy.name
+            ),
+        ),
+    }
 }
 
 /// Splits `name` or `name@version`.

@@ -166,7 +166,12 @@ async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none(
             "{backend}"
         );
         for reply in replies.iter().filter(|r| r.status == 202) {
-            assert_eq!(reply.json()["state"], "running", "{backend}: {}", reply.text);
+            assert_eq!(
+                reply.json()["state"],
+                "running",
+                "{backend}: {}",
+                reply.text
+            );
         }
         // Only the three runs answered 202 are recorded, and each runs.
         let executions = server
@@ -176,6 +181,11 @@ async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none(
         let executions = executions.as_array().unwrap();
         assert_eq!(executions.len(), 3, "{backend}: {executions:?}");
         let busy = server.call_as(Some(&token), "GET", "/v1/busy", None).await;
-        assert_eq!(busy.json().as_array().unwrap().len(), 3, "{backend}: {}", busy.text);
+        assert_eq!(
+            busy.json().as_array().unwrap().len(),
+            3,
+            "{backend}: {}",
+            busy.text
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! change wakes the claim loop, so a job due within the horizon is not missed. Every
 //! method acts within one tenant: another tenant's jobs are not found.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -11,8 +11,8 @@ use chrono::Utc;
 use super::claim::{plan_next, schedule_of};
 use super::{JobError, Scheduler};
 use crate::jobs::{FieldError, JobSpec, validate};
-use crate::store::{ExecutionRecord, ExecutionState, StoredJob, TenantId};
-use crate::tenants::QuotaExceeded;
+use crate::store::{ExecutionRecord, ExecutionState, JobOverLimit, StoredJob, TenantId};
+use crate::tenants::{QuotaExceeded, TenantPolicy};
 
 /// How deep a chain of parents may be.
 const MAX_CHAIN_DEPTH: usize = 1000;
@@ -26,10 +26,8 @@ impl Scheduler {
         let known = self.inner.registry.knows(tenant, &spec.executor).await?;
         validate(&spec, |_| known)?;
         self.check_parent(tenant, &spec).await?;
+        let policy = self.inner.tenants.policy(tenant).await?;
         let existing = self.inner.jobs.get_job(tenant, &spec.name).await?;
-        if existing.is_none() {
-            self.check_job_quota(tenant).await?;
-        }
         let now = Utc::now();
         // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
         let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
@@ -37,25 +35,17 @@ impl Scheduler {
             // Before the write: see `call_off`.
             self.inner.called_off.call_off(job.id);
         }
-        let job = self.inner.jobs.put_job(tenant, &spec, next).await?;
-        self.inner.wake.notify_one();
-        Ok(job)
-    }
-
-    async fn check_job_quota(&self, tenant: TenantId) -> Result<(), JobError> {
-        let policy = self.inner.tenants.policy(tenant).await?;
-        if let Some(max) = policy.quotas.max_jobs {
-            let jobs = self.inner.jobs.count_jobs(tenant).await?;
-            if jobs >= max {
-                return Err(QuotaExceeded::new(
-                    "max_jobs",
-                    max,
-                    format!("tenant {} has {jobs} jobs", policy.name),
-                )
-                .into());
-            }
+        let max_jobs = policy.quotas.max_jobs;
+        let refused = self
+            .inner
+            .jobs
+            .put_jobs_within(tenant, &[(spec.clone(), next)], max_jobs)
+            .await?;
+        if let Some(over) = refused.first() {
+            return Err(jobs_quota(&policy, over).into());
         }
-        Ok(())
+        self.inner.wake.notify_one();
+        self.get(tenant, &spec.name).await
     }
 
     async fn check_parent(&self, tenant: TenantId, spec: &JobSpec) -> Result<(), JobError> {
@@ -243,32 +233,9 @@ impl Scheduler {
     ) -> Result<Vec<usize>, JobError> {
         let names: Vec<&str> = valid.iter().map(|&i| specs[i].name.as_str()).collect();
         let existing = self.inner.jobs.job_ids(tenant, &names).await?;
-        let mut written = valid.to_vec();
         let policy = self.inner.tenants.policy(tenant).await?;
-        if let Some(max) = policy.quotas.max_jobs {
-            let jobs = self.inner.jobs.count_jobs(tenant).await?;
-            let mut new: HashSet<&str> = HashSet::new();
-            written.retain(|&index| {
-                let name = specs[index].name.as_str();
-                if existing.contains_key(name) || new.contains(name) {
-                    return true;
-                }
-                let total = jobs + new.len() as u64;
-                if total < max {
-                    new.insert(name);
-                    return true;
-                }
-                let refusal = QuotaExceeded::new(
-                    "max_jobs",
-                    max,
-                    format!("tenant {} has {total} jobs", policy.name),
-                );
-                results[index] = Some(Err(refusal.into()));
-                false
-            });
-        }
         let now = Utc::now();
-        let jobs: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> = written
+        let jobs: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> = valid
             .iter()
             .map(|&index| {
                 let spec = &specs[index];
@@ -280,29 +247,36 @@ impl Scheduler {
         self.inner
             .called_off
             .call_off_all(existing.values().copied());
-        self.inner.jobs.put_jobs(tenant, &jobs).await?;
+        let refused = self
+            .inner
+            .jobs
+            .put_jobs_within(tenant, &jobs, policy.quotas.max_jobs)
+            .await?;
         self.inner.wake.notify_one();
+        let mut written = valid.to_vec();
+        for over in &refused {
+            let index = valid[over.index];
+            results[index] = Some(Err(jobs_quota(&policy, over).into()));
+            written.retain(|&kept| kept != index);
+        }
         Ok(written)
     }
 
     /// Starts a run now and returns its execution record (state `running`) without
     /// waiting for it. Ignores `disabled` and the time bounds as Dkron does, but honours
     /// `forbid`: `Conflict` while an execution of the job is open. `Quota` while the
-    /// tenant has `max_concurrent_executions` running on this node.
+    /// tenant has `max_concurrent_executions` running on this node: the run takes its
+    /// place among them before it is written, so a run answered is never one that waits.
     pub async fn run_job(&self, tenant: TenantId, name: &str) -> Result<ExecutionRecord, JobError> {
         let job = self.get(tenant, name).await?;
         let policy = self.inner.tenants.policy(tenant).await?;
-        if let Some(max) = policy.quotas.max_concurrent_executions {
-            let running = self.inner.tenants.running(tenant);
-            if running >= max {
-                return Err(QuotaExceeded::new(
-                    "max_concurrent_executions",
-                    max,
-                    format!("tenant {} has {running} executions running", policy.name),
-                )
-                .into());
-            }
-        }
+        // A job with tags runs where they say, and is counted there (it waits for its
+        // place as `scheduled`).
+        let slot = if job.spec.tags.is_empty() {
+            Some(self.inner.tenants.try_start(tenant, &policy)?)
+        } else {
+            None
+        };
         let has_dependents = !job.dependent_jobs.is_empty();
         Ok(self
             .inner
@@ -313,6 +287,7 @@ impl Scheduler {
                 has_dependents,
                 ExecutionState::Running,
                 crate::store::Trigger::Manual,
+                slot,
             )
             .await?)
     }
@@ -347,4 +322,13 @@ impl Scheduler {
             .await?
             .ok_or_else(|| JobError::NotFound(name.to_string()))
     }
+}
+
+/// The refusal of a new job past the tenant's `max_jobs`.
+fn jobs_quota(policy: &TenantPolicy, over: &JobOverLimit) -> QuotaExceeded {
+    QuotaExceeded::new(
+        "max_jobs",
+        policy.quotas.max_jobs.unwrap_or_default(),
+        format!("tenant {} has {} jobs", policy.name, over.jobs),
+    )
 }

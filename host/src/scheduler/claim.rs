@@ -167,6 +167,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                         trigger: Trigger::Schedule,
                         has_dependents: tick.job.has_dependents,
                         registered: None,
+                        slot: None,
                         claimed_at,
                     };
                     if run.spec.tags.is_empty() {

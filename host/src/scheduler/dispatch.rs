@@ -45,6 +45,10 @@ pub(super) struct Run {
     /// Registered as running before the run was handed out (a manual run, so that the
     /// API can follow or kill it as soon as it answers).
     pub registered: Option<ActiveGuard>,
+    /// Its place among the tenant's `max_concurrent_executions` on this node, taken
+    /// before the run was handed out (a manual run, answered as running); the first
+    /// attempt uses it instead of waiting for one.
+    pub slot: Option<TenantSlot>,
     /// When the tick (or the retry) was claimed: a change of the job after it calls it off.
     pub claimed_at: Instant,
 }
@@ -132,8 +136,9 @@ impl Inner {
     /// Runs one attempt; `failed_before` attempts of the tick failed before it.
     async fn run_attempt(&self, run: &mut Run, failed_before: usize) -> Attempt {
         let policy = self.tenants.policy(run.tenant).await;
-        let _tenant_slot = match &policy {
-            Ok(policy) => match self.tenant_slot(run, policy).await {
+        let _tenant_slot = match (run.slot.take(), &policy) {
+            (Some(taken), _) => Some(taken),
+            (None, Ok(policy)) => match self.tenant_slot(run, policy).await {
                 Ok(slot) => Some(slot),
                 Err(skipped) => {
                     let reason = format!("skipped: {skipped}");
@@ -147,7 +152,7 @@ impl Inner {
                     };
                 }
             },
-            Err(_) => None,
+            (None, Err(_)) => None,
         };
         let _permit = self.slots.acquire().await;
         let started_at = Utc::now();
@@ -328,21 +333,11 @@ impl Inner {
         run: &Run,
         policy: &TenantPolicy,
     ) -> Result<TenantSlot, QuotaExceeded> {
-        let max = policy.quotas.max_concurrent_executions;
         if run.spec.concurrency != Concurrency::Forbid {
+            let max = policy.quotas.max_concurrent_executions;
             return Ok(self.tenants.start(run.tenant, max).await);
         }
-        self.tenants.try_start(run.tenant, max).ok_or_else(|| {
-            QuotaExceeded::new(
-                "max_concurrent_executions",
-                max.unwrap_or_default(),
-                format!(
-                    "tenant {} has {} executions running",
-                    policy.name,
-                    self.tenants.running(run.tenant)
-                ),
-            )
-        })
+        self.tenants.try_start(run.tenant, policy)
     }
 
     /// Records an attempt that failed before it started, with `reason`, the job's status
@@ -441,6 +436,7 @@ impl Inner {
                 trigger: Trigger::Retry,
                 has_dependents: run.has_dependents,
                 registered: None,
+                slot: None,
                 claimed_at: Instant::now(),
             }),
             Err(error) => {
@@ -506,6 +502,7 @@ impl Inner {
                 has_dependents,
                 ExecutionState::Scheduled,
                 Trigger::Parent,
+                None,
             )
             .await
         {
@@ -521,7 +518,8 @@ impl Inner {
     /// Writes an execution due now and starts it, or, for a job with tags, places it on
     /// the nodes they select (the record answered is then `scheduled`, for this node until
     /// it is handed over); a job that forbids overlapping runs gets
-    /// [`crate::store::StoreError::Conflict`] while one of its executions is open.
+    /// [`crate::store::StoreError::Conflict`] while one of its executions is open. A
+    /// `slot` already taken is the first attempt's.
     pub(super) async fn start_now(
         self: &Arc<Self>,
         tenant: TenantId,
@@ -530,6 +528,7 @@ impl Inner {
         has_dependents: bool,
         state: ExecutionState,
         trigger: Trigger,
+        slot: Option<TenantSlot>,
     ) -> Result<ExecutionRecord, crate::store::StoreError> {
         // A job with tags runs where they say: written as scheduled, then placed.
         let targeted = !spec.tags.is_empty();
@@ -564,6 +563,7 @@ impl Inner {
             trigger,
             has_dependents,
             registered: None,
+            slot,
             claimed_at: Instant::now(),
         };
         if targeted {

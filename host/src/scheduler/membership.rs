@@ -145,6 +145,7 @@ impl Inner {
                 scheduled_at: record.scheduled_at,
                 trigger: record.trigger,
                 registered: None,
+                slot: None,
                 claimed_at: Instant::now(),
             };
             if let Some(retry) = self.schedule_retry(&run).await {
@@ -225,6 +226,7 @@ impl Inner {
                 trigger: record.trigger,
                 has_dependents: handed.has_dependents,
                 registered: None,
+                slot: None,
                 claimed_at: Instant::now(),
             });
         }

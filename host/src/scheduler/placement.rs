@@ -63,6 +63,7 @@ impl Inner {
                         trigger: run.trigger,
                         has_dependents: run.has_dependents,
                         registered: None,
+                        slot: None,
                         claimed_at: run.claimed_at,
                     };
                     self.hand(copy, node).await;

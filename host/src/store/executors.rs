@@ -23,11 +23,74 @@ pub struct StoredExecutor {
     pub processor: bool,
 }
 
+/// What a tenant's uploads take in the store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecutorUsage {
+    /// How many versions, of every name.
+    pub versions: u64,
+    /// Their bytes in all.
+    pub bytes: u64,
+}
+
+/// The bounds a tenant's uploads are stored within (its `max_executors` and
+/// `max_executor_bytes` quotas); `None` bounds nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecutorLimits {
+    /// The most versions.
+    pub versions: Option<u64>,
+    /// The most bytes.
+    pub bytes: Option<u64>,
+}
+
+/// Which of [`ExecutorLimits`] an upload would pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorLimit {
+    /// [`ExecutorLimits::versions`].
+    Versions,
+    /// [`ExecutorLimits::bytes`].
+    Bytes,
+}
+
+/// An upload the store did not keep: the limit it would pass, and what the tenant's
+/// uploads took then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecutorOverLimit {
+    /// The limit.
+    pub limit: ExecutorLimit,
+    /// What was stored.
+    pub usage: ExecutorUsage,
+}
+
+impl ExecutorLimits {
+    /// Whether these bound anything.
+    pub fn bound(self) -> bool {
+        self.versions.is_some() || self.bytes.is_some()
+    }
+
+    /// The limit one more upload of `size` bytes would pass with `usage` stored.
+    pub fn passed_by(self, usage: ExecutorUsage, size: u64) -> Option<ExecutorLimit> {
+        if self.versions.is_some_and(|max| usage.versions >= max) {
+            Some(ExecutorLimit::Versions)
+        } else if self
+            .bytes
+            .is_some_and(|max| usage.bytes.saturating_add(size) > max)
+        {
+            Some(ExecutorLimit::Bytes)
+        } else {
+            None
+        }
+    }
+}
+
 /// Each tenant's uploaded executors, version by version.
 #[async_trait::async_trait]
 pub trait ExecutorStore: Send + Sync + 'static {
     /// Stores a new version of the upload `name` (the first is 1) with its bytes: an
-    /// executor component, or a processor component when `processor`.
+    /// executor component, or a processor component when `processor`; unless it would
+    /// take the tenant past `limits`. The tenant's uploads are measured in the writing
+    /// transaction, under a lock on the tenant that every bounded upload takes, so uploads
+    /// racing on any node never pass a limit together.
+    #[allow(clippy::too_many_arguments)]
     async fn put_executor(
         &self,
         tenant: TenantId,
@@ -36,13 +99,14 @@ pub trait ExecutorStore: Send + Sync + 'static {
         imports: &[String],
         processor: bool,
         wasm: &[u8],
-    ) -> Result<StoredExecutor, StoreError>;
+        limits: ExecutorLimits,
+    ) -> Result<Result<StoredExecutor, ExecutorOverLimit>, StoreError>;
 
     /// The latest version of every uploaded executor, by name.
     async fn list_executors(&self, tenant: TenantId) -> Result<Vec<StoredExecutor>, StoreError>;
 
     /// How many executor versions the tenant has uploaded, and their total size in bytes.
-    async fn executor_usage(&self, tenant: TenantId) -> Result<(u64, u64), StoreError>;
+    async fn executor_usage(&self, tenant: TenantId) -> Result<ExecutorUsage, StoreError>;
 
     /// Every version of the executor `name`, newest first; empty when there is none.
     async fn executor_versions(

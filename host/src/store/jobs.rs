@@ -32,6 +32,16 @@ pub struct StoredJob {
     pub dependent_jobs: Vec<String>,
 }
 
+/// A new job [`JobStore::put_jobs_within`] did not write, as the tenant had its
+/// `max_jobs` already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobOverLimit {
+    /// Its place in the jobs given.
+    pub index: usize,
+    /// How many jobs the tenant had, with those written before it.
+    pub jobs: u64,
+}
+
 /// Which jobs to list, in which order, which slice.
 #[derive(Clone, Debug, Default)]
 pub struct JobQuery {
@@ -145,7 +155,21 @@ pub trait JobStore: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         jobs: &[(JobSpec, Option<DateTime<Utc>>)],
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.put_jobs_within(tenant, jobs, None).await.map(|_| ())
+    }
+
+    /// As [`Self::put_jobs`], but with `max_jobs`, the jobs that would be new to the
+    /// tenant once it has `max_jobs` are not written: the tenant's jobs are counted in the
+    /// writing transaction, under a lock on the tenant that every such write takes, so
+    /// writes racing on any node never take it past `max_jobs`. New jobs count in the
+    /// input's order; the refused ones are returned.
+    async fn put_jobs_within(
+        &self,
+        tenant: TenantId,
+        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+        max_jobs: Option<u64>,
+    ) -> Result<Vec<JobOverLimit>, StoreError>;
 
     /// The job called `name`.
     async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError>;

@@ -37,8 +37,10 @@ pub use executions::{
     ExecutionSortKey, ExecutionState, ExecutionStore, FinishedExecution, NewExecution, PlanNext,
     ReleasedTick, Trigger, group_status,
 };
-pub use executors::{ExecutorStore, StoredExecutor};
-pub use jobs::{JobQuery, JobSort, JobStore, StoredJob};
+pub use executors::{
+    ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, StoredExecutor,
+};
+pub use jobs::{JobOverLimit, JobQuery, JobSort, JobStore, StoredJob};
 pub use members::{DeadRule, HandedExecution, Member, MemberStore, NodeNameGuard, TakenOver};
 pub use secrets::{SecretInfo, SecretStore};
 pub use tenants::{Tenant, TenantStore, TokenOwner};

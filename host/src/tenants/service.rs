@@ -8,8 +8,8 @@ use std::sync::Arc;
 use super::policy::{PolicyCache, TenantPolicy};
 use super::running::{RunningCounts, TenantSlot};
 use super::{
-    DEFAULT_TENANT_NAME, Quotas, TokenKind, check_tenant_name, grants_from_json, hash_token,
-    new_token,
+    DEFAULT_TENANT_NAME, QuotaExceeded, Quotas, TokenKind, check_tenant_name, grants_from_json,
+    hash_token, new_token,
 };
 use crate::capabilities::Grants;
 use crate::jobs::FieldError;
@@ -218,10 +218,25 @@ impl Tenants {
             .collect())
     }
 
-    /// Counts one more running execution of `tenant` on this node unless `max` are
-    /// running.
-    pub fn try_start(&self, tenant: TenantId, max: Option<u64>) -> Option<TenantSlot> {
-        self.inner.running.try_start(tenant, max)
+    /// Counts one more running execution of `tenant` on this node, or refuses it, naming
+    /// `max_concurrent_executions`, when as many as its `policy` allows run here already.
+    pub fn try_start(
+        &self,
+        tenant: TenantId,
+        policy: &TenantPolicy,
+    ) -> Result<TenantSlot, QuotaExceeded> {
+        let max = policy.quotas.max_concurrent_executions;
+        self.inner.running.try_start(tenant, max).ok_or_else(|| {
+            QuotaExceeded::new(
+                "max_concurrent_executions",
+                max.unwrap_or_default(),
+                format!(
+                    "tenant {} has {} executions running",
+                    policy.name,
+                    self.running(tenant)
+                ),
+            )
+        })
     }
 
     /// Counts one more running execution of `tenant` on this node, waiting while `max`

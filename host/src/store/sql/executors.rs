@@ -6,7 +6,10 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use super::rows;
 use super::{Column, Dialect, RowsAffected, SqlStore};
-use crate::store::{ExecutorStore, StoreError, StoredExecutor, TenantId, to_millis};
+use crate::store::{
+    ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, StoreError, StoredExecutor,
+    TenantId, to_millis,
+};
 
 #[async_trait::async_trait]
 impl<DB: Dialect> ExecutorStore for SqlStore<DB>
@@ -34,10 +37,18 @@ where
         imports: &[String],
         processor: bool,
         wasm: &[u8],
-    ) -> Result<StoredExecutor, StoreError> {
+        limits: ExecutorLimits,
+    ) -> Result<Result<StoredExecutor, ExecutorOverLimit>, StoreError> {
         let imports =
             serde_json::to_string(imports).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = DB::begin_write(&self.pool).await?;
+        if limits.bound() {
+            Self::lock_tenant(&mut tx, tenant).await?;
+            let usage = Self::usage_of(&mut *tx, tenant).await?;
+            if let Some(limit) = limits.passed_by(usage, wasm.len() as u64) {
+                return Ok(Err(ExecutorOverLimit { limit, usage }));
+            }
+        }
         let (latest,): (Option<i32>,) =
             sqlx::query_as("SELECT MAX(version) FROM executors WHERE tenant_id = $1 AND name = $2")
                 .bind(tenant)
@@ -67,7 +78,7 @@ where
             other => other.into(),
         })?;
         tx.commit().await?;
-        Ok(row.into_executor())
+        Ok(Ok(row.into_executor()))
     }
 
     async fn list_executors(&self, tenant: TenantId) -> Result<Vec<StoredExecutor>, StoreError> {
@@ -86,14 +97,9 @@ where
             .collect())
     }
 
-    async fn executor_usage(&self, tenant: TenantId) -> Result<(u64, u64), StoreError> {
-        let (count, bytes): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), CAST(SUM(size) AS BIGINT) FROM executors WHERE tenant_id = $1",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((count.max(0) as u64, bytes.unwrap_or(0).max(0) as u64))
+    async fn executor_usage(&self, tenant: TenantId) -> Result<ExecutorUsage, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        Self::usage_of(&mut connection, tenant).await
     }
 
     async fn executor_versions(
@@ -176,5 +182,41 @@ where
             .rows_affected();
         tx.commit().await?;
         Ok(deleted > 0)
+    }
+}
+
+impl<DB: Dialect> SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    i64: Column<DB>,
+    i32: Column<DB>,
+    bool: Column<DB>,
+    String: Column<DB>,
+    Vec<u8>: Column<DB>,
+    Option<i64>: Column<DB>,
+    Option<String>: Column<DB>,
+    Option<Vec<u8>>: Column<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    /// What the tenant's uploads take, read on `connection` (a transaction's, or one of
+    /// the pool's).
+    async fn usage_of(
+        connection: &mut DB::Connection,
+        tenant: TenantId,
+    ) -> Result<ExecutorUsage, StoreError> {
+        let (count, bytes): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(SUM(size) AS BIGINT) FROM executors WHERE tenant_id = $1",
+        )
+        .bind(tenant)
+        .fetch_one(&mut *connection)
+        .await?;
+        Ok(ExecutorUsage {
+            versions: count.max(0) as u64,
+            bytes: bytes.unwrap_or(0).max(0) as u64,
+        })
     }
 }

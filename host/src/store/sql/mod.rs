@@ -289,6 +289,22 @@ where
         Ok(free)
     }
 
+    /// Holds the tenant's row until `tx` ends. Every write that counts something of the
+    /// tenant against a quota takes it before counting, so such writes, from any node,
+    /// count one after another and each sees what the one before it committed. On SQLite
+    /// ([`Dialect::ROW_LOCK`] empty) the write transaction already excludes every other
+    /// writer.
+    async fn lock_tenant(tx: &mut Transaction<'_, DB>, tenant: TenantId) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "SELECT id FROM tenants WHERE id = $1{}",
+            DB::ROW_LOCK
+        ))
+        .bind(tenant)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Closes `open` executions (with their job ids) as failed with `reason`,
     /// counting them on their jobs; returns them as closed.
     async fn close_in(
