@@ -4,8 +4,9 @@
 //! is deleted, and a success triggers the dependent jobs.
 //!
 //! An attempt runs under its tenant's policy: the tenant's grants, its memory and output
-//! quotas, and its `max_concurrent_executions`, for which it waits (or, for a job that
-//! forbids overlapping runs, is recorded as failed, never dropped silently).
+//! quotas, and its `max_concurrent_executions`, for which it waits, still `scheduled`
+//! (or, for a job that forbids overlapping runs, is recorded as failed, never dropped
+//! silently); a manual run comes with its place already taken (`Run::slot`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

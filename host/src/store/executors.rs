@@ -127,3 +127,28 @@ pub trait ExecutorStore: Send + Sync + 'static {
     /// use it. `false` when there was none.
     async fn delete_executor(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_passes_the_version_limit_at_it_and_the_byte_limit_beyond_it() {
+        let limits = ExecutorLimits {
+            versions: Some(3),
+            bytes: Some(100),
+        };
+        let usage = |versions, bytes| ExecutorUsage { versions, bytes };
+        assert_eq!(limits.passed_by(usage(2, 60), 40), None);
+        assert_eq!(
+            limits.passed_by(usage(3, 0), 1),
+            Some(ExecutorLimit::Versions)
+        );
+        assert_eq!(
+            limits.passed_by(usage(2, 60), 41),
+            Some(ExecutorLimit::Bytes)
+        );
+        assert!(!ExecutorLimits::default().bound());
+        assert_eq!(ExecutorLimits::default().passed_by(usage(9, 9), 9), None);
+    }
+}
