@@ -22,8 +22,8 @@ use crate::executors::BUILT_INS;
 use crate::jobs::{FieldError, check_name};
 use crate::runtime::{Executable, LoadError, Runtime};
 use crate::store::{
-    ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, StoreError,
-    StoredExecutor, TenantId,
+    ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, NewExecutor,
+    StoreError, StoredExecutor, TenantId,
 };
 use crate::tenants::{QuotaExceeded, TenantPolicy, Tenants};
 
@@ -252,11 +252,13 @@ impl Registry {
             .store
             .put_executor(
                 tenant,
-                name,
-                &loaded.sha256,
-                &loaded.imports,
-                loaded.is_processor(),
-                &wasm,
+                &NewExecutor {
+                    name,
+                    sha256: &loaded.sha256,
+                    imports: &loaded.imports,
+                    processor: loaded.is_processor(),
+                    wasm: &wasm,
+                },
                 limits,
             )
             .await?

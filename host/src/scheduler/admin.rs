@@ -9,9 +9,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::claim::{plan_next, schedule_of};
+use super::dispatch::StartNow;
 use super::{JobError, Scheduler};
 use crate::jobs::{FieldError, JobSpec, validate};
-use crate::store::{ExecutionRecord, ExecutionState, JobOverLimit, StoredJob, TenantId};
+use crate::store::{ExecutionRecord, JobOverLimit, StoredJob, TenantId};
 use crate::tenants::{QuotaExceeded, TenantPolicy};
 
 /// How deep a chain of parents may be.
@@ -285,9 +286,7 @@ impl Scheduler {
                 job.id,
                 Arc::new(job.spec),
                 has_dependents,
-                ExecutionState::Running,
-                crate::store::Trigger::Manual,
-                slot,
+                StartNow::Manual(slot),
             )
             .await?)
     }

@@ -54,6 +54,15 @@ pub(super) struct Run {
     pub claimed_at: Instant,
 }
 
+/// Why a run starts now ([`Inner::start_now`]), which says how it is recorded.
+pub(super) enum StartNow {
+    /// Asked for through the API: recorded `running` and registered at once, with its
+    /// place among the tenant's executions on this node when it was given one.
+    Manual(Option<TenantSlot>),
+    /// Its parent succeeded: recorded `scheduled`, it waits for its place as a tick does.
+    Parent,
+}
+
 /// How one attempt ended.
 struct Attempt {
     success: bool,
@@ -501,9 +510,7 @@ impl Inner {
                 child.id,
                 Arc::new(child.spec),
                 has_dependents,
-                ExecutionState::Scheduled,
-                Trigger::Parent,
-                None,
+                StartNow::Parent,
             )
             .await
         {
@@ -519,18 +526,19 @@ impl Inner {
     /// Writes an execution due now and starts it, or, for a job with tags, places it on
     /// the nodes they select (the record answered is then `scheduled`, for this node until
     /// it is handed over); a job that forbids overlapping runs gets
-    /// [`crate::store::StoreError::Conflict`] while one of its executions is open. A
-    /// `slot` already taken is the first attempt's.
+    /// [`crate::store::StoreError::Conflict`] while one of its executions is open.
     pub(super) async fn start_now(
         self: &Arc<Self>,
         tenant: TenantId,
         job_id: i64,
         spec: Arc<JobSpec>,
         has_dependents: bool,
-        state: ExecutionState,
-        trigger: Trigger,
-        slot: Option<TenantSlot>,
+        why: StartNow,
     ) -> Result<ExecutionRecord, crate::store::StoreError> {
+        let (state, trigger, slot) = match why {
+            StartNow::Manual(slot) => (ExecutionState::Running, Trigger::Manual, slot),
+            StartNow::Parent => (ExecutionState::Scheduled, Trigger::Parent, None),
+        };
         // A job with tags runs where they say: written as scheduled, then placed.
         let targeted = !spec.tags.is_empty();
         let state = if targeted {

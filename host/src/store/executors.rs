@@ -23,6 +23,21 @@ pub struct StoredExecutor {
     pub processor: bool,
 }
 
+/// One version of an upload to store, checked and compiled already.
+#[derive(Clone, Copy, Debug)]
+pub struct NewExecutor<'a> {
+    /// The name jobs use in `executor`.
+    pub name: &'a str,
+    /// SHA-256 of `wasm`, hex.
+    pub sha256: &'a str,
+    /// The interfaces the component imports.
+    pub imports: &'a [String],
+    /// A processor component (the `processor` world) rather than an executor.
+    pub processor: bool,
+    /// The component's bytes.
+    pub wasm: &'a [u8],
+}
+
 /// What a tenant's uploads take in the store.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecutorUsage {
@@ -85,20 +100,15 @@ impl ExecutorLimits {
 /// Each tenant's uploaded executors, version by version.
 #[async_trait::async_trait]
 pub trait ExecutorStore: Send + Sync + 'static {
-    /// Stores a new version of the upload `name` (the first is 1) with its bytes: an
-    /// executor component, or a processor component when `processor`; unless it would
+    /// Stores a new version of the upload (the first of its name is 1) with its bytes,
+    /// unless it would
     /// take the tenant past `limits`. The tenant's uploads are measured in the writing
     /// transaction, under a lock on the tenant that every bounded upload takes, so uploads
     /// racing on any node never pass a limit together.
-    #[allow(clippy::too_many_arguments)]
     async fn put_executor(
         &self,
         tenant: TenantId,
-        name: &str,
-        sha256: &str,
-        imports: &[String],
-        processor: bool,
-        wasm: &[u8],
+        upload: &NewExecutor<'_>,
         limits: ExecutorLimits,
     ) -> Result<Result<StoredExecutor, ExecutorOverLimit>, StoreError>;
 

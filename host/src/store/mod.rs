@@ -38,7 +38,8 @@ pub use executions::{
     ReleasedTick, Trigger, group_status,
 };
 pub use executors::{
-    ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, StoredExecutor,
+    ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, NewExecutor,
+    StoredExecutor,
 };
 pub use jobs::{JobOverLimit, JobQuery, JobSort, JobStore, StoredJob};
 pub use members::{DeadRule, HandedExecution, Member, MemberStore, NodeNameGuard, TakenOver};

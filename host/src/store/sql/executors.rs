@@ -7,8 +7,8 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use super::rows;
 use super::{Column, Dialect, RowsAffected, SqlStore};
 use crate::store::{
-    ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, StoreError, StoredExecutor,
-    TenantId, to_millis,
+    ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, NewExecutor, StoreError,
+    StoredExecutor, TenantId, to_millis,
 };
 
 #[async_trait::async_trait]
@@ -32,13 +32,16 @@ where
     async fn put_executor(
         &self,
         tenant: TenantId,
-        name: &str,
-        sha256: &str,
-        imports: &[String],
-        processor: bool,
-        wasm: &[u8],
+        upload: &NewExecutor<'_>,
         limits: ExecutorLimits,
     ) -> Result<Result<StoredExecutor, ExecutorOverLimit>, StoreError> {
+        let NewExecutor {
+            name,
+            sha256,
+            imports,
+            processor,
+            wasm,
+        } = *upload;
         let imports =
             serde_json::to_string(imports).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = DB::begin_write(&self.pool).await?;
