@@ -29,6 +29,18 @@ async fn acme(servers: &[Server], quotas: Value, grants: Value) -> String {
     token
 }
 
+/// Uploads `component` as `name` with `token` through `server`; the answer.
+async fn upload(server: &Server, token: &str, name: &str, component: &[u8]) -> Reply {
+    let request = server
+        .request(reqwest::Method::PUT, &format!("/v1/executors/{name}"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/wasm")
+        // A refused upload may end its connection: never reuse one.
+        .header("Connection", "close")
+        .body(component.to_vec());
+    server.reply(request).await
+}
+
 /// How many answers had each status, and the `field` of every 429.
 fn tally(replies: &[Reply], success: u16) -> (usize, Vec<String>) {
     let succeeded = replies.iter().filter(|r| r.status == success).count();
@@ -95,18 +107,11 @@ async fn max_executors_holds_when_12_uploads_race() {
     for servers in each_store_servers().await {
         let backend = servers[0].backend;
         let token = acme(&servers, json!({"max_executors": 3}), json!({})).await;
-        let uploads = (0..12).map(|i| {
-            let server = &servers[i % servers.len()];
-            server.reply(
-                server
-                    .request(reqwest::Method::PUT, &format!("/v1/executors/up{i}"))
-                    .bearer_auth(&token)
-                    .header("Content-Type", "application/wasm")
-                    // A refused upload may end its connection: never reuse one.
-                    .header("Connection", "close")
-                    .body(component.clone()),
-            )
-        });
+        let names: Vec<String> = (0..12).map(|i| format!("up{i}")).collect();
+        let uploads = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| upload(&servers[i % servers.len()], &token, name, &component));
         let replies = join_all(uploads).await;
         let (stored, refused) = tally(&replies, 201);
         assert_eq!(stored, 3, "{backend}: {replies:?}");
@@ -138,16 +143,7 @@ async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none(
             json!({"process": ["sleep"]}),
         )
         .await;
-        let uploaded = server
-            .reply(
-                server
-                    .request(reqwest::Method::PUT, "/v1/executors/sleeper")
-                    .bearer_auth(&token)
-                    .header("Content-Type", "application/wasm")
-                    .header("Connection", "close")
-                    .body(component.clone()),
-            )
-            .await;
+        let uploaded = upload(server, &token, "sleeper", &component).await;
         assert_eq!(uploaded.status, 201, "{backend}: {}", uploaded.text);
         let job = json!({"name": "slow", "schedule": "@manually", "executor": "sleeper",
                          "executor_config": {"mode": "sleep", "seconds": "30"}});

@@ -187,39 +187,3 @@ where
         Ok(deleted > 0)
     }
 }
-
-impl<DB: Dialect> SqlStore<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    i64: Column<DB>,
-    i32: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
-    Option<Vec<u8>>: Column<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-{
-    /// What the tenant's uploads take, read on `connection` (a transaction's, or one of
-    /// the pool's).
-    async fn usage_of(
-        connection: &mut DB::Connection,
-        tenant: TenantId,
-    ) -> Result<ExecutorUsage, StoreError> {
-        let (count, bytes): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), CAST(SUM(size) AS BIGINT) FROM executors WHERE tenant_id = $1",
-        )
-        .bind(tenant)
-        .fetch_one(&mut *connection)
-        .await?;
-        Ok(ExecutorUsage {
-            versions: count.max(0) as u64,
-            bytes: bytes.unwrap_or(0).max(0) as u64,
-        })
-    }
-}

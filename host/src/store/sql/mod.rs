@@ -18,7 +18,7 @@ pub(in crate::store) mod rows;
 mod secrets;
 mod tenants;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use std::future::Future;
 
@@ -30,9 +30,11 @@ use sqlx::{
 };
 
 use super::{
-    DueJob, ExecutionRecord, ExecutionState, FinishedExecution, JobQuery, NodeNameGuard,
-    ReleasedTick, StoreError, StoredJob, Tenant, TenantId, TenantStore, to_millis,
+    DueJob, ExecutionRecord, ExecutionState, ExecutorUsage, FinishedExecution, JobOverLimit,
+    JobQuery, NodeNameGuard, ReleasedTick, StoreError, StoredJob, Tenant, TenantId, TenantStore,
+    to_millis,
 };
+use crate::jobs::JobSpec;
 use rows::{EXECUTION_COLUMNS, JobTotals};
 
 /// The store on one sqlx database.
@@ -287,6 +289,91 @@ where
             DB::build(&mut flag).execute(&mut **tx).await?;
         }
         Ok(free)
+    }
+
+    /// The ids of those of `names` that are the tenant's jobs, by name.
+    async fn ids_of(
+        connection: &mut DB::Connection,
+        tenant: TenantId,
+        names: &[&str],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut ids = HashMap::new();
+        for chunk in names.chunks(rows::BULK_ROWS) {
+            let mut select =
+                QueryBuilder::<DB>::new("SELECT name, id FROM jobs WHERE tenant_id = ");
+            select.push_bind(tenant).push(" AND name IN (");
+            let mut list = select.separated(", ");
+            for name in chunk {
+                list.push_bind(name.to_string());
+            }
+            select.push(")");
+            let rows: Vec<(String, i64)> = DB::build_as(&mut select)
+                .fetch_all(&mut *connection)
+                .await?;
+            ids.extend(rows);
+        }
+        Ok(ids)
+    }
+
+    /// How many jobs the tenant has.
+    async fn job_count(
+        connection: &mut DB::Connection,
+        tenant: TenantId,
+    ) -> Result<u64, StoreError> {
+        // Kept by triggers (migrations 0002 and tenants): no count over every row.
+        let count: Option<(i64,)> =
+            sqlx::query_as("SELECT n FROM tenant_job_count WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_optional(&mut *connection)
+                .await?;
+        Ok(count.map_or(0, |(n,)| n.max(0) as u64))
+    }
+
+    /// Of `jobs`, in order, the new ones past `max` jobs of the tenant, counted in `tx`
+    /// once it holds the tenant ([`Self::lock_tenant`]). A name already stored, or new
+    /// earlier in `jobs` and written, replaces and counts nothing.
+    async fn jobs_past(
+        tx: &mut Transaction<'_, DB>,
+        tenant: TenantId,
+        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+        max: u64,
+    ) -> Result<Vec<JobOverLimit>, StoreError> {
+        Self::lock_tenant(tx, tenant).await?;
+        let had = Self::job_count(&mut **tx, tenant).await?;
+        let names: Vec<&str> = jobs.iter().map(|(spec, _)| spec.name.as_str()).collect();
+        let existing = Self::ids_of(&mut **tx, tenant, &names).await?;
+        let mut new: HashSet<&str> = HashSet::new();
+        let mut refused = Vec::new();
+        for (index, name) in names.into_iter().enumerate() {
+            if existing.contains_key(name) || new.contains(name) {
+                continue;
+            }
+            let jobs = had + new.len() as u64;
+            if jobs < max {
+                new.insert(name);
+            } else {
+                refused.push(JobOverLimit { index, jobs });
+            }
+        }
+        Ok(refused)
+    }
+
+    /// What the tenant's uploads take, read on `connection` (a transaction's, or one of
+    /// the pool's).
+    async fn usage_of(
+        connection: &mut DB::Connection,
+        tenant: TenantId,
+    ) -> Result<ExecutorUsage, StoreError> {
+        let (count, bytes): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(SUM(size) AS BIGINT) FROM executors WHERE tenant_id = $1",
+        )
+        .bind(tenant)
+        .fetch_one(&mut *connection)
+        .await?;
+        Ok(ExecutorUsage {
+            versions: count.max(0) as u64,
+            bytes: bytes.unwrap_or(0).max(0) as u64,
+        })
     }
 
     /// Holds the tenant's row until `tx` ends. Every write that counts something of the
