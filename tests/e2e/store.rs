@@ -869,3 +869,49 @@ async fn what_ran_after_an_execution_is_kept_with_it_and_the_history_read_back()
         assert!(tenant.paused, "{backend}");
     }
 }
+
+#[tokio::test]
+async fn a_job_quota_counts_new_jobs_in_order_in_the_write_even_when_writes_race() {
+    for (backend, store) in each_store().await {
+        let tenant = store.create_tenant("quota").await.unwrap().id;
+        store.put_job(tenant, &job("kept"), None).await.unwrap();
+        // `kept` replaces and counts nothing; `a` and `b` fill the quota of 3; `c` and
+        // the second `c` are past it; the second `a` replaces the first.
+        let batch: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> =
+            ["kept", "a", "b", "c", "a", "c"]
+                .into_iter()
+                .map(|name| (job(name), None))
+                .collect();
+        let refused = store
+            .put_jobs_within(tenant, &batch, Some(3))
+            .await
+            .unwrap();
+        let refused: Vec<(usize, u64)> = refused.iter().map(|r| (r.index, r.jobs)).collect();
+        assert_eq!(refused, vec![(3, 3), (5, 3)], "{backend}");
+        assert_eq!(store.count_jobs(tenant).await.unwrap(), 3, "{backend}");
+        assert!(
+            store.get_job(tenant, "c").await.unwrap().is_none(),
+            "{backend}"
+        );
+
+        // Twenty writers at once, each one new job, with room for two more.
+        let writes: Vec<_> = (0..20)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .put_jobs_within(tenant, &[(job(&format!("race{i}")), None)], Some(5))
+                        .await
+                        .unwrap()
+                        .is_empty()
+                })
+            })
+            .collect();
+        let mut written = 0;
+        for write in writes {
+            written += usize::from(write.await.unwrap());
+        }
+        assert_eq!(written, 2, "{backend}");
+        assert_eq!(store.count_jobs(tenant).await.unwrap(), 5, "{backend}");
+    }
+}

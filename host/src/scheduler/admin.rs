@@ -3,7 +3,7 @@
 //! change wakes the claim loop, so a job due within the horizon is not missed. Every
 //! method acts within one tenant: another tenant's jobs are not found.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -254,13 +254,17 @@ impl Scheduler {
             .put_jobs_within(tenant, &jobs, policy.quotas.max_jobs)
             .await?;
         self.inner.wake.notify_one();
-        let mut written = valid.to_vec();
+        let mut refused_at = HashSet::with_capacity(refused.len());
         for over in &refused {
             let index = valid[over.index];
             results[index] = Some(Err(jobs_quota(&policy, over).into()));
-            written.retain(|&kept| kept != index);
+            refused_at.insert(index);
         }
-        Ok(written)
+        Ok(valid
+            .iter()
+            .copied()
+            .filter(|index| !refused_at.contains(index))
+            .collect())
     }
 
     /// Starts a run now and returns its execution record (state `running`) without
