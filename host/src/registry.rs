@@ -303,15 +303,11 @@ impl Registry {
             return Ok(limits);
         }
         let usage = self.inner.store.executor_usage(tenant).await?;
-        match limits.passed_by(usage, size) {
-            None => Ok(limits),
-            Some(limit) => {
-                Err(
-                    executors_quota(policy, limits, ExecutorOverLimit { limit, usage }, size)
-                        .into(),
-                )
-            }
+        if let Some(limit) = limits.passed_by(usage, size) {
+            let over = ExecutorOverLimit { limit, usage };
+            return Err(executors_quota(policy, limits, over, size).into());
         }
+        Ok(limits)
     }
 
     /// The uploads of the tenant being checked and compiled now, oldest first.

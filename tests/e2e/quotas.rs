@@ -1,6 +1,6 @@
 //! Quotas that hold under races: many requests of one tenant sent at once never take it
-//! past `max_jobs`, `max_executors` or `max_concurrent_executions`, and each refused
-//! one is a 429 naming the quota. Both stores; on PostgreSQL the requests are spread over
+//! past `max_jobs`, `max_executors`, `max_executor_bytes` or `max_concurrent_executions`,
+//! and each refused one is a 429 naming the quota. Both stores; on PostgreSQL the requests are spread over
 //! two nodes on one database, as in a cluster.
 
 use futures::future::join_all;
@@ -17,14 +17,18 @@ async fn each_store_servers() -> Vec<Vec<Server>> {
     vec![vec![Server::sqlite(&[])], vec![first, second]]
 }
 
-/// Creates the tenant `acme` (through the first server) with `quotas` and `grants`; its
+/// Creates the tenant `name` (through the first server) with `quotas` and `grants`; its
 /// token.
-async fn acme(servers: &[Server], quotas: Value, grants: Value) -> String {
+async fn tenant_with(servers: &[Server], name: &str, quotas: Value, grants: Value) -> String {
     let server = &servers[0];
-    let token = tenant(server, "acme").await;
-    let set = server.put("/v1/tenants/acme/quotas", quotas).await;
+    let token = tenant(server, name).await;
+    let set = server
+        .put(&format!("/v1/tenants/{name}/quotas"), quotas)
+        .await;
     assert_eq!(set.status, 200, "{}: {}", server.backend, set.text);
-    let granted = server.put("/v1/tenants/acme/grants", grants).await;
+    let granted = server
+        .put(&format!("/v1/tenants/{name}/grants"), grants)
+        .await;
     assert_eq!(granted.status, 200, "{}: {}", server.backend, granted.text);
     token
 }
@@ -59,7 +63,7 @@ fn tally(replies: &[Reply], success: u16) -> (usize, Vec<String>) {
 async fn max_jobs_holds_when_50_creates_race() {
     for servers in each_store_servers().await {
         let backend = servers[0].backend;
-        let token = acme(&servers, json!({"max_jobs": 5}), json!({})).await;
+        let token = tenant_with(&servers, "acme", json!({"max_jobs": 5}), json!({})).await;
         let creates = (0..50).map(|i| {
             let server = &servers[i % servers.len()];
             let job = json!({"name": format!("job{i}"), "schedule": "@manually",
@@ -106,7 +110,7 @@ async fn max_executors_holds_when_12_uploads_race() {
     let component = std::fs::read(hostile()).unwrap();
     for servers in each_store_servers().await {
         let backend = servers[0].backend;
-        let token = acme(&servers, json!({"max_executors": 3}), json!({})).await;
+        let token = tenant_with(&servers, "acme", json!({"max_executors": 3}), json!({})).await;
         let names: Vec<String> = (0..12).map(|i| format!("up{i}")).collect();
         let uploads = names
             .iter()
@@ -127,6 +131,24 @@ async fn max_executors_holds_when_12_uploads_race() {
             .filter(|e| e["name"].as_str().unwrap().starts_with("up"))
             .count();
         assert_eq!(uploaded, 3, "{backend}: {listed}");
+
+        // The byte quota holds the same way: room for two of this size.
+        let size = component.len();
+        let quotas = json!({"max_executor_bytes": size * 2 + size / 2});
+        let token = tenant_with(&servers, "bytes", quotas, json!({})).await;
+        let names: Vec<String> = (0..6).map(|i| format!("big{i}")).collect();
+        let uploads = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| upload(&servers[i % servers.len()], &token, name, &component));
+        let replies = join_all(uploads).await;
+        let (stored, refused) = tally(&replies, 201);
+        assert_eq!(stored, 2, "{backend}: {replies:?}");
+        assert_eq!(
+            refused,
+            vec!["max_executor_bytes".to_string(); 4],
+            "{backend}"
+        );
     }
 }
 
@@ -137,8 +159,9 @@ async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none(
         // The count is per node: one node takes every run.
         let server = &servers[0];
         let backend = server.backend;
-        let token = acme(
+        let token = tenant_with(
             &servers,
+            "acme",
             json!({"max_concurrent_executions": 3}),
             json!({"process": ["sleep"]}),
         )
