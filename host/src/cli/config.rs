@@ -25,6 +25,11 @@ use super::serve_config::{ServeArgs, redacted, serve_command};
 /// The file read when `--config` is not given, in the data directory.
 pub const DEFAULT_FILE: &str = "sandcron.toml";
 
+/// The id of the `--config FILE` flag (field `config_file`) of the commands that take the
+/// configuration file: `serve`, `config show`, `secret rotate-key`. Not `config`, which
+/// other commands' flags are called (`exec --config KEY=VALUE`).
+const CONFIG_FILE: &str = "config_file";
+
 /// `sandcron config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -125,7 +130,7 @@ fn settings_command<'a>(
         leaf_matches = sub_matches;
     }
     leaf.get_arguments()
-        .any(|arg| arg.get_id() == "config")
+        .any(|arg| arg.get_id() == CONFIG_FILE)
         .then_some((leaf, leaf_matches))
 }
 
@@ -149,7 +154,7 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
 /// The file to read: `--config` (which must exist), else `<data-dir>/sandcron.toml` if it
 /// exists.
 fn config_file(settings: &ArgMatches) -> Result<Option<PathBuf>, CliError> {
-    if let Some(file) = settings.get_one::<PathBuf>("config") {
+    if let Some(file) = settings.get_one::<PathBuf>(CONFIG_FILE) {
         if !file.is_file() {
             return Err(CliError::Usage(format!(
                 "--config {}: no such file",
@@ -191,7 +196,7 @@ fn parse(text: &str) -> Result<Vec<Setting>, String> {
         let value = &values[&key];
         let arg = command
             .get_arguments()
-            .find(|arg| arg.get_long() == Some(key.as_str()) && arg.get_id() != "config")
+            .find(|arg| arg.get_long() == Some(key.as_str()) && arg.get_id() != CONFIG_FILE)
             .ok_or_else(|| {
                 format!(
                     "{line}: unknown key {key:?} (the keys are the flags of `sandcron serve`: {})",
@@ -219,7 +224,7 @@ fn parse(text: &str) -> Result<Vec<Setting>, String> {
 fn keys(command: &clap::Command) -> Vec<&str> {
     command
         .get_arguments()
-        .filter(|arg| arg.get_id() != "config")
+        .filter(|arg| arg.get_id() != CONFIG_FILE)
         .filter_map(|arg| arg.get_long())
         .collect()
 }
@@ -277,7 +282,7 @@ fn show(serve: &ArgMatches, resolved: &Resolved) -> String {
         let (id, Some(key)) = (arg.get_id().as_str(), arg.get_long()) else {
             continue;
         };
-        if id == "config" {
+        if id == CONFIG_FILE {
             continue;
         }
         let values: Vec<String> = serve

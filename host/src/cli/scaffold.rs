@@ -85,7 +85,7 @@ const JS_SDK: Folder = folder!("sdk-js" into "sandcron-sdk":
 /// The contract, copied into Python and JavaScript projects, whose build tools read it.
 const WIT: Folder = folder!("wit" into "wit":
     "amqp.wit", "docker.wit", "executor.wit", "grpc.wit", "http-cleanup.wit", "kafka.wit",
-    "nats.wit", "deps/cli/cli.wit", "deps/clocks/clocks.wit",
+    "nats.wit", "processor.wit", "deps/cli/cli.wit", "deps/clocks/clocks.wit",
     "deps/filesystem/filesystem.wit", "deps/http/http.wit", "deps/io/io.wit",
     "deps/random/random.wit", "deps/sockets/sockets.wit",
 );

@@ -44,8 +44,8 @@ pub enum SecretCommand {
 pub struct KeyFileArgs {
     /// The configuration file of `serve`, whose `secrets-key-file` and `data-dir` say
     /// where the key file is [default: <data-dir>/sandcron.toml, when it exists].
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// The key file [default: <data-dir>/secrets.key].
     #[arg(long, value_name = "FILE")]
     pub secrets_key_file: Option<PathBuf>,

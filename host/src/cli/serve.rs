@@ -77,7 +77,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         ..RuntimeConfig::default()
     };
     let key_file = super::secret::KeyFileArgs {
-        config: None,
+        config_file: None,
         secrets_key_file: args.secrets_key_file.clone(),
         data_dir: None,
     }

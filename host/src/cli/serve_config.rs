@@ -31,8 +31,8 @@ pub struct ServeArgs {
     /// A TOML file of settings, one key per flag of `serve` without its dashes
     /// (`listen = "0.0.0.0:8080"`); a flag or an environment variable wins over the file
     /// [default: <data-dir>/sandcron.toml, when it exists].
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// The address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: String,
