@@ -32,18 +32,25 @@ use crate::tenants::{QuotaExceeded, TenantPolicy, Tenants};
 /// 13 to 20 MB for the templates, docs/benchmarks.md) and its libraries.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 20;
 
+/// How many uploads of one tenant a node compiles at once unless `serve
+/// --max-tenant-compiles` says otherwise.
+pub const DEFAULT_MAX_TENANT_COMPILES: usize = 2;
+
 /// How the registry takes uploads.
 #[derive(Clone, Debug)]
 pub struct RegistryConfig {
     /// The largest executor component an upload may carry, in bytes; a tenant's
     /// `max_upload_bytes` quota may lower it.
     pub max_upload_bytes: u64,
+    /// How many uploads of one tenant are compiled at once; one more is refused.
+    pub max_tenant_compiles: usize,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_tenant_compiles: DEFAULT_MAX_TENANT_COMPILES,
         }
     }
 }
@@ -240,7 +247,7 @@ impl Registry {
                 format!("{name:?} is a built-in executor; choose another name"),
             )));
         }
-        let _compiling = self.start_compiling(tenant, name, size);
+        let _compiling = self.start_compiling(tenant, name, size)?;
         let loaded = self
             .inner
             .runtime
@@ -339,11 +346,28 @@ impl Registry {
         self.inner.store.delete_executor(tenant, name).await
     }
 
-    /// Lists an upload as compiling until the guard is dropped.
-    fn start_compiling(&self, tenant: TenantId, name: &str, size: u64) -> CompilingGuard {
+    /// Lists an upload as compiling until the guard is dropped; refuses it when the
+    /// tenant has `max_tenant_compiles` compiling already (counted and added under one
+    /// lock, so racing uploads cannot pass it together).
+    fn start_compiling(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        size: u64,
+    ) -> Result<CompilingGuard, UploadError> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.compiling).push(InProgress {
+        let mut compiling = lock(&self.inner.compiling);
+        let limit = self.inner.config.max_tenant_compiles;
+        if compiling
+            .iter()
+            .filter(|upload| upload.tenant == tenant)
+            .count()
+            >= limit
+        {
+            return Err(UploadError::CompilesBusy { limit });
+        }
+        compiling.push(InProgress {
             id,
             tenant,
             upload: Compiling {
@@ -352,10 +376,10 @@ impl Registry {
                 since: Utc::now(),
             },
         });
-        CompilingGuard {
+        Ok(CompilingGuard {
             list: self.inner.compiling.clone(),
             id,
-        }
+        })
     }
 }
 
@@ -375,6 +399,16 @@ pub enum UploadError {
         size: u64,
         /// The server's limit (`serve --max-upload-size`).
         limit: u64,
+    },
+    /// The tenant has as many uploads compiling as a node compiles at once (HTTP 429,
+    /// field `max_tenant_compiles`).
+    #[error(
+        "this tenant has {limit} uploads compiling already, as many as this server compiles \
+         at once for one tenant; upload again when one has ended"
+    )]
+    CompilesBusy {
+        /// The server's limit (`serve --max-tenant-compiles`).
+        limit: usize,
     },
     /// The bytes are not an executor component (HTTP 400, field `body`).
     #[error("{0}")]

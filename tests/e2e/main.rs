@@ -17,6 +17,7 @@ mod exec_cli;
 mod grants_hold;
 mod greeter;
 mod grpc_executor;
+mod hostile_compile;
 mod hostile_load;
 mod http_executor;
 mod kafka_executor;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::support::{Server, build_component, each_server};
 
 /// Uploads `wasm` as `name`.
-async fn upload(
+pub(crate) async fn upload(
     server: &Server,
     name: &str,
     wasm: Vec<u8>,

@@ -26,6 +26,7 @@ use crate::capabilities;
 use crate::executor_keys::ConfigKey;
 use crate::executors::BUILT_INS;
 use crate::registry::{Registry, UploadError};
+use crate::runtime::{CompileError, LoadError};
 use crate::store::{StoredExecutor, TenantId};
 use crate::tenants::Tenants;
 use sandcron_sdk::size::format_size;
@@ -137,6 +138,17 @@ pub async fn upload(
             UploadError::Name(field_error) => field_error.into(),
             too_large_error @ UploadError::TooLarge { .. } => {
                 too_large(too_large_error.to_string())
+            }
+            busy @ UploadError::CompilesBusy { .. } => ApiError::of_field(
+                StatusCode::TOO_MANY_REQUESTS,
+                "max_tenant_compiles",
+                busy.to_string(),
+            ),
+            UploadError::NotAnExecutor(LoadError::Compile(CompileError::Stopped)) => {
+                ApiError::with_status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    CompileError::Stopped.to_string(),
+                )
             }
             UploadError::NotAnExecutor(why) => ApiError::invalid("body", why.to_string()),
             UploadError::Quota(quota) => quota.into(),

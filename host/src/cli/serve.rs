@@ -28,7 +28,7 @@ use crate::app::App;
 use crate::capabilities::Grants;
 use crate::private_files;
 use crate::registry::RegistryConfig;
-use crate::runtime::{DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig};
+use crate::runtime::{CompileBudget, DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig};
 use crate::scheduler::{SchedulerConfig, default_node_name};
 use crate::secrets_at_rest::SecretsKeys;
 use crate::telemetry::Tracer;
@@ -74,6 +74,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         cache_dir: Some(cache_dir(&data_dir)),
         cache_bytes: args.compiled_cache_size.unwrap_or(DEFAULT_CACHE_BYTES),
         max_concurrent_executions: 1000,
+        compile_budget: Some(compile_budget(&args)),
         ..RuntimeConfig::default()
     };
     let key_file = super::secret::KeyFileArgs {
@@ -124,6 +125,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         served
     })
+}
+
+/// The budget of an upload's compile: `--max-compile-time` and `--max-compile-memory`.
+fn compile_budget(args: &ServeArgs) -> CompileBudget {
+    let default = CompileBudget::default();
+    CompileBudget {
+        cpu: args.max_compile_time.unwrap_or(default.cpu),
+        memory_bytes: args.max_compile_memory.unwrap_or(default.memory_bytes),
+    }
 }
 
 /// Opens the store, starts the [`App`], and serves until a stop signal.
@@ -210,6 +220,8 @@ async fn serve(
         }
     }
     eprintln!("sandcron: stopping");
+    // Uploads being compiled are refused now rather than waited for.
+    runtime.stop_compiles();
     // Open connections (followers of live output) end with the executions they follow.
     for stop in stoppers {
         stop(SHUTDOWN_GRACE + CONNECTIONS_GRACE);
@@ -333,6 +345,9 @@ fn registry_config(args: &ServeArgs) -> RegistryConfig {
     let mut config = RegistryConfig::default();
     if let Some(bytes) = args.max_upload_size {
         config.max_upload_bytes = bytes;
+    }
+    if let Some(compiles) = args.max_tenant_compiles {
+        config.max_tenant_compiles = compiles as usize;
     }
     config
 }

@@ -105,6 +105,18 @@ pub struct ServeArgs {
     /// tenant's `max_upload_bytes` quota may lower it for that tenant [default: 64M].
     #[arg(long, value_name = "SIZE", value_parser = positive_size)]
     pub max_upload_size: Option<u64>,
+    /// The CPU time an upload's compile may take, all its threads together, a duration
+    /// such as 30s; past it the upload is refused [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub max_compile_time: Option<Duration>,
+    /// The memory an upload's compile may take, a size such as 2G; past it the upload is
+    /// refused [default: 2GiB].
+    #[arg(long, value_name = "SIZE", value_parser = positive_size)]
+    pub max_compile_memory: Option<u64>,
+    /// Uploads of one tenant compiled at once on this node; one more is refused (429)
+    /// until one ends [default: 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tenant_compiles: Option<u32>,
     /// How log lines are written to stderr: `text` for people, `json` (one object per
     /// line) for a log collector. `$SANDCRON_LOG` filters them (default
     /// `warn,sandcron=info`).

@@ -78,27 +78,27 @@ impl ComponentCache {
         Some(kept.executable.clone())
     }
 
-    /// The compiled form of `wasm` (whose SHA-256 is `sha256`): from a kept artifact on
-    /// disk, or compiled now. Keeps nothing. Blocking: call it off the async threads.
-    pub fn compile(&self, sha256: &str, wasm: &[u8]) -> anyhow::Result<Component> {
-        if let Some(path) = self.artifact_path(sha256)
-            && path.exists()
-        {
-            // SAFETY: the artifact was written by `keep` below for this engine
-            // configuration (its name carries the engine's compatibility hash), in the
-            // operator's cache directory; nothing from outside is ever deserialized.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(component) => {
-                    touch(&path);
-                    return Ok(component);
-                }
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "discarding a precompiled artifact");
-                    let _ = std::fs::remove_file(&path);
-                }
+    /// The precompiled artifact kept on disk for `sha256`, loaded, if there is one. Keeps
+    /// nothing. Blocking: call it off the async threads.
+    pub fn precompiled(&self, sha256: &str) -> Option<Component> {
+        let path = self.artifact_path(sha256)?;
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the artifact was written by `keep` below for this engine configuration
+        // (its name carries the engine's compatibility hash), in the operator's cache
+        // directory; nothing from outside is ever deserialized.
+        match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            Ok(component) => {
+                touch(&path);
+                Some(component)
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "discarding a precompiled artifact");
+                let _ = std::fs::remove_file(&path);
+                None
             }
         }
-        Ok(Component::new(&self.engine, wasm)?)
     }
 
     /// Keeps an accepted component: in memory, and precompiled on disk when there is a

@@ -40,11 +40,18 @@ pub fn build(max_instances: u32, max_memory_bytes: u64) -> wasmtime::Result<Engi
         // than unmapping it and faulting it back in on the next execution.
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(16 * 1024);
-    let mut config = Config::new();
-    config
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let mut config = compiler_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
+}
+
+/// The settings that shape compiled code, and nothing else: the server's engine and a
+/// compiler child (`compiler.rs`) build from it, so that what one compiles the other
+/// loads. How instances are allocated does not enter the compatibility check.
+pub fn compiler_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config
 }
 
 /// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped.
@@ -60,4 +67,28 @@ pub fn start_ticker(engine: &Engine) {
             }
         })
         .expect("the epoch thread starts");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    use super::*;
+
+    fn compatibility(engine: &Engine) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    #[test]
+    fn a_compiler_child_compiles_what_the_server_loads() {
+        let server = build(4, 64 << 20).unwrap();
+        let child = Engine::new(&compiler_config()).unwrap();
+        assert_eq!(compatibility(&server), compatibility(&child));
+        let component = b"\0asm\x0d\0\x01\0";
+        let artifact = child.precompile_component(component).unwrap();
+        // SAFETY: compiled just now by this test.
+        unsafe { wasmtime::component::Component::deserialize(&server, &artifact) }.unwrap();
+    }
 }

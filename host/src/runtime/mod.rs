@@ -7,8 +7,10 @@
 //! request). A trap, a timeout or a limit ends only that execution.
 
 mod cache;
+pub mod compiler;
 mod engine;
 mod outcome;
+mod preflight;
 mod state;
 
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
@@ -25,7 +28,9 @@ use crate::bindings::{ExecutorPre, types};
 use crate::capabilities::{self, Grants};
 use crate::output::{DEFAULT_OUTPUT_LIMIT, OutputListener, OutputSink};
 pub use cache::DEFAULT_CACHE_BYTES;
+pub use compiler::{CompileBudget, CompileError};
 pub use outcome::{ExecutionOutcome, Failure, FailureKind};
+pub use preflight::{Shape, ShapeExceeded, ShapeLimits};
 use state::ExecutionState;
 
 /// Default memory cap of an execution: 64 MiB.
@@ -45,6 +50,11 @@ pub struct RuntimeConfig {
     pub max_concurrent_executions: u32,
     /// The largest memory limit an execution may be given.
     pub max_memory_bytes: u64,
+    /// What a component may hold before it is compiled (checked before every compile).
+    pub shape_limits: ShapeLimits,
+    /// When set, every compile runs in a child process within this budget (when the
+    /// binary enabled it: `compiler::run_if_asked`); otherwise in this process.
+    pub compile_budget: Option<CompileBudget>,
 }
 
 impl Default for RuntimeConfig {
@@ -54,6 +64,8 @@ impl Default for RuntimeConfig {
             cache_bytes: DEFAULT_CACHE_BYTES,
             max_concurrent_executions: 1000,
             max_memory_bytes: 4 << 30,
+            shape_limits: ShapeLimits::default(),
+            compile_budget: None,
         }
     }
 }
@@ -180,6 +192,12 @@ pub enum LoadError {
          `cargo build --target wasm32-wasip2` (see docs/sdk.md)"
     )]
     CoreModule,
+    /// Past a limit of what a component may hold, checked before it is compiled.
+    #[error("refused before compiling: {0}")]
+    TooComplex(ShapeExceeded),
+    /// Its compile went past its budget, or was stopped.
+    #[error("{0}")]
+    Compile(CompileError),
     /// Invalid or unsupported component bytes.
     #[error("not a valid component: {0}")]
     Invalid(String),
@@ -194,6 +212,16 @@ pub enum LoadError {
     NotAnExecutor(String),
 }
 
+/// What [`Runtime::check`] finds of a component before compiling it.
+enum Found {
+    /// Kept compiled in memory, linked.
+    Kept(Arc<Executable>),
+    /// Precompiled on disk (its SHA-256, the loaded component).
+    Precompiled(String, Component),
+    /// To compile (its SHA-256).
+    Uncompiled(String),
+}
+
 /// Runs executor components. Cheap to clone; one per process.
 #[derive(Clone)]
 pub struct Runtime {
@@ -206,6 +234,8 @@ struct Inner {
     cache: cache::ComponentCache,
     shared: capabilities::Shared,
     config: RuntimeConfig,
+    /// Cancelled when the process stops: compiles in children end at once.
+    stopping: CancellationToken,
 }
 
 impl Runtime {
@@ -227,6 +257,7 @@ impl Runtime {
                 cache,
                 shared: capabilities::Shared::default(),
                 config,
+                stopping: CancellationToken::new(),
             }),
         })
     }
@@ -234,26 +265,49 @@ impl Runtime {
     /// Compiles (or finds compiled) and links a component, off the async threads, and
     /// keeps it compiled.
     pub async fn load(&self, wasm: Arc<[u8]>) -> Result<Arc<Executable>, LoadError> {
+        let executable = self.check(wasm).await?;
         let runtime = self.clone();
-        tokio::task::spawn_blocking(move || runtime.load_blocking(&wasm))
-            .await
-            .unwrap_or_else(|e| Err(LoadError::Invalid(format!("compilation panicked: {e}"))))
-    }
-
-    /// [`Runtime::load`], blocking the calling thread.
-    pub fn load_blocking(&self, wasm: &[u8]) -> Result<Arc<Executable>, LoadError> {
-        let executable = self.check_blocking(wasm)?;
-        self.keep(executable.clone());
+        let kept = executable.clone();
+        // Writing the artifact is file IO: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || runtime.keep(kept)).await;
         Ok(executable)
     }
 
-    /// Compiles (or finds compiled) and links a component, off the async threads, keeping
-    /// nothing: for an upload, which is kept ([`Runtime::keep`]) only once accepted.
+    /// [`Runtime::load`], blocking the calling thread, which must not be in an async
+    /// runtime (it runs one of its own for the call).
+    pub fn load_blocking(&self, wasm: &[u8]) -> Result<Arc<Executable>, LoadError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LoadError::Invalid(format!("cannot start an async runtime: {e}")))?
+            .block_on(self.load(Arc::from(wasm)))
+    }
+
+    /// Compiles (or finds compiled) and links a component, keeping nothing: for an
+    /// upload, which is kept ([`Runtime::keep`]) only once accepted. The cheap checks
+    /// (`preflight.rs`) come first; the compile runs within the budget when there is one.
     pub async fn check(&self, wasm: Arc<[u8]>) -> Result<Arc<Executable>, LoadError> {
         let runtime = self.clone();
-        tokio::task::spawn_blocking(move || runtime.check_blocking(&wasm))
+        let bytes = wasm.clone();
+        let found = self
+            .blocking(move || runtime.find(&bytes))
             .await
-            .unwrap_or_else(|e| Err(LoadError::Invalid(format!("compilation panicked: {e}"))))
+            .and_then(|found| found)?;
+        let (sha256, component) = match found {
+            Found::Kept(executable) => return Ok(executable),
+            Found::Precompiled(sha256, component) => (sha256, component),
+            Found::Uncompiled(sha256) => (sha256, self.compile(wasm).await?),
+        };
+        let runtime = self.clone();
+        self.blocking(move || runtime.link(sha256, component))
+            .await
+            .and_then(|linked| linked)
+    }
+
+    /// Ends the compiles running in child processes now, and refuses those to come: the
+    /// process is stopping.
+    pub fn stop_compiles(&self) {
+        self.inner.stopping.cancel();
     }
 
     /// Keeps a checked component compiled, in memory and on disk, for [`Runtime::cached`]
@@ -272,17 +326,60 @@ impl Runtime {
         self.inner.cache.kept_in_memory()
     }
 
-    fn check_blocking(&self, wasm: &[u8]) -> Result<Arc<Executable>, LoadError> {
+    /// Runs `work` off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, LoadError> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| LoadError::Invalid(format!("compilation panicked: {e}")))
+    }
+
+    /// What there is of `wasm` already, after the header and the cheap checks.
+    fn find(&self, wasm: &[u8]) -> Result<Found, LoadError> {
         check_header(wasm)?;
         let sha256 = hex::encode(Sha256::digest(wasm));
         if let Some(kept) = self.inner.cache.lookup(&sha256) {
-            return Ok(kept);
+            return Ok(Found::Kept(kept));
         }
-        let component = self
-            .inner
-            .cache
-            .compile(&sha256, wasm)
-            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        Shape::of(wasm)
+            .check(&self.inner.config.shape_limits)
+            .map_err(LoadError::TooComplex)?;
+        Ok(match self.inner.cache.precompiled(&sha256) {
+            Some(component) => Found::Precompiled(sha256, component),
+            None => Found::Uncompiled(sha256),
+        })
+    }
+
+    /// Compiles `wasm`: in a child process within the budget when there is one and the
+    /// binary enabled it, else here.
+    async fn compile(&self, wasm: Arc<[u8]>) -> Result<Component, LoadError> {
+        let config = &self.inner.config;
+        if let (Some(budget), Some(program)) = (config.compile_budget, compiler::program()) {
+            let scratch = config.cache_dir.clone().unwrap_or_else(std::env::temp_dir);
+            return compiler::compile_in_child(
+                program,
+                &self.inner.engine,
+                wasm,
+                budget,
+                &scratch,
+                &self.inner.stopping,
+            )
+            .await
+            .map_err(|error| match error {
+                CompileError::Invalid(why) => LoadError::Invalid(why),
+                other => LoadError::Compile(other),
+            });
+        }
+        let engine = self.inner.engine.clone();
+        self.blocking(move || Component::new(&engine, &wasm))
+            .await?
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))
+    }
+
+    /// Links a compiled component and checks it against the two worlds.
+    fn link(&self, sha256: String, component: Component) -> Result<Arc<Executable>, LoadError> {
         let imports = import_names(&self.inner.engine, &component);
         if let Some(why) = capabilities::left_out(&imports) {
             return Err(LoadError::UnknownImport(why));
