@@ -9,6 +9,7 @@ mod after_run;
 mod api;
 mod api_tls;
 mod config_file;
+mod conformance;
 mod deployment;
 mod dkron_api;
 mod docker;

@@ -514,17 +514,27 @@ impl Server {
         self.reply(request).await
     }
 
-    /// Sends a prepared request (a raw body, a multipart form…).
+    /// Sends a prepared request (a raw body, a multipart form…). A JSON answer must fit
+    /// the OpenAPI document (`conformance::check`).
     pub async fn reply(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request
+        let (client, request) = request
             // Generous: a debug build shares two cores with the rest of the suite.
             .timeout(std::time::Duration::from_secs(120))
-            .send()
+            .build_split();
+        let request = request.unwrap_or_else(|e| panic!("a bad request: {e}"));
+        let (method, path) = (request.method().clone(), request.url().path().to_string());
+        let response = client
+            .execute(request)
             .await
             .unwrap_or_else(|e| panic!("{}: request failed: {e}\n{}", self.backend, self.log()));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        crate::conformance::check(method.as_str(), &path, status, content_type, &text);
         Reply {
             status,
             headers,
