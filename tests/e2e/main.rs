@@ -30,6 +30,7 @@ mod pubsub_executor;
 mod rabbitmq_executor;
 mod runtime_limits;
 mod scheduler;
+mod schemathesis;
 mod sdk_template;
 mod secrets;
 mod store;

@@ -674,6 +674,20 @@ pub async fn finished(server: &Server, job: &str, id: i64) -> serde_json::Value 
     .await
 }
 
+/// Where a tool is, from `scripts/peers env`; the test fails, saying what to run, when it
+/// is missing.
+pub fn tool(variable: &str, peer: &str) -> PathBuf {
+    let path = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{variable} is not set: run `scripts/peers up {peer}` and `eval \"$(scripts/peers env)\"`")
+    });
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/peers up {peer}`",
+        path.display()
+    );
+    path
+}
+
 /// Creates the tenant `name` and returns a token of it.
 pub async fn tenant(server: &Server, name: &str) -> String {
     let created = server

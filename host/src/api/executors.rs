@@ -130,7 +130,13 @@ impl From<StoredExecutor> for ExecutorOut {
     summary = "Upload a component as the next version of `name`",
     description = "The component is checked against the `executor` (or `processor`) world and compiled before it is stored; up to the server's `--max-upload-size` and the tenant's `max_upload_bytes`.",
     params(doc::ExecutorPath),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component (`application/octet-stream` is accepted too)."),
+    request_body(
+        description = "The component's bytes.",
+        content(
+            (doc::Binary = "application/wasm"),
+            (doc::Binary = "application/octet-stream")
+        ),
+    ),
     responses(
         (status = 201, description = "The new version.", body = ExecutorOut,
             headers(("Location" = String, description = "The path of the executor."))),

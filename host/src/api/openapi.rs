@@ -7,7 +7,7 @@
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse};
+use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 
 pub use super::error::responses::{
     BadRequest, Conflict, Forbidden, NotFound, Paused, TooLarge, TooManyRequests, Unauthorized,
@@ -98,6 +98,12 @@ pub fn finish(mut routed: Document) -> Document {
     }
     routed
 }
+
+/// Raw bytes: an uploaded component.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code, reason = "the document's name for a binary body")]
+pub struct Binary(Vec<u8>);
 
 /// `{name}`: a job.
 #[derive(IntoParams)]
