@@ -8,8 +8,10 @@
 //! status the operation does not list (schemathesis checks those), server errors (the
 //! store tests stop the database on purpose) and bodies that are not JSON.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
+use jsonschema::Validator;
 use serde_json::{Value, json};
 
 /// The document as JSON.
@@ -95,30 +97,12 @@ pub fn check(method: &str, path: &str, status: u16, content_type: &str, body: &s
         return;
     };
     let method = method.to_ascii_lowercase();
-    let operation = &DOCUMENT["paths"][&template][&method];
-    let response = &operation["responses"][status.to_string()];
-    if operation.is_null() || response.is_null() {
+    let Some(validator) = validator(&template, &method, status) else {
         return;
-    }
-    let schema = &resolve(response)["content"]["application/json"]["schema"];
-    assert!(
-        !schema.is_null(),
-        "{method} {template} {status} answered JSON, but the document gives no JSON body: {body}"
-    );
+    };
     let instance: Value = serde_json::from_str(body).unwrap_or_else(|error| {
         panic!("{method} {path} {status}: the body is not JSON ({error}): {body}")
     });
-    let mut root = schema.clone();
-    if let Value::Object(fields) = &mut root {
-        fields.insert("components".into(), DOCUMENT["components"].clone());
-    } else {
-        root = json!({"allOf": [schema], "components": DOCUMENT["components"]});
-    }
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap_or_else(|error| panic!("{method} {template} {status}: bad schema: {error}"));
     let errors: Vec<String> = validator
         .iter_errors(&instance)
         .map(|error| format!("  at {:?}: {error}", error.instance_path().as_str()))
@@ -129,4 +113,44 @@ pub fn check(method: &str, path: &str, status: u16, content_type: &str, body: &s
          {}\nbody: {body}",
         errors.join("\n")
     );
+}
+
+/// An answer the document may describe: path template, method, status.
+type Answer = (String, String, u16);
+
+/// The validator of the JSON body the document gives `method template` answering
+/// `status` (none when it does not document that answer), compiled once.
+fn validator(template: &str, method: &str, status: u16) -> Option<Arc<Validator>> {
+    static COMPILED: LazyLock<Mutex<HashMap<Answer, Option<Arc<Validator>>>>> =
+        LazyLock::new(Mutex::default);
+    let key = (template.to_string(), method.to_string(), status);
+    let mut compiled = COMPILED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    compiled
+        .entry(key)
+        .or_insert_with(|| {
+            let operation = &DOCUMENT["paths"][template][method];
+            let response = &operation["responses"][status.to_string()];
+            if operation.is_null() || response.is_null() {
+                return None;
+            }
+            let schema = &resolve(response)["content"]["application/json"]["schema"];
+            assert!(
+                !schema.is_null(),
+                "{method} {template} {status} answers JSON, but the document gives no JSON body"
+            );
+            // The schema with the document's components beside it, so that its `$ref`s
+            // (`#/components/schemas/Job`) resolve.
+            let root = json!({"allOf": [schema], "components": DOCUMENT["components"]});
+            let validator = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap_or_else(|error| {
+                    panic!("{method} {template} {status}: bad schema: {error}")
+                });
+            Some(Arc::new(validator))
+        })
+        .clone()
 }
