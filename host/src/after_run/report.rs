@@ -32,7 +32,7 @@ pub struct DeliveryOutcome {
     pub target: String,
     /// What it said: `failure`, `success` or `recovery`.
     pub event: String,
-    /// Whether it was delivered; `None` while it is being tried.
+    /// Whether it was delivered; `null` while it is being tried.
     pub ok: Option<bool>,
     /// How many tries it took (or were made).
     pub attempts: u32,

@@ -22,7 +22,7 @@ pub struct JobOut {
     /// `""` (never run), `success`, `failed` or `partially_failed`.
     #[schema(schema_with = job_statuses)]
     pub status: String,
-    /// When it fires next, claimed or not (`scheduler::next_fire`).
+    /// When it fires next, claimed or not; `null` when it will not.
     pub next: Option<DateTime<Utc>>,
     /// Successful executions.
     pub success_count: i64,

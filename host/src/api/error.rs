@@ -25,14 +25,14 @@ pub struct ApiError {
 /// Every refusal's body: `field` only when one field of the input is to blame.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Error)]
-pub struct ErrorBody<'a> {
+pub struct ErrorBody {
     /// The field, if any, then what is wrong with it.
     #[schema(example = "schedule: expected 5 or 6 fields")]
     error: String,
     /// The field to blame: `schedule`, `jobs[2].timezone`, `body`, `_sort`, `Authorization`…
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "schedule")]
-    field: Option<&'a str>,
+    #[schema(example = "schedule")]
+    field: Option<String>,
 }
 
 /// The refusals the OpenAPI document names, each a response of [`ErrorBody`]: every
@@ -49,42 +49,42 @@ pub mod responses {
     /// The input was refused; `field` names the culprit (`schedule`, `jobs[2].timezone`,
     /// `body`, `_sort`, ...).
     #[derive(ToResponse)]
-    pub struct BadRequest<'a>(ErrorBody<'a>);
+    pub struct BadRequest(ErrorBody);
 
     /// No token, or an unknown one (`WWW-Authenticate: Bearer`).
     #[derive(ToResponse)]
-    pub struct Unauthorized<'a>(ErrorBody<'a>);
+    pub struct Unauthorized(ErrorBody);
 
     /// The route needs an admin token.
     #[derive(ToResponse)]
-    pub struct Forbidden<'a>(ErrorBody<'a>);
+    pub struct Forbidden(ErrorBody);
 
     /// No such job, execution, executor, secret or tenant (another tenant's names are
     /// not found either).
     #[derive(ToResponse)]
-    pub struct NotFound<'a>(ErrorBody<'a>);
+    pub struct NotFound(ErrorBody);
 
     /// The request conflicts with the current state (a parent with children, a forbid
     /// job already running, an execution not running, a name taken, an executor in use).
     #[derive(ToResponse)]
-    pub struct Conflict<'a>(ErrorBody<'a>);
+    pub struct Conflict(ErrorBody);
 
     /// The body is larger than the server accepts; `field` is `body`.
     #[derive(ToResponse)]
-    pub struct TooLarge<'a>(ErrorBody<'a>);
+    pub struct TooLarge(ErrorBody);
 
     /// The body is not of a media type the route reads; `field` is `Content-Type`.
     #[derive(ToResponse)]
-    pub struct UnsupportedMediaType<'a>(ErrorBody<'a>);
+    pub struct UnsupportedMediaType(ErrorBody);
 
     /// Past a quota of the tenant (`field` names it: `max_jobs`…), or past the token's
     /// rate limit (`serve --rate-limit`).
     #[derive(ToResponse)]
-    pub struct TooManyRequests<'a>(ErrorBody<'a>);
+    pub struct TooManyRequests(ErrorBody);
 
     /// The caller's tenant is paused (`POST /v1/pause`): job writes are refused.
     #[derive(ToResponse)]
-    pub struct Paused<'a>(ErrorBody<'a>);
+    pub struct Paused(ErrorBody);
 }
 
 impl ApiError {
@@ -204,7 +204,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.text(),
-            field: self.field.as_deref(),
+            field: self.field,
         };
         (self.status, Json(body)).into_response()
     }

@@ -124,14 +124,11 @@ fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
     path = "/v1/jobs",
     operation_id = "createJob",
     summary = "Create or replace a job",
-    params(("runoncreate" = Option<String>, Query, description = "Present (any value, or none: `?runoncreate`): also start a run once the job is saved.")),
-    request_body(content = JobSpec, description = "A job definition. Read-only fields (id, status, next, counters, dependent_jobs) are ignored, so a Dkron export is accepted as it is."),
+    params(doc::RunOnCreate),
+    request_body = JobSpec,
     responses(
         (status = 201, description = "The job as saved.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
-        (status = 400, response = doc::BadRequest),
-        (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::TooLarge),
-        (status = 503, response = doc::Paused),
+        doc::JobWriteRefused,
     )
 )]
 pub async fn create(
@@ -154,15 +151,12 @@ pub async fn create(
     operation_id = "putJob",
     summary = "Create or replace the job of the path",
     description = "The body's `name` may be left out; if given it must equal the path's.",
-    params(doc::JobPath, ("runoncreate" = Option<String>, Query, description = "Present (any value, or none: `?runoncreate`): also start a run once the job is saved.")),
-    request_body(content = JobSpec, description = "A job definition. Read-only fields (id, status, next, counters, dependent_jobs) are ignored, so a Dkron export is accepted as it is."),
+    params(doc::JobPath, doc::RunOnCreate),
+    request_body = JobSpec,
     responses(
         (status = 200, description = "The job was replaced.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
         (status = 201, description = "The job was created.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
-        (status = 400, response = doc::BadRequest),
-        (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::TooLarge),
-        (status = 503, response = doc::Paused),
+        doc::JobWriteRefused,
     )
 )]
 pub async fn replace(
@@ -317,14 +311,11 @@ pub async fn toggle(
     path = "/v1/jobs",
     operation_id = "patchJob",
     summary = "Create or replace a job (as POST; not a partial update)",
-    params(("runoncreate" = Option<String>, Query, description = "Present (any value, or none: `?runoncreate`): also start a run once the job is saved.")),
-    request_body(content = JobSpec, description = "A job definition. Read-only fields (id, status, next, counters, dependent_jobs) are ignored, so a Dkron export is accepted as it is."),
+    params(doc::RunOnCreate),
+    request_body = JobSpec,
     responses(
         (status = 201, description = "The job as saved.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
-        (status = 400, response = doc::BadRequest),
-        (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::TooLarge),
-        (status = 503, response = doc::Paused),
+        doc::JobWriteRefused,
     )
 )]
 pub async fn patch(

@@ -7,7 +7,7 @@
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 
 pub use super::error::responses::{
     BadRequest, Conflict, Forbidden, NotFound, Paused, TooLarge, TooManyRequests, Unauthorized,
@@ -97,6 +97,34 @@ pub fn finish(mut routed: Document) -> Document {
         }
     }
     routed
+}
+
+/// The refusals of a job write (create, replace, restore).
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "the document's list of a job write's refusals")]
+pub enum JobWriteRefused {
+    /// The definition is refused; `field` names the culprit.
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    /// It conflicts with the current state.
+    #[response(status = 409)]
+    Conflict(#[ref_response] Conflict),
+    /// The body is too large.
+    #[response(status = 413)]
+    TooLarge(#[ref_response] TooLarge),
+    /// The tenant is paused.
+    #[response(status = 503)]
+    Paused(#[ref_response] Paused),
+}
+
+/// `?runoncreate` of a job write.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "read by the document only")]
+pub struct RunOnCreate {
+    /// Present (any value, or none: `?runoncreate`): also start a run once the job is
+    /// saved.
+    runoncreate: Option<String>,
 }
 
 /// Raw bytes: an uploaded component.

@@ -61,14 +61,15 @@ pub struct JobSpec {
     /// The parent whose success triggers this job; empty for none.
     #[serde(deserialize_with = "null_as_default")]
     pub parent_job: String,
-    /// What the output goes through after each execution, in order (`jobs::processors`).
+    /// What the output goes through after each execution, in order
+    /// (docs/processors.md).
     #[serde(
         deserialize_with = "null_as_default",
         skip_serializing_if = "Processors::is_empty"
     )]
     pub processors: Processors,
-    /// When to send word of an execution, and where (`jobs::notify`); `None`: the
-    /// server's default rules.
+    /// When to send word of an execution, and where (docs/processors.md);
+    /// absent or `null`: the server's default rules, `[]`: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify: Option<Vec<NotifyRule>>,
     /// Whether runs may overlap.
@@ -98,8 +99,8 @@ pub struct JobSpec {
     #[serde(deserialize_with = "null_as_default")]
     pub misfire: Misfire,
     /// What this job's executions may do, within its tenant's grants (Sandcron's key):
-    /// `{"http": ["https://api.example.com"]}`, a capability left out is denied. `None`:
-    /// the tenant's grants as they are.
+    /// `{"http": ["https://api.example.com"]}`, a capability left out is denied. Absent
+    /// or `null`: the tenant's grants as they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants: Option<BTreeMap<String, Vec<String>>>,
 }
