@@ -30,7 +30,8 @@ pub struct JobSpec {
     /// A name to show instead of `name`.
     #[serde(deserialize_with = "null_as_default")]
     pub displayname: String,
-    /// When it runs (see the `sandcron-schedule` crate); empty only for a child job.
+    /// When it runs: cron (5 or 6 fields), `@every`, `@at`, `@manually`, descriptors (the
+    /// `sandcron-schedule` crate); empty only for a child job.
     #[serde(deserialize_with = "null_as_default")]
     #[schema(example = "@every 10s")]
     pub schedule: String,
