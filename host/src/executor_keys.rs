@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// One documented config key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConfigKey {
     /// The key, as `executor_config` spells it.
     pub name: String,

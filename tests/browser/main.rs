@@ -10,6 +10,11 @@
 #[allow(dead_code)]
 mod support;
 
+// The check of every JSON answer against the OpenAPI document, as in the e2e tests.
+#[path = "../e2e/conformance.rs"]
+#[allow(dead_code)]
+mod conformance;
+
 mod browser;
 
 use serde_json::json;

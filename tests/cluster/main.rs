@@ -12,6 +12,11 @@
 #[allow(dead_code)]
 mod support;
 
+// The check of every JSON answer against the OpenAPI document, as in the e2e tests.
+#[path = "../e2e/conformance.rs"]
+#[allow(dead_code)]
+mod conformance;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -13,24 +13,10 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::json;
 
-use crate::support::{RecordingServer, Server, exec, exec_args, sandcron, stderr, stdout};
+use crate::support::{RecordingServer, Server, exec, exec_args, sandcron, stderr, stdout, tool};
 
 /// The languages of the templates, as `--lang` names them.
 const LANGUAGES: [&str; 3] = ["rust", "python", "js"];
-
-/// Where a build tool is, from `scripts/peers env`; the test fails, saying what to run,
-/// when it is missing.
-fn tool(variable: &str, peer: &str) -> PathBuf {
-    let path = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
-        panic!("{variable} is not set: run `scripts/peers up {peer}` and `eval \"$(scripts/peers env)\"`")
-    });
-    assert!(
-        path.is_file(),
-        "{} is missing: run `scripts/peers up {peer}`",
-        path.display()
-    );
-    path
-}
 
 /// `PATH` with the folders of the Python and JavaScript build tools first.
 fn path_with_tools() -> std::ffi::OsString {

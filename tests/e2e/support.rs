@@ -514,17 +514,27 @@ impl Server {
         self.reply(request).await
     }
 
-    /// Sends a prepared request (a raw body, a multipart form…).
+    /// Sends a prepared request (a raw body, a multipart form…). A JSON answer must fit
+    /// the OpenAPI document (`conformance::check`).
     pub async fn reply(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request
+        let (client, request) = request
             // Generous: a debug build shares two cores with the rest of the suite.
             .timeout(std::time::Duration::from_secs(120))
-            .send()
+            .build_split();
+        let request = request.unwrap_or_else(|e| panic!("a bad request: {e}"));
+        let (method, path) = (request.method().clone(), request.url().path().to_string());
+        let response = client
+            .execute(request)
             .await
             .unwrap_or_else(|e| panic!("{}: request failed: {e}\n{}", self.backend, self.log()));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        crate::conformance::check(method.as_str(), &path, status, content_type, &text);
         Reply {
             status,
             headers,
@@ -662,6 +672,20 @@ pub async fn finished(server: &Server, job: &str, id: i64) -> serde_json::Value 
         },
     )
     .await
+}
+
+/// Where a tool is, from `scripts/peers env`; the test fails, saying what to run, when it
+/// is missing.
+pub fn tool(variable: &str, peer: &str) -> PathBuf {
+    let path = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{variable} is not set: run `scripts/peers up {peer}` and `eval \"$(scripts/peers env)\"`")
+    });
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/peers up {peer}`",
+        path.display()
+    );
+    path
 }
 
 /// Creates the tenant `name` and returns a token of it.

@@ -14,7 +14,7 @@ pub struct Report {
 }
 
 /// How one processor step went.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProcessorOutcome {
     /// The processor (`files`, or an upload's name).
     pub name: String,
@@ -26,13 +26,13 @@ pub struct ProcessorOutcome {
 }
 
 /// How one notification went.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryOutcome {
     /// Where it went: `webhook POST https://…` or `email ops@example.com`.
     pub target: String,
     /// What it said: `failure`, `success` or `recovery`.
     pub event: String,
-    /// Whether it was delivered; `None` while it is being tried.
+    /// Whether it was delivered; `null` while it is being tried.
     pub ok: Option<bool>,
     /// How many tries it took (or were made).
     pub attempts: u32,

@@ -18,7 +18,7 @@ use crate::store::TenantId;
 use crate::tenants::{Tenants, hash_token};
 
 /// The routes anyone may call.
-const PUBLIC_PATHS: &[&str] = &["/health", "/v1/openapi.json"];
+pub(super) const PUBLIC_PATHS: &[&str] = &["/health", "/v1/openapi.json"];
 
 /// How the server checks tokens beyond the stored ones.
 #[derive(Clone, Debug, Default)]

@@ -19,16 +19,32 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::{Admin, Caller};
 use super::dto::MemberOut;
 use super::error::ApiError;
+use super::openapi as doc;
 use crate::scheduler::Scheduler;
 use crate::tenants::Tenants;
 
 /// The message of a job write refused while paused (Dkron's).
 const PAUSED: &str = "New job submissions are currently paused";
+
+/// Whether the caller's tenant is paused.
+#[derive(Serialize, ToSchema)]
+pub struct PauseState {
+    /// While `true`, the tenant's job writes answer 503.
+    paused: bool,
+}
+
+/// What `POST /v1/leave` answers.
+#[derive(Serialize, ToSchema)]
+pub struct Leaving {
+    /// The node that leaves.
+    leaving: String,
+}
 
 /// The live member first by name, if any.
 async fn leader(scheduler: &Scheduler) -> Result<Option<MemberOut>, ApiError> {
@@ -42,6 +58,17 @@ async fn leader(scheduler: &Scheduler) -> Result<Option<MemberOut>, ApiError> {
 }
 
 /// `GET /v1/leader`.
+#[utoipa::path(
+    get,
+    path = "/v1/leader",
+    operation_id = "leader",
+    summary = "The node called the leader",
+    description = "Sandcron has no leader: every node schedules. So that Dkron scripts find exactly one node, the live member first by name is called the leader. 404 when no member is alive.",
+    responses(
+        (status = 200, description = "That member.", body = MemberOut),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn get_leader(State(scheduler): State<Scheduler>) -> Result<Json<MemberOut>, ApiError> {
     leader(&scheduler)
         .await?
@@ -50,6 +77,17 @@ pub async fn get_leader(State(scheduler): State<Scheduler>) -> Result<Json<Membe
 }
 
 /// `GET /v1/isleader`.
+#[utoipa::path(
+    get,
+    path = "/v1/isleader",
+    operation_id = "isLeader",
+    summary = "Whether this node is the one called the leader",
+    description = "200 `\"I am a leader\"` on the live member first by name, 404 `\"I am a follower\"` on the others (Dkron's answers).",
+    responses(
+        (status = 200, description = "This node is the leader.", body = String, content_type = "application/json"),
+        (status = 404, description = "This node is a follower.", body = String, content_type = "application/json"),
+    )
+)]
 pub async fn is_leader(State(scheduler): State<Scheduler>) -> Result<Response, ApiError> {
     let leads = leader(&scheduler)
         .await?
@@ -62,27 +100,51 @@ pub async fn is_leader(State(scheduler): State<Scheduler>) -> Result<Response, A
 }
 
 /// `GET /v1/pause`: `{"paused": bool}` for the caller's tenant.
+#[utoipa::path(
+    get,
+    path = "/v1/pause",
+    operation_id = "getPause",
+    summary = "Whether the caller's tenant is paused",
+    description = "While paused, the tenant's job writes (create, replace, restore) answer 503; jobs already there keep running. Stored: it holds on every node.",
+    responses((status = 200, description = "The flag.", body = PauseState))
+)]
 pub async fn get_pause(
     State(tenants): State<Tenants>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PauseState>, ApiError> {
     let paused = tenants.is_paused(caller.tenant).await?;
-    Ok(Json(json!({ "paused": paused })))
+    Ok(Json(PauseState { paused }))
 }
 
 /// `POST /v1/pause`.
+#[utoipa::path(
+    post,
+    path = "/v1/pause",
+    operation_id = "pause",
+    summary = "Pause the caller's tenant's job writes",
+    description = "Job writes answer 503 \"New job submissions are currently paused\" until `POST /v1/unpause`, on every node.",
+    responses((status = 200, description = "Paused.", body = PauseState))
+)]
 pub async fn pause(
     State(tenants): State<Tenants>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PauseState>, ApiError> {
     set_paused(&tenants, &caller, true).await
 }
 
 /// `POST /v1/unpause`.
+#[utoipa::path(
+    post,
+    path = "/v1/unpause",
+    operation_id = "unpause",
+    summary = "Resume the caller's tenant's job writes",
+    description = "Ends `POST /v1/pause`.",
+    responses((status = 200, description = "Not paused.", body = PauseState))
+)]
 pub async fn unpause(
     State(tenants): State<Tenants>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PauseState>, ApiError> {
     set_paused(&tenants, &caller, false).await
 }
 
@@ -90,9 +152,9 @@ async fn set_paused(
     tenants: &Tenants,
     caller: &Caller,
     paused: bool,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PauseState>, ApiError> {
     tenants.set_paused(caller.tenant, paused).await?;
-    Ok(Json(json!({ "paused": paused })))
+    Ok(Json(PauseState { paused }))
 }
 
 /// Refuses a job write (503) while the caller's tenant is paused.
@@ -107,7 +169,20 @@ pub async fn refuse_if_paused(tenants: &Tenants, caller: &Caller) -> Result<(), 
 }
 
 /// `POST /v1/leave` (admin): 200 `{"leaving": NODE}`, then the node stops.
-pub async fn leave(State(scheduler): State<Scheduler>, _admin: Admin) -> Json<serde_json::Value> {
+#[utoipa::path(
+    post,
+    path = "/v1/leave",
+    operation_id = "leave",
+    summary = "This node leaves the cluster (admin)",
+    description = "The node stops claiming, hands its unstarted ticks back to the others, lets its running executions end (up to the serve grace period), leaves the members, and exits.",
+    responses(
+        (status = 200, description = "Leaving.", body = Leaving),
+        (status = 403, response = doc::Forbidden),
+    )
+)]
+pub async fn leave(State(scheduler): State<Scheduler>, _admin: Admin) -> Json<Leaving> {
     scheduler.request_leave();
-    Json(json!({ "leaving": scheduler.node() }))
+    Json(Leaving {
+        leaving: scheduler.node().to_string(),
+    })
 }

@@ -7,11 +7,13 @@ use axum::extract::State;
 use axum::response::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::dto::ExecutionOut;
 use super::error::ApiError;
 use super::input::QueryPairs;
+use super::openapi as doc;
 use crate::scheduler::Scheduler;
 use crate::store::ExecutionState;
 use sandcron_schedule::{Schedule, Tz};
@@ -28,6 +30,23 @@ const PREVIEW_COUNT: (u64, u64) = (5, 100);
 /// `GET /v1/executions`: the caller's executions of every job, newest first, `_start` /
 /// `_end` (50 by default, at most 500), `state` to keep one state, `output_size_limit=N`
 /// the last N bytes of each output. No `X-Total-Count`: counting them all is a scan.
+#[utoipa::path(
+    get,
+    path = "/v1/executions",
+    operation_id = "listAllExecutions",
+    summary = "The executions of every job",
+    description = "The caller's executions of every job, newest first. No X-Total-Count: counting every execution is a scan.",
+    params(
+        ("_start" = Option<u64>, Query, description = "First index of the page (default 0)."),
+        ("_end" = Option<u64>, Query, description = "End of the page, exclusive (default _start + 50, at most _start + 500)."),
+        ("state" = Option<String>, Query, description = "Only executions in this state: `scheduled`, `running`, `succeeded` or `failed`."),
+        ("output_size_limit" = Option<u64>, Query, description = "Keep only the last N bytes of each output."),
+    ),
+    responses(
+        (status = 200, description = "A page of executions, newest first.", body = [ExecutionOut]),
+        (status = 400, response = doc::BadRequest),
+    )
+)]
 pub async fn executions(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -73,7 +92,7 @@ pub async fn executions(
 }
 
 /// What `GET /v1/schedule/preview` answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
     /// The schedule in words.
     description: String,
@@ -84,8 +103,9 @@ pub struct Preview {
 }
 
 /// One fire time, in UTC and in the schedule's zone.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FireTime {
+    /// The instant, in UTC.
     at: DateTime<Utc>,
     /// The same instant as the schedule's zone writes it, with its offset.
     local: String,
@@ -95,6 +115,24 @@ pub struct FireTime {
 /// checked as a job's would be (`name` is what `~` is derived from), in words, with its
 /// next `count` fire times strictly after `after` (default now). A bad schedule or zone
 /// is 400 naming `schedule` or `timezone`, with the text a job would get.
+#[utoipa::path(
+    get,
+    path = "/v1/schedule/preview",
+    operation_id = "previewSchedule",
+    summary = "A schedule in words, with its next fire times",
+    description = "Checks a schedule as a job's would be; a bad schedule or zone is 400 naming `schedule` or `timezone`.",
+    params(
+        ("schedule" = String, Query, description = "The schedule, as a job's `schedule`."),
+        ("timezone" = Option<String>, Query, description = "IANA zone; empty is UTC."),
+        ("name" = Option<String>, Query, description = "The job's name, which `~` is derived from."),
+        ("count" = Option<u64>, Query, maximum = 100, description = "How many fire times (default 5, at most 100)."),
+        ("after" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Fire times strictly after this instant (default now)."),
+    ),
+    responses(
+        (status = 200, description = "The schedule in words and its next fire times.", body = Preview),
+        (status = 400, response = doc::BadRequest),
+    )
+)]
 pub async fn schedule_preview(
     _caller: Caller,
     query: QueryPairs,
@@ -145,29 +183,51 @@ pub async fn schedule_preview(
 }
 
 /// What `GET /v1/stats` answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
     /// The node that counted.
     node: String,
     /// `tenant` (the caller's) or `node` (every tenant's).
+    #[schema(schema_with = stats_scopes)]
     scope: &'static str,
     /// The last sixty minutes, oldest first.
     minutes: Vec<MinuteOut>,
 }
 
 /// One minute of executions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Minute)]
 pub struct MinuteOut {
+    /// The minute's start.
     minute: DateTime<Utc>,
+    /// Executions that started in it.
     started: u64,
+    /// Executions that succeeded in it.
     succeeded: u64,
+    /// Executions that failed in it.
     failed: u64,
     /// The 99th percentile of start lateness, in milliseconds; `null` when none started.
     lateness_p99_ms: Option<f64>,
 }
 
+fn stats_scopes() -> utoipa::openapi::schema::Object {
+    super::dto::one_of(["tenant", "node"])
+}
+
 /// `GET /v1/stats`: the caller's executions on this node over the last hour, minute by
 /// minute; with `scope=node`, an admin gets every tenant's.
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    operation_id = "stats",
+    summary = "This node's last hour of executions, minute by minute",
+    params(("scope" = Option<String>, Query, description = "`tenant` (default: the caller's) or `node` (every tenant's; admin only).")),
+    responses(
+        (status = 200, description = "Sixty minutes, oldest first.", body = Stats),
+        (status = 400, response = doc::BadRequest),
+        (status = 403, description = "`scope=node` with a tenant's token.", body = super::error::ErrorBody),
+    )
+)]
 pub async fn stats(
     State(scheduler): State<Scheduler>,
     caller: Caller,

@@ -3,13 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::after_run::{DeliveryOutcome, ProcessorOutcome};
 use crate::jobs::JobSpec;
 use crate::scheduler::MemberStatus;
 use crate::store::{ExecutionRecord, ExecutionState, StoredJob, Trigger};
 
 /// A job as the API shows it: every field of the definition, and what running it changed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Job)]
 pub struct JobOut {
     /// A copy of `name`, as in Dkron.
     pub id: String,
@@ -17,8 +20,9 @@ pub struct JobOut {
     #[serde(flatten)]
     pub spec: JobSpec,
     /// `""` (never run), `success`, `failed` or `partially_failed`.
+    #[schema(schema_with = job_statuses)]
     pub status: String,
-    /// When it fires next, claimed or not (`scheduler::next_fire`).
+    /// When it fires next, claimed or not; `null` when it will not.
     pub next: Option<DateTime<Utc>>,
     /// Successful executions.
     pub success_count: i64,
@@ -49,7 +53,8 @@ impl From<StoredJob> for JobOut {
 }
 
 /// One execution as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Execution)]
 pub struct ExecutionOut {
     /// Unique id.
     pub id: i64,
@@ -67,6 +72,7 @@ pub struct ExecutionOut {
     /// When it ended; `null` while it runs.
     pub finished_at: Option<DateTime<Utc>>,
     /// `scheduled`, `running`, `succeeded` or `failed`.
+    #[schema(schema_with = execution_states)]
     pub state: &'static str,
     /// Whether it ended with success.
     pub success: bool,
@@ -74,18 +80,21 @@ pub struct ExecutionOut {
     pub output: String,
     /// Whether older output was dropped, when it ran or by `output_size_limit`.
     pub output_truncated: bool,
-    /// Why it failed; empty otherwise.
+    /// Why it failed (`killed`, `timed out after 1h`, ...); empty otherwise.
     pub reason: String,
     /// The node that runs or ran it.
     pub node_name: String,
     /// Why it exists: `schedule`, `manual`, `retry` or `parent`.
+    #[schema(schema_with = triggers)]
     pub trigger: &'static str,
     /// How each of the job's processors went (`[{"name", "ok", "error"}]`), once they ran.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<ProcessorOutcome>>)]
     pub processors: Option<serde_json::Value>,
     /// How each notification went (`[{"target", "event", "ok", "attempts", "error"}]`;
     /// `ok` is `null` while it is being tried), once any fired.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<DeliveryOutcome>>)]
     pub notifications: Option<serde_json::Value>,
 }
 
@@ -127,15 +136,17 @@ impl ExecutionOut {
 }
 
 /// A member of the cluster as `GET /v1/members` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Member)]
 pub struct MemberOut {
     /// The node's name.
     pub name: String,
-    /// Where its API listens.
+    /// Where its API listens (`HOST:PORT`).
     pub address: String,
     /// Its tags.
     pub tags: std::collections::BTreeMap<String, String>,
     /// `alive`, or `dead` when its heartbeat is older than `--dead-after`.
+    #[schema(schema_with = member_statuses)]
     pub status: &'static str,
     /// Its last heartbeat.
     pub last_heartbeat: DateTime<Utc>,
@@ -161,6 +172,32 @@ impl From<ExecutionRecord> for ExecutionOut {
     fn from(record: ExecutionRecord) -> Self {
         Self::new(record, None)
     }
+}
+
+/// The schema of a string that is one of `values`.
+pub fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{Object, Type};
+    Object::builder()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The schema of an execution's `state`: one of [`ExecutionState::ALL`].
+pub fn execution_states() -> utoipa::openapi::schema::Object {
+    one_of(ExecutionState::ALL.map(ExecutionState::as_str))
+}
+
+fn job_statuses() -> utoipa::openapi::schema::Object {
+    one_of(["", "success", "failed", "partially_failed"])
+}
+
+fn triggers() -> utoipa::openapi::schema::Object {
+    one_of(["schedule", "manual", "retry", "parent"])
+}
+
+fn member_statuses() -> utoipa::openapi::schema::Object {
+    one_of(["alive", "dead"])
 }
 
 /// The last `limit` bytes of `output` (fewer if the cut would split a UTF-8 character),

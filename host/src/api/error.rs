@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::jobs::FieldError;
 use crate::scheduler::JobError;
@@ -21,11 +22,72 @@ pub struct ApiError {
     message: String,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every refusal's body: `field` only when one field of the input is to blame.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// The field, if any, then what is wrong with it.
+    #[schema(example = "schedule: expected 5 or 6 fields")]
     error: String,
+    /// The field to blame: `schedule`, `jobs[2].timezone`, `body`, `_sort`, `Authorization`…
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[schema(example = "schedule")]
+    field: Option<String>,
+}
+
+/// The refusals the OpenAPI document names, each a response of [`ErrorBody`]: every
+/// route's `responses` refers to them by name.
+#[allow(
+    dead_code,
+    reason = "each names a response of the document; the body is `ErrorBody`"
+)]
+pub mod responses {
+    use utoipa::ToResponse;
+
+    use super::ErrorBody;
+
+    /// The input was refused; `field` names the culprit (`schedule`, `jobs[2].timezone`,
+    /// `body`, `_sort`, ...).
+    #[derive(ToResponse)]
+    pub struct BadRequest(ErrorBody);
+
+    /// No token, or an unknown one (`WWW-Authenticate: Bearer`).
+    #[derive(ToResponse)]
+    pub struct Unauthorized(ErrorBody);
+
+    /// The route needs an admin token.
+    #[derive(ToResponse)]
+    pub struct Forbidden(ErrorBody);
+
+    /// No such job, execution, executor, secret or tenant (another tenant's names are
+    /// not found either).
+    #[derive(ToResponse)]
+    pub struct NotFound(ErrorBody);
+
+    /// The request conflicts with the current state (a parent with children, a forbid
+    /// job already running, an execution not running, a name taken, an executor in use).
+    #[derive(ToResponse)]
+    pub struct Conflict(ErrorBody);
+
+    /// The body is larger than the server accepts; `field` is `body`.
+    #[derive(ToResponse)]
+    pub struct TooLarge(ErrorBody);
+
+    /// The body is not of a media type the route reads; `field` is `Content-Type`.
+    #[derive(ToResponse)]
+    pub struct UnsupportedMediaType(ErrorBody);
+
+    /// Past a quota of the tenant, which `field` names (`max_jobs`,
+    /// `max_concurrent_executions`, `max_upload_bytes`, `max_executors`,
+    /// `max_executor_bytes`, `max_tenant_compiles`; counted as the change is written, so
+    /// requests racing never pass it together), or past the token's rate limit
+    /// (`serve --rate-limit`).
+    #[derive(ToResponse)]
+    pub struct TooManyRequests(ErrorBody);
+
+    /// The caller's tenant is paused (`POST /v1/pause`): job writes are refused.
+    #[derive(ToResponse)]
+    pub struct Paused(ErrorBody);
 }
 
 impl ApiError {
@@ -145,7 +207,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.text(),
-            field: self.field.as_deref(),
+            field: self.field,
         };
         (self.status, Json(body)).into_response()
     }

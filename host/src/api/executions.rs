@@ -17,6 +17,7 @@ use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
 use super::forward;
 use super::input::{PathParams, QueryPairs};
+use super::openapi as doc;
 use super::page;
 use crate::scheduler::{JobError, OutputFollower, Scheduler};
 use crate::store::{ExecutionRecord, ExecutionSort, ExecutionSortKey, ExecutionState, TenantId};
@@ -37,6 +38,26 @@ const KILL_WAIT: (Duration, Duration) = (Duration::from_secs(2), Duration::from_
 /// `started_at`, `finished_at`, `attempt`) and `_order` (`DESC` by default, as Dkron)
 /// say; `_start`/`_end` (100 by default); `output_size_limit=N` keeps the last N bytes of
 /// each output; `X-Total-Count`.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{name}/executions",
+    operation_id = "listExecutions",
+    summary = "List a job's executions, newest first",
+    params(
+        doc::JobPath,
+        ("_sort" = Option<String>, Query, description = "`id` (default), `scheduled_at`, `started_at`, `finished_at` or `attempt`."),
+        ("_order" = Option<String>, Query, description = "`DESC` (default, as Dkron) or `ASC`, any case."),
+        ("_start" = Option<u64>, Query, description = "First index (default 0)."),
+        ("_end" = Option<u64>, Query, description = "End, exclusive (default _start + 100)."),
+        ("output_size_limit" = Option<u64>, Query, description = "Keep only the last N bytes of each output (sets output_truncated)."),
+    ),
+    responses(
+        (status = 200, description = "A page of executions.", body = [ExecutionOut],
+            headers(("X-Total-Count" = u64, description = "How many items match, before paging."))),
+        (status = 400, response = doc::BadRequest),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn list(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -87,6 +108,17 @@ fn execution_sort(query: &QueryPairs) -> Result<ExecutionSort, ApiError> {
 }
 
 /// `DELETE /v1/jobs/{name}/executions`: deletes them and resets the job's counters.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{name}/executions",
+    operation_id = "deleteExecutions",
+    summary = "Delete a job's executions and reset its counters",
+    params(doc::JobPath),
+    responses(
+        (status = 200, description = "The job.", body = JobOut),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn delete_all(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -101,6 +133,17 @@ pub async fn delete_all(
 }
 
 /// `GET /v1/jobs/{name}/executions/{id}`: the whole execution.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{name}/executions/{id}",
+    operation_id = "getExecution",
+    summary = "Read one execution, whole output included",
+    params(doc::ExecutionPath),
+    responses(
+        (status = 200, description = "The execution.", body = ExecutionOut),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn get(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -109,9 +152,29 @@ pub async fn get(
     Ok(Json(stored(&scheduler, &caller, &name, &id).await?.into()))
 }
 
+/// What a kill answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Killed {
+    /// Always `true`: the kill was sent.
+    killed: bool,
+}
+
 /// `POST /v1/jobs/{name}/executions/{id}/kill`: 202 once the kill is sent (the execution
 /// then ends as failed, reason `killed`); 409 when it is not running. An execution that
 /// another live node runs is killed there: the request is forwarded.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{name}/executions/{id}/kill",
+    operation_id = "killExecution",
+    summary = "Kill a running execution",
+    description = "The execution ends as failed with the reason `killed`. An execution another live node runs is killed there.",
+    params(doc::ExecutionPath),
+    responses(
+        (status = 202, description = "The kill was sent.", body = Killed),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
 pub async fn kill(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -129,11 +192,7 @@ pub async fn kill(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         if scheduler.kill(record.id) {
-            return Ok((
-                StatusCode::ACCEPTED,
-                Json(serde_json::json!({ "killed": true })),
-            )
-                .into_response());
+            return Ok((StatusCode::ACCEPTED, Json(Killed { killed: true })).into_response());
         }
         let about_to_run_here = record.node == scheduler.node() && !is_finished(record.state);
         if !about_to_run_here || tokio::time::Instant::now() >= deadline {
@@ -153,6 +212,18 @@ pub async fn kill(
 /// execution, what was written so far and then each chunk as it is written, until it
 /// ends; for a finished one, the stored output. The live output of an execution another
 /// live node runs comes from that node.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{name}/executions/{id}/output",
+    operation_id = "followOutput",
+    summary = "Follow an execution's output",
+    description = "A chunked plain-text body: for a running execution, the output so far and then each chunk as it is written, ending when the execution ends; for a finished one, its stored output.",
+    params(doc::ExecutionPath),
+    responses(
+        (status = 200, description = "The output.", body = String, content_type = "text/plain"),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn output(
     State(scheduler): State<Scheduler>,
     caller: Caller,

@@ -19,8 +19,10 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::auth::Caller;
+use super::dto::one_of;
 use super::error::ApiError;
 use super::input::PathParams;
+use super::openapi as doc;
 use super::with_location;
 use crate::capabilities;
 use crate::executor_keys::ConfigKey;
@@ -34,30 +36,44 @@ use sandcron_sdk::size::format_size;
 /// The state of an executor that can run.
 const READY: &str = "ready";
 
-/// An executor as the API shows it.
-#[derive(Serialize)]
+/// An executor as the API shows it: a built-in executor (`builtin: true`, with `summary`)
+/// or one version of an uploaded component.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Executor)]
 pub struct ExecutorOut {
+    /// Its name (an upload's is a slug).
     name: String,
     /// Built into Sandcron (shared by everyone), or uploaded.
     builtin: bool,
     /// `executor`, or `processor` for a processor component (`wit/processor.wit`).
+    #[schema(schema_with = executor_kinds)]
     kind: &'static str,
     /// `ready` (it can run), or `compiling` (an upload being checked and compiled; it is
     /// stored once that ends, or refused).
+    #[schema(schema_with = executor_states)]
     state: &'static str,
+    /// A built-in's one-line summary.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     summary: Option<&'static str>,
+    /// An upload's version, from 1.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     version: Option<u32>,
+    /// The SHA-256 of an upload's component, in hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     sha256: Option<String>,
+    /// An upload's size in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     /// What it asks for, read from its imports: `http`, `process`, `secrets`…
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     capabilities: Option<Vec<&'static str>>,
+    /// An upload's imports, as WIT names them.
     #[serde(skip_serializing_if = "Option::is_none")]
     imports: Option<Vec<String>>,
+    /// When an upload was stored (or, while compiling, received).
     #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<DateTime<Utc>>,
     /// A built-in's config keys, from its documentation.
@@ -108,6 +124,31 @@ impl From<StoredExecutor> for ExecutorOut {
 }
 
 /// `PUT /v1/executors/{name}`: 201 with the new version.
+#[utoipa::path(
+    put,
+    path = "/v1/executors/{name}",
+    operation_id = "uploadExecutor",
+    summary = "Upload a component as the next version of `name`",
+    description = "The component is checked against the `executor` (or `processor`) world and compiled before it is stored; up to the server's `--max-upload-size` and the tenant's `max_upload_bytes`. The compile runs in a confined child process within `--max-compile-time` and `--max-compile-memory`; at most `--max-tenant-compiles` run at once per tenant (429, `max_tenant_compiles`).",
+    params(doc::ExecutorPath),
+    request_body(
+        description = "The component's bytes.",
+        content(
+            (doc::Binary = "application/wasm"),
+            (doc::Binary = "application/octet-stream")
+        ),
+    ),
+    responses(
+        (status = 201, description = "The new version.", body = ExecutorOut,
+            headers(("Location" = String, description = "The path of the executor."))),
+        (status = 400, response = doc::BadRequest),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::TooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 503, description = "The server began to stop while the component compiled; upload it again.",
+            body = crate::api::error::ErrorBody),
+    )
+)]
 pub async fn upload(
     State(registry): State<Registry>,
     State(tenants): State<Tenants>,
@@ -161,6 +202,14 @@ pub async fn upload(
     Ok(with_location(response, location))
 }
 
+fn executor_kinds() -> utoipa::openapi::schema::Object {
+    one_of(["executor", "processor"])
+}
+
+fn executor_states() -> utoipa::openapi::schema::Object {
+    one_of([READY, "compiling"])
+}
+
 /// How much of a component past the server's limit is read and thrown away before the
 /// 413 is sent. A server that answers and closes while the client is still sending resets
 /// the connection, and the client may then report the reset instead of the answer.
@@ -211,6 +260,13 @@ fn too_large(message: String) -> ApiError {
 /// `GET /v1/executors`: the built-in executors (with their documented keys), then the
 /// latest version of each upload; each with the capabilities it asks for that the
 /// caller's tenant is denied.
+#[utoipa::path(
+    get,
+    path = "/v1/executors",
+    operation_id = "listExecutors",
+    summary = "The built-in executors, then the latest version of each upload",
+    responses((status = 200, description = "Executors.", body = [ExecutorOut]))
+)]
 pub async fn list(
     State(registry): State<Registry>,
     State(tenants): State<Tenants>,
@@ -268,6 +324,17 @@ pub async fn list(
 }
 
 /// `GET /v1/executors/{name}`: every version of an upload, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/executors/{name}",
+    operation_id = "getExecutorVersions",
+    summary = "Every version of an uploaded executor, newest first",
+    params(doc::ExecutorPath),
+    responses(
+        (status = 200, description = "Versions.", body = [ExecutorOut]),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn versions(
     State(registry): State<Registry>,
     caller: Caller,
@@ -281,6 +348,18 @@ pub async fn versions(
 }
 
 /// `DELETE /v1/executors/{name}`: 204; 409 while a job uses it.
+#[utoipa::path(
+    delete,
+    path = "/v1/executors/{name}",
+    operation_id = "deleteExecutor",
+    summary = "Delete every version of an uploaded executor",
+    params(doc::ExecutorPath),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
 pub async fn delete(
     State(registry): State<Registry>,
     caller: Caller,

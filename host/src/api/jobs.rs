@@ -11,6 +11,7 @@ use super::cluster::refuse_if_paused;
 use super::dto::{ExecutionOut, JobOut};
 use super::error::ApiError;
 use super::input::{JobBody, PathParams, QueryPairs};
+use super::openapi as doc;
 use super::{job_location, page, with_location};
 use crate::jobs::JobSpec;
 use crate::scheduler::{JobError, Scheduler};
@@ -21,6 +22,28 @@ use crate::tenants::Tenants;
 const STATUSES: [&str; 4] = ["success", "failed", "partially_failed", "untriggered"];
 
 /// `GET /v1/jobs`: the jobs matching the query, a page of them, `X-Total-Count` all.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    operation_id = "listJobs",
+    summary = "List jobs",
+    params(
+        ("metadata[key]" = Option<String>, Query, description = "Only jobs whose metadata has this key with this value; repeat for more (all must match). Replace `key` with the label's name."),
+        ("q" = Option<String>, Query, description = "Substring of the name or the display name."),
+        ("status" = Option<String>, Query, description = "`success`, `failed`, `partially_failed` or `untriggered`."),
+        ("disabled" = Option<bool>, Query, description = "`true` or `false`."),
+        ("executor" = Option<String>, Query, description = "Only jobs whose `executor` is this (exactly, `name@2` included)."),
+        ("_sort" = Option<String>, Query, description = "`name` (default), `id`, `displayname`, `schedule`, `success_count`, `error_count`, `last_success`, `last_error` or `next`."),
+        ("_order" = Option<String>, Query, description = "`ASC` (default) or `DESC`, any case."),
+        ("_start" = Option<u64>, Query, description = "First index of the page (default 0)."),
+        ("_end" = Option<u64>, Query, description = "End of the page, exclusive (default: all)."),
+    ),
+    responses(
+        (status = 200, description = "A page of the matching jobs.", body = [JobOut],
+            headers(("X-Total-Count" = u64, description = "How many items match, before paging."))),
+        (status = 400, response = doc::BadRequest),
+    )
+)]
 pub async fn list(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -96,6 +119,18 @@ fn job_query(query: &QueryPairs) -> Result<JobQuery, ApiError> {
 
 /// `POST /v1/jobs` and `PATCH /v1/jobs`: create or replace (201); `?runoncreate` also
 /// starts a run.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    operation_id = "createJob",
+    summary = "Create or replace a job",
+    params(doc::RunOnCreate),
+    request_body = JobSpec,
+    responses(
+        (status = 201, description = "The job as saved.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
+        doc::JobWriteRefused,
+    )
+)]
 pub async fn create(
     State(scheduler): State<Scheduler>,
     State(tenants): State<Tenants>,
@@ -110,6 +145,20 @@ pub async fn create(
 
 /// `PUT /v1/jobs/{name}`: create (201) or replace (200) the job of the path; the body's
 /// `name` may be left out, and must not differ.
+#[utoipa::path(
+    put,
+    path = "/v1/jobs/{name}",
+    operation_id = "putJob",
+    summary = "Create or replace the job of the path",
+    description = "The body's `name` may be left out; if given it must equal the path's.",
+    params(doc::JobPath, doc::RunOnCreate),
+    request_body = JobSpec,
+    responses(
+        (status = 200, description = "The job was replaced.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
+        (status = 201, description = "The job was created.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
+        doc::JobWriteRefused,
+    )
+)]
 pub async fn replace(
     State(scheduler): State<Scheduler>,
     State(tenants): State<Tenants>,
@@ -160,6 +209,17 @@ fn saved(status: StatusCode, job: JobOut) -> Response {
 }
 
 /// `GET /v1/jobs/{name}`.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{name}",
+    operation_id = "getJob",
+    summary = "Read a job",
+    params(doc::JobPath),
+    responses(
+        (status = 200, description = "The job.", body = JobOut),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn get(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -172,6 +232,18 @@ pub async fn get(
 }
 
 /// `DELETE /v1/jobs/{name}`: the deleted job; 409 while other jobs name it as parent.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{name}",
+    operation_id = "deleteJob",
+    summary = "Delete a job and its executions",
+    params(doc::JobPath),
+    responses(
+        (status = 200, description = "The deleted job.", body = JobOut),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
 pub async fn delete(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -184,6 +256,20 @@ pub async fn delete(
 
 /// `POST /v1/jobs/{name}/run` and `POST /v1/jobs/{name}`: starts a run and answers at
 /// once (202) with the execution; 409 when `forbid` and a run is going.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{name}/run",
+    operation_id = "runJob",
+    summary = "Start a run now",
+    description = "Answers at once, with the execution running. Runs a disabled or expired job too; refused (409) when the job is `forbid` and a run is going; refused (429, `max_concurrent_executions`) when the tenant has its quota of executions running on this node, and nothing is recorded then.",
+    params(doc::JobPath),
+    responses(
+        (status = 202, description = "The run started.", body = ExecutionOut,
+            headers(("Location" = String, description = "The path of the execution."))),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
 pub async fn run(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -198,6 +284,17 @@ pub async fn run(
 }
 
 /// `POST /v1/jobs/{name}/toggle`: flips `disabled`.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{name}/toggle",
+    operation_id = "toggleJob",
+    summary = "Flip `disabled`",
+    params(doc::JobPath),
+    responses(
+        (status = 200, description = "The job.", body = JobOut),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn toggle(
     State(scheduler): State<Scheduler>,
     caller: Caller,
@@ -206,6 +303,51 @@ pub async fn toggle(
     Ok(Json(
         scheduler.toggle_job(caller.tenant, &name).await?.into(),
     ))
+}
+
+/// `PATCH /v1/jobs`: as `POST` (Dkron's; not a partial update).
+#[utoipa::path(
+    patch,
+    path = "/v1/jobs",
+    operation_id = "patchJob",
+    summary = "Create or replace a job (as POST; not a partial update)",
+    params(doc::RunOnCreate),
+    request_body = JobSpec,
+    responses(
+        (status = 201, description = "The job as saved.", body = JobOut, headers(("Location" = String, description = "The path of the job."))),
+        doc::JobWriteRefused,
+    )
+)]
+pub async fn patch(
+    scheduler: State<Scheduler>,
+    tenants: State<Tenants>,
+    caller: Caller,
+    query: QueryPairs,
+    body: JobBody,
+) -> Result<Response, ApiError> {
+    create(scheduler, tenants, caller, query, body).await
+}
+
+/// `POST /v1/jobs/{name}`: as `POST /v1/jobs/{name}/run` (Dkron's).
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{name}",
+    operation_id = "runJobShort",
+    summary = "Start a run now (as /run)",
+    params(doc::JobPath),
+    responses(
+        (status = 202, description = "The run started.", body = ExecutionOut,
+            headers(("Location" = String, description = "The path of the execution."))),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
+pub async fn run_short(
+    scheduler: State<Scheduler>,
+    caller: Caller,
+    name: PathParams<String>,
+) -> Result<Response, ApiError> {
+    run(scheduler, caller, name).await
 }
 
 #[cfg(test)]

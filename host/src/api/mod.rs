@@ -8,7 +8,8 @@
 //!   listing (names only) and deleting secrets;
 //!   `tenants`: the admin's routes (tenants, their tokens, grants and quotas);
 //!   `system`: health, metrics, agent info, busy, members, restore and the OpenAPI
-//!   document; `console`: what the web console needed (executions of every job, schedule
+//!   document, which `openapi` generates from the handlers' annotations and the types
+//!   (the router is built from the same annotations); `console`: what the web console needed (executions of every job, schedule
 //!   preview, the last hour's stats); `forward`: passing live output and kill on to the
 //!   node that runs the execution.
 //! * `auth`: every request but health and the OpenAPI document carries a bearer token;
@@ -40,6 +41,7 @@ mod forward;
 mod input;
 mod jobs;
 mod observe;
+mod openapi;
 mod pretty;
 mod rate_limit;
 mod secrets;
@@ -52,8 +54,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::registry::Registry;
@@ -81,74 +86,8 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
     let auth_state = (app.tenants.clone(), Arc::new(auth));
     let whom = HeaderValue::from_str(app.scheduler.node())
         .unwrap_or_else(|_| HeaderValue::from_static("sandcron"));
-    Router::new()
-        .route("/health", get(system::health))
-        .route("/metrics", get(system::metrics))
-        .route("/v1", get(system::agent))
-        .route("/v1/", get(system::agent))
-        .route("/v1/openapi.json", get(system::openapi))
-        .route("/v1/busy", get(system::busy))
-        .route("/v1/executions", get(console::executions))
-        .route("/v1/schedule/preview", get(console::schedule_preview))
-        .route("/v1/stats", get(console::stats))
-        .route("/v1/members", get(system::members))
-        .route("/v1/leader", get(cluster::get_leader))
-        .route("/v1/isleader", get(cluster::is_leader))
-        .route("/v1/pause", get(cluster::get_pause).post(cluster::pause))
-        .route("/v1/unpause", post(cluster::unpause))
-        .route("/v1/leave", post(cluster::leave))
-        .route("/v1/tenants", get(tenants::list).post(tenants::create))
-        .route("/v1/tenants/{name}/tokens", post(tenants::create_token))
-        .route(
-            "/v1/tenants/{name}/grants",
-            axum::routing::put(tenants::put_grants),
-        )
-        .route(
-            "/v1/tenants/{name}/quotas",
-            axum::routing::put(tenants::put_quotas),
-        )
-        .route("/v1/secrets", get(secrets::list))
-        .route(
-            "/v1/secrets/{name}",
-            axum::routing::put(secrets::put).delete(secrets::delete),
-        )
-        .route("/v1/executors", get(executors::list))
-        .route(
-            "/v1/executors/{name}",
-            get(executors::versions)
-                .put(executors::upload)
-                .delete(executors::delete),
-        )
-        .route(
-            "/v1/restore",
-            post(system::restore).layer(DefaultBodyLimit::max(RESTORE_BODY_LIMIT)),
-        )
-        .route(
-            "/v1/jobs",
-            get(jobs::list).post(jobs::create).patch(jobs::create),
-        )
-        .route(
-            "/v1/jobs/{name}",
-            get(jobs::get)
-                .put(jobs::replace)
-                .delete(jobs::delete)
-                .post(jobs::run),
-        )
-        .route("/v1/jobs/{name}/run", post(jobs::run))
-        .route("/v1/jobs/{name}/toggle", post(jobs::toggle))
-        .route(
-            "/v1/jobs/{name}/executions",
-            get(executions::list).delete(executions::delete_all),
-        )
-        .route("/v1/jobs/{name}/executions/{id}", get(executions::get))
-        .route(
-            "/v1/jobs/{name}/executions/{id}/output",
-            get(executions::output),
-        )
-        .route(
-            "/v1/jobs/{name}/executions/{id}/kill",
-            post(executions::kill),
-        )
+    let (routes, _) = routes().split_for_parts();
+    routes
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -170,6 +109,59 @@ pub fn router(app: App, auth: AuthConfig) -> Router {
         .layer(axum::middleware::from_fn(pretty::indent_when_asked))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(app)
+}
+
+/// Every route of the API with its OpenAPI description, both from the handlers'
+/// `#[utoipa::path]` annotations: one `routes!` per path, so nothing is routed that is not
+/// documented, nor documented that is not routed.
+fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(system::health))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::agent))
+        .routes(routes!(system::agent_slash))
+        .routes(routes!(system::openapi))
+        .routes(routes!(system::busy))
+        .routes(routes!(console::executions))
+        .routes(routes!(console::schedule_preview))
+        .routes(routes!(console::stats))
+        .routes(routes!(system::members))
+        .routes(routes!(cluster::get_leader))
+        .routes(routes!(cluster::is_leader))
+        .routes(routes!(cluster::get_pause, cluster::pause))
+        .routes(routes!(cluster::unpause))
+        .routes(routes!(cluster::leave))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::create_token))
+        .routes(routes!(tenants::put_grants))
+        .routes(routes!(tenants::put_quotas))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(executors::list))
+        .routes(routes!(
+            executors::versions,
+            executors::upload,
+            executors::delete
+        ))
+        .routes(routes!(system::restore).layer(DefaultBodyLimit::max(RESTORE_BODY_LIMIT)))
+        .routes(routes!(jobs::list, jobs::create, jobs::patch))
+        .routes(routes!(
+            jobs::get,
+            jobs::replace,
+            jobs::delete,
+            jobs::run_short
+        ))
+        .routes(routes!(jobs::run))
+        .routes(routes!(jobs::toggle))
+        .routes(routes!(executions::list, executions::delete_all))
+        .routes(routes!(executions::get))
+        .routes(routes!(executions::output))
+        .routes(routes!(executions::kill))
+}
+
+/// The OpenAPI document of the API, as `GET /v1/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(routes().into_openapi())
 }
 
 /// The routes of `--metrics-listen`: `/metrics` for anyone who reaches the port (a

@@ -1,34 +1,71 @@
 //! The routes about the server rather than one job: health, Prometheus metrics, the
 //! agent's name and version, the executions running now, the members of the cluster,
-//! restoring an export of jobs, and the OpenAPI document.
+//! restoring an export of jobs, and the OpenAPI document (generated: `api::openapi`).
+
+use std::sync::LazyLock;
 
 use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::{Admin, Caller};
 use super::dto::{ExecutionOut, MemberOut};
 use super::error::ApiError;
 use super::input::{BODY_FIELD, job_from, kind, parse_json, read_body};
+use super::openapi as doc;
 use super::page;
 use crate::scheduler::Scheduler;
 use crate::tenants::Tenants;
 
-/// The OpenAPI 3.0 description of every route.
-const OPENAPI: &str = include_str!("openapi.json");
+/// The OpenAPI document, as JSON, made once.
+static OPENAPI: LazyLock<String> = LazyLock::new(|| {
+    super::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"the OpenAPI document: {error}\"}}"))
+});
 
 /// The multipart field Dkron's `restore` sends the export in.
 const RESTORE_FIELD: &str = "file";
 
+/// What `GET /health` answers.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `healthy`: the server answers.
+    #[schema(example = "healthy")]
+    status: &'static str,
+}
+
 /// `GET /health`.
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "healthy" }))
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    summary = "Liveness",
+    security(()),
+    responses((status = 200, description = "The server answers.", body = Health))
+)]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "healthy" })
 }
 
 /// `GET /metrics` on the API: the Prometheus exposition of the whole node (admin only;
 /// `--metrics-listen` serves it without a token on a port of its own).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    summary = "Prometheus metrics (admin)",
+    description = "`serve --metrics-listen` serves the same without a token on a port of its own.",
+    responses(
+        (status = 200, description = "The node's series in the OpenMetrics text format (version 1.0.0), which Prometheus reads.",
+            body = String, content_type = "application/openmetrics-text"),
+        (status = 403, response = doc::Forbidden),
+    )
+)]
 pub async fn metrics(scheduler: State<Scheduler>, _admin: Admin) -> Response {
     exposition(scheduler).await
 }
@@ -52,19 +89,91 @@ pub async fn exposition(State(scheduler): State<Scheduler>) -> Response {
 
 /// `GET /v1` and `GET /v1/`: which node this is, which version it runs, and whom the
 /// caller's token stands for.
-pub async fn agent(State(scheduler): State<Scheduler>, caller: Caller) -> Json<Value> {
-    Json(json!({
-        "agent": { "name": scheduler.node(), "version": env!("CARGO_PKG_VERSION") },
-        "caller": { "tenant": caller.tenant_name, "admin": caller.admin },
-    }))
+#[utoipa::path(
+    get,
+    path = "/v1",
+    operation_id = "agent",
+    summary = "This node",
+    responses((status = 200, description = "Its name and version, and whom the token stands for.", body = Agent))
+)]
+pub async fn agent(State(scheduler): State<Scheduler>, caller: Caller) -> Json<Agent> {
+    Json(Agent {
+        agent: AgentInfo {
+            name: scheduler.node().to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        caller: CallerInfo {
+            tenant: caller.tenant_name,
+            admin: caller.admin,
+        },
+    })
+}
+
+/// `GET /v1/`: as `GET /v1`.
+#[utoipa::path(
+    get,
+    path = "/v1/",
+    operation_id = "agentSlash",
+    summary = "This node (with a trailing slash)",
+    responses((status = 200, description = "Its name and version, and whom the token stands for.", body = Agent))
+)]
+pub async fn agent_slash(scheduler: State<Scheduler>, caller: Caller) -> Json<Agent> {
+    agent(scheduler, caller).await
+}
+
+/// What `GET /v1` answers.
+#[derive(Serialize, ToSchema)]
+pub struct Agent {
+    /// The node that answered.
+    agent: AgentInfo,
+    /// Whom the caller's token stands for.
+    caller: CallerInfo,
+}
+
+/// A node's name and version.
+#[derive(Serialize, ToSchema)]
+pub struct AgentInfo {
+    /// The node's name.
+    name: String,
+    /// The version of Sandcron it runs.
+    version: &'static str,
+}
+
+/// Whom a token stands for.
+#[derive(Serialize, ToSchema)]
+pub struct CallerInfo {
+    /// The tenant it acts as.
+    tenant: String,
+    /// Whether it is an admin token.
+    admin: bool,
 }
 
 /// `GET /v1/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    operation_id = "openapi",
+    summary = "This document",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document, generated from the server's types and routes.", body = Object))
+)]
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI.as_str(),
+    )
+        .into_response()
 }
 
 /// `GET /v1/busy`: the caller's executions running on this node, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/busy",
+    operation_id = "busy",
+    summary = "Executions running on this node",
+    responses((status = 200, description = "The caller's running executions, oldest first.", body = [ExecutionOut],
+        headers(("X-Total-Count" = u64, description = "How many items match, before paging."))))
+)]
 pub async fn busy(State(scheduler): State<Scheduler>, caller: Caller) -> Response {
     let running: Vec<ExecutionOut> = scheduler
         .busy(caller.tenant)
@@ -75,6 +184,15 @@ pub async fn busy(State(scheduler): State<Scheduler>, caller: Caller) -> Respons
 }
 
 /// `GET /v1/members`: every node that joined the cluster, by name, alive or dead.
+#[utoipa::path(
+    get,
+    path = "/v1/members",
+    operation_id = "members",
+    summary = "The nodes of the cluster",
+    description = "Every node that joined (a `members` row in the shared database), by name. A node whose last heartbeat is older than its `--dead-after` is `dead`; its executions are taken over by a survivor.",
+    responses((status = 200, description = "Members, by name.", body = [MemberOut],
+        headers(("X-Total-Count" = u64, description = "How many items match, before paging."))))
+)]
 pub async fn members(State(scheduler): State<Scheduler>) -> Result<Response, ApiError> {
     let members: Vec<MemberOut> = scheduler
         .members()
@@ -89,6 +207,24 @@ pub async fn members(State(scheduler): State<Scheduler>) -> Result<Response, Api
 /// export is a JSON array of jobs, sent as Dkron's CLI does (multipart field `file`) or
 /// as the body. Answers one line per job, as Dkron: `success create NAME` or
 /// `fail create NAME: REASON`.
+#[utoipa::path(
+    post,
+    path = "/v1/restore",
+    operation_id = "restore",
+    summary = "Create or replace every job of an export",
+    description = "Jobs are saved parents first. The export is a JSON array of jobs, as the multipart field `file` (Dkron's form) or as the body. A job that cannot be parsed refuses the whole request (400, field `jobs[N].<field>`); a job that is refused on its own is reported in its line.",
+    request_body(content(
+        (RestoreForm = "multipart/form-data"),
+        (Vec<crate::jobs::JobSpec> = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "One line per job, in the export's order: `success create NAME` or `fail create NAME: REASON`.",
+            body = [String], example = json!(["success create job1", "fail create job2: schedule: ..."])),
+        (status = 400, response = doc::BadRequest),
+        (status = 413, response = doc::TooLarge),
+        (status = 503, response = doc::Paused),
+    )
+)]
 pub async fn restore(
     State(scheduler): State<Scheduler>,
     State(tenants): State<Tenants>,
@@ -125,6 +261,15 @@ pub async fn restore(
         })
         .collect();
     Ok(Json(lines))
+}
+
+/// Dkron's form of `POST /v1/restore`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "the document's name for the multipart form")]
+pub struct RestoreForm {
+    /// A JSON array of jobs.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {

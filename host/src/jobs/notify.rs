@@ -24,10 +24,10 @@ use super::FieldError;
 use super::template::Template;
 
 /// One rule: when, and the one target.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyRule {
-    /// When it fires; `failure` when not given.
+    /// When it fires; `failure` when not given (one value is accepted as well as a list).
     #[serde(deserialize_with = "one_or_many")]
     pub on: Vec<NotifyOn>,
     /// An HTTP request to send.
@@ -39,7 +39,7 @@ pub struct NotifyRule {
 }
 
 /// When a rule fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NotifyOn {
     /// The tick failed (after its last attempt).
@@ -118,7 +118,7 @@ impl NotifyRule {
 }
 
 /// An HTTP request sent when a rule fires.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Webhook {
     /// Where to: an absolute `http://` or `https://` URL, within the job's HTTP grant.
@@ -192,10 +192,11 @@ impl Webhook {
 }
 
 /// A mail sent when a rule fires, through the server's SMTP relay (`serve --mail-host`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Email {
-    /// Recipients; the job's `owner_email` when empty (as Dkron).
+    /// Recipients; the job's `owner_email` when empty (as Dkron); one address is accepted
+    /// as well as a list.
     #[serde(
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"

@@ -228,6 +228,36 @@ impl<'de> Visitor<'de> for ProcessorsVisitor {
     }
 }
 
+impl utoipa::PartialSchema for Processors {
+    /// Dkron's map (`{NAME: {KEY: VALUE}}`, run in key order) or a list of
+    /// `{"type": NAME, KEY: VALUE…}`.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{Array, Object, OneOf, Type};
+        let strings = || {
+            Object::builder()
+                .schema_type(Type::Object)
+                .additional_properties(Some(Object::builder().schema_type(Type::String)))
+        };
+        let map = Object::builder()
+            .schema_type(Type::Object)
+            .additional_properties(Some(strings()));
+        let step = strings()
+            .property(TYPE_KEY, Object::with_type(Type::String))
+            .required(TYPE_KEY);
+        OneOf::builder()
+            .item(map)
+            .item(Array::new(step))
+            .description(Some(
+                "The steps the output goes through after each execution, in order \
+                 (docs/processors.md): Dkron's map (run in key order) or a list of \
+                 {\"type\": NAME, KEY: VALUE…}.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Processors {}
+
 impl Serialize for Processors {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if self.listed {

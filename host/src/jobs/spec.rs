@@ -16,17 +16,24 @@ use super::notify::NotifyRule;
 use super::processors::Processors;
 
 /// What a user defines: everything about a job except what running it changes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Read-only fields of a shown job (id, status, next, counters, dependent_jobs) are
+/// ignored on input, so a Dkron export is accepted as it is; `null` is any field's
+/// default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct JobSpec {
     /// Unique key: lower-case letters, digits, `_` and `-` (Dkron's slug rule).
     #[serde(deserialize_with = "null_as_default")]
+    #[schema(example = "backup-db")]
     pub name: String,
     /// A name to show instead of `name`.
     #[serde(deserialize_with = "null_as_default")]
     pub displayname: String,
-    /// When it runs (see the `sandcron-schedule` crate); empty only for a child job.
+    /// When it runs: cron (5 or 6 fields), `@every`, `@at`, `@manually`, descriptors (the
+    /// `sandcron-schedule` crate); empty only for a child job.
     #[serde(deserialize_with = "null_as_default")]
+    #[schema(example = "@every 10s")]
     pub schedule: String,
     /// IANA time zone the schedule is read in; empty means UTC.
     #[serde(deserialize_with = "null_as_default")]
@@ -55,14 +62,15 @@ pub struct JobSpec {
     /// The parent whose success triggers this job; empty for none.
     #[serde(deserialize_with = "null_as_default")]
     pub parent_job: String,
-    /// What the output goes through after each execution, in order (`jobs::processors`).
+    /// What the output goes through after each execution, in order
+    /// (docs/processors.md).
     #[serde(
         deserialize_with = "null_as_default",
         skip_serializing_if = "Processors::is_empty"
     )]
     pub processors: Processors,
-    /// When to send word of an execution, and where (`jobs::notify`); `None`: the
-    /// server's default rules.
+    /// When to send word of an execution, and where (docs/processors.md);
+    /// absent or `null`: the server's default rules, `[]`: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify: Option<Vec<NotifyRule>>,
     /// Whether runs may overlap.
@@ -70,10 +78,12 @@ pub struct JobSpec {
     pub concurrency: Concurrency,
     /// The executor: a built-in name (`shell`, `http`, `echo`) or an uploaded component.
     #[serde(deserialize_with = "null_as_default")]
+    #[schema(example = "shell")]
     pub executor: String,
     /// The executor's config. Strings as Dkron; numbers and booleans are accepted and kept
     /// as their text (Dkron refuses them, issue #986).
     #[serde(deserialize_with = "string_map")]
+    #[schema(schema_with = executor_config_schema, example = json!({"command": "echo hello"}))]
     pub executor_config: BTreeMap<String, String>,
     /// Delete the job after its first successful run.
     #[serde(deserialize_with = "null_as_default")]
@@ -84,19 +94,20 @@ pub struct JobSpec {
     pub expires_at: Option<DateTime<Utc>>,
     /// Deadline of each execution, a Go duration (`30s`, `1h30m`); empty means one hour.
     #[serde(deserialize_with = "null_as_default")]
+    #[schema(example = "30s")]
     pub timeout: String,
     /// What to do with ticks missed while no node was running.
     #[serde(deserialize_with = "null_as_default")]
     pub misfire: Misfire,
     /// What this job's executions may do, within its tenant's grants (Sandcron's key):
-    /// `{"http": ["https://api.example.com"]}`, a capability left out is denied. `None`:
-    /// the tenant's grants as they are.
+    /// `{"http": ["https://api.example.com"]}`, a capability left out is denied. Absent
+    /// or `null`: the tenant's grants as they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// Whether executions of one job may overlap.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Concurrency {
     /// They may (Dkron's default; `""` means this too, as in Dkron).
@@ -108,7 +119,7 @@ pub enum Concurrency {
 }
 
 /// What happens to ticks missed while no node was running.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Misfire {
     /// Drop them; the job next runs at its next tick from now.
@@ -120,14 +131,17 @@ pub enum Misfire {
 
 /// Exponential backoff between attempts: `initial`, doubled each time up to `max`, with up
 /// to `jitter` (a fraction, 0 to 1) added at random.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(from = "RetryBackoffInput")]
 pub struct RetryBackoff {
     /// First delay, a Go duration.
+    #[schema(default = "1s")]
     pub initial: String,
     /// Largest delay, a Go duration.
+    #[schema(default = "5m")]
     pub max: String,
     /// Random extra, as a fraction of the delay.
+    #[schema(default = 0.1, minimum = 0.0, maximum = 1.0)]
     pub jitter: f64,
 }
 
@@ -159,6 +173,17 @@ impl From<RetryBackoffInput> for RetryBackoff {
             jitter: input.jitter.unwrap_or(default.jitter),
         }
     }
+}
+
+/// The schema of `executor_config`: strings, numbers and booleans are accepted (and shown
+/// back as strings).
+fn executor_config_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{Object, SchemaType, Type};
+    let value = SchemaType::from_iter([Type::String, Type::Number, Type::Boolean]);
+    Object::builder()
+        .schema_type(Type::Object)
+        .additional_properties(Some(Object::builder().schema_type(value)))
+        .build()
 }
 
 /// `null` read as the field's default, as Dkron (Go's zero values) reads it.

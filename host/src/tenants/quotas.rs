@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::FieldError;
 
-/// A tenant's limits; `None` is unlimited.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A tenant's limits. A quota left out is unlimited; past one the API answers 429 naming
+/// it in `field`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quotas {
     /// Jobs it may have.
