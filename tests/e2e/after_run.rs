@@ -521,7 +521,10 @@ async fn mail_reaches_only_the_recipients_a_tenant_is_granted() {
             name,
             &format!("echo {marker}"),
             json!({"notify": [{"on": "always", "email": {
-                "to": [to], "subject": "{{.JobName}} {{.Event}}", "body": "{{.Output}}"
+                // The marker in the body itself: a tenant's shell job runs nothing here
+                // (no program is granted), so its output does not hold it.
+                "to": [to], "subject": "{{.JobName}} {{.Event}}",
+                "body": format!("{marker}: {{{{.Output}}}}")
             }}]}),
         )
     };

@@ -1,12 +1,14 @@
 //! Quotas that hold under races: many requests of one tenant sent at once never take it
 //! past `max_jobs`, `max_executors`, `max_executor_bytes` or `max_concurrent_executions`,
 //! and each refused one is a 429 naming the quota. Both stores; on PostgreSQL the requests are spread over
-//! two nodes on one database, as in a cluster.
+//! two nodes on one database, as in a cluster. Then the node's fair share: a tenant
+//! without quotas holds at most `--tenant-share` of the node and the default tenant keeps
+//! `--reserved-share`; and `min_interval_ms` refuses schedules that fire more often.
 
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, Server, fresh_postgres_database, hostile, tenant};
+use crate::support::{Reply, Server, finished, fresh_postgres_database, hostile, tenant};
 
 /// A server on SQLite, and two nodes on one fresh PostgreSQL database: every request of
 /// a race is sent to one of the servers of its store in turn.
@@ -207,4 +209,122 @@ async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none(
             busy.text
         );
     }
+}
+
+#[tokio::test]
+async fn a_tenant_without_quotas_holds_its_share_and_the_default_tenant_still_runs() {
+    // 20 slots: 10 (50%) per tenant by default, 18 shared by the tenants, 2 kept for the
+    // default tenant.
+    let server = Server::sqlite(&[
+        "--max-running",
+        "20",
+        "--tenant-share",
+        "50",
+        "--reserved-share",
+        "10",
+    ]);
+    let servers = [server];
+    let server = &servers[0];
+    let component = std::fs::read(hostile()).unwrap();
+    let mut accepted = Vec::new();
+    for name in ["greedy-a", "greedy-b"] {
+        let token = tenant_with(&servers, name, json!({}), json!({"process": ["sleep"]})).await;
+        let uploaded = upload(server, &token, "sleeper", &component).await;
+        assert_eq!(uploaded.status, 201, "{}", uploaded.text);
+        let job = json!({"name": "slow", "schedule": "@manually", "executor": "sleeper",
+                         "executor_config": {"mode": "sleep", "seconds": "90"}});
+        let created = server
+            .call_as(Some(&token), "POST", "/v1/jobs", Some(job))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let runs = (0..30).map(|_| server.call_as(Some(&token), "POST", "/v1/jobs/slow/run", None));
+        let replies = join_all(runs).await;
+        let (started, refused) = tally(&replies, 202);
+        accepted.push(started);
+        assert_eq!(
+            refused,
+            vec!["max_concurrent_executions".to_string(); 30 - started],
+            "{name}"
+        );
+        let refusal = replies.iter().find(|r| r.status == 429).unwrap();
+        assert!(refusal.text.contains("--tenant-share"), "{}", refusal.text);
+    }
+    // Each holds its share, no more; together they fill the 18 shared slots (two of
+    // greedy-b's runs wait for one).
+    assert_eq!(accepted, [10, 10]);
+
+    // The operator's own job starts at once, in the slots kept for the default tenant.
+    let job = json!({"name": "ping", "schedule": "@manually", "executor": "echo",
+                     "executor_config": {"message": "still here"}});
+    assert_eq!(server.post("/v1/jobs", job).await.status, 201);
+    let run = server.call("POST", "/v1/jobs/ping/run", None).await;
+    assert_eq!(run.status, 202, "{}", run.text);
+    let id = run.json()["id"].as_i64().unwrap();
+    let execution = finished(server, "ping", id).await;
+    assert_eq!(execution["state"], "succeeded", "{execution}");
+}
+
+#[tokio::test]
+async fn min_interval_ms_refuses_schedules_that_fire_more_often() {
+    let servers = [Server::sqlite(&[])];
+    let server = &servers[0];
+    let token = tenant_with(
+        &servers,
+        "ticker",
+        json!({"min_interval_ms": 60_000}),
+        json!({}),
+    )
+    .await;
+    let job = |name: &str, schedule: &str| {
+        json!({"name": name, "schedule": schedule, "executor": "echo",
+               "executor_config": {"message": "tick"}})
+    };
+    for (schedule, accepted) in [
+        ("@every 1ms", false),
+        ("* * * * * *", false),
+        ("0,30 * * * * *", false),
+        ("@every 59s", false),
+        ("@every 1m", true),
+        ("*/5 * * * *", true),
+        ("@hourly", true),
+        ("@manually", true),
+    ] {
+        let created = server
+            .call_as(
+                Some(&token),
+                "POST",
+                "/v1/jobs",
+                Some(job("tick", schedule)),
+            )
+            .await;
+        if accepted {
+            assert_eq!(created.status, 201, "{schedule}: {}", created.text);
+        } else {
+            assert_eq!(created.status, 400, "{schedule}: {}", created.text);
+            assert_eq!(created.field(), "schedule", "{schedule}");
+            assert!(created.text.contains("min_interval_ms"), "{}", created.text);
+        }
+    }
+    // A restore refuses the same jobs by name, and keeps the others.
+    let jobs = json!([job("fast", "@every 1s"), job("slow", "@every 2m")]);
+    let restored = server
+        .call_as(Some(&token), "POST", "/v1/restore", Some(jobs))
+        .await
+        .json();
+    let lines: Vec<&str> = restored
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap())
+        .collect();
+    assert!(lines[0].contains("min_interval_ms"), "{lines:?}");
+    assert!(lines[1].starts_with("success"), "{lines:?}");
+    // The default tenant has no such quota.
+    assert_eq!(
+        server
+            .post("/v1/jobs", job("fast", "@every 1ms"))
+            .await
+            .status,
+        201
+    );
 }

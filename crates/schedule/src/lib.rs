@@ -79,6 +79,9 @@ use chrono::{
 };
 use sandcron_sdk::duration::parse_duration;
 
+/// How many fire times of a cron expression [`Schedule::shortest_gap`] looks at.
+pub const GAP_SAMPLES: usize = 2_000;
+
 /// A parsed job schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Schedule {
@@ -250,6 +253,37 @@ impl Schedule {
         match expires_at {
             Some(end) if next > end => None,
             _ => Some(next),
+        }
+    }
+
+    /// The shortest time between two fire times after `from`: exact for `@every`; for a
+    /// cron expression, the shortest of the gaps between its next [`GAP_SAMPLES`] fire
+    /// times, or one second (a cron's finest step) as soon as it is seen. A cron's fields
+    /// repeat within each day that fires, so the samples cover the shortest gap of every
+    /// schedule that fires fewer than 2,000 times a day, and any that fires more often has
+    /// it within its first 2,000 ticks. `None` for a schedule that fires at most once more
+    /// (`@at`, `@manually`, an expired cron).
+    pub fn shortest_gap(&self, from: DateTime<Utc>) -> Option<TimeDelta> {
+        match self {
+            Schedule::Every(interval) => Some(*interval),
+            Schedule::At(_) | Schedule::Manually => None,
+            Schedule::Cron(cron) => {
+                let mut previous = cron.next_after(from)?;
+                let mut shortest: Option<TimeDelta> = None;
+                for _ in 1..GAP_SAMPLES {
+                    let Some(next) = cron.next_after(previous) else {
+                        break;
+                    };
+                    let gap = next - previous;
+                    let shortest_yet = shortest.map_or(gap, |known| min(known, gap));
+                    shortest = Some(shortest_yet);
+                    if shortest_yet <= TimeDelta::seconds(1) {
+                        break;
+                    }
+                    previous = next;
+                }
+                shortest
+            }
         }
     }
 

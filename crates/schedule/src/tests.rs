@@ -1221,3 +1221,24 @@ fn extreme_instants_never_panic() {
         None
     );
 }
+
+#[test]
+fn the_shortest_gap_is_the_interval_or_the_closest_two_ticks() {
+    let from = utc("2026-03-01T00:00:00Z");
+    let gap = |spec: &str| {
+        parse(spec)
+            .shortest_gap(from)
+            .map(|gap| gap.num_milliseconds())
+    };
+    assert_eq!(gap("@every 1ms"), Some(1));
+    assert_eq!(gap("@every 90s"), Some(90_000));
+    assert_eq!(gap("* * * * * *"), Some(1_000));
+    assert_eq!(gap("*/5 * * * *"), Some(300_000));
+    assert_eq!(gap("@hourly"), Some(3_600_000));
+    // Two ticks a second apart, once a day: the gap that counts is the short one.
+    assert_eq!(gap("0,1 30 4 * * *"), Some(1_000));
+    // Seconds 0 and 59 of every minute: 59 → 0 of the next minute is one second.
+    assert_eq!(gap("0,59 * * * * *"), Some(1_000));
+    assert_eq!(gap("@manually"), None);
+    assert_eq!(gap("@at 2030-01-01T00:00:00Z"), None);
+}

@@ -32,7 +32,7 @@ use crate::runtime::{CompileBudget, DEFAULT_CACHE_BYTES, Runtime, RuntimeConfig}
 use crate::scheduler::{SchedulerConfig, default_node_name};
 use crate::secrets_at_rest::SecretsKeys;
 use crate::telemetry::Tracer;
-use crate::tenants::Tenants;
+use crate::tenants::{NodeShare, Tenants};
 
 /// The log filter when `$SANDCRON_LOG` is not set: warnings, Sandcron's own information
 /// (requests, executions that failed, reloads), and the `log` processor's output
@@ -73,7 +73,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let runtime_config = RuntimeConfig {
         cache_dir: Some(cache_dir(&data_dir)),
         cache_bytes: args.compiled_cache_size.unwrap_or(DEFAULT_CACHE_BYTES),
-        max_concurrent_executions: 1000,
+        // Instances for every running execution, and never fewer than the default pool.
+        max_concurrent_executions: args.max_running.max(1000),
         compile_budget: Some(compile_budget(&args)),
         ..RuntimeConfig::default()
     };
@@ -93,6 +94,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_age: args.max_execution_age,
         secrets_keys: Some(std::sync::Arc::new(secrets_keys)),
         process_user: args.process_user.clone().filter(|user| !user.is_empty()),
+        max_running: args.max_running as usize,
+        node_share: NodeShare {
+            per_tenant_percent: args.tenant_share,
+            reserved_percent: args.reserved_share,
+        },
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;

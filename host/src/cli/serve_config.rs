@@ -117,6 +117,22 @@ pub struct ServeArgs {
     /// until one ends [default: 2].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_tenant_compiles: Option<u32>,
+    /// Executions running at once on this node; more wait, still `scheduled`, for one
+    /// to end.
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_running: u32,
+    /// The percent of `--max-running` one tenant other than the default one may hold
+    /// when its quotas name no `max_concurrent_executions`: one tenant's backlog leaves
+    /// the rest to the others.
+    #[arg(long, default_value_t = 25, value_name = "PERCENT",
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub tenant_share: u8,
+    /// The percent of `--max-running` only the default tenant's executions may use, so
+    /// that the operator's own jobs run however busy the other tenants are.
+    #[arg(long, default_value_t = 10, value_name = "PERCENT",
+          value_parser = clap::value_parser!(u8).range(0..=90))]
+    pub reserved_share: u8,
     /// How log lines are written to stderr: `text` for people, `json` (one object per
     /// line) for a log collector. `$SANDCRON_LOG` filters them (default
     /// `warn,sandcron=info`).

@@ -28,8 +28,9 @@ impl Scheduler {
         validate(&spec, |_| known)?;
         self.check_parent(tenant, &spec).await?;
         let policy = self.inner.tenants.policy(tenant).await?;
-        let existing = self.inner.jobs.get_job(tenant, &spec.name).await?;
         let now = Utc::now();
+        check_interval(&policy, &spec, now)?;
+        let existing = self.inner.jobs.get_job(tenant, &spec.name).await?;
         // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
         let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
         if let Some(job) = existing {
@@ -182,6 +183,15 @@ impl Scheduler {
         roots: &[usize],
         results: &mut [Option<Result<(), JobError>>],
     ) {
+        let Ok(policy) = self.inner.tenants.policy(tenant).await else {
+            // Each job alone, so that each gets the store's reason.
+            for &index in roots {
+                let result = self.put_job(tenant, specs[index].clone()).await.map(|_| ());
+                results[index] = Some(result);
+            }
+            return;
+        };
+        let now = Utc::now();
         let mut known: HashMap<&str, bool> = HashMap::new();
         let mut valid = Vec::new();
         for &index in roots {
@@ -197,7 +207,8 @@ impl Scheduler {
             };
             let checked = executor_known.and_then(|executor_known| {
                 known.insert(spec.executor.as_str(), executor_known);
-                validate(spec, |_| executor_known).map_err(JobError::from)
+                validate(spec, |_| executor_known)?;
+                Ok(check_interval(&policy, spec, now)?)
             });
             match checked {
                 Ok(_) => valid.push(index),
@@ -328,6 +339,33 @@ impl Scheduler {
 }
 
 /// The refusal of a new job past the tenant's `max_jobs`.
+/// Refuses a job whose schedule fires more often than its tenant's `min_interval_ms`
+/// (naming `schedule`).
+fn check_interval(
+    policy: &TenantPolicy,
+    spec: &JobSpec,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), FieldError> {
+    let Some(min_ms) = policy.quotas.min_interval_ms else {
+        return Ok(());
+    };
+    let Some(gap) = schedule_of(spec).and_then(|schedule| schedule.shortest_gap(now)) else {
+        return Ok(());
+    };
+    let gap_ms = gap.num_milliseconds();
+    if u64::try_from(gap_ms).is_ok_and(|gap_ms| gap_ms >= min_ms) {
+        return Ok(());
+    }
+    Err(FieldError::new(
+        "schedule",
+        format!(
+            "{:?} fires {gap_ms} ms apart at the shortest; tenant {}'s quota \
+             min_interval_ms is {min_ms}",
+            spec.schedule, policy.name
+        ),
+    ))
+}
+
 fn jobs_quota(policy: &TenantPolicy, over: &JobOverLimit) -> QuotaExceeded {
     QuotaExceeded::new(
         "max_jobs",

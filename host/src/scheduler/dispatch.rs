@@ -4,7 +4,8 @@
 //! is deleted, and a success triggers the dependent jobs.
 //!
 //! An attempt runs under its tenant's policy: the tenant's grants, its memory and output
-//! quotas, and its `max_concurrent_executions`, for which it waits, still `scheduled`
+//! quotas, and its `max_concurrent_executions` (or its share of the node), for which it
+//! waits, still `scheduled`
 //! (or, for a job that forbids overlapping runs, is recorded as failed, never dropped
 //! silently); a manual run comes with its place already taken (`Run::slot`).
 
@@ -163,6 +164,12 @@ impl Inner {
                 }
             },
             (None, Err(_)) => None,
+        };
+        // A tenant other than the default one takes a slot it shares with the others
+        // first, so that the reserved rest stays free for the default tenant.
+        let _shared_permit = match run.tenant {
+            DEFAULT_TENANT => None,
+            _ => self.shared_slots.acquire().await.ok(),
         };
         let _permit = self.slots.acquire().await;
         let started_at = Utc::now();
@@ -344,8 +351,7 @@ impl Inner {
         policy: &TenantPolicy,
     ) -> Result<TenantSlot, QuotaExceeded> {
         if run.spec.concurrency != Concurrency::Forbid {
-            let max = policy.quotas.max_concurrent_executions;
-            return Ok(self.tenants.start(run.tenant, max).await);
+            return Ok(self.tenants.start(run.tenant, policy).await);
         }
         self.tenants.try_start(run.tenant, policy)
     }

@@ -78,6 +78,8 @@ pub struct SchedulerConfig {
     pub output_limit: usize,
     /// Executions running at once; more wait for a slot.
     pub max_running: usize,
+    /// How those slots are shared between tenants.
+    pub node_share: crate::tenants::NodeShare,
     /// Where processors and notifications send things (`crate::after_run`).
     pub after_run: crate::after_run::AfterRunConfig,
     /// What jobs' executors may do. The default allows HTTP to any public host
@@ -106,6 +108,7 @@ impl Default for SchedulerConfig {
             max_age: None,
             output_limit: crate::output::DEFAULT_OUTPUT_LIMIT,
             max_running: 1000,
+            node_share: crate::tenants::NodeShare::default(),
             after_run: crate::after_run::AfterRunConfig::default(),
             grants: Grants {
                 http: HttpPolicy::parse(&["*://*:*"]).unwrap_or_default(),
@@ -202,7 +205,11 @@ impl Services {
         config: &SchedulerConfig,
         registry_config: RegistryConfig,
     ) -> anyhow::Result<Self> {
-        let tenants = Tenants::new(store.clone(), config.grants.clone());
+        let tenants = Tenants::new(
+            store.clone(),
+            config.grants.clone(),
+            config.node_share.per_tenant(config.max_running),
+        );
         let registry = Registry::load(
             store.clone(),
             runtime.clone(),
@@ -265,6 +272,9 @@ struct Inner {
     tasks: TaskTracker,
     /// Bounds the executions running at once.
     slots: Semaphore,
+    /// Bounds those of the tenants other than the default one: the rest of `slots` is
+    /// kept for the default tenant (`NodeShare::reserved_percent`).
+    shared_slots: Semaphore,
     /// Jobs changed since some of their ticks were claimed.
     called_off: called_off::CalledOff,
     /// The claim loop, awaited at shutdown so that no tick is handed out after it.
@@ -321,6 +331,7 @@ impl Scheduler {
             jobs: store.clone(),
             executions: store.clone(),
             slots: Semaphore::new(config.max_running.max(1)),
+            shared_slots: Semaphore::new(config.node_share.shared(config.max_running.max(1))),
             cluster: store,
             runtime,
             config,

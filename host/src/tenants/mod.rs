@@ -23,7 +23,7 @@ mod tokens;
 
 pub use policy::TenantPolicy;
 pub use quotas::{QUOTA_NAMES, QuotaExceeded, Quotas};
-pub use running::TenantSlot;
+pub use running::{NodeShare, TenantSlot};
 pub use service::{TenantError, Tenants};
 pub use tokens::{TokenKind, hash_token, new_token};
 

@@ -1,13 +1,16 @@
 //! A tenant's quotas: how many jobs, executions at once, executor uploads and bytes of
-//! them it may have, how large one upload may be, and the memory and output each of its
-//! executions may use. Stored as JSON (`{"max_jobs": 100, …}`); a quota left out is
-//! unlimited (the node's own limits still apply to uploads, memory and output).
+//! them it may have, how large one upload may be, the memory and output each of its
+//! executions may use, and how often one of its jobs may fire. Stored as JSON (`{"max_jobs": 100, …}`); a quota left out is
+//! unlimited (the node's own limits still apply to uploads, memory and output), except
+//! `max_concurrent_executions`: a tenant other than the default one that has none holds
+//! at most the node's share per tenant (`serve --tenant-share`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::FieldError;
 
-/// A tenant's limits. A quota left out is unlimited; past one the API answers 429 naming
+/// A tenant's limits. A quota left out is unlimited (but see `max_concurrent_executions`);
+/// past one the API answers 429 naming
 /// it in `field`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -15,7 +18,8 @@ pub struct Quotas {
     /// Jobs it may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_jobs: Option<u64>,
-    /// Its executions running at once on one node.
+    /// Its executions running at once on one node; left out, the node's share per tenant
+    /// (`serve --tenant-share`), or no limit for the default tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_executions: Option<u64>,
     /// Bytes of one uploaded component (the server's `--max-upload-size` applies too).
@@ -33,6 +37,10 @@ pub struct Quotas {
     /// Output kept of one execution, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_bytes: Option<u64>,
+    /// The shortest time between two ticks of one of its jobs, in milliseconds: a job
+    /// whose schedule fires more often is refused (400 naming `schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval_ms: Option<u64>,
 }
 
 /// The names of the quotas, as their JSON spells them.
@@ -44,6 +52,7 @@ pub const QUOTA_NAMES: &[&str] = &[
     "max_executor_bytes",
     "max_memory_bytes",
     "max_output_bytes",
+    "min_interval_ms",
 ];
 
 impl Quotas {

@@ -1,6 +1,7 @@
 //! The count of each tenant's executions running on this node, which
-//! `max_concurrent_executions` bounds: a slot is taken before an execution runs (at once,
-//! or waiting for one to end) and given back when it is dropped.
+//! `max_concurrent_executions` bounds (or, when a tenant other than the default one has
+//! none, its share of the node, [`NodeShare`]): a slot is taken before an execution runs
+//! (at once, or waiting for one to end) and given back when it is dropped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,42 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::store::TenantId;
+
+/// How a node's execution slots are shared between tenants (`serve --tenant-share` and
+/// `--reserved-share`), so that one tenant's backlog cannot take the node: a tenant other
+/// than the default one holds at most `per_tenant_percent` of the slots unless its
+/// `max_concurrent_executions` says otherwise, and `reserved_percent` of them only the
+/// default tenant (the operator's own jobs) may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeShare {
+    /// The part of the node's slots one tenant may hold by default, in percent.
+    pub per_tenant_percent: u8,
+    /// The part of the node's slots kept for the default tenant, in percent.
+    pub reserved_percent: u8,
+}
+
+impl Default for NodeShare {
+    fn default() -> Self {
+        Self {
+            per_tenant_percent: 25,
+            reserved_percent: 10,
+        }
+    }
+}
+
+impl NodeShare {
+    /// How many of `slots` one tenant may hold by default (at least one).
+    pub fn per_tenant(self, slots: usize) -> u64 {
+        let share = slots * usize::from(self.per_tenant_percent.min(100)) / 100;
+        u64::try_from(share.max(1)).unwrap_or(u64::MAX)
+    }
+
+    /// How many of `slots` the tenants other than the default one share (at least one).
+    pub fn shared(self, slots: usize) -> usize {
+        let reserved = slots * usize::from(self.reserved_percent.min(100)) / 100;
+        slots.saturating_sub(reserved).max(1)
+    }
+}
 
 /// The tenants' running counts on this node.
 #[derive(Default)]
@@ -103,5 +140,19 @@ mod tests {
         drop(second);
         assert_eq!(tenants.running(2), 0);
         assert!(tenants.try_start(2, None).is_some());
+    }
+
+    #[test]
+    fn a_share_is_a_part_of_the_slots_never_none() {
+        let share = NodeShare::default();
+        assert_eq!(share.per_tenant(1000), 250);
+        assert_eq!(share.shared(1000), 900);
+        assert_eq!(share.per_tenant(2), 1);
+        assert_eq!(share.shared(1), 1);
+        let all = NodeShare {
+            per_tenant_percent: 100,
+            reserved_percent: 0,
+        };
+        assert_eq!((all.per_tenant(20), all.shared(20)), (20, 20));
     }
 }

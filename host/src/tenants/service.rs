@@ -54,17 +54,23 @@ struct Inner {
     node_grants: Grants,
     policies: PolicyCache,
     running: Arc<RunningCounts>,
+    /// The most executions a tenant other than the default one runs at once on this node
+    /// when its quotas name no `max_concurrent_executions` (`serve --tenant-share`).
+    share_per_tenant: u64,
 }
 
 impl Tenants {
-    /// The tenants kept in `store`; the default tenant is granted `node_grants`.
-    pub fn new(store: Arc<dyn TenantStore>, node_grants: Grants) -> Self {
+    /// The tenants kept in `store`; the default tenant is granted `node_grants`, and each
+    /// other one without a `max_concurrent_executions` runs at most `share_per_tenant`
+    /// executions at once on this node.
+    pub fn new(store: Arc<dyn TenantStore>, node_grants: Grants, share_per_tenant: u64) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 node_grants,
                 policies: PolicyCache::default(),
                 running: Arc::default(),
+                share_per_tenant,
             }),
         }
     }
@@ -218,30 +224,46 @@ impl Tenants {
             .collect())
     }
 
-    /// Counts one more running execution of `tenant` on this node, or refuses it, naming
-    /// `max_concurrent_executions`, when as many as its `policy` allows run here already.
+    /// The most executions `tenant` runs at once on this node: its
+    /// `max_concurrent_executions`, else the node's share per tenant (none for the default
+    /// tenant).
+    pub fn max_running(&self, tenant: TenantId, policy: &TenantPolicy) -> Option<u64> {
+        let share = (tenant != DEFAULT_TENANT).then_some(self.inner.share_per_tenant);
+        policy.quotas.max_concurrent_executions.or(share)
+    }
+
+    /// Counts one more running execution of `tenant` on this node, or refuses it (naming
+    /// `max_concurrent_executions`) when [`Self::max_running`] run already.
     pub fn try_start(
         &self,
         tenant: TenantId,
         policy: &TenantPolicy,
     ) -> Result<TenantSlot, QuotaExceeded> {
-        let max = policy.quotas.max_concurrent_executions;
+        let max = self.max_running(tenant, policy);
         self.inner.running.try_start(tenant, max).ok_or_else(|| {
-            QuotaExceeded::new(
-                "max_concurrent_executions",
-                max.unwrap_or_default(),
-                format!(
-                    "tenant {} has {} executions running",
-                    policy.name,
-                    self.running(tenant)
-                ),
-            )
+            let running = format!(
+                "tenant {} has {} executions running",
+                policy.name,
+                self.running(tenant)
+            );
+            match policy.quotas.max_concurrent_executions {
+                Some(quota) => QuotaExceeded::new("max_concurrent_executions", quota, running),
+                None => QuotaExceeded {
+                    quota: "max_concurrent_executions",
+                    message: format!(
+                        "{running}; without a quota of its own a tenant runs at most the \
+                         node's share, {} (serve --tenant-share)",
+                        max.unwrap_or_default()
+                    ),
+                },
+            }
         })
     }
 
-    /// Counts one more running execution of `tenant` on this node, waiting while `max`
-    /// are running.
-    pub async fn start(&self, tenant: TenantId, max: Option<u64>) -> TenantSlot {
+    /// Counts one more running execution of `tenant` on this node, waiting while
+    /// [`Self::max_running`] run.
+    pub async fn start(&self, tenant: TenantId, policy: &TenantPolicy) -> TenantSlot {
+        let max = self.max_running(tenant, policy);
         self.inner.running.start(tenant, max).await
     }
 
