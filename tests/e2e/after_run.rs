@@ -575,6 +575,16 @@ async fn mail_reaches_only_the_recipients_a_tenant_is_granted() {
     let execution = run_and_settle_as(&server, &acme, "granted", "notifications").await;
     assert_eq!(execution["notifications"][0]["ok"], true, "{execution}");
 
+    // A job's own grants narrow its tenant's: this one may mail ops@ only, so another
+    // address of the granted domain is refused.
+    let mut narrowed = mailing("narrowed", "dev@example.com");
+    narrowed["grants"] = json!({"mail": ["ops@example.com"]});
+    create(acme.clone(), narrowed).await;
+    refused(
+        &run_and_settle_as(&server, &acme, "narrowed", "notifications").await,
+        "dev@example.com",
+    );
+
     // The default tenant is held to the server's `--allow mail=…`.
     create(
         server.admin_token.clone(),

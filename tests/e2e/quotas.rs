@@ -14,9 +14,12 @@ use crate::support::{Reply, Server, finished, fresh_postgres_database, hostile, 
 /// a race is sent to one of the servers of its store in turn.
 async fn each_store_servers() -> Vec<Vec<Server>> {
     let url = fresh_postgres_database().await;
-    let first = Server::postgres(&url, &["--node", "quota-a"]);
-    let second = Server::postgres(&url, &["--node", "quota-b"]);
-    vec![vec![Server::sqlite(&[])], vec![first, second]]
+    // Every upload of a race compiles at once: the quota, not the compile slots
+    // (`--max-tenant-compiles`, 2 by default), is what refuses them.
+    let compiles = ["--max-tenant-compiles", "16"];
+    let first = Server::postgres(&url, &[&["--node", "quota-a"][..], &compiles].concat());
+    let second = Server::postgres(&url, &[&["--node", "quota-b"][..], &compiles].concat());
+    vec![vec![Server::sqlite(&compiles)], vec![first, second]]
 }
 
 /// Creates the tenant `name` (through the first server) with `quotas` and `grants`; its
@@ -45,6 +48,22 @@ async fn upload(server: &Server, token: &str, name: &str, component: &[u8]) -> R
         .header("Connection", "close")
         .body(component.to_vec());
     server.reply(request).await
+}
+
+/// Uploads the hostile `component` as `sleeper` with `token`, makes the manual job `slow`
+/// that sleeps `seconds` with it, and asks for 30 runs of it at once; the answers.
+async fn slow_runs(server: &Server, token: &str, component: &[u8], seconds: u32) -> Vec<Reply> {
+    let backend = server.backend;
+    let uploaded = upload(server, token, "sleeper", component).await;
+    assert_eq!(uploaded.status, 201, "{backend}: {}", uploaded.text);
+    let job = json!({"name": "slow", "schedule": "@manually", "executor": "sleeper",
+                     "executor_config": {"mode": "sleep", "seconds": seconds.to_string()}});
+    let created = server
+        .call_as(Some(token), "POST", "/v1/jobs", Some(job))
+        .await;
+    assert_eq!(created.status, 201, "{backend}: {}", created.text);
+    let runs = (0..30).map(|_| server.call_as(Some(token), "POST", "/v1/jobs/slow/run", None));
+    join_all(runs).await
 }
 
 /// How many answers had each status, and the `field` of every 429.
@@ -168,17 +187,7 @@ async fn max_concurrent_executions_refuses_manual_runs_past_it_and_records_none(
             json!({"process": ["sleep"]}),
         )
         .await;
-        let uploaded = upload(server, &token, "sleeper", &component).await;
-        assert_eq!(uploaded.status, 201, "{backend}: {}", uploaded.text);
-        let job = json!({"name": "slow", "schedule": "@manually", "executor": "sleeper",
-                         "executor_config": {"mode": "sleep", "seconds": "30"}});
-        let created = server
-            .call_as(Some(&token), "POST", "/v1/jobs", Some(job))
-            .await;
-        assert_eq!(created.status, 201, "{backend}: {}", created.text);
-
-        let runs = (0..30).map(|_| server.call_as(Some(&token), "POST", "/v1/jobs/slow/run", None));
-        let replies = join_all(runs).await;
+        let replies = slow_runs(server, &token, &component, 30).await;
         let (started, refused) = tally(&replies, 202);
         assert_eq!(started, 3, "{backend}: {replies:?}");
         assert_eq!(
@@ -229,16 +238,7 @@ async fn a_tenant_without_quotas_holds_its_share_and_the_default_tenant_still_ru
     let mut accepted = Vec::new();
     for name in ["greedy-a", "greedy-b"] {
         let token = tenant_with(&servers, name, json!({}), json!({"process": ["sleep"]})).await;
-        let uploaded = upload(server, &token, "sleeper", &component).await;
-        assert_eq!(uploaded.status, 201, "{}", uploaded.text);
-        let job = json!({"name": "slow", "schedule": "@manually", "executor": "sleeper",
-                         "executor_config": {"mode": "sleep", "seconds": "90"}});
-        let created = server
-            .call_as(Some(&token), "POST", "/v1/jobs", Some(job))
-            .await;
-        assert_eq!(created.status, 201, "{}", created.text);
-        let runs = (0..30).map(|_| server.call_as(Some(&token), "POST", "/v1/jobs/slow/run", None));
-        let replies = join_all(runs).await;
+        let replies = slow_runs(server, &token, &component, 90).await;
         let (started, refused) = tally(&replies, 202);
         accepted.push(started);
         assert_eq!(

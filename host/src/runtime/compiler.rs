@@ -32,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::helper_process::lower_limits;
+
 /// The first argument that makes the `sandcron` binary a compiler child.
 pub const MARKER: &str = "__sandcron_compile__";
 /// The name the child runs under (its `argv[0]`), as `ps` shows it.
@@ -107,19 +109,9 @@ pub enum CompileError {
 /// compiling in a child for this process (this executable is one). Call it first thing in
 /// `main`.
 pub fn run_if_asked() {
-    let mut args = std::env::args_os();
-    if args.nth(1).as_deref() != Some(MARKER.as_ref()) {
-        let _ = PROGRAM.set(PathBuf::from("/proc/self/exe"));
-        return;
-    }
-    let code = match Orders::parse(args.collect()) {
-        Ok(orders) => orders.run(),
-        Err(reason) => {
-            eprintln!("{NAME}: {reason}");
-            USAGE
-        }
-    };
-    std::process::exit(code);
+    crate::helper_process::run_if_asked(MARKER, NAME, USAGE, &PROGRAM, |args| {
+        Orders::parse(args).map(|orders| orders.run())
+    });
 }
 
 /// The executable to compile in, if enabled.
@@ -201,36 +193,14 @@ impl Orders {
     /// limit, `SIGKILL` a second later), writable memory, and no core file.
     fn limit(&self) -> std::io::Result<()> {
         let cpu = self.budget.cpu.as_secs().max(1);
-        set_limit(libc::RLIMIT_CPU, cpu, cpu + 1)?;
-        set_limit(
-            libc::RLIMIT_DATA,
-            self.budget.memory_bytes,
-            self.budget.memory_bytes,
-        )?;
-        set_limit(libc::RLIMIT_CORE, 0, 0)
-    }
-}
-
-/// Sets both limits of `resource`, never above what they are.
-fn set_limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain system calls on a local `rlimit`, written before it is read.
-    unsafe {
-        if libc::getrlimit(resource, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let lowered = libc::rlimit {
-            rlim_cur: limit.rlim_cur.min(soft),
-            rlim_max: limit.rlim_max.min(hard),
-        };
-        if libc::setrlimit(resource, &lowered) != 0 {
-            return Err(std::io::Error::last_os_error());
+        let memory = self.budget.memory_bytes;
+        // SAFETY: system calls on local memory only.
+        unsafe {
+            lower_limits(libc::RLIMIT_CPU, cpu, cpu + 1)?;
+            lower_limits(libc::RLIMIT_DATA, memory, memory)?;
+            lower_limits(libc::RLIMIT_CORE, 0, 0)
         }
     }
-    Ok(())
 }
 
 /// Compiles `wasm` in a child process of `program` within `budget`, for `engine` (built

@@ -20,6 +20,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
 use super::policy::Program;
+use crate::helper_process::lower_limits;
 
 /// The most files a program may have open.
 pub const MAX_OPEN_FILES: u64 = 8192;
@@ -123,10 +124,10 @@ impl Confinement {
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, on, none, none, none) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            lower_limit(libc::RLIMIT_CORE, 0)?;
-            lower_limit(libc::RLIMIT_NOFILE, MAX_OPEN_FILES)?;
+            lower_limits(libc::RLIMIT_CORE, 0, 0)?;
+            lower_limits(libc::RLIMIT_NOFILE, MAX_OPEN_FILES, MAX_OPEN_FILES)?;
             if self.user.is_some() {
-                lower_limit(libc::RLIMIT_NPROC, MAX_PROCESSES)?;
+                lower_limits(libc::RLIMIT_NPROC, MAX_PROCESSES, MAX_PROCESSES)?;
             }
             let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
             if libc::stat(self.path.as_ptr(), stat.as_mut_ptr()) != 0 {
@@ -139,31 +140,6 @@ impl Confinement {
         }
         Ok(())
     }
-}
-
-/// Lowers both limits of `resource` to `to`, or leaves them when they are lower already.
-///
-/// # Safety
-/// Only system calls on local memory; async-signal-safe.
-unsafe fn lower_limit(resource: libc::__rlimit_resource_t, to: u64) -> std::io::Result<()> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit to write and read.
-    unsafe {
-        if libc::getrlimit(resource, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let lowered = libc::rlimit {
-            rlim_cur: limit.rlim_cur.min(to),
-            rlim_max: limit.rlim_max.min(to),
-        };
-        if libc::setrlimit(resource, &lowered) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@
 //! killing the program (not its descendants) when the server thread that started it goes
 //! away; [`use_program`] points such a program at a `sandcron` binary to use instead.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -53,19 +53,9 @@ static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
 /// Runs the warden and exits when this process was started as one; otherwise enables
 /// wardens for this process (this executable is one). Call it first thing in `main`.
 pub fn run_if_asked() {
-    let mut args = std::env::args_os();
-    if args.nth(1).as_deref() != Some(OsStr::new(MARKER)) {
-        let _ = PROGRAM.set(PathBuf::from("/proc/self/exe"));
-        return;
-    }
-    let code = match Orders::parse(args.collect()) {
-        Ok(orders) => orders.run(),
-        Err(reason) => {
-            eprintln!("{NAME}: {reason}");
-            127
-        }
-    };
-    std::process::exit(code);
+    crate::helper_process::run_if_asked(MARKER, NAME, 127, &PROGRAM, |args| {
+        Orders::parse(args).map(|orders| orders.run())
+    });
 }
 
 /// Makes this process use `sandcron` (a path to the binary) as the warden.

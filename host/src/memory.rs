@@ -1,0 +1,67 @@
+//! Memory a burst freed, given back to the system. glibc's allocator keeps what a burst
+//! freed — a restore of a million jobs, a thousand executions at once — in its arenas
+//! (one per thread that allocated, up to eight per core), so the server's RSS stayed where
+//! the burst took it. Every [`EVERY`], when the arenas hold at least [`THRESHOLD`] more or
+//! less free than at the last look, `malloc_trim(0)` returns their free pages (glibc
+//! releases whole free pages inside every arena, not only the top of the heap). Other C
+//! libraries return memory by themselves: there the task does nothing.
+
+use std::time::Duration;
+
+/// How often the arenas are looked at.
+pub const EVERY: Duration = Duration::from_secs(10);
+
+/// The change in free bytes that is worth a trim.
+pub const THRESHOLD: usize = 32 << 20;
+
+/// Starts the task that gives freed memory back, on the current async runtime; it runs
+/// until the runtime ends.
+pub fn give_back_periodically() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::spawn(async {
+        let mut ticks = tokio::time::interval(EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_free = 0;
+        loop {
+            ticks.tick().await;
+            // Both calls walk every arena under its lock: off the async threads.
+            match tokio::task::spawn_blocking(move || give_back(last_free)).await {
+                Ok(free) => last_free = free,
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+/// Trims the allocator's arenas when they hold `THRESHOLD` more or less free than
+/// `last_free`; the free bytes it saw.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn give_back(last_free: usize) -> usize {
+    // SAFETY: glibc functions that take no pointers.
+    let free = unsafe { libc::mallinfo2() }.fordblks;
+    if free.abs_diff(last_free) < THRESHOLD {
+        return last_free;
+    }
+    // SAFETY: as above.
+    unsafe { libc::malloc_trim(0) };
+    tracing::debug!(free_bytes = free, "gave the memory freed by a burst back");
+    free
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_burst_is_trimmed_once() {
+        // 128 MiB in blocks below the mmap threshold, every other one freed: holes the
+        // allocator's own trimming of the heap's top cannot return.
+        let mut burst: Vec<Option<Vec<u8>>> = (0..2048).map(|_| Some(vec![1; 64 << 10])).collect();
+        burst.iter_mut().step_by(2).for_each(|block| *block = None);
+        let seen = give_back(0);
+        assert!(seen >= THRESHOLD, "{seen}");
+        // Nothing new freed since: no second trim.
+        assert_eq!(give_back(seen), seen);
+        drop(burst);
+    }
+}
