@@ -150,6 +150,16 @@ async fn until_compiling_none(server: &Server) {
     .await;
 }
 
+/// Waits for the one compiler child of `server` (an upload is listed as compiling first,
+/// then checked, then handed to its child); its pid, in a list of one.
+async fn until_one_compiler_child(server: &Server) -> Vec<i32> {
+    eventually("the compiler child", Duration::from_secs(30), || async {
+        let children = compiler_children(server);
+        (children.len() == 1).then_some(children)
+    })
+    .await
+}
+
 /// Waits until the server compiles `count` uploads of the default tenant.
 async fn until_compiling(server: &Server, count: usize) {
     eventually(
@@ -235,7 +245,7 @@ async fn a_compile_past_its_cpu_budget_is_refused_while_the_server_answers() {
         reply = &mut upload => panic!("the upload ended before it was seen compiling: {}", reply.text),
         () = until_compiling(&server, 1) => {}
     }
-    assert_eq!(compiler_children(&server).len(), 1);
+    until_one_compiler_child(&server).await;
     assert_eq!(server.get("/health").await.status, 200);
     let refused = upload.await;
     assert_eq!(refused.status, 400, "{}", refused.text);
@@ -280,8 +290,7 @@ async fn a_dropped_upload_and_a_stopping_server_end_the_compile_at_once() {
     {
         let connection = start_upload(&server, "dropped", &slow).await;
         until_compiling(&server, 1).await;
-        let children = compiler_children(&server);
-        assert_eq!(children.len(), 1);
+        let children = until_one_compiler_child(&server).await;
         // The client goes away: the request is dropped, and the compile with it.
         drop(connection);
         eventually(
@@ -303,8 +312,7 @@ async fn a_dropped_upload_and_a_stopping_server_end_the_compile_at_once() {
         reply = &mut upload => panic!("the upload ended before it was seen compiling: {reply:?}"),
         () = until_compiling(&server, 1) => {}
     }
-    let children = compiler_children(&server);
-    assert_eq!(children.len(), 1);
+    let children = until_one_compiler_child(&server).await;
     // SAFETY: `kill` has no memory effects; the pid is our own child's.
     unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
     // The upload is refused as the server stops (or its connection closes with it).

@@ -537,16 +537,17 @@ async fn a_clean_shutdown_hands_unstarted_ticks_back() {
     for (backend, store) in each_store().await {
         let scheduler = start(store.clone()).await;
         // Due in a second: within the claim horizon, so claimed at once.
-        let job = scheduler
+        scheduler
             .put_job(
                 DEFAULT_TENANT,
                 spec(r#"{"name": "soon", "schedule": "@every 1s", "executor": "echo"}"#),
             )
             .await
             .unwrap();
-        let tick = job.next_run_at.unwrap();
-        // The claim loop takes the tick within its horizon; wait until it is written.
-        wait_for(&store, "soon", Duration::from_secs(5), |l| !l.is_empty()).await;
+        // The claim loop takes the ticks within its horizon; wait until they are written.
+        // The first of them is the one to follow.
+        let claimed = wait_for(&store, "soon", Duration::from_secs(5), |l| !l.is_empty()).await;
+        let tick = claimed.iter().map(|e| e.scheduled_at).min().unwrap();
         scheduler.shutdown(Duration::from_secs(5)).await;
         let list = executions(&store, "soon").await;
         assert!(
