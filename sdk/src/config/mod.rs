@@ -278,13 +278,19 @@ pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
                 Ok((name.to_owned(), value.trim().to_owned()))
             })
             .collect(),
-        Ok(serde_json::Value::Object(entries)) => entries
-            .into_iter()
-            .map(|(name, value)| match value {
-                serde_json::Value::String(value) => Ok((name, value)),
-                other => Ok((name, other.to_string())),
-            })
-            .collect(),
+        Ok(serde_json::Value::Object(entries)) => {
+            let mut headers: Vec<(String, String)> = entries
+                .into_iter()
+                .map(|(name, value)| match value {
+                    serde_json::Value::String(value) => (name, value),
+                    other => (name, other.to_string()),
+                })
+                .collect();
+            // In name order whichever map serde_json was built with (a build that
+            // enables its `preserve_order` keeps the order of the text).
+            headers.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(headers)
+        }
         _ => Err(format!("{text:?} is not {expected}")),
     }
 }
