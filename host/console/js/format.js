@@ -71,3 +71,8 @@ export function bytes(size) {
 export function count(n) {
   return new Intl.NumberFormat().format(n);
 }
+
+/** `1 key`, `2 keys`: `n` (as `count` writes it) and the noun, plural unless one. */
+export function plural(n, noun) {
+  return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
+}

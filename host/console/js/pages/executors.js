@@ -5,7 +5,7 @@
 
 import { api, get } from '../api.js';
 import { h, replace, field, notice, say, table, badge } from '../dom.js';
-import { when, bytes } from '../format.js';
+import { when, bytes, plural } from '../format.js';
 
 /** A name the API accepts, from a file name: `My Executor.wasm` → `my-executor`. */
 function nameOf(fileName) {
@@ -129,7 +129,7 @@ export function render(main) {
         h('td', {}, h('strong', {}, executor.name), ' ', badge('built-in', 'builtin')),
         h('td', {}, executor.summary),
         h('td', {}, capabilities(executor)),
-        h('td', {}, h('details', {}, h('summary', {}, `${(executor.keys || []).length} keys`),
+        h('td', {}, h('details', {}, h('summary', {}, plural((executor.keys || []).length, 'key')),
           h('dl', { class: 'keys' }, (executor.keys || []).map((key) => [
             h('dt', {}, h('code', {}, key.name), h('span', { class: 'muted small' }, ` default ${key.default}`)),
             h('dd', {}, key.description)]))))));

@@ -4,7 +4,7 @@
 
 import { api, get, query } from '../api.js';
 import { h, replace, field, notice, say, badge } from '../dom.js';
-import { when, count } from '../format.js';
+import { when, count, plural } from '../format.js';
 import { every } from '../poll.js';
 
 const PAGE = 50;
@@ -149,7 +149,7 @@ export function render(main, { params }) {
     const first = state.page * PAGE;
     summary.textContent = total === 0
       ? 'No job matches.'
-      : `${count(first + 1)}–${count(first + jobs.length)} of ${count(total)} job${total === 1 ? '' : 's'}`;
+      : `${count(first + 1)}–${count(first + jobs.length)} of ${plural(total, 'job')}`;
     previous.disabled = state.page === 0;
     next.disabled = first + jobs.length >= total;
     replace(body, jobs.map((job) => h('tr', { class: job.disabled ? 'disabled' : '' },
