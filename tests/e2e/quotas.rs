@@ -50,6 +50,23 @@ async fn upload(server: &Server, token: &str, name: &str, component: &[u8]) -> R
     server.reply(request).await
 }
 
+/// Uploads `component` `count` times at once with `token`, as `PREFIX0`, `PREFIX1`…, each
+/// through the next of `servers`; the answers.
+async fn race_uploads(
+    servers: &[Server],
+    token: &str,
+    prefix: &str,
+    count: usize,
+    component: &[u8],
+) -> Vec<Reply> {
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
+    let uploads = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| upload(&servers[i % servers.len()], token, name, component));
+    join_all(uploads).await
+}
+
 /// Uploads the hostile `component` as `sleeper` with `token`, makes the manual job `slow`
 /// that sleeps `seconds` with it, and asks for 30 runs of it at once; the answers.
 async fn slow_runs(server: &Server, token: &str, component: &[u8], seconds: u32) -> Vec<Reply> {
@@ -132,12 +149,7 @@ async fn max_executors_holds_when_12_uploads_race() {
     for servers in each_store_servers().await {
         let backend = servers[0].backend;
         let token = tenant_with(&servers, "acme", json!({"max_executors": 3}), json!({})).await;
-        let names: Vec<String> = (0..12).map(|i| format!("up{i}")).collect();
-        let uploads = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| upload(&servers[i % servers.len()], &token, name, &component));
-        let replies = join_all(uploads).await;
+        let replies = race_uploads(&servers, &token, "up", 12, &component).await;
         let (stored, refused) = tally(&replies, 201);
         assert_eq!(stored, 3, "{backend}: {replies:?}");
         assert_eq!(refused, vec!["max_executors".to_string(); 9], "{backend}");
@@ -157,12 +169,7 @@ async fn max_executors_holds_when_12_uploads_race() {
         let size = component.len();
         let quotas = json!({"max_executor_bytes": size * 2 + size / 2});
         let token = tenant_with(&servers, "bytes", quotas, json!({})).await;
-        let names: Vec<String> = (0..6).map(|i| format!("big{i}")).collect();
-        let uploads = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| upload(&servers[i % servers.len()], &token, name, &component));
-        let replies = join_all(uploads).await;
+        let replies = race_uploads(&servers, &token, "big", 6, &component).await;
         let (stored, refused) = tally(&replies, 201);
         assert_eq!(stored, 2, "{backend}: {replies:?}");
         assert_eq!(

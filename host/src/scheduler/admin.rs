@@ -218,7 +218,10 @@ impl Scheduler {
         if valid.is_empty() {
             return;
         }
-        let written = match self.put_checked_roots(tenant, specs, &valid, results).await {
+        let written = match self
+            .put_checked_roots(tenant, &policy, specs, &valid, results)
+            .await
+        {
             Ok(written) => written,
             Err(error) => {
                 tracing::warn!(%error, "restoring jobs in bulk failed; putting them one by one");
@@ -234,18 +237,19 @@ impl Scheduler {
         }
     }
 
-    /// The bulk write of [`Self::put_roots`], for jobs already validated: the indexes it
-    /// wrote. The ones past `max_jobs` get their refusal in `results`.
+    /// The bulk write of [`Self::put_roots`], for jobs already validated under the
+    /// tenant's `policy`: the indexes it wrote. The ones past `max_jobs` get their refusal
+    /// in `results`.
     async fn put_checked_roots(
         &self,
         tenant: TenantId,
+        policy: &TenantPolicy,
         specs: &[JobSpec],
         valid: &[usize],
         results: &mut [Option<Result<(), JobError>>],
     ) -> Result<Vec<usize>, JobError> {
         let names: Vec<&str> = valid.iter().map(|&i| specs[i].name.as_str()).collect();
         let existing = self.inner.jobs.job_ids(tenant, &names).await?;
-        let policy = self.inner.tenants.policy(tenant).await?;
         let now = Utc::now();
         let jobs: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> = valid
             .iter()
@@ -268,7 +272,7 @@ impl Scheduler {
         let mut refused_at = HashSet::with_capacity(refused.len());
         for over in &refused {
             let index = valid[over.index];
-            results[index] = Some(Err(jobs_quota(&policy, over).into()));
+            results[index] = Some(Err(jobs_quota(policy, over).into()));
             refused_at.insert(index);
         }
         Ok(valid
