@@ -14,9 +14,10 @@
 //!
 //! With PostgreSQL, the URL is an administrative one: the bench creates (and afterwards
 //! drops) a database of its own next to it. `--capacity` registers the jobs `@every 1h`
-//! instead, so nothing fires, and reports the RSS and the time of the first page of the
-//! job list, measured `--settle` (default 60s) after the load: the "a million jobs on one
-//! node" figures.
+//! instead, so nothing fires, and reports the RSS and the time of the job list's queries
+//! (the first page, a search by name, a metadata filter, each sort, the last page),
+//! measured `--settle` (default 60s) after the load: the "a million jobs on one node"
+//! figures.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sandcron::jobs::JobSpec;
 use sandcron::runtime::{Runtime, RuntimeConfig};
 use sandcron::scheduler::{Scheduler, SchedulerConfig};
-use sandcron::store::{self, DEFAULT_TENANT, JobQuery, Store};
+use sandcron::store::{self, DEFAULT_TENANT, JobQuery, JobSort, Store};
 use sandcron_sdk::duration::parse_duration;
 use sqlx::Connection;
 
@@ -116,10 +117,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let job = |i: usize| {
         let spec: JobSpec = serde_json::from_value(serde_json::json!({
             "name": format!("bench-{i:07}"),
+            "displayname": format!("Bench job {i}"),
             "schedule": schedule,
             "executor": "echo",
             "executor_config": {"message": "tick"},
-            "metadata": {"bench": "throughput"},
+            "metadata": {"bench": "throughput", "team": format!("t{}", i % 1000)},
         }))
         .expect("a valid job");
         let offset = spread * (i as i32) / (args.jobs.max(1) as i32);
@@ -155,7 +157,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.capacity {
         // Let the database finish what a million-row load sets off (autovacuum, analyze).
         tokio::time::sleep(args.settle).await;
-        report_capacity(&store).await?;
+        report_capacity(&store, args.jobs).await?;
         println!(
             "RSS with the scheduler running: {} MiB",
             rss_kib("VmRSS:") / 1024
@@ -270,27 +272,82 @@ async fn report_lateness(
     Ok(())
 }
 
-/// The first page of the job list, timed, as `GET /v1/jobs?_start=0&_end=50` asks it.
-async fn report_capacity(store: &Arc<dyn Store>) -> anyhow::Result<()> {
-    let query = JobQuery {
-        end: Some(50),
+/// The job list's queries, each timed as `GET /v1/jobs` asks it (a page of 25, and the
+/// count of what matches): the median and the largest of 20.
+async fn report_capacity(store: &Arc<dyn Store>, jobs: usize) -> anyhow::Result<()> {
+    let page = |start: u64| JobQuery {
+        start,
+        end: Some(start + 25),
         ..JobQuery::default()
     };
-    let mut times = Vec::new();
-    let mut total = 0;
-    for _ in 0..20 {
-        let started = Instant::now();
-        let (page, count) = store.list_jobs(DEFAULT_TENANT, &query).await?;
-        times.push(started.elapsed());
-        total = count;
-        assert_eq!(page.len(), 50.min(count as usize));
+    let sorted = |sort: &str| JobQuery {
+        sort: JobSort::parse(sort).expect("a sort key"),
+        descending: true,
+        ..page(0)
+    };
+    let needle = format!("{:07}", jobs / 2);
+    let queries = [
+        ("first page".to_string(), page(0)),
+        (
+            format!("q={needle} (name or display name)"),
+            JobQuery {
+                q: Some(needle.clone()),
+                ..page(0)
+            },
+        ),
+        (
+            "metadata[team]=t42".to_string(),
+            JobQuery {
+                metadata: vec![("team".into(), "t42".into())],
+                ..page(0)
+            },
+        ),
+        (
+            "status=failed".to_string(),
+            JobQuery {
+                status: Some("failed".into()),
+                ..page(0)
+            },
+        ),
+        (
+            "executor=echo".to_string(),
+            JobQuery {
+                executor: Some("echo".into()),
+                ..page(0)
+            },
+        ),
+        ("_sort=success_count DESC".into(), sorted("success_count")),
+        ("_sort=error_count DESC".into(), sorted("error_count")),
+        ("_sort=last_success DESC".into(), sorted("last_success")),
+        ("_sort=last_error DESC".into(), sorted("last_error")),
+        ("_sort=next DESC".into(), sorted("next")),
+        ("_sort=displayname DESC".into(), sorted("displayname")),
+        (
+            format!("last page (_start={})", jobs.saturating_sub(25)),
+            page(jobs.saturating_sub(25) as u64),
+        ),
+    ];
+    for (label, query) in queries {
+        let mut times = Vec::new();
+        let mut total = 0;
+        for _ in 0..20 {
+            let started = Instant::now();
+            let (rows, count) = store.list_jobs(DEFAULT_TENANT, &query).await?;
+            times.push(started.elapsed());
+            total = count;
+            assert_eq!(
+                rows.len() as u64,
+                25.min(count.saturating_sub(query.start)),
+                "{label}"
+            );
+        }
+        times.sort();
+        println!(
+            "list_jobs {label}: {total} match, median {:.1?}, max {:.1?}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
     }
-    times.sort();
-    println!(
-        "list_jobs(_start=0, _end=50) over {total} jobs: median {:.1?}, max {:.1?}",
-        times[times.len() / 2],
-        times[times.len() - 1]
-    );
     Ok(())
 }
 
