@@ -181,6 +181,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report_lateness(&url, window_start, window_end, args.jobs, args.interval).await?;
     }
     println!("peak RSS {} MiB", rss_kib("VmHWM:") / 1024);
+    println!(
+        "queries that waited more than {:?} for a database connection: {}",
+        sandcron::telemetry::pool_waits::SLOW_ACQUIRE,
+        sandcron::telemetry::pool_waits::slow_acquires()
+    );
     drop(store);
     if let Some(drop_database) = drop_database {
         drop_database.await?;

@@ -219,6 +219,176 @@ async fn the_list_filters_sorts_and_pages_in_the_database() {
     }
 }
 
+/// Finishes one execution of the job `name` as a success or a failure.
+async fn run_once(store: &Arc<dyn Store>, name: &str, success: bool) {
+    let job_id = store
+        .get_job(DEFAULT_TENANT, name)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let started = store
+        .start_execution(&NewExecution {
+            tenant: DEFAULT_TENANT,
+            exclusive: false,
+            job_name: name.into(),
+            group: None,
+            attempt: 1,
+            scheduled_at: Utc::now(),
+            state: ExecutionState::Running,
+            node: "node-a".into(),
+            trigger: Trigger::Manual,
+            handed_over: false,
+        })
+        .await
+        .unwrap();
+    store
+        .finish_executions(&[FinishedExecution {
+            id: started.id,
+            job_id,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            success,
+            output: Vec::new(),
+            output_truncated: false,
+            reason: String::new(),
+            job_status: if success { "success" } else { "failed" },
+        }])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_list_searches_filters_sorts_and_pages_from_either_end() {
+    for (backend, store) in each_store().await {
+        let jobs: Vec<_> = (0..30)
+            .map(|i| {
+                let mut spec = job(&format!("job-{i:02}"));
+                spec.metadata.insert("team".into(), format!("t{}", i % 3));
+                if i == 7 {
+                    spec.displayname = "Nightly 100% \"full\"".into();
+                }
+                (spec, None)
+            })
+            .collect();
+        store.put_jobs(DEFAULT_TENANT, &jobs).await.unwrap();
+        let names = |query: JobQuery| {
+            let store = store.clone();
+            async move {
+                let (jobs, total) = store.list_jobs(DEFAULT_TENANT, &query).await.unwrap();
+                (
+                    jobs.into_iter().map(|j| j.spec.name).collect::<Vec<_>>(),
+                    total,
+                )
+            }
+        };
+        let search = |q: &str| JobQuery {
+            q: Some(q.into()),
+            ..JobQuery::default()
+        };
+        let team = |t: &str| JobQuery {
+            metadata: vec![("team".into(), t.into())],
+            ..JobQuery::default()
+        };
+
+        // A substring of the name or the display name, whatever its case and length.
+        assert_eq!(names(search("JOB-1")).await.1, 10, "{backend}");
+        assert_eq!(names(search("b-2")).await.1, 10, "{backend}");
+        assert_eq!(
+            names(search("7")).await,
+            (vec!["job-07".into(), "job-17".into(), "job-27".into()], 3),
+            "{backend}: shorter than a trigram"
+        );
+        for literal in ["100%", "%", "\"full\"", "_"] {
+            let expected: Vec<String> = if literal == "_" {
+                Vec::new()
+            } else {
+                vec!["job-07".into()]
+            };
+            let found = names(search(literal)).await;
+            assert_eq!(found.0, expected, "{backend}: {literal} as it is");
+        }
+
+        // Metadata pairs follow the definition: replaced with it, gone with the job.
+        assert_eq!(names(team("t1")).await.1, 10, "{backend}");
+        let mut moved = job("job-01");
+        moved.metadata.insert("team".into(), "t2".into());
+        store.put_job(DEFAULT_TENANT, &moved, None).await.unwrap();
+        store.delete_job(DEFAULT_TENANT, "job-04").await.unwrap();
+        let (in_t1, count) = names(team("t1")).await;
+        assert_eq!(count, 8, "{backend}: {in_t1:?}");
+        assert!(!in_t1.contains(&"job-01".to_string()), "{backend}");
+        assert_eq!(names(team("t2")).await.1, 11, "{backend}");
+        assert_eq!(names(search("job-04")).await.1, 0, "{backend}");
+        store
+            .put_job(DEFAULT_TENANT, &job("job-04"), None)
+            .await
+            .unwrap();
+        assert_eq!(names(search("job-04")).await.1, 1, "{backend}");
+
+        // The counters, kept apart from the claimed row, sort the list.
+        for _ in 0..3 {
+            run_once(&store, "job-05", true).await;
+        }
+        run_once(&store, "job-12", false).await;
+        let first = |sort: JobSort| JobQuery {
+            sort,
+            descending: true,
+            end: Some(1),
+            ..JobQuery::default()
+        };
+        assert_eq!(
+            names(first(JobSort::SuccessCount)).await.0,
+            vec!["job-05".to_string()],
+            "{backend}"
+        );
+        assert_eq!(
+            names(first(JobSort::ErrorCount)).await.0,
+            vec!["job-12".to_string()],
+            "{backend}"
+        );
+        assert_eq!(
+            names(first(JobSort::LastError)).await.0,
+            vec!["job-12".to_string()],
+            "{backend}: a job that never failed sorts after one that did"
+        );
+        assert_eq!(
+            names(JobQuery {
+                status: Some("failed".into()),
+                ..JobQuery::default()
+            })
+            .await
+            .0,
+            vec!["job-12".to_string()],
+            "{backend}"
+        );
+
+        // Pages in the second half are read from the end: the same rows, in order.
+        for sort in [JobSort::Name, JobSort::SuccessCount, JobSort::LastSuccess] {
+            for descending in [false, true] {
+                let all = JobQuery {
+                    sort,
+                    descending,
+                    ..JobQuery::default()
+                };
+                let (whole, total) = names(all.clone()).await;
+                assert_eq!(total, 30, "{backend}");
+                let mut paged = Vec::new();
+                for start in (0..32).step_by(7) {
+                    let (page, _) = names(JobQuery {
+                        start,
+                        end: Some(start + 7),
+                        ..all.clone()
+                    })
+                    .await;
+                    paged.extend(page);
+                }
+                assert_eq!(paged, whole, "{backend}: {sort:?} descending {descending}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn executions_are_written_before_and_completed_after() {
     for (backend, store) in each_store().await {

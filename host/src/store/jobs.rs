@@ -1,6 +1,7 @@
-//! Jobs in the store: their definitions (`jobs`) and what the scheduler keeps writing
-//! about them (`job_state`: next tick, counters, status), and the job list's filters,
-//! order and paging.
+//! Jobs in the store: their definitions (`jobs`), what the scheduler keeps writing
+//! about them (`job_state`: the next tick; `job_totals`: counters, last times, status),
+//! and the job list's filters, order and paging, each served by an index (the search's
+//! trigrams, `job_metadata`'s pairs, a per-tenant index per sort key).
 
 use chrono::{DateTime, Utc};
 
@@ -104,22 +105,46 @@ impl JobSort {
     }
 
     /// The key a tie on [`Self::column`] is broken by: the id of the table that holds the
-    /// column, so that one index (`(column, id)`) serves the whole order.
+    /// column, so that one index (`(tenant_id, column, id)`) serves the whole order.
     pub(super) fn tiebreak(self) -> &'static str {
         match self {
             Self::Name | Self::Displayname | Self::Schedule => "jobs.id",
-            _ => "job_state.job_id",
+            Self::Next => "job_state.job_id",
+            _ => "job_totals.job_id",
         }
     }
 
-    /// The two tables of the list, the one that holds the sort key first: SQLite keeps
-    /// the order of a `CROSS JOIN`, so the first page of a list sorted by `next` walks
-    /// `job_state_next` and stops, instead of sorting every job of the tenant. The join
-    /// condition is in the filters ([`crate::store::sql`]'s `list_jobs`).
+    /// The three tables of the list, the one that holds the sort key first: SQLite keeps
+    /// the order of a `CROSS JOIN`, so the first page of a list sorted by a counter walks
+    /// that counter's index and stops, instead of sorting every job of the tenant. The
+    /// join conditions are in the filters ([`crate::store::sql`]'s `push_job_filters`).
     pub(super) fn tables(self) -> &'static str {
         match self {
-            Self::Name | Self::Displayname | Self::Schedule => "jobs CROSS JOIN job_state",
-            _ => "job_state CROSS JOIN jobs",
+            Self::Name | Self::Displayname | Self::Schedule => {
+                "jobs CROSS JOIN job_state CROSS JOIN job_totals"
+            }
+            Self::Next => "job_state CROSS JOIN jobs CROSS JOIN job_totals",
+            _ => "job_totals CROSS JOIN jobs CROSS JOIN job_state",
+        }
+    }
+
+    /// The tenant column the list filters on: that of the table the walk starts from,
+    /// whose sort index begins with it.
+    pub(super) fn tenant_column(self) -> &'static str {
+        match self {
+            Self::Name | Self::Displayname | Self::Schedule | Self::Next => "jobs.tenant_id",
+            _ => "job_totals.tenant_id",
+        }
+    }
+
+    /// Where jobs without the sort key (never succeeded, never failed) go: first in
+    /// ascending order, last in descending, on both backends (SQLite's own order;
+    /// PostgreSQL's indexes on these columns are built `NULLS FIRST` for it).
+    pub(super) fn nulls(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (Self::LastSuccess | Self::LastError, false) => " NULLS FIRST",
+            (Self::LastSuccess | Self::LastError, true) => " NULLS LAST",
+            _ => "",
         }
     }
 

@@ -98,3 +98,16 @@ fn to_millis(time: DateTime<Utc>) -> i64 {
 fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
+
+/// `text` for a `LIKE` pattern that finds it as it is: `%`, `_` and the escape
+/// character `\` escaped by `\`.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}

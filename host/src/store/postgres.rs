@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::query::{Query, QueryAs};
 use sqlx::{FromRow, PgPool, Pool, Postgres, QueryBuilder, Transaction};
 
-use super::sql::rows::{ADD_JOB_TOTALS, JobTotals, finished_state, tick_group};
+use super::sql::rows::{JobTotals, finished_state, tick_group};
 use super::sql::{Dialect, RowsAffected, SqlStore};
 use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
 
@@ -20,6 +20,7 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Postgres>> {
         PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
     let pool = PgPoolOptions::new()
         .max_connections(16)
+        .acquire_slow_threshold(crate::telemetry::pool_waits::SLOW_ACQUIRE)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -182,6 +183,7 @@ impl Dialect for Postgres {
     async fn add_job_totals(
         tx: &mut Transaction<'_, Postgres>,
         totals: &[JobTotals],
+        update: &'static str,
     ) -> Result<(), StoreError> {
         let ids: Vec<i64> = totals.iter().map(|t| t.job_id).collect();
         let ok: Vec<i64> = totals.iter().map(|t| t.succeeded).collect();
@@ -192,7 +194,7 @@ impl Dialect for Postgres {
         sqlx::query(&format!(
             "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (SELECT * FROM \
              UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[])) \
-             {ADD_JOB_TOTALS}"
+             {update}"
         ))
         .bind(ids)
         .bind(ok)
@@ -217,11 +219,14 @@ impl Dialect for Postgres {
         builder.build_query_as()
     }
 
-    fn push_metadata_filter(builder: &mut QueryBuilder<'_, Postgres>, key: &str, value: &str) {
+    /// pg_trgm's GIN indexes on `name` and `displayname` answer `ILIKE '%q%'`.
+    fn push_search_filter(builder: &mut QueryBuilder<'_, Postgres>, q: &str) {
+        let pattern = format!("%{}%", super::escape_like(q));
         builder
-            .push("(spec::jsonb -> 'metadata' ->> ")
-            .push_bind(key.to_string())
-            .push(") = ")
-            .push_bind(value.to_string());
+            .push("(name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR displayname ILIKE ")
+            .push_bind(pattern)
+            .push(")");
     }
 }

@@ -8,7 +8,7 @@ use sqlx::query::{Query, QueryAs};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, Pool, QueryBuilder, Sqlite, Transaction};
 
-use super::sql::rows::{ADD_JOB_TOTALS, BULK_ROWS, JobTotals, finished_state, tick_group};
+use super::sql::rows::{BULK_ROWS, JobTotals, finished_state, tick_group};
 use super::sql::{Dialect, RowsAffected, SqlStore};
 use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
 
@@ -22,6 +22,7 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Sqlite>> {
         .foreign_keys(false);
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        .acquire_slow_threshold(crate::telemetry::pool_waits::SLOW_ACQUIRE)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -166,12 +167,13 @@ impl Dialect for Sqlite {
     async fn add_job_totals(
         tx: &mut Transaction<'_, Sqlite>,
         totals: &[JobTotals],
+        update: &'static str,
     ) -> Result<(), StoreError> {
         for chunk in totals.chunks(BULK_ROWS) {
-            let mut update = QueryBuilder::<Sqlite>::new(
+            let mut values = QueryBuilder::<Sqlite>::new(
                 "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (",
             );
-            update.push_values(chunk, |mut row, total| {
+            values.push_values(chunk, |mut row, total| {
                 row.push_bind(total.job_id)
                     .push_bind(total.succeeded)
                     .push_bind(total.failed)
@@ -179,8 +181,8 @@ impl Dialect for Sqlite {
                     .push_bind(total.last_error)
                     .push_bind(total.status);
             });
-            update.push(format!(") {ADD_JOB_TOTALS}"));
-            update.build().execute(&mut **tx).await?;
+            values.push(format!(") {update}"));
+            values.build().execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -197,11 +199,22 @@ impl Dialect for Sqlite {
         builder.build_query_as()
     }
 
-    fn push_metadata_filter(builder: &mut QueryBuilder<'_, Sqlite>, key: &str, value: &str) {
-        builder
-            .push("json_extract(spec, ")
-            .push_bind(format!("$.metadata.\"{}\"", key.replace('"', "")))
-            .push(") = ")
-            .push_bind(value.to_string());
+    /// FTS5's trigram index (`job_search`) answers a phrase of three characters or more;
+    /// a shorter `q` has no trigram and is looked for row by row.
+    fn push_search_filter(builder: &mut QueryBuilder<'_, Sqlite>, q: &str) {
+        if q.chars().count() >= 3 {
+            builder
+                .push("jobs.id IN (SELECT rowid FROM job_search WHERE job_search MATCH ")
+                .push_bind(format!("\"{}\"", q.replace('"', "\"\"")))
+                .push(")");
+        } else {
+            let pattern = format!("%{}%", super::escape_like(q));
+            builder
+                .push("(name LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR displayname LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
     }
 }

@@ -2,15 +2,18 @@
 //! JSON, filtered by `$SANDCRON_LOG`) with the fields of the spans they are in (an
 //! execution's `job`, `execution`, `tenant` and `node`; a request's method, route, status
 //! and duration); traces exported over OTLP (`traces`); and the Prometheus exposition
-//! (`metrics`).
+//! (`metrics`). A saturated database pool is told once per period with a count
+//! (`pool_waits`), not once per query.
 //!
 //! No log line carries a token or a secret value: requests are logged by method, route
 //! and status, never by path, header or body, and secrets are masked before anything
 //! about an execution's output or failure is written.
 
 pub mod metrics;
+pub mod pool_waits;
 pub mod traces;
 
+use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -38,7 +41,9 @@ pub enum LogFormat {
 /// `default_filter`, and spans to `tracer` when there is one. Does nothing if this was
 /// done already.
 pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
-    let filter = EnvFilter::try_from_env(LOG_FILTER_ENV).unwrap_or_else(|_| default_filter.into());
+    let filter = log_filter(
+        EnvFilter::try_from_env(LOG_FILTER_ENV).unwrap_or_else(|_| default_filter.into()),
+    );
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let logs = match format {
         LogFormat::Text => logs.with_filter(filter).boxed(),
@@ -49,7 +54,12 @@ pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
             .with_filter(filter)
             .boxed(),
     };
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs];
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![
+        logs,
+        pool_waits::CountWaits
+            .with_filter(filter_fn(pool_waits::is_slow_acquire))
+            .boxed(),
+    ];
     if let Some(tracer) = tracer {
         layers.push(
             tracer
@@ -61,8 +71,64 @@ pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
     let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
+/// What goes into the log: what `filter` lets through, but for the warnings that
+/// `pool_waits` counts and tells once per period.
+fn log_filter<S>(filter: EnvFilter) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync {
+    filter.and(filter_fn(|metadata| !pool_waits::is_slow_acquire(metadata)))
+}
+
 /// Sends log lines to stderr as text, filtered by `$SANDCRON_LOG`, else by
 /// `default_filter`.
 pub fn init_logs(default_filter: &str) {
     init(LogFormat::Text, default_filter, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+
+    use super::{log_filter, pool_waits};
+
+    /// What the log layer writes, kept.
+    #[derive(Clone, Default)]
+    struct Kept(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Kept {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn slow_connection_waits_are_counted_not_written_one_by_one() {
+        let kept = Kept::default();
+        let writer = kept.clone();
+        let logs = tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_filter(log_filter(EnvFilter::new("warn")));
+        let subscriber = tracing_subscriber::registry()
+            .with(logs)
+            .with(pool_waits::layer());
+        let before = pool_waits::slow_acquires();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..1000 {
+                tracing::warn!(
+                    target: "sqlx::pool::acquire",
+                    "acquired connection, but time to acquire exceeded slow threshold"
+                );
+            }
+            tracing::warn!(target: "sandcron::scheduler", "a warning for a person");
+        });
+        assert!(pool_waits::slow_acquires() - before >= 1000);
+        let written = String::from_utf8(kept.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(written.lines().count(), 1, "{written}");
+        assert!(written.contains("a warning for a person"), "{written}");
+    }
 }

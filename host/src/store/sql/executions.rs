@@ -256,8 +256,7 @@ where
         }
         let mut tx = DB::begin_write(&self.pool).await?;
         DB::write_finished(&mut tx, finished).await?;
-        let totals = rows::JobTotals::of(finished);
-        DB::add_job_totals(&mut tx, &totals).await?;
+        Self::add_totals(&mut tx, finished).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -311,7 +310,7 @@ where
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE job_state SET success_count = 0, error_count = 0, last_success = NULL, \
+            "UPDATE job_totals SET success_count = 0, error_count = 0, last_success = NULL, \
              last_error = NULL, status = '' \
              WHERE job_id = (SELECT id FROM jobs WHERE tenant_id = $1 AND name = $2)",
         )

@@ -1,12 +1,14 @@
-//! [`JobStore`] on SQL: a job is two rows, its definition (`jobs`) and its state
-//! (`job_state`), written together; the list filters, sorts and pages in the database.
+//! [`JobStore`] on SQL: a job is a row in each of `jobs` (its definition), `job_state`
+//! (its next tick) and `job_totals` (what its executions added up to), and a row per
+//! metadata pair in `job_metadata`, written together; the list filters, sorts and pages
+//! in the database, each through an index.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, QueryBuilder, Type};
 
-use super::rows::{self, JOB_COLUMNS, JOBS_FROM};
+use super::rows::{self, JOB_COLUMNS, JOBS_WITH_TOTALS_FROM};
 use super::{Column, Dialect, SqlStore};
 use crate::jobs::JobSpec;
 use crate::store::{JobOverLimit, JobQuery, JobStore, StoreError, StoredJob, TenantId, to_millis};
@@ -113,6 +115,13 @@ where
             });
             state.push(" ON CONFLICT (job_id) DO UPDATE SET next_run_at = excluded.next_run_at");
             DB::build(&mut state).execute(&mut *tx).await?;
+            let mut totals = QueryBuilder::<DB>::new("INSERT INTO job_totals (job_id, tenant_id) ");
+            totals.push_values(&written, |mut row, (id, _)| {
+                row.push_bind(*id).push_bind(tenant);
+            });
+            totals.push(" ON CONFLICT (job_id) DO NOTHING");
+            DB::build(&mut totals).execute(&mut *tx).await?;
+            Self::write_metadata(&mut tx, tenant, chunk, &written).await?;
         }
         tx.commit().await?;
         Ok(refused)
@@ -120,7 +129,8 @@ where
 
     async fn get_job(&self, tenant: TenantId, name: &str) -> Result<Option<StoredJob>, StoreError> {
         let row: Option<rows::JobRow> = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE tenant_id = $1 AND name = $2"
+            "SELECT {JOB_COLUMNS} FROM {JOBS_WITH_TOTALS_FROM} \
+             WHERE jobs.tenant_id = $1 AND name = $2"
         ))
         .bind(tenant)
         .bind(name)
@@ -134,7 +144,7 @@ where
 
     async fn get_job_by_id(&self, id: i64) -> Result<Option<StoredJob>, StoreError> {
         let row: Option<rows::JobRow> = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM {JOBS_FROM} WHERE jobs.id = $1"
+            "SELECT {JOB_COLUMNS} FROM {JOBS_WITH_TOTALS_FROM} WHERE jobs.id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -179,25 +189,43 @@ where
             total.max(0) as u64
         };
 
+        // Paging is by offset (Dkron's `_start`/`_end`), and an offset costs a walk of
+        // the index up to it: a page in the second half of the list is read from the end,
+        // in the reverse order, and turned round, so the last page is as quick as the
+        // first. Ties are broken by the row's id, so the reverse order is exact.
+        let end = query.end.unwrap_or(u64::MAX).min(total);
+        let start = query.start.min(end);
+        let from_the_end = query.end.is_some() && start > total / 2;
+        let (descending, offset) = if from_the_end {
+            (!query.descending, total - end)
+        } else {
+            (query.descending, start)
+        };
         let mut select =
             QueryBuilder::<DB>::new(format!("SELECT {JOB_COLUMNS} FROM {}", query.sort.tables()));
         Self::push_job_filters(&mut select, tenant, query);
-        let order = if query.descending { "DESC" } else { "ASC" };
+        let order = if descending { "DESC" } else { "ASC" };
         select.push(format!(
-            " ORDER BY {} {order}, {} {order}",
+            " ORDER BY {} {order}{}, {} {order}",
             query.sort.column(),
+            query.sort.nulls(descending),
             query.sort.tiebreak()
         ));
-        let limit = query
-            .end
-            .map_or(i64::MAX, |end| end.saturating_sub(query.start) as i64);
+        let limit = match query.end {
+            Some(_) if from_the_end => (end - start) as i64,
+            Some(asked) => asked.saturating_sub(query.start).min(i64::MAX as u64) as i64,
+            None => i64::MAX,
+        };
         // Literal numbers, not parameters: a generic plan of a prepared statement
         // does not know the page is small and may sort every row.
         select.push(format!(
             " LIMIT {limit} OFFSET {}",
-            query.start.min(i64::MAX as u64)
+            offset.min(i64::MAX as u64)
         ));
-        let rows = DB::build_as(&mut select).fetch_all(&self.pool).await?;
+        let mut rows: Vec<rows::JobRow> = DB::build_as(&mut select).fetch_all(&self.pool).await?;
+        if from_the_end {
+            rows.reverse();
+        }
         Ok((self.with_dependents(rows).await?, total))
     }
 
@@ -220,10 +248,12 @@ where
             .bind(job.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM job_state WHERE job_id = $1")
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await?;
+        for table in ["job_state", "job_totals", "job_metadata"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1"))
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM jobs WHERE id = $1")
             .bind(job.id)
             .execute(&mut *tx)

@@ -89,8 +89,9 @@ pub(in crate::store) trait Dialect: Database<QueryResult: RowsAffected> {
         name: &str,
     ) -> impl Future<Output = Result<NodeNameGuard, StoreError>> + Send;
 
-    /// Appends the condition that the job's metadata has `key` set to `value`.
-    fn push_metadata_filter(builder: &mut QueryBuilder<'_, Self>, key: &str, value: &str);
+    /// Appends the condition that `q` is a substring of the job's name or display name,
+    /// ignoring case, through the backend's trigram index (its search of substrings).
+    fn push_search_filter(builder: &mut QueryBuilder<'_, Self>, q: &str);
 
     /// The statement `builder` made, to execute. The builder's arguments live as long as
     /// the borrow of the builder, which a generic caller cannot say itself.
@@ -128,10 +129,13 @@ pub(in crate::store) trait Dialect: Database<QueryResult: RowsAffected> {
         finished: &[FinishedExecution],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Adds finished executions to their jobs' counters and status.
+    /// Adds finished executions to their jobs' counters and status with `update`
+    /// ([`rows::ADD_JOB_TOTALS`] or [`rows::ADD_JOB_SUCCESSES`]) over the CTE
+    /// `v (vid, vok, verr, vlast_ok, vlast_err, vstatus)` of `totals`.
     fn add_job_totals(
         tx: &mut Transaction<'_, Self>,
         totals: &[JobTotals],
+        update: &'static str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -358,6 +362,49 @@ where
         Ok(refused)
     }
 
+    /// Replaces the metadata pairs of the jobs just `written` (id and name) with those
+    /// of their definitions in `jobs`.
+    async fn write_metadata(
+        tx: &mut Transaction<'_, DB>,
+        tenant: TenantId,
+        jobs: &[&(JobSpec, Option<DateTime<Utc>>)],
+        written: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        let mut forget = QueryBuilder::<DB>::new("DELETE FROM job_metadata WHERE job_id IN (");
+        let mut ids = forget.separated(", ");
+        for (id, _) in written {
+            ids.push_bind(*id);
+        }
+        forget.push(")");
+        DB::build(&mut forget).execute(&mut **tx).await?;
+        let by_name: HashMap<&str, &JobSpec> = jobs
+            .iter()
+            .map(|(spec, _)| (spec.name.as_str(), spec))
+            .collect();
+        let pairs: Vec<(i64, &str, &str)> = written
+            .iter()
+            .filter_map(|(id, name)| by_name.get(name.as_str()).map(|spec| (*id, *spec)))
+            .flat_map(|(id, spec)| {
+                spec.metadata
+                    .iter()
+                    .map(move |(key, value)| (id, key.as_str(), value.as_str()))
+            })
+            .collect();
+        for chunk in pairs.chunks(rows::BULK_ROWS) {
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO job_metadata (job_id, tenant_id, key, value) ",
+            );
+            insert.push_values(chunk, |mut row, (id, key, value)| {
+                row.push_bind(*id)
+                    .push_bind(tenant)
+                    .push_bind(key.to_string())
+                    .push_bind(value.to_string());
+            });
+            DB::build(&mut insert).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// What the tenant's uploads take, read on `connection` (a transaction's, or one of
     /// the pool's).
     async fn usage_of(
@@ -392,6 +439,25 @@ where
         Ok(())
     }
 
+    /// Adds finished executions to their jobs' totals. The jobs whose executions all
+    /// succeeded take the statement that leaves the failure columns alone, so that only
+    /// the indexes of what changed are rewritten.
+    async fn add_totals(
+        tx: &mut Transaction<'_, DB>,
+        finished: &[FinishedExecution],
+    ) -> Result<(), StoreError> {
+        let (successes, mixed): (Vec<_>, Vec<_>) = rows::JobTotals::of(finished)
+            .into_iter()
+            .partition(|total| total.failed == 0);
+        if !successes.is_empty() {
+            DB::add_job_totals(tx, &successes, rows::ADD_JOB_SUCCESSES).await?;
+        }
+        if !mixed.is_empty() {
+            DB::add_job_totals(tx, &mixed, rows::ADD_JOB_TOTALS).await?;
+        }
+        Ok(())
+    }
+
     /// Closes `open` executions (with their job ids) as failed with `reason`,
     /// counting them on their jobs; returns them as closed.
     async fn close_in(
@@ -408,8 +474,7 @@ where
             done.job_id = *job_id;
         }
         DB::write_finished(tx, &finished).await?;
-        let totals = rows::JobTotals::of(&finished);
-        DB::add_job_totals(tx, &totals).await?;
+        Self::add_totals(tx, &finished).await?;
         Ok(records
             .into_iter()
             .zip(&finished)
@@ -442,15 +507,14 @@ where
     /// `query`'s filters.
     fn push_job_filters(builder: &mut QueryBuilder<'_, DB>, tenant: TenantId, query: &JobQuery) {
         builder
-            .push(" WHERE job_state.job_id = jobs.id AND tenant_id = ")
+            .push(format!(
+                " WHERE job_state.job_id = jobs.id AND job_totals.job_id = jobs.id AND {} = ",
+                query.sort.tenant_column()
+            ))
             .push_bind(tenant);
         if let Some(q) = &query.q {
-            let pattern = format!("%{q}%");
-            builder.push(" AND (name LIKE ").push_bind(pattern.clone());
-            builder
-                .push(" OR displayname LIKE ")
-                .push_bind(pattern)
-                .push(")");
+            builder.push(" AND ");
+            DB::push_search_filter(builder, q);
         }
         if let Some(status) = &query.status {
             let status = if status == "untriggered" {
@@ -458,7 +522,7 @@ where
             } else {
                 status.clone()
             };
-            builder.push(" AND status = ").push_bind(status);
+            builder.push(" AND job_totals.status = ").push_bind(status);
         }
         if let Some(disabled) = query.disabled {
             builder.push(" AND disabled = ").push_bind(disabled);
@@ -469,8 +533,17 @@ where
                 .push_bind(executor.clone());
         }
         for (key, value) in &query.metadata {
-            builder.push(" AND ");
-            DB::push_metadata_filter(builder, key, value);
+            builder
+                .push(
+                    " AND jobs.id IN (SELECT job_id FROM job_metadata \
+                     WHERE job_metadata.tenant_id = ",
+                )
+                .push_bind(tenant)
+                .push(" AND key = ")
+                .push_bind(key.clone())
+                .push(" AND value = ")
+                .push_bind(value.clone())
+                .push(")");
         }
     }
 }

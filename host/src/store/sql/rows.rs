@@ -64,15 +64,26 @@ pub(in crate::store) fn finished_state(done: &FinishedExecution) -> &'static str
 }
 
 /// Adds the CTE `v (vid, vok, verr, vlast_ok, vlast_err, vstatus)` to the jobs' counters.
-pub(in crate::store) const ADD_JOB_TOTALS: &str = "UPDATE job_state SET success_count = success_count + v.vok, \
+pub(in crate::store) const ADD_JOB_TOTALS: &str = "UPDATE job_totals SET success_count = success_count + v.vok, \
      error_count = error_count + v.verr, last_success = COALESCE(v.vlast_ok, last_success), \
      last_error = COALESCE(v.vlast_err, last_error), status = v.vstatus \
-     FROM v WHERE job_state.job_id = v.vid";
+     FROM v WHERE job_totals.job_id = v.vid";
 
-/// A job's definition (`jobs`) beside what the scheduler keeps writing about it
-/// (`job_state`: next tick, counters, status), one row each per job. The columns of the two
-/// tables have distinct names, except the key (`jobs.id`, `job_state.job_id`).
+/// [`ADD_JOB_TOTALS`] for jobs without failures in `v`: the failure counters and their
+/// indexes are not touched.
+pub(in crate::store) const ADD_JOB_SUCCESSES: &str = "UPDATE job_totals SET success_count = success_count + v.vok, \
+     last_success = COALESCE(v.vlast_ok, last_success), status = v.vstatus \
+     FROM v WHERE job_totals.job_id = v.vid";
+
+/// A job's definition (`jobs`) beside what the claim rewrites at every tick (`job_state`:
+/// the next tick), one row each per job. The columns of the two tables have distinct
+/// names, except the key (`jobs.id`, `job_state.job_id`).
 pub(in crate::store) const JOBS_FROM: &str = "jobs JOIN job_state ON job_state.job_id = jobs.id";
+
+/// [`JOBS_FROM`] and what finished executions add up to (`job_totals`: counters, last
+/// times, status), for the job as the API shows it.
+pub(in crate::store) const JOBS_WITH_TOTALS_FROM: &str = "jobs JOIN job_state ON job_state.job_id = jobs.id \
+     JOIN job_totals ON job_totals.job_id = jobs.id";
 
 /// What a batch of finished executions adds to one job.
 pub(in crate::store) struct JobTotals {
@@ -133,7 +144,8 @@ pub(in crate::store) struct JobRow {
 
 /// The columns of [`JobRow`].
 pub(in crate::store) const JOB_COLUMNS: &str = concat!(
-    "id, tenant_id, spec, status, next_run_at, success_count, error_count, last_success, last_error, ",
+    "jobs.id AS id, jobs.tenant_id AS tenant_id, spec, status, next_run_at, success_count, \
+     error_count, last_success, last_error, ",
     has_dependents!()
 );
 
