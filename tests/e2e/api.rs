@@ -850,6 +850,69 @@ async fn runoncreate_starts_a_run() {
 }
 
 #[tokio::test]
+async fn a_restore_is_streamed_in_chunks_and_refused_past_its_size_limit() {
+    let mut server = Server::sqlite(&["--max-restore-size", "4M"]);
+    // 25,000 jobs (three bulk chunks), a child of the last job first, and a parent the
+    // export defines twice: the lines come back in the export's order.
+    let mut jobs = vec![
+        json!({"name": "early-child", "parent_job": "streamed-24999",
+                               "executor": "echo", "executor_config": {"message": "c"}}),
+    ];
+    jobs.extend((0..25_000).map(|i| {
+        json!({"name": format!("streamed-{i}"), "schedule": "@every 1h", "executor": "echo",
+               "executor_config": {"message": "m"}, "metadata": {"shard": (i % 7).to_string()}})
+    }));
+    let export = Value::Array(jobs);
+    assert!(export.to_string().len() < 4 << 20);
+    let reply = server.post("/v1/restore", export).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let lines = reply.json();
+    let lines = lines.as_array().unwrap();
+    assert_eq!(lines.len(), 25_001);
+    assert_eq!(lines[0], "success create early-child");
+    assert_eq!(lines[25_000], "success create streamed-24999");
+    let parent = server.get("/v1/jobs/streamed-24999").await.json();
+    assert_eq!(parent["dependent_jobs"], json!(["early-child"]));
+    let shard = server.get("/v1/jobs?metadata[shard]=3&_end=1").await;
+    assert_eq!(shard.header("x-total-count"), Some("3571"));
+
+    // Past the limit: 413 naming the field, and nothing of it written.
+    let big: Vec<Value> = (0..30_000)
+        .map(|i| {
+            json!({"name": format!("too-big-{i}"), "schedule": "@every 1h",
+                        "executor": "echo", "executor_config": {"message": "x".repeat(100)}})
+        })
+        .collect();
+    let refused = server.post("/v1/restore", Value::Array(big)).await;
+    assert_eq!(
+        (refused.status, refused.field()),
+        (413, "body".into()),
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.text.contains("--max-restore-size"),
+        "{}",
+        refused.text
+    );
+    // The server answered before the body was all sent, and closed that connection.
+    server.http = crate::support::client_with_token(&server.admin_token);
+    let listed = server.get("/v1/jobs?q=too-big&_end=1").await;
+    assert_eq!(listed.header("x-total-count"), Some("0"));
+
+    // A job that cannot be parsed, far into the export, refuses all of it.
+    let mut late_error: Vec<Value> = (0..15_000)
+        .map(|i| json!({"name": format!("late-{i}"), "schedule": "@every 1h", "executor": "echo"}))
+        .collect();
+    late_error.push(json!({"name": "late-bad", "concurrency": 3}));
+    let refused = server.post("/v1/restore", Value::Array(late_error)).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.field(), "jobs[15000].concurrency");
+    let listed = server.get("/v1/jobs?q=late-&_end=1").await;
+    assert_eq!(listed.header("x-total-count"), Some("0"));
+}
+
+#[tokio::test]
 async fn restore_creates_parents_first_and_reports_each_job() {
     for server in each_server().await {
         let backend = server.backend;

@@ -7,9 +7,10 @@
 //!   `executors`: uploading, listing and deleting executor components; `secrets`: setting,
 //!   listing (names only) and deleting secrets;
 //!   `tenants`: the admin's routes (tenants, their tokens, grants and quotas);
-//!   `system`: health, metrics, agent info, busy, members, restore and the OpenAPI
+//!   `system`: health, metrics, agent info, busy, members and the OpenAPI
 //!   document, which `openapi` generates from the handlers' annotations and the types
-//!   (the router is built from the same annotations); `console`: what the web console needed (executions of every job, schedule
+//!   (the router is built from the same annotations); `restore`: an export of jobs,
+//!   streamed to a temporary file and written in bulk chunks; `console`: what the web console needed (executions of every job, schedule
 //!   preview, the last hour's stats); `forward`: passing live output and kill on to the
 //!   node that runs the execution.
 //! * `auth`: every request but health and the OpenAPI document carries a bearer token;
@@ -44,6 +45,7 @@ mod observe;
 mod openapi;
 mod pretty;
 mod rate_limit;
+mod restore;
 mod secrets;
 mod system;
 mod tenants;
@@ -74,9 +76,6 @@ const X_WHOM: HeaderName = HeaderName::from_static("x-whom");
 
 /// The header giving how many items match a list request, before paging.
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
-
-/// The largest restore upload: a whole export of jobs.
-const RESTORE_BODY_LIMIT: usize = 64 << 20;
 
 /// The API's routes, answering with `app`'s services, checking tokens as `auth` says.
 pub fn router(app: App, auth: AuthConfig) -> Router {
@@ -143,7 +142,8 @@ fn routes() -> OpenApiRouter<App> {
             executors::upload,
             executors::delete
         ))
-        .routes(routes!(system::restore).layer(DefaultBodyLimit::max(RESTORE_BODY_LIMIT)))
+        // The restore counts its own bytes, up to `--max-restore-size`.
+        .routes(routes!(restore::restore).layer(DefaultBodyLimit::disable()))
         .routes(routes!(jobs::list, jobs::create, jobs::patch))
         .routes(routes!(
             jobs::get,

@@ -1,25 +1,22 @@
 //! The routes about the server rather than one job: health, Prometheus metrics, the
 //! agent's name and version, the executions running now, the members of the cluster,
-//! restoring an export of jobs, and the OpenAPI document (generated: `api::openapi`).
+//! and the OpenAPI document (generated: `api::openapi`). Restoring an export of jobs is
+//! `api::restore`.
 
 use std::sync::LazyLock;
 
-use axum::extract::multipart::Multipart;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Json, Response};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::{Admin, Caller};
 use super::dto::{ExecutionOut, MemberOut};
 use super::error::ApiError;
-use super::input::{BODY_FIELD, job_from, kind, parse_json, read_body};
 use super::openapi as doc;
 use super::page;
 use crate::scheduler::Scheduler;
-use crate::tenants::Tenants;
 
 /// The OpenAPI document, as JSON, made once.
 static OPENAPI: LazyLock<String> = LazyLock::new(|| {
@@ -27,9 +24,6 @@ static OPENAPI: LazyLock<String> = LazyLock::new(|| {
         .to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"the OpenAPI document: {error}\"}}"))
 });
-
-/// The multipart field Dkron's `restore` sends the export in.
-const RESTORE_FIELD: &str = "file";
 
 /// What `GET /health` answers.
 #[derive(Serialize, ToSchema)]
@@ -201,106 +195,4 @@ pub async fn members(State(scheduler): State<Scheduler>) -> Result<Response, Api
         .map(Into::into)
         .collect();
     Ok(page(members.len() as u64, members))
-}
-
-/// `POST /v1/restore`: creates or replaces every job of an export, parents first. The
-/// export is a JSON array of jobs, sent as Dkron's CLI does (multipart field `file`) or
-/// as the body. Answers one line per job, as Dkron: `success create NAME` or
-/// `fail create NAME: REASON`.
-#[utoipa::path(
-    post,
-    path = "/v1/restore",
-    operation_id = "restore",
-    summary = "Create or replace every job of an export",
-    description = "Jobs are saved parents first. The export is a JSON array of jobs, as the multipart field `file` (Dkron's form) or as the body. A job that cannot be parsed refuses the whole request (400, field `jobs[N].<field>`); a job that is refused on its own is reported in its line.",
-    request_body(content(
-        (RestoreForm = "multipart/form-data"),
-        (Vec<crate::jobs::JobSpec> = "application/json"),
-    )),
-    responses(
-        (status = 200, description = "One line per job, in the export's order: `success create NAME` or `fail create NAME: REASON`.",
-            body = [String], example = json!(["success create job1", "fail create job2: schedule: ..."])),
-        (status = 400, response = doc::BadRequest),
-        (status = 413, response = doc::TooLarge),
-        (status = 503, response = doc::Paused),
-    )
-)]
-pub async fn restore(
-    State(scheduler): State<Scheduler>,
-    State(tenants): State<Tenants>,
-    caller: Caller,
-    request: Request,
-) -> Result<Json<Vec<String>>, ApiError> {
-    super::cluster::refuse_if_paused(&tenants, &caller).await?;
-    let export = if is_multipart(request.headers()) {
-        multipart_file(request).await?
-    } else {
-        read_body(request, &()).await?.to_vec()
-    };
-    let items = match parse_json(&export)? {
-        Value::Array(items) => items,
-        other => {
-            return Err(ApiError::invalid(
-                BODY_FIELD,
-                format!("expected a JSON array of jobs, found {}", kind(&other)),
-            ));
-        }
-    };
-    let specs = items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| job_from(item, &format!("jobs[{index}]")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let lines = scheduler
-        .restore(caller.tenant, specs)
-        .await
-        .into_iter()
-        .map(|(name, result)| match result {
-            Ok(_) => format!("success create {name}"),
-            Err(error) => format!("fail create {name}: {}", ApiError::from(error).text()),
-        })
-        .collect();
-    Ok(Json(lines))
-}
-
-/// Dkron's form of `POST /v1/restore`.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "the document's name for the multipart form")]
-pub struct RestoreForm {
-    /// A JSON array of jobs.
-    #[schema(value_type = String, format = Binary)]
-    file: Vec<u8>,
-}
-
-fn is_multipart(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("multipart/form-data"))
-}
-
-/// The bytes of the multipart field `file`.
-async fn multipart_file(request: Request) -> Result<Vec<u8>, ApiError> {
-    let refused =
-        |status: StatusCode, message: String| ApiError::of_field(status, RESTORE_FIELD, message);
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|rejection| refused(rejection.status(), rejection.body_text()))?;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|error| refused(error.status(), error.body_text()))?
-    {
-        if field.name() == Some(RESTORE_FIELD) {
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|error| refused(error.status(), error.body_text()))?;
-            return Ok(bytes.to_vec());
-        }
-    }
-    Err(refused(
-        StatusCode::BAD_REQUEST,
-        "missing: send the export in the multipart field \"file\"".into(),
-    ))
 }

@@ -99,6 +99,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             per_tenant_percent: args.tenant_share,
             reserved_percent: args.reserved_share,
         },
+        max_restore_bytes: args
+            .max_restore_size
+            .unwrap_or(crate::scheduler::DEFAULT_MAX_RESTORE_BYTES),
         ..SchedulerConfig::default()
     };
     scheduler_config.grants = grants(&args)?;

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// take over its executions. A duration such as 10s.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
     pub dead_after: Duration,
+    /// The largest export `POST /v1/restore` takes (the JSON array of jobs, streamed to
+    /// a temporary file), a size such as 256M or 2G [default: 1GiB].
+    #[arg(long, value_name = "SIZE", value_parser = positive_size)]
+    pub max_restore_size: Option<u64>,
     /// Executions kept per job, the newest; 0 keeps them all.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub keep_executions: u32,

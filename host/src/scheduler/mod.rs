@@ -93,7 +93,12 @@ pub struct SchedulerConfig {
     /// The keys secret values are sealed with in the store (`serve` always gives them);
     /// `None` stores them as given.
     pub secrets_keys: Option<Arc<crate::secrets_at_rest::SecretsKeys>>,
+    /// The largest export `POST /v1/restore` takes, in bytes.
+    pub max_restore_bytes: u64,
 }
+
+/// The largest export a restore takes unless `--max-restore-size` says otherwise.
+pub const DEFAULT_MAX_RESTORE_BYTES: u64 = 1 << 30;
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
@@ -117,6 +122,7 @@ impl Default for SchedulerConfig {
             },
             process_user: None,
             secrets_keys: None,
+            max_restore_bytes: DEFAULT_MAX_RESTORE_BYTES,
         }
     }
 }
@@ -382,6 +388,11 @@ impl Scheduler {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(membership_loop);
         Ok(Self { inner })
+    }
+
+    /// The largest export a restore takes, in bytes (`--max-restore-size`).
+    pub fn max_restore_bytes(&self) -> u64 {
+        self.inner.config.max_restore_bytes
     }
 
     /// This node's name.
