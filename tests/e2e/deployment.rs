@@ -366,9 +366,11 @@ async fn the_image_runs_on_postgresql() {
     let database = fresh_postgres_database().await;
     let port = free_port();
     let container = format!("sandcron-test-pg-{}-{port}", std::process::id());
+    // `-v`: and the anonymous volume of the image's /data.
     let _cleanup = Cleanup(vec![vec![
         "rm".into(),
         "-f".into(),
+        "-v".into(),
         "-t".into(),
         "0".into(),
         container.clone(),
