@@ -1,12 +1,15 @@
 //! Shipping: the container image built from `Containerfile` and started with podman (the
 //! first start of `podman run -p 8080:8080 -v sandcron:/data IMAGE` is that of
 //! `sandcron serve`: the admin token printed once, SQLite in the volume), the same image
-//! on PostgreSQL, and the systemd unit checked by `systemd-analyze verify`.
+//! on PostgreSQL, `contrib/compose.yaml` (PostgreSQL and Sandcron) run by podman-compose,
+//! and the systemd unit checked by `systemd-analyze verify`.
 //!
 //! No registry is reachable here, so the image is built as CI builds it: the binary under
 //! test assembled into a root by `contrib/container/rootfs.sh`, then `podman build
 //! --build-arg ROOTFS=prebuilt` (the Containerfile's stage that takes the root from the
-//! build context instead of compiling).
+//! build context instead of compiling). Nor can the official PostgreSQL image be pulled:
+//! the compose file runs with a stand-in for it, built the same way from the host's
+//! Debian PostgreSQL (`contrib/container/postgres-rootfs.sh`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,12 +24,17 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// podman on the storage of the peers script's podman (where its images are).
-fn podman(args: &[&str]) -> Output {
-    let dir = std::env::var("SANDCRON_TEST_PODMAN_DIR").expect(
+/// The directory of the peers script's podman: its storage and `containers.conf`.
+fn podman_dir() -> String {
+    std::env::var("SANDCRON_TEST_PODMAN_DIR").expect(
         "SANDCRON_TEST_PODMAN_DIR is not set: run the suite with scripts/test, which sets up \
          podman (scripts/peers up podman)",
-    );
+    )
+}
+
+/// podman on the storage of the peers script's podman (where its images are).
+fn podman(args: &[&str]) -> Output {
+    let dir = podman_dir();
     Command::new("podman")
         .env("CONTAINERS_CONF", format!("{dir}/containers.conf"))
         .arg("--root")
@@ -112,6 +120,99 @@ fn image() -> &'static str {
         ]);
     });
     IMAGE
+}
+
+/// Builds the stand-in for the official PostgreSQL image (which cannot be pulled here)
+/// from the host's Debian PostgreSQL, once per test process; its name.
+fn postgres_standin_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    const IMAGE: &str = "localhost/postgres-standin:test";
+    BUILT.get_or_init(|| {
+        let context = tempfile::tempdir().unwrap();
+        let rootfs = Command::new(root().join("contrib/container/postgres-rootfs.sh"))
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            rootfs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rootfs.stderr)
+        );
+        let containerfile = root().join("contrib/container/postgres.Containerfile");
+        podman_ok(&[
+            "build",
+            "--format",
+            "docker",
+            "-f",
+            containerfile.to_str().unwrap(),
+            "-t",
+            IMAGE,
+            context.path().to_str().unwrap(),
+        ]);
+    });
+    IMAGE
+}
+
+/// A project of `contrib/compose.yaml` run by podman-compose on the peers' podman, with
+/// the environment the file reads. Dropped, it takes the project down however the test
+/// ends: containers, volumes, network, and the image tag it was given.
+struct Compose {
+    project: String,
+    env: Vec<(&'static str, String)>,
+    /// The Sandcron image's name for this project alone.
+    tag: String,
+}
+
+impl Compose {
+    /// Runs `podman-compose -f contrib/compose.yaml -p PROJECT ARGS`.
+    fn run(&self, args: &[&str]) -> Output {
+        let dir = podman_dir();
+        Command::new("podman-compose")
+            .env("CONTAINERS_CONF", format!("{dir}/containers.conf"))
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
+            .arg("-f")
+            .arg(root().join("contrib/compose.yaml"))
+            .args(["-p", &self.project])
+            // Given to every podman command it runs, after the command's name (podman
+            // takes its global flags there too).
+            .args([
+                "--podman-args",
+                &format!("--root '{dir}/root' --runroot '{dir}/run'"),
+            ])
+            .args(args)
+            .output()
+            .expect("podman-compose runs (scripts/peers up podman installs it)")
+    }
+
+    /// The container of `service`.
+    fn container(&self, service: &str) -> String {
+        format!("{}_{service}_1", self.project)
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for service in ["postgres", "sandcron"] {
+                let logs = podman(&["logs", &self.container(service)]);
+                eprintln!(
+                    "--- logs of {service}:\n{}{}",
+                    String::from_utf8_lossy(&logs.stdout),
+                    String::from_utf8_lossy(&logs.stderr)
+                );
+            }
+        }
+        let _ = self.run(&["down", "-v"]);
+        // What `down` left: podman-compose 1.0.3 (Debian 12) removes no network, and a
+        // failed `up` may have left anything.
+        let project = &self.project;
+        let (postgres, sandcron) = (self.container("postgres"), self.container("sandcron"));
+        let _ = podman(&["rm", "-f", "-t", "0", &sandcron, &postgres]);
+        let (data, pgdata) = (format!("{project}_sandcron"), format!("{project}_postgres"));
+        let _ = podman(&["volume", "rm", "-f", &data, &pgdata]);
+        let _ = podman(&["network", "rm", "-f", &format!("{project}_default")]);
+        let _ = podman(&["untag", &self.tag, &self.tag]);
+    }
 }
 
 /// Waits for a line of the container's logs holding `text`; all the logs.
@@ -265,9 +366,11 @@ async fn the_image_runs_on_postgresql() {
     let database = fresh_postgres_database().await;
     let port = free_port();
     let container = format!("sandcron-test-pg-{}-{port}", std::process::id());
+    // `-v`: and the anonymous volume of the image's /data.
     let _cleanup = Cleanup(vec![vec![
         "rm".into(),
         "-f".into(),
+        "-v".into(),
         "-t".into(),
         "0".into(),
         container.clone(),
@@ -310,6 +413,145 @@ async fn the_image_runs_on_postgresql() {
     .await;
     assert_eq!(agent["caller"]["admin"], true, "{agent}");
     podman_ok(&["healthcheck", "run", &container]);
+}
+
+#[tokio::test]
+async fn the_compose_file_runs_sandcron_on_postgresql_with_podman_compose() {
+    let postgres_image = postgres_standin_image();
+    let (port, metrics_port) = (free_port(), free_port());
+    let project = format!("sandcron-compose-{}-{port}", std::process::id());
+    // Another test process may build localhost/sandcron:test anew meanwhile: this
+    // project's containers run the image under a name of its own.
+    let tag = format!("localhost/sandcron:{project}");
+    podman_ok(&["tag", image(), &tag]);
+    let token = "sca_compose-file-token";
+    let compose = Compose {
+        env: vec![
+            ("POSTGRES_IMAGE", postgres_image.to_string()),
+            ("SANDCRON_IMAGE", tag.clone()),
+            ("SANDCRON_PORT", port.to_string()),
+            ("SANDCRON_METRICS_PORT", metrics_port.to_string()),
+            ("POSTGRES_PASSWORD", format!("pw-{project}")),
+            ("SANDCRON_ADMIN_TOKEN", token.to_string()),
+        ],
+        project,
+        tag,
+    };
+    let up = compose.run(&["up", "-d"]);
+    assert!(
+        up.status.success(),
+        "podman-compose up -d:\n{}{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let sandcron = compose.container("sandcron");
+
+    // podman-compose 1.0.3 starts Sandcron without waiting for PostgreSQL to be healthy
+    // (it ignores `condition: service_healthy`): Sandcron waits for the database itself.
+    let base = format!("http://127.0.0.1:{port}");
+    let health: serde_json::Value = eventually(
+        "Sandcron's /health on the published port",
+        std::time::Duration::from_secs(120),
+        || async {
+            reqwest::get(format!("{base}/health"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()
+        },
+    )
+    .await;
+    assert_eq!(health["status"], "healthy", "{health}");
+    let logs = logs_with(&sandcron, "sandcron: listening on").await;
+    assert!(
+        logs.contains("(database postgres://sandcron:***@postgres/sandcron)"),
+        "{logs}"
+    );
+    let client = crate::support::client_with_token(token);
+    let agent: serde_json::Value = client
+        .get(format!("{base}/v1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(agent["agent"]["name"], "node-1", "{agent}");
+    assert_eq!(agent["caller"]["admin"], true, "{agent}");
+    // Both ports are published on loopback only.
+    let ports = podman_ok(&["port", &sandcron]);
+    assert_eq!(ports.lines().count(), 2, "{ports}");
+    assert!(
+        ports.lines().all(|line| line.contains(" -> 127.0.0.1:")),
+        "{ports}"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+
+    let job = serde_json::json!({"name": "compose-tick", "schedule": "@every 1s",
+        "executor": "shell", "executor_config": {"command": "echo hello from compose"}});
+    let created = client
+        .post(format!("{base}/v1/jobs"))
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let execution = eventually(
+        "an execution of the job",
+        std::time::Duration::from_secs(60),
+        || async {
+            let list: serde_json::Value = client
+                .get(format!("{base}/v1/jobs/compose-tick/executions"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            list.as_array()?
+                .iter()
+                .find(|execution| execution["finished_at"].is_string())
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(execution["success"], true, "{execution}");
+    assert_eq!(execution["output"], "hello from compose\n", "{execution}");
+    // It is a row of the compose file's PostgreSQL.
+    let postgres = compose.container("postgres");
+    let rows = podman_ok(&[
+        "exec",
+        &postgres,
+        "psql",
+        "-U",
+        "sandcron",
+        "-d",
+        "sandcron",
+        "-tAc",
+        "SELECT count(*) FROM executions WHERE job_name = 'compose-tick' \
+         AND finished_at IS NOT NULL AND node = 'node-1'",
+    ]);
+    assert!(rows.parse::<u64>().unwrap() >= 1, "{rows}");
+    // The compose file's health check of PostgreSQL (pg_isready) and the image's own.
+    podman_ok(&["healthcheck", "run", &postgres]);
+    podman_ok(&["healthcheck", "run", &sandcron]);
+
+    // Taken down: nothing of the project is left.
+    let (project, label) = (
+        compose.project.clone(),
+        format!("label=io.podman.compose.project={}", compose.project),
+    );
+    drop(compose);
+    let containers = podman_ok(&["ps", "-a", "-q", "--filter", &label]);
+    assert_eq!(containers, "");
+    let volumes = podman_ok(&["volume", "ls", "-q", "--filter", &label]);
+    assert_eq!(volumes, "");
+    let network = podman(&["network", "exists", &format!("{project}_default")]);
+    assert!(!network.status.success(), "the network is left");
 }
 
 #[test]
