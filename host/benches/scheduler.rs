@@ -17,7 +17,8 @@
 //! instead, so nothing fires, and reports the RSS and the time of the job list's queries
 //! (the first page, a search by name, a metadata filter, each sort, the last page),
 //! measured `--settle` (default 60s) after the load: the "a million jobs on one node"
-//! figures.
+//! figures. `--burst` gives every job the same first tick (the top of the minute: every
+//! job due at one instant, at every interval), instead of spreading them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +38,7 @@ struct Args {
     duration: Duration,
     database: String,
     capacity: bool,
+    burst: bool,
     settle: Duration,
     horizon: Option<Duration>,
 }
@@ -60,6 +62,7 @@ fn parse_args() -> anyhow::Result<Args> {
         duration: duration("--duration", "60s")?,
         database: value("--database").unwrap_or_else(|| "sqlite".into()),
         capacity: argv.iter().any(|a| a == "--capacity"),
+        burst: argv.iter().any(|a| a == "--burst"),
         settle: duration("--settle", "60s")?,
         horizon: value("--horizon")
             .map(|text| parse_duration(&text).map_err(|e| anyhow::anyhow!("--horizon: {e}")))
@@ -94,9 +97,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
     };
     println!(
-        "backend {backend}, {} jobs `{schedule}` (echo), warm-up {:?}, measured {:?}, \
+        "backend {backend}, {} jobs `{schedule}` (echo){}, warm-up {:?}, measured {:?}, \
          claim horizon {:?}",
         args.jobs,
+        if args.burst { ", all due at once" } else { "" },
         args.warmup,
         args.duration,
         args.horizon.unwrap_or(SchedulerConfig::default().horizon)
@@ -124,7 +128,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "metadata": {"bench": "throughput", "team": format!("t{}", i % 1000)},
         }))
         .expect("a valid job");
-        let offset = spread * (i as i32) / (args.jobs.max(1) as i32);
+        let offset = if args.burst {
+            TimeDelta::zero()
+        } else {
+            spread * (i as i32) / (args.jobs.max(1) as i32)
+        };
         (spec, Some(first_tick + offset))
     };
     for first in (0..args.jobs).step_by(10_000) {
@@ -167,9 +175,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let start_at = first_tick + TimeDelta::from_std(args.warmup)?;
         sleep_until(start_at).await;
         let started_before = scheduler.executions_started();
+        let cpu_before = cpu_seconds();
         let window_start = Utc::now();
         tokio::time::sleep(args.duration).await;
         let window_end = Utc::now();
+        let cpu = cpu_seconds() - cpu_before;
         let started = scheduler.executions_started() - started_before;
         let seconds = (window_end - window_start).as_seconds_f64();
         scheduler.shutdown(Duration::from_secs(10)).await;
@@ -177,6 +187,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "started {started} executions in {seconds:.1} s: {:.0} executions/s (expected {:.0}/s)",
             started as f64 / seconds,
             args.jobs as f64 / args.interval.as_secs_f64()
+        );
+        println!(
+            "CPU: {cpu:.1} s in the window ({:.2} of 2 cores), {:.2} s per 10,000 executions; \
+             RSS at its end {} MiB",
+            cpu / seconds,
+            cpu / (started.max(1) as f64) * 10_000.0,
+            rss_kib("VmRSS:") / 1024
         );
         report_lateness(&url, window_start, window_end, args.jobs, args.interval).await?;
     }
@@ -274,6 +291,22 @@ async fn report_lateness(
         pct(0.99),
         lateness.last().copied().unwrap_or(0)
     );
+    let bounds = [10, 50, 100, 200, 500, 1_000, 2_000, 5_000, i64::MAX];
+    let histogram: Vec<String> = bounds
+        .iter()
+        .scan(0, |below, &bound| {
+            let upto = lateness.partition_point(|&l| l <= bound);
+            let count = upto - *below;
+            *below = upto;
+            let label = if bound == i64::MAX {
+                "more".to_string()
+            } else {
+                format!("<={bound}")
+            };
+            Some(format!("{label}: {count}"))
+        })
+        .collect();
+    println!("lateness histogram (ms): {}", histogram.join(", "));
     Ok(())
 }
 
@@ -354,6 +387,22 @@ async fn report_capacity(store: &Arc<dyn Store>, jobs: usize) -> anyhow::Result<
         );
     }
     Ok(())
+}
+
+/// CPU time this process has used, user and system, in seconds (from /proc/self/stat).
+fn cpu_seconds() -> f64 {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command name, which is in parentheses.
+            let after = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / ticks_per_second)
+        })
+        .unwrap_or(0.0)
 }
 
 async fn sleep_until(at: DateTime<Utc>) {

@@ -41,13 +41,16 @@ impl<S: Subscriber> Layer<S> for CountWaits {
     }
 }
 
+/// Whether an event is one [`CountWaits`] counts.
+type IsSlowAcquire = fn(&Metadata<'_>) -> bool;
+
 /// The counting layer, given only the events it counts (so that no other callsite is
 /// enabled for it).
-pub fn layer<S>() -> Filtered<CountWaits, FilterFn<fn(&Metadata<'_>) -> bool>, S>
+pub fn layer<S>() -> Filtered<CountWaits, FilterFn<IsSlowAcquire>, S>
 where
     S: Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    CountWaits.with_filter(filter_fn(is_slow_acquire as fn(&Metadata<'_>) -> bool))
+    CountWaits.with_filter(filter_fn(is_slow_acquire as IsSlowAcquire))
 }
 
 /// How many queries have waited longer than [`SLOW_ACQUIRE`] for a connection since the
