@@ -76,6 +76,9 @@ impl Dialect for Postgres {
     /// The `executor` of a job's spec, as an SQL expression over `jobs`.
     const EXECUTOR_OF_SPEC: &'static str = "(spec::jsonb ->> 'executor')";
 
+    /// Nothing: PostgreSQL chooses by its statistics.
+    const NOT_BY_INDEX: &'static str = "";
+
     /// A transaction that writes.
     async fn begin_write(
         pool: &Pool<Postgres>,
@@ -223,10 +226,9 @@ impl Dialect for Postgres {
     fn push_search_filter(builder: &mut QueryBuilder<'_, Postgres>, q: &str) {
         let pattern = format!("%{}%", super::escape_like(q));
         builder
-            .push("(name ILIKE ")
+            .push("SELECT id FROM jobs WHERE name ILIKE ")
             .push_bind(pattern.clone())
             .push(" OR displayname ILIKE ")
-            .push_bind(pattern)
-            .push(")");
+            .push_bind(pattern);
     }
 }

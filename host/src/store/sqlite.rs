@@ -58,6 +58,9 @@ impl Dialect for Sqlite {
     /// The `executor` of a job's spec, as an SQL expression over `jobs`.
     const EXECUTOR_OF_SPEC: &'static str = "json_extract(spec, '$.executor')";
 
+    /// SQLite's unary `+`: the column's indexes are not considered.
+    const NOT_BY_INDEX: &'static str = "+";
+
     /// A write transaction excludes every other (`BEGIN IMMEDIATE`), so that it never fails
     /// to upgrade a read lock half-way.
     async fn begin_write(
@@ -204,17 +207,16 @@ impl Dialect for Sqlite {
     fn push_search_filter(builder: &mut QueryBuilder<'_, Sqlite>, q: &str) {
         if q.chars().count() >= 3 {
             builder
-                .push("jobs.id IN (SELECT rowid FROM job_search WHERE job_search MATCH ")
-                .push_bind(format!("\"{}\"", q.replace('"', "\"\"")))
-                .push(")");
+                .push("SELECT rowid FROM job_search WHERE job_search MATCH ")
+                .push_bind(format!("\"{}\"", q.replace('"', "\"\"")));
         } else {
             let pattern = format!("%{}%", super::escape_like(q));
             builder
-                .push("(name LIKE ")
+                .push("SELECT id FROM jobs WHERE name LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\' OR displayname LIKE ")
                 .push_bind(pattern)
-                .push(" ESCAPE '\\')");
+                .push(" ESCAPE '\\'");
         }
     }
 }

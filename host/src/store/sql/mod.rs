@@ -77,6 +77,11 @@ pub(in crate::store) trait Dialect: Database<QueryResult: RowsAffected> {
     /// The `executor` of a job's spec, as an SQL expression over `jobs`.
     const EXECUTOR_OF_SPEC: &'static str;
 
+    /// Written before a column to keep the planner from walking an index of it, so
+    /// that a selective `IN` list of ids drives the query instead (a search, a metadata
+    /// pair).
+    const NOT_BY_INDEX: &'static str;
+
     /// A transaction that writes.
     fn begin_write(
         pool: &Pool<Self>,
@@ -89,8 +94,8 @@ pub(in crate::store) trait Dialect: Database<QueryResult: RowsAffected> {
         name: &str,
     ) -> impl Future<Output = Result<NodeNameGuard, StoreError>> + Send;
 
-    /// Appends the condition that `q` is a substring of the job's name or display name,
-    /// ignoring case, through the backend's trigram index (its search of substrings).
+    /// Appends a `SELECT` of the ids of the jobs whose name or display name has `q` as a
+    /// substring, ignoring case, through the backend's trigram index.
     fn push_search_filter(builder: &mut QueryBuilder<'_, Self>, q: &str);
 
     /// The statement `builder` made, to execute. The builder's arguments live as long as
@@ -506,15 +511,21 @@ where
     /// Appends the job list's `WHERE`: the join of the two tables, the tenant, and
     /// `query`'s filters.
     fn push_job_filters(builder: &mut QueryBuilder<'_, DB>, tenant: TenantId, query: &JobQuery) {
+        // A search or a metadata pair names few jobs: their ids drive the query, not
+        // the walk of the tenant's jobs in the sort order.
+        let by_ids = query.q.is_some() || !query.metadata.is_empty();
         builder
             .push(format!(
-                " WHERE job_state.job_id = jobs.id AND job_totals.job_id = jobs.id AND {} = ",
+                " WHERE job_state.job_id = jobs.id AND job_totals.job_id = jobs.id AND {}{} = ",
+                if by_ids { DB::NOT_BY_INDEX } else { "" },
                 query.sort.tenant_column()
             ))
             .push_bind(tenant);
+        let id_column = query.sort.tiebreak();
         if let Some(q) = &query.q {
-            builder.push(" AND ");
+            builder.push(format!(" AND {id_column} IN ("));
             DB::push_search_filter(builder, q);
+            builder.push(")");
         }
         if let Some(status) = &query.status {
             let status = if status == "untriggered" {
@@ -534,10 +545,10 @@ where
         }
         for (key, value) in &query.metadata {
             builder
-                .push(
-                    " AND jobs.id IN (SELECT job_id FROM job_metadata \
-                     WHERE job_metadata.tenant_id = ",
-                )
+                .push(format!(
+                    " AND {id_column} IN (SELECT job_id FROM job_metadata \
+                     WHERE job_metadata.tenant_id = "
+                ))
                 .push_bind(tenant)
                 .push(" AND key = ")
                 .push_bind(key.clone())
