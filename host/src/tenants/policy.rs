@@ -240,6 +240,10 @@ mod tests {
         for name in together(1000).await {
             assert_eq!(name.unwrap().unwrap(), "acme");
         }
-        assert_eq!(store.reads.load(Ordering::SeqCst), 2, "once more after the TTL");
+        assert_eq!(
+            store.reads.load(Ordering::SeqCst),
+            2,
+            "once more after the TTL"
+        );
     }
 }
