@@ -95,31 +95,51 @@ fn image() -> &'static str {
             .status()
             .expect("strip runs (binutils)");
         assert!(stripped.success());
-        let rootfs = Command::new(root().join("contrib/container/rootfs.sh"))
-            .arg(&binary)
-            .arg(context.path().join("rootfs"))
-            .output()
-            .unwrap();
-        assert!(
-            rootfs.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rootfs.stderr)
+        assemble(
+            "contrib/container/rootfs.sh",
+            &[
+                binary.as_os_str(),
+                context.path().join("rootfs").as_os_str(),
+            ],
         );
-        let containerfile = root().join("Containerfile");
-        podman_ok(&[
-            "build",
-            "--format",
-            "docker",
-            "--build-arg",
-            "ROOTFS=prebuilt",
-            "-f",
-            containerfile.to_str().unwrap(),
-            "-t",
+        build_image(
+            "Containerfile",
+            context.path(),
             IMAGE,
-            context.path().to_str().unwrap(),
-        ]);
+            &["--build-arg", "ROOTFS=prebuilt"],
+        );
     });
     IMAGE
+}
+
+/// Runs the repository's `script` (a root-assembling script), panicking with its
+/// stderr when it fails.
+fn assemble(script: &str, args: &[&std::ffi::OsStr]) {
+    let out = Command::new(root().join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `podman build --format docker` (which keeps the HEALTHCHECK) of the repository's
+/// `containerfile` in `context`, tagged `tag`, with `extra` arguments.
+fn build_image(containerfile: &str, context: &Path, tag: &str, extra: &[&str]) {
+    let containerfile = root().join(containerfile);
+    let mut args = vec!["build", "--format", "docker"];
+    args.extend(extra);
+    args.extend([
+        "-f",
+        containerfile.to_str().unwrap(),
+        "-t",
+        tag,
+        context.to_str().unwrap(),
+    ]);
+    podman_ok(&args);
 }
 
 /// Builds the stand-in for the official PostgreSQL image (which cannot be pulled here)
@@ -129,26 +149,16 @@ fn postgres_standin_image() -> &'static str {
     const IMAGE: &str = "localhost/postgres-standin:test";
     BUILT.get_or_init(|| {
         let context = tempfile::tempdir().unwrap();
-        let rootfs = Command::new(root().join("contrib/container/postgres-rootfs.sh"))
-            .arg(context.path())
-            .output()
-            .unwrap();
-        assert!(
-            rootfs.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rootfs.stderr)
+        assemble(
+            "contrib/container/postgres-rootfs.sh",
+            &[context.path().as_os_str()],
         );
-        let containerfile = root().join("contrib/container/postgres.Containerfile");
-        podman_ok(&[
-            "build",
-            "--format",
-            "docker",
-            "-f",
-            containerfile.to_str().unwrap(),
-            "-t",
+        build_image(
+            "contrib/container/postgres.Containerfile",
+            context.path(),
             IMAGE,
-            context.path().to_str().unwrap(),
-        ]);
+            &[],
+        );
     });
     IMAGE
 }
@@ -283,19 +293,7 @@ async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
         .trim()
         .to_string();
     let base = format!("http://127.0.0.1:{port}");
-    let health: serde_json::Value = eventually(
-        "the published port",
-        std::time::Duration::from_secs(30),
-        || async {
-            reqwest::get(format!("{base}/health"))
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()
-        },
-    )
-    .await;
+    let health = health_at(&base, std::time::Duration::from_secs(30)).await;
     assert_eq!(health["status"], "healthy");
     let client = crate::support::client_with_token(&token);
     let job = serde_json::json!({"name": "hello", "schedule": "@manually", "executor": "shell",
@@ -317,18 +315,9 @@ async fn the_image_starts_like_sandcron_serve_with_its_data_in_the_volume() {
         "the job's output",
         std::time::Duration::from_secs(30),
         || async {
-            let list: serde_json::Value = client
-                .get(format!("{base}/v1/jobs/hello/executions"))
-                .send()
+            finished_execution(&client, &base, "hello")
                 .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let execution = &list[0];
-            execution["finished_at"]
-                .is_string()
-                .then(|| execution["output"].to_string())
+                .map(|execution| execution["output"].to_string())
         },
     )
     .await;
@@ -449,19 +438,7 @@ async fn the_compose_file_runs_sandcron_on_postgresql_with_podman_compose() {
     // podman-compose 1.0.3 starts Sandcron without waiting for PostgreSQL to be healthy
     // (it ignores `condition: service_healthy`): Sandcron waits for the database itself.
     let base = format!("http://127.0.0.1:{port}");
-    let health: serde_json::Value = eventually(
-        "Sandcron's /health on the published port",
-        std::time::Duration::from_secs(120),
-        || async {
-            reqwest::get(format!("{base}/health"))
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()
-        },
-    )
-    .await;
+    let health = health_at(&base, std::time::Duration::from_secs(120)).await;
     assert_eq!(health["status"], "healthy", "{health}");
     let logs = logs_with(&sandcron, "sandcron: listening on").await;
     assert!(
@@ -503,20 +480,7 @@ async fn the_compose_file_runs_sandcron_on_postgresql_with_podman_compose() {
     let execution = eventually(
         "an execution of the job",
         std::time::Duration::from_secs(60),
-        || async {
-            let list: serde_json::Value = client
-                .get(format!("{base}/v1/jobs/compose-tick/executions"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            list.as_array()?
-                .iter()
-                .find(|execution| execution["finished_at"].is_string())
-                .cloned()
-        },
+        || finished_execution(&client, &base, "compose-tick"),
     )
     .await;
     assert_eq!(execution["success"], true, "{execution}");
@@ -583,4 +547,41 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     ] {
         assert!(unit.contains(hardening), "{hardening}");
     }
+}
+
+/// A finished execution of the job `name` on the server at `base`, if there is one.
+async fn finished_execution(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+) -> Option<serde_json::Value> {
+    let list: serde_json::Value = client
+        .get(format!("{base}/v1/jobs/{name}/executions"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    list.as_array()?
+        .iter()
+        .find(|execution| execution["finished_at"].is_string())
+        .cloned()
+}
+
+/// What `/health` answers at `base` once it answers, within `within`.
+async fn health_at(base: &str, within: std::time::Duration) -> serde_json::Value {
+    eventually(
+        &format!("{base}/health on the published port"),
+        within,
+        || async {
+            reqwest::get(format!("{base}/health"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()
+        },
+    )
+    .await
 }

@@ -219,6 +219,22 @@ async fn the_list_filters_sorts_and_pages_in_the_database() {
     }
 }
 
+/// A manual execution of the job `name`, running now on `node-a`.
+fn run_now(name: &str) -> NewExecution {
+    NewExecution {
+        tenant: DEFAULT_TENANT,
+        exclusive: false,
+        job_name: name.into(),
+        group: None,
+        attempt: 1,
+        scheduled_at: Utc::now(),
+        state: ExecutionState::Running,
+        node: "node-a".into(),
+        trigger: Trigger::Manual,
+        handed_over: false,
+    }
+}
+
 /// Finishes one execution of the job `name` as a success or a failure.
 async fn run_once(store: &Arc<dyn Store>, name: &str, success: bool) {
     let job_id = store
@@ -227,21 +243,7 @@ async fn run_once(store: &Arc<dyn Store>, name: &str, success: bool) {
         .unwrap()
         .unwrap()
         .id;
-    let started = store
-        .start_execution(&NewExecution {
-            tenant: DEFAULT_TENANT,
-            exclusive: false,
-            job_name: name.into(),
-            group: None,
-            attempt: 1,
-            scheduled_at: Utc::now(),
-            state: ExecutionState::Running,
-            node: "node-a".into(),
-            trigger: Trigger::Manual,
-            handed_over: false,
-        })
-        .await
-        .unwrap();
+    let started = store.start_execution(&run_now(name)).await.unwrap();
     store
         .finish_executions(&[FinishedExecution {
             id: started.id,
@@ -941,21 +943,7 @@ async fn what_ran_after_an_execution_is_kept_with_it_and_the_history_read_back()
             .id;
         let mut ids = Vec::new();
         for (success, output) in [(false, "one"), (true, "two")] {
-            let running = store
-                .start_execution(&NewExecution {
-                    tenant: DEFAULT_TENANT,
-                    exclusive: false,
-                    job_name: "after".into(),
-                    group: None,
-                    attempt: 1,
-                    scheduled_at: Utc::now(),
-                    state: ExecutionState::Running,
-                    node: "node-a".into(),
-                    trigger: Trigger::Manual,
-                    handed_over: false,
-                })
-                .await
-                .unwrap();
+            let running = store.start_execution(&run_now("after")).await.unwrap();
             assert_eq!(
                 store.previous_outcome(job_id, running.group).await.unwrap(),
                 ids.first().map(|_| false),
