@@ -1,15 +1,12 @@
 //! Credentials for Google's API, from the `secrets` capability: an access token used as
 //! it is, or a service-account key (the JSON file Google gives) signed into a JWT and
 //! exchanged for an access token at the key's `token_uri` (the OAuth 2.0 JWT bearer grant,
-//! RFC 7523), as Google's own client libraries do.
+//! RFC 7523), as Google's own client libraries do. The host signs the JWT with the key in
+//! the secret (`secrets::sign_rs256`, constant-time), so no RSA code is built in here.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use rsa::PrivateKey;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::sha2::Sha256;
 use sandcron_sdk::http::Request;
 use sandcron_sdk::{Failure, secrets};
 use serde::Deserialize;
@@ -21,11 +18,11 @@ const SCOPE: &str = "https://www.googleapis.com/auth/pubsub";
 /// Where Google exchanges assertions for tokens, when the key names no `token_uri`.
 const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
-/// The fields of a service-account key that the exchange needs.
+/// The fields of a service-account key that the exchange needs (its `private_key` is
+/// used by the host, which signs).
 #[derive(Deserialize)]
 struct ServiceAccountKey {
     client_email: String,
-    private_key: String,
     #[serde(default)]
     private_key_id: String,
     #[serde(default)]
@@ -45,14 +42,15 @@ pub fn authorization(
         }
         Credentials::ServiceAccount(secret) => {
             let key = secrets::get(secret)?;
-            let token = exchange(&key, timeout)?;
+            let token = exchange(secret, &key, timeout)?;
             Ok(Some(format!("Bearer {token}")))
         }
     }
 }
 
-/// Signs a JWT with the service-account key and exchanges it for an access token.
-fn exchange(key_json: &str, timeout: Duration) -> Result<String, Failure> {
+/// Signs a JWT with the service-account key (`key_json`, held in the secret `secret`) and
+/// exchanges it for an access token.
+fn exchange(secret: &str, key_json: &str, timeout: Duration) -> Result<String, Failure> {
     let invalid = |why: String| Failure::invalid_config("credentialsSecret", why);
     let key: ServiceAccountKey = serde_json::from_str(key_json).map_err(|e| {
         invalid(format!(
@@ -67,7 +65,10 @@ fn exchange(key_json: &str, timeout: Duration) -> Result<String, Failure> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let assertion = sign_jwt(&key, token_uri, now).map_err(invalid)?;
+    let assertion = sign_jwt(secret, &key, token_uri, now).map_err(|failure| match failure {
+        Failure::InvalidConfig(why) => invalid(why),
+        other => other,
+    })?;
     let body = format!(
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
     );
@@ -97,33 +98,40 @@ fn exchange(key_json: &str, timeout: Duration) -> Result<String, Failure> {
 }
 
 /// The signed assertion: `header.claims.signature`, each base64url without padding.
-fn sign_jwt(key: &ServiceAccountKey, audience: &str, now: u64) -> Result<String, String> {
+fn sign_jwt(
+    secret: &str,
+    key: &ServiceAccountKey,
+    audience: &str,
+    now: u64,
+) -> Result<String, Failure> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signing_input = format!(
+        "{}.{}",
+        b64.encode(jwt_header(key).to_string()),
+        b64.encode(jwt_claims(key, audience, now).to_string())
+    );
+    let signature = secrets::sign_rs256(secret, signing_input.as_bytes())?;
+    Ok(format!("{signing_input}.{}", b64.encode(signature)))
+}
+
+/// The JWT's header: RS256, with the key's id when it has one.
+fn jwt_header(key: &ServiceAccountKey) -> serde_json::Value {
     let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
     if !key.private_key_id.is_empty() {
         header["kid"] = key.private_key_id.clone().into();
     }
-    let claims = serde_json::json!({
+    header
+}
+
+/// The JWT's claims: who asks, for what scope, at which audience, for an hour.
+fn jwt_claims(key: &ServiceAccountKey, audience: &str, now: u64) -> serde_json::Value {
+    serde_json::json!({
         "iss": key.client_email,
         "scope": SCOPE,
         "aud": audience,
         "iat": now,
         "exp": now + 3600,
-    });
-    let signing_input = format!(
-        "{}.{}",
-        b64.encode(header.to_string()),
-        b64.encode(claims.to_string())
-    );
-    let private_key = PrivateKey::from_pkcs8_pem(&key.private_key)
-        .or_else(|_| PrivateKey::from_pkcs1_pem(&key.private_key))
-        .map_err(|e| format!("the key's private_key is not an RSA key in PEM: {e}"))?;
-    // rsa 0.10: constant-time modular exponentiation (crypto-bigint) and blinding with
-    // the random source of WASI, which closed RUSTSEC-2023-0071 (Marvin).
-    let signature = private_key
-        .pkcs1v15_sign::<Sha256>(signing_input.as_bytes())
-        .map_err(|e| format!("cannot sign with the key's private_key: {e}"))?;
-    Ok(format!("{signing_input}.{}", b64.encode(signature)))
+    })
 }
 
 #[cfg(test)]
@@ -132,16 +140,12 @@ mod tests {
 
     #[test]
     fn a_bad_key_names_the_secret_key() {
-        let error = exchange("not json", Duration::from_secs(1)).unwrap_err();
-        assert!(
-            matches!(&error, Failure::InvalidConfig(t) if t.starts_with("credentialsSecret: ")),
-            "{error:?}"
-        );
-        let key = r#"{"client_email": "a@b", "private_key": "nope"}"#;
-        let error = exchange(key, Duration::from_secs(1)).unwrap_err();
-        assert!(
-            matches!(&error, Failure::InvalidConfig(t) if t.contains("private_key")),
-            "{error:?}"
-        );
+        for key in ["not json", r#"{"private_key": "no client_email"}"#] {
+            let error = exchange("gcp-key", key, Duration::from_secs(1)).unwrap_err();
+            assert!(
+                matches!(&error, Failure::InvalidConfig(t) if t.starts_with("credentialsSecret: ")),
+                "{error:?}"
+            );
+        }
     }
 }

@@ -3,16 +3,19 @@
 //! The grant carries the names allowed (exact names, or `*` for every secret the caller
 //! provides) and the values, resolved before the execution starts by whoever builds the
 //! grant (the CLI's `--secret`, the store for a tenant's secrets). Values are never
-//! printed: [`SecretsPolicy`]'s `Debug` shows names only.
+//! printed: [`SecretsPolicy`]'s `Debug` shows names only. `sign` (in `sign.rs`) signs with
+//! a key held in a granted secret, on the host.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+mod sign;
+
 use wasmtime::component::{HasSelf, Linker};
 
 use super::unit::{Capability, Holds, Policy};
-use crate::bindings::secrets::{self as wit, Error, Host};
+use crate::bindings::secrets::{self as wit, Error, Host, SignError, SignatureAlgorithm};
 use crate::output::OutputSink;
 
 /// The unit: `sandcron:executor/secrets`, granted by names (`secrets=db-password`,
@@ -154,16 +157,34 @@ impl SecretsHost {
     }
 }
 
+impl SecretsHost {
+    /// The value of `name`; a refusal is noted in the output.
+    fn read(&self, name: &str) -> Result<&str, Error> {
+        self.policy.get(name).inspect_err(|error| {
+            if let Error::Denied(reason) = error {
+                self.sink.host_note(reason);
+            }
+        })
+    }
+}
+
 impl Host for SecretsHost {
     async fn get(&mut self, name: String) -> Result<String, Error> {
-        match self.policy.get(&name) {
-            Ok(value) => Ok(value.to_string()),
-            Err(Error::Denied(reason)) => {
-                self.sink.host_note(&reason);
-                Err(Error::Denied(reason))
-            }
-            Err(other) => Err(other),
-        }
+        self.read(&name).map(str::to_string)
+    }
+
+    async fn sign(
+        &mut self,
+        name: String,
+        algorithm: SignatureAlgorithm,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, SignError> {
+        let secret = self.read(&name).map_err(SignError::Secret)?.to_string();
+        // A few milliseconds of CPU per signature: off the runtime's worker threads.
+        tokio::task::spawn_blocking(move || sign::sign(&secret, algorithm, &data))
+            .await
+            .map_err(|e| SignError::InvalidKey(format!("secrets: signing stopped: {e}")))?
+            .map_err(|why| SignError::InvalidKey(format!("secrets: secret {name:?}: {why}")))
     }
 }
 
