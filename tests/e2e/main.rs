@@ -8,6 +8,7 @@
 mod after_run;
 mod api;
 mod api_tls;
+mod burst;
 mod config_file;
 mod conformance;
 mod deployment;
