@@ -60,20 +60,9 @@ fn private_key_pem(secret: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    /// A 2048-bit RSA key made for this test only (ring cannot make RSA keys).
+    /// A 2048-bit RSA key made for the tests only (ring cannot make RSA keys).
     fn key_pem() -> String {
-        let out = std::process::Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-            ])
-            .output()
-            .expect("openssl runs");
-        assert!(out.status.success(), "openssl genpkey failed");
-        String::from_utf8(out.stdout).unwrap()
+        include_str!("../../../../tests/fixtures/rsa-2048-test-only.pem").to_string()
     }
 
     /// Whether `signature` is `pem`'s RS256 signature of `data`.
