@@ -115,6 +115,13 @@ async fn run(jobs: usize) -> anyhow::Result<()> {
         ),
         (
             "search, a tenth match",
+            "/jobs?q=-01".to_string(),
+            "of".to_string(),
+            "/v1/jobs?q=-01&_start=0&_end=50".to_string(),
+        ),
+        (
+            // Shorter than a trigram: no index answers it, every name is read.
+            "search, one character, all match",
             "/jobs?q=0".to_string(),
             "of".to_string(),
             "/v1/jobs?q=0&_start=0&_end=50".to_string(),
