@@ -92,23 +92,26 @@ impl Inner {
                 return;
             }
             let span = spans::execution(&run, &self.config.node, &cause);
-            let attempt = self.run_attempt(&mut run, failed).instrument(span).await;
+            // What follows the wait is boxed: a task's future is as large as its largest
+            // state, and an attempt's is kilobytes. Boxed, a tick waiting for its instant
+            // holds only this loop's few words, which 100,000 ticks due at once multiply.
+            let attempt = Box::pin(self.run_attempt(&mut run, failed).instrument(span)).await;
             let last = attempt.success
                 || attempt.final_
                 || run.attempt > run.spec.retries
                 || self.stopping.is_cancelled();
             if let Some(ended) = attempt.ended {
-                self.submit_after_run(&run, ended, last).await;
+                Box::pin(self.submit_after_run(&run, ended, last)).await;
             }
             if attempt.success {
-                self.after_success(&run).await;
+                Box::pin(self.after_success(&run)).await;
                 return;
             }
             failed += 1;
             if attempt.final_ || run.attempt > run.spec.retries || self.stopping.is_cancelled() {
                 return;
             }
-            match self.schedule_retry(&run).await {
+            match Box::pin(self.schedule_retry(&run)).await {
                 Some(retry) => run = retry,
                 None => return,
             }
