@@ -206,6 +206,37 @@ mod tests {
         assert_eq!(policy.granted_values().collect::<Vec<_>>(), ["hunter2"]);
     }
 
+    #[tokio::test]
+    async fn sign_is_held_to_the_same_grant_as_get() {
+        let mut policy = SecretsPolicy::default();
+        policy.provide("gcp-key", "not a key".into());
+        policy.provide("other", "x".into());
+        policy.allow("gcp-key").unwrap();
+        policy.allow("missing").unwrap();
+        let mut host = SecretsHost::new(policy, OutputSink::new(1024, None));
+        let denied = host
+            .sign("other".into(), SignatureAlgorithm::Rs256, b"x".to_vec())
+            .await;
+        assert!(
+            matches!(denied, Err(SignError::Secret(Error::Denied(_)))),
+            "{denied:?}"
+        );
+        let missing = host
+            .sign("missing".into(), SignatureAlgorithm::Rs256, b"x".to_vec())
+            .await;
+        assert!(
+            matches!(missing, Err(SignError::Secret(Error::NotFound(_)))),
+            "{missing:?}"
+        );
+        let invalid = host
+            .sign("gcp-key".into(), SignatureAlgorithm::Rs256, b"x".to_vec())
+            .await;
+        assert!(
+            matches!(&invalid, Err(SignError::InvalidKey(t)) if !t.contains("not a key")),
+            "{invalid:?}"
+        );
+    }
+
     #[test]
     fn debug_never_shows_values() {
         let mut policy = SecretsPolicy::default();
