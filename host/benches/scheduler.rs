@@ -28,6 +28,7 @@ use sandcron::jobs::JobSpec;
 use sandcron::runtime::{Runtime, RuntimeConfig};
 use sandcron::scheduler::{Scheduler, SchedulerConfig};
 use sandcron::store::{self, DEFAULT_TENANT, JobQuery, JobSort, Store};
+use sandcron::telemetry::sqlx_warnings::{self, SqlxWarning};
 use sandcron_sdk::duration::parse_duration;
 use sqlx::Connection;
 
@@ -208,8 +209,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("peak RSS {} MiB", rss_kib("VmHWM:") / 1024);
     println!(
         "queries that waited more than {:?} for a database connection: {}",
-        sandcron::telemetry::pool_waits::SLOW_ACQUIRE,
-        sandcron::telemetry::pool_waits::slow_acquires()
+        sqlx_warnings::SLOW_ACQUIRE,
+        SqlxWarning::SlowAcquire.count()
+    );
+    println!(
+        "statements that ran longer than {:?}: {}",
+        sqlx_warnings::SLOW_STATEMENT,
+        SqlxWarning::SlowStatement.count()
     );
     drop(store);
     if let Some(drop_database) = drop_database {

@@ -175,7 +175,7 @@ async fn start(
         .await
         .map_err(|e| CliError::Error(format!("cannot start the scheduler: {e:#}")))?;
     crate::memory::give_back_periodically();
-    crate::telemetry::pool_waits::report_periodically();
+    crate::telemetry::sqlx_warnings::report_periodically();
     let mut stoppers: Vec<Box<dyn FnOnce(Duration) + Send>> = Vec::new();
     let mut auth = admin_token(&app.tenants, &data_dir).await?;
     auth.rate_limit = args.rate_limit();

@@ -5,22 +5,24 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::query::{Query, QueryAs};
-use sqlx::{FromRow, PgPool, Pool, Postgres, QueryBuilder, Transaction};
+use sqlx::{ConnectOptions, FromRow, PgPool, Pool, Postgres, QueryBuilder, Transaction};
 
 use super::sql::rows::{JobTotals, finished_state, tick_group};
 use super::sql::{Dialect, RowsAffected, SqlStore};
 use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
+use crate::telemetry::sqlx_warnings;
 
 /// Connects to the PostgreSQL database at `url` and migrates it.
 pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Postgres>> {
     // Every statement is planned for its own values: a generic plan of a prepared
     // statement cannot see that a page is small or a filter selective, and may scan a
     // million rows (seen with the job list's dependents lookup before statistics).
-    let options =
-        PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+    let options = PgConnectOptions::from_str(url)?
+        .options([("plan_cache_mode", "force_custom_plan")])
+        .log_slow_statements(log::LevelFilter::Warn, sqlx_warnings::SLOW_STATEMENT);
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .acquire_slow_threshold(crate::telemetry::pool_waits::SLOW_ACQUIRE)
+        .acquire_slow_threshold(sqlx_warnings::SLOW_ACQUIRE)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;

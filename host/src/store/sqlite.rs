@@ -6,11 +6,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::query::{Query, QueryAs};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, Pool, QueryBuilder, Sqlite, Transaction};
+use sqlx::{ConnectOptions, FromRow, Pool, QueryBuilder, Sqlite, Transaction};
 
 use super::sql::rows::{BULK_ROWS, JobTotals, finished_state, tick_group};
 use super::sql::{Dialect, RowsAffected, SqlStore};
 use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
+use crate::telemetry::sqlx_warnings;
 
 /// Opens (creating when missing) the SQLite database at `url` and migrates it.
 pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Sqlite>> {
@@ -19,10 +20,11 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<SqlStore<Sqlite>> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(false);
+        .foreign_keys(false)
+        .log_slow_statements(log::LevelFilter::Warn, sqlx_warnings::SLOW_STATEMENT);
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
-        .acquire_slow_threshold(crate::telemetry::pool_waits::SLOW_ACQUIRE)
+        .acquire_slow_threshold(sqlx_warnings::SLOW_ACQUIRE)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

@@ -2,18 +2,18 @@
 //! JSON, filtered by `$SANDCRON_LOG`) with the fields of the spans they are in (an
 //! execution's `job`, `execution`, `tenant` and `node`; a request's method, route, status
 //! and duration); traces exported over OTLP (`traces`); and the Prometheus exposition
-//! (`metrics`). A saturated database pool is told once per period with a count
-//! (`pool_waits`), not once per query.
+//! (`metrics`). A saturated database pool and slow statements are told once per period
+//! with a count (`sqlx_warnings`), not once per query.
 //!
 //! No log line carries a token or a secret value: requests are logged by method, route
 //! and status, never by path, header or body, and secrets are masked before anything
 //! about an execution's output or failure is written.
 
 pub mod metrics;
-pub mod pool_waits;
+pub mod sqlx_warnings;
 pub mod traces;
 
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -54,12 +54,8 @@ pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
             .with_filter(filter)
             .boxed(),
     };
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![
-        logs,
-        pool_waits::CountWaits
-            .with_filter(filter_fn(pool_waits::is_slow_acquire))
-            .boxed(),
-    ];
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> =
+        vec![logs, sqlx_warnings::layer().boxed()];
     if let Some(tracer) = tracer {
         layers.push(
             tracer
@@ -72,9 +68,14 @@ pub fn init(format: LogFormat, default_filter: &str, tracer: Option<&Tracer>) {
 }
 
 /// What goes into the log: what `filter` lets through, but for the warnings that
-/// `pool_waits` counts and tells once per period.
+/// `sqlx_warnings` counts and tells once per period.
 fn log_filter<S>(filter: EnvFilter) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync {
-    filter.and(filter_fn(|metadata| !pool_waits::is_slow_acquire(metadata)))
+    // The hint lets `filter`'s own maximum level stand (`and` keeps the lower of two
+    // hints, and no hint at all would be taken as `TRACE`).
+    filter.and(
+        filter_fn(|metadata| !sqlx_warnings::is_counted(metadata))
+            .with_max_level_hint(LevelFilter::TRACE),
+    )
 }
 
 /// Sends log lines to stderr as text, filtered by `$SANDCRON_LOG`, else by
@@ -90,7 +91,8 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::{EnvFilter, Layer};
 
-    use super::{log_filter, pool_waits};
+    use super::log_filter;
+    use super::sqlx_warnings::{self, SqlxWarning};
 
     /// What the log layer writes, kept.
     #[derive(Clone, Default)]
@@ -106,8 +108,28 @@ mod tests {
         }
     }
 
+    /// No filter asks for more than the log shows: otherwise every `log` record of a
+    /// dependency (sqlx's line per statement) is built and bridged only to be dropped.
     #[test]
-    fn slow_connection_waits_are_counted_not_written_one_by_one() {
+    fn the_filters_ask_for_no_more_than_the_log_shows() {
+        use tracing_subscriber::Registry;
+        use tracing_subscriber::filter::LevelFilter;
+        use tracing_subscriber::layer::Filter;
+
+        let logs = log_filter::<Registry>(EnvFilter::new("warn,sandcron=info"));
+        assert_eq!(
+            Filter::<Registry>::max_level_hint(&logs),
+            Some(LevelFilter::INFO)
+        );
+        let counting = sqlx_warnings::layer::<Registry>();
+        assert_eq!(
+            Layer::<Registry>::max_level_hint(&counting),
+            Some(LevelFilter::WARN)
+        );
+    }
+
+    #[test]
+    fn slow_waits_and_statements_are_counted_not_written_one_by_one() {
         let kept = Kept::default();
         let writer = kept.clone();
         let logs = tracing_subscriber::fmt::layer()
@@ -115,18 +137,25 @@ mod tests {
             .with_filter(log_filter(EnvFilter::new("warn")));
         let subscriber = tracing_subscriber::registry()
             .with(logs)
-            .with(pool_waits::layer());
-        let before = pool_waits::slow_acquires();
+            .with(sqlx_warnings::layer());
+        let before = SqlxWarning::ALL.map(SqlxWarning::count);
         tracing::subscriber::with_default(subscriber, || {
             for _ in 0..1000 {
                 tracing::warn!(
                     target: "sqlx::pool::acquire",
                     "acquired connection, but time to acquire exceeded slow threshold"
                 );
+                tracing::warn!(
+                    target: "sqlx::query",
+                    "slow statement: execution time exceeded alert threshold"
+                );
+                tracing::debug!(target: "sqlx::query", "a statement, not slow");
             }
             tracing::warn!(target: "sandcron::scheduler", "a warning for a person");
         });
-        assert!(pool_waits::slow_acquires() - before >= 1000);
+        for (kind, before) in SqlxWarning::ALL.into_iter().zip(before) {
+            assert!(kind.count() - before >= 1000, "{kind:?}");
+        }
         let written = String::from_utf8(kept.0.lock().unwrap().clone()).unwrap();
         assert_eq!(written.lines().count(), 1, "{written}");
         assert!(written.contains("a warning for a person"), "{written}");
