@@ -77,9 +77,7 @@ where
             let rows = chunk
                 .iter()
                 .map(|(spec, next)| {
-                    serde_json::to_string(spec)
-                        .map(|json| (spec, json, next.map(to_millis)))
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                    rows::stored_spec(spec).map(|json| (spec, json, next.map(to_millis)))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let next_by_name: HashMap<&str, Option<i64>> = rows
@@ -273,8 +271,7 @@ where
             return Ok(None);
         };
         job.spec.disabled = disabled;
-        let json =
-            serde_json::to_string(&job.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = rows::stored_spec(&job.spec)?;
         let mut tx = DB::begin_write(&self.pool).await?;
         sqlx::query("UPDATE jobs SET spec = $1, disabled = $2, updated_at = $3 WHERE id = $4")
             .bind(json)
