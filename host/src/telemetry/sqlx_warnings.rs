@@ -34,7 +34,8 @@ pub enum SqlxWarning {
 }
 
 /// Warnings of each kind since the process started, in [`SqlxWarning::ALL`]'s order.
-static COUNTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static COUNTS: [AtomicU64; SqlxWarning::ALL.len()] =
+    [const { AtomicU64::new(0) }; SqlxWarning::ALL.len()];
 
 impl SqlxWarning {
     /// Every kind, each told on its own.
