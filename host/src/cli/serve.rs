@@ -163,6 +163,7 @@ async fn start(
     restrict_sqlite_files(&database_url)?;
     let runtime = Runtime::new(runtime_config)
         .map_err(|e| CliError::Error(format!("cannot start the WebAssembly runtime: {e:#}")))?;
+    let signals = StopSignals::listen()?;
     // Bound first: the member row tells the other nodes where the API answers.
     let server = HttpServer::bind(&args.listen, args.tls_files()).await?;
     let address = server.local_addr()?;
@@ -204,7 +205,7 @@ async fn start(
     );
     let router = crate::api::cors::allow(crate::api::router(app.clone(), auth), &args.cors_origin)
         .map_err(CliError::Usage)?;
-    serve(server, app, runtime, router, stoppers).await
+    serve(server, signals, app, runtime, router, stoppers).await
 }
 
 /// Serves until a stop signal, then winds down: no new connections, the scheduler's
@@ -212,6 +213,7 @@ async fn start(
 /// last moment to finish.
 async fn serve(
     server: HttpServer,
+    mut signals: StopSignals,
     app: App,
     runtime: Runtime,
     router: axum::Router,
@@ -220,7 +222,7 @@ async fn serve(
     stoppers.push(Box::new(server.stopper()));
     let mut server = tokio::spawn(server.serve(router));
     tokio::select! {
-        signal = stop_signal() => signal?,
+        () = signals.next() => {}
         () = app.scheduler.leave_requested() => eprintln!("sandcron: asked to leave the cluster"),
         ended = &mut server => {
             return Err(CliError::Error(match ended {
@@ -238,11 +240,10 @@ async fn serve(
         stop(SHUTDOWN_GRACE + CONNECTIONS_GRACE);
     }
     // A second signal stops at once.
-    tokio::spawn(async {
-        if stop_signal().await.is_ok() {
-            eprintln!("sandcron: stopped before running executions ended");
-            std::process::exit(130);
-        }
+    tokio::spawn(async move {
+        signals.next().await;
+        eprintln!("sandcron: stopped before running executions ended");
+        std::process::exit(130);
     });
     app.scheduler.shutdown(SHUTDOWN_GRACE).await;
     // Containers of executions the shutdown ended are being removed.
@@ -256,19 +257,33 @@ async fn serve(
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM.
-async fn stop_signal() -> Result<(), CliError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let listen = |kind: SignalKind| {
-        signal(kind).map_err(|e| CliError::Error(format!("cannot listen for signals: {e}")))
-    };
-    let mut interrupt = listen(SignalKind::interrupt())?;
-    let mut terminate = listen(SignalKind::terminate())?;
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+/// SIGINT and SIGTERM, listened for from the moment they are made: made before the
+/// listener is bound, so a signal sent once the API answers is never the default action
+/// (an exit by signal, without the wind-down).
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> Result<Self, CliError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind| {
+            signal(kind).map_err(|e| CliError::Error(format!("cannot listen for signals: {e}")))
+        };
+        Ok(Self {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+        })
     }
-    Ok(())
+
+    /// Waits for the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
 
 /// For a SQLite database: its file, created `0600` if missing (else made so), and its
