@@ -28,8 +28,7 @@ mod browser;
 
 use std::time::{Duration, Instant};
 
-use sandcron::jobs::JobSpec;
-use sandcron::store::{self, DEFAULT_TENANT};
+use sandcron::store::{self, DEFAULT_TENANT, NewJob};
 use serde_json::json;
 
 use crate::browser::Browser;
@@ -77,7 +76,7 @@ async fn run(jobs: usize) -> anyhow::Result<()> {
         let store = store::open(&url).await?;
         let first_tick = chrono::Utc::now() + chrono::TimeDelta::hours(1);
         for first in (0..jobs).step_by(10_000) {
-            let chunk: Vec<(JobSpec, _)> = (first..(first + 10_000).min(jobs))
+            let chunk: Vec<NewJob> = (first..(first + 10_000).min(jobs))
                 .map(|i| {
                     let spec = serde_json::from_value(json!({
                         "name": format!("bulk-{i:07}"),
@@ -87,7 +86,7 @@ async fn run(jobs: usize) -> anyhow::Result<()> {
                         "metadata": {"bench": "console"},
                     }))
                     .expect("a valid job");
-                    (spec, Some(first_tick))
+                    NewJob::new(spec, Some(first_tick)).expect("a job to write")
                 })
                 .collect();
             store.put_jobs(DEFAULT_TENANT, &chunk).await?;

@@ -27,7 +27,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sandcron::jobs::JobSpec;
 use sandcron::runtime::{Runtime, RuntimeConfig};
 use sandcron::scheduler::{Scheduler, SchedulerConfig};
-use sandcron::store::{self, DEFAULT_TENANT, JobQuery, JobSort, Store};
+use sandcron::store::{self, DEFAULT_TENANT, JobQuery, JobSort, NewJob, Store};
 use sandcron::telemetry::sqlx_warnings::{self, SqlxWarning};
 use sandcron_sdk::duration::parse_duration;
 use sqlx::Connection;
@@ -134,11 +134,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         } else {
             spread * (i as i32) / (args.jobs.max(1) as i32)
         };
-        (spec, Some(first_tick + offset))
+        NewJob::new(spec, Some(first_tick + offset)).expect("a job to write")
     };
     for first in (0..args.jobs).step_by(10_000) {
-        let chunk: Vec<(JobSpec, Option<DateTime<Utc>>)> =
-            (first..(first + 10_000).min(args.jobs)).map(job).collect();
+        let chunk: Vec<NewJob> = (first..(first + 10_000).min(args.jobs)).map(job).collect();
         store.put_jobs(DEFAULT_TENANT, &chunk).await?;
     }
     let took = registering.elapsed();

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use sandcron::jobs::JobSpec;
 use sandcron::store::{
-    DueJob, ExecutionState, FinishedExecution, JobQuery, JobSort, NewExecution, ReleasedTick,
-    Store, StoreError, Trigger,
+    DueJob, ExecutionState, FinishedExecution, JobQuery, JobSort, NewExecution, NewJob,
+    ReleasedTick, Store, StoreError, Trigger,
 };
 
 use crate::support::each_store;
@@ -270,7 +270,7 @@ async fn the_list_searches_filters_sorts_and_pages_from_either_end() {
                 if i == 7 {
                     spec.displayname = "Nightly 100% \"full\"".into();
                 }
-                (spec, None)
+                NewJob::new(spec, None).unwrap()
             })
             .collect();
         store.put_jobs(DEFAULT_TENANT, &jobs).await.unwrap();
@@ -1035,11 +1035,10 @@ async fn a_job_quota_counts_new_jobs_in_order_in_the_write_even_when_writes_race
         store.put_job(tenant, &job("kept"), None).await.unwrap();
         // `kept` replaces and counts nothing; `a` and `b` fill the quota of 3; `c` and
         // the second `c` are past it; the second `a` replaces the first.
-        let batch: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> =
-            ["kept", "a", "b", "c", "a", "c"]
-                .into_iter()
-                .map(|name| (job(name), None))
-                .collect();
+        let batch: Vec<NewJob> = ["kept", "a", "b", "c", "a", "c"]
+            .into_iter()
+            .map(|name| NewJob::new(job(name), None).unwrap())
+            .collect();
         let refused = store
             .put_jobs_within(tenant, &batch, Some(3))
             .await
@@ -1058,7 +1057,11 @@ async fn a_job_quota_counts_new_jobs_in_order_in_the_write_even_when_writes_race
                 let store = store.clone();
                 tokio::spawn(async move {
                     store
-                        .put_jobs_within(tenant, &[(job(&format!("race{i}")), None)], Some(5))
+                        .put_jobs_within(
+                            tenant,
+                            &[NewJob::new(job(&format!("race{i}")), None).unwrap()],
+                            Some(5),
+                        )
                         .await
                         .unwrap()
                         .is_empty()

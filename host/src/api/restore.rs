@@ -5,8 +5,10 @@
 //! twice, one job at a time: first every job is parsed, so that one that cannot be parsed
 //! refuses the whole request before anything is written (400, `jobs[N].<field>`); then
 //! the jobs are written in chunks of [`CHUNK`], those without a parent as they come, in
-//! one bulk write per chunk, and those with a parent after all the others. What is held
-//! at once is a chunk and the answer's lines, never the export or its parsed tree.
+//! one bulk write per chunk, and those with a parent after all the others. The stages
+//! overlap: while one chunk is written, the next is checked and serialized on a thread
+//! that may block, and the one after it is parsed on another. What is held at once is a
+//! few chunks and the answer's lines, never the export or its parsed tree.
 //! Progress is logged every [`PROGRESS_EVERY`] jobs.
 
 use std::fmt;
@@ -28,8 +30,7 @@ use super::error::ApiError;
 use super::input::{BODY_FIELD, job_from};
 use super::openapi as doc;
 use crate::jobs::JobSpec;
-use crate::scheduler::Scheduler;
-use crate::store::TenantId;
+use crate::scheduler::{RestoreBatch, Scheduler};
 use crate::tenants::Tenants;
 
 /// The multipart field Dkron's `restore` sends the export in.
@@ -77,7 +78,7 @@ pub async fn restore(
     })
     .await?;
 
-    let (chunks, mut arriving) = tokio::sync::mpsc::channel::<Vec<(usize, JobSpec)>>(2);
+    let (chunks, mut arriving) = tokio::sync::mpsc::channel::<Vec<(usize, JobSpec)>>(1);
     let reading = tokio::task::spawn_blocking(move || {
         let mut chunk = Vec::with_capacity(CHUNK);
         each_job(&export, |index, spec| {
@@ -101,12 +102,20 @@ pub async fn restore(
     let mut children = Vec::new();
     let mut done = 0;
     let mut next_progress = PROGRESS_EVERY;
+    // One batch is checked and made ready while the one before it is written.
+    let mut ready: Option<(Vec<usize>, RestoreBatch)> = None;
     while let Some(chunk) = arriving.recv().await {
         let (roots, with_parents): (Vec<_>, Vec<_>) = chunk
             .into_iter()
             .partition(|(_, spec)| spec.parent_job.is_empty());
         children.extend(with_parents);
-        done += put(&scheduler, caller.tenant, roots, &mut lines).await;
+        let (places, specs): (Vec<usize>, Vec<JobSpec>) = roots.into_iter().unzip();
+        let (prepared, written) = tokio::join!(
+            scheduler.prepare_restore(caller.tenant, specs),
+            write(&scheduler, ready.take(), &mut lines),
+        );
+        ready = Some((places, prepared));
+        done += written;
         if done >= next_progress && done < count {
             tracing::info!(
                 tenant = caller.tenant,
@@ -117,23 +126,28 @@ pub async fn restore(
             next_progress += PROGRESS_EVERY;
         }
     }
+    write(&scheduler, ready, &mut lines).await;
     reading
         .await
         .map_err(|error| ApiError::internal(format!("reading the export: {error}")))??;
-    put(&scheduler, caller.tenant, children, &mut lines).await;
+    let (places, specs): (Vec<usize>, Vec<JobSpec>) = children.into_iter().unzip();
+    let children = scheduler.prepare_restore(caller.tenant, specs).await;
+    write(&scheduler, Some((places, children)), &mut lines).await;
     tracing::info!(tenant = caller.tenant, count, "restore: {count} jobs done");
     Ok(Json(lines))
 }
 
-/// Puts `jobs` (each with its place in the export) and writes their lines.
-async fn put(
+/// Writes a prepared `batch` (each job with its place in the export), if any, and its
+/// jobs' lines; how many jobs it had.
+async fn write(
     scheduler: &Scheduler,
-    tenant: TenantId,
-    jobs: Vec<(usize, JobSpec)>,
+    batch: Option<(Vec<usize>, RestoreBatch)>,
     lines: &mut [String],
 ) -> usize {
-    let (places, specs): (Vec<usize>, Vec<JobSpec>) = jobs.into_iter().unzip();
-    let results = scheduler.restore(tenant, specs).await;
+    let Some((places, batch)) = batch else {
+        return 0;
+    };
+    let results = scheduler.write_restore(batch).await;
     for (place, (name, result)) in places.iter().zip(results) {
         lines[*place] = match result {
             Ok(()) => format!("success create {name}"),

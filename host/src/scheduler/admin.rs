@@ -3,7 +3,7 @@
 //! change wakes the claim loop, so a job due within the horizon is not missed. Every
 //! method acts within one tenant: another tenant's jobs are not found.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -12,7 +12,7 @@ use super::claim::{plan_next, schedule_of};
 use super::dispatch::StartNow;
 use super::{JobError, Scheduler};
 use crate::jobs::{FieldError, JobSpec, validate};
-use crate::store::{ExecutionRecord, JobOverLimit, StoredJob, TenantId};
+use crate::store::{ExecutionRecord, JobOverLimit, NewJob, StoredJob, TenantId};
 use crate::tenants::{QuotaExceeded, TenantPolicy};
 
 /// How deep a chain of parents may be.
@@ -38,10 +38,11 @@ impl Scheduler {
             self.inner.called_off.call_off(job.id);
         }
         let max_jobs = policy.quotas.max_jobs;
+        let job = NewJob::new(spec.clone(), next)?;
         let refused = self
             .inner
             .jobs
-            .put_jobs_within(tenant, &[(spec.clone(), next)], max_jobs)
+            .put_jobs_within(tenant, &[job], max_jobs)
             .await?;
         if let Some(over) = refused.first() {
             return Err(jobs_quota(&policy, over).into());
@@ -113,20 +114,88 @@ impl Scheduler {
         Ok(job)
     }
 
-    /// Creates or replaces every job, parents before children (Dkron's restore). One
-    /// result per job, in the input's order. The jobs without a parent are checked in
-    /// memory and written together ([`Self::put_roots`]); the children follow one by one,
-    /// each once its parent is stored.
-    pub async fn restore(
-        &self,
-        tenant: TenantId,
-        specs: Vec<JobSpec>,
-    ) -> Vec<(String, Result<(), JobError>)> {
-        let mut results: Vec<Option<Result<(), JobError>>> = specs.iter().map(|_| None).collect();
-        let roots: Vec<usize> = (0..specs.len())
-            .filter(|&index| specs[index].parent_job.is_empty())
-            .collect();
-        self.put_roots(tenant, &specs, &roots, &mut results).await;
+    /// The first half of a restore (Dkron's: every job created or replaced, parents
+    /// before children), which writes nothing: the jobs without a parent are
+    /// checked as [`Self::put_job`] would check them and made ready for one bulk write
+    /// (next tick computed, definition serialized), on a thread that may block, so that
+    /// a caller can prepare one batch while the one before is written.
+    pub async fn prepare_restore(&self, tenant: TenantId, specs: Vec<JobSpec>) -> RestoreBatch {
+        let specs = Arc::new(specs);
+        let mut batch = RestoreBatch {
+            tenant,
+            results: specs.iter().map(|_| None).collect(),
+            specs: specs.clone(),
+            policy: None,
+            ready: Vec::new(),
+            alone: Vec::new(),
+        };
+        let roots = || (0..specs.len()).filter(|&index| specs[index].parent_job.is_empty());
+        let Ok(policy) = self.inner.tenants.policy(tenant).await else {
+            // Each job alone, so that each gets the store's reason.
+            batch.alone = roots().collect();
+            return batch;
+        };
+        // Whether each executor the roots name is known, asked once per name; a root
+        // whose executor could not be looked up is put alone, for the store's reason.
+        let mut known: HashMap<String, bool> = HashMap::new();
+        for index in roots() {
+            let executor = &specs[index].executor;
+            if !known.contains_key(executor)
+                && let Ok(answer) = self.inner.registry.knows(tenant, executor).await
+            {
+                known.insert(executor.clone(), answer);
+            }
+        }
+        let checking = {
+            let (specs, policy) = (specs.clone(), policy.clone());
+            tokio::task::spawn_blocking(move || check_roots(&specs, &known, &policy))
+        };
+        match checking.await {
+            Ok(checked) => {
+                for (index, refused) in checked.refused {
+                    batch.results[index] = Some(Err(refused));
+                }
+                batch.alone = checked.alone;
+                batch.ready = checked.ready;
+                batch.policy = Some(policy);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "checking restored jobs failed; putting them one by one");
+                batch.alone = roots().collect();
+            }
+        }
+        batch
+    }
+
+    /// The second half of a restore: writes the batch's ready jobs in one bulk write (one
+    /// by one, each with its own reason, should that fail), then the jobs with a parent,
+    /// one by one, each once its parent is stored. One result per job of the batch, in
+    /// its order.
+    pub async fn write_restore(&self, batch: RestoreBatch) -> Vec<(String, Result<(), JobError>)> {
+        let RestoreBatch {
+            tenant,
+            specs,
+            mut results,
+            policy,
+            ready,
+            mut alone,
+        } = batch;
+        if let Some(policy) = policy
+            && !ready.is_empty()
+        {
+            let (indexes, jobs): (Vec<usize>, Vec<NewJob>) = ready.into_iter().unzip();
+            if let Err(error) = self
+                .write_ready_roots(tenant, &policy, &indexes, &jobs, &mut results)
+                .await
+            {
+                tracing::warn!(%error, "restoring jobs in bulk failed; putting them one by one");
+                alone.extend(indexes);
+            }
+        }
+        for index in alone {
+            let result = self.put_job(tenant, specs[index].clone()).await.map(|_| ());
+            results[index] = Some(result);
+        }
         // How many definitions of each name are still to be put.
         let mut waiting: HashMap<&str, usize> = HashMap::new();
         for (spec, result) in specs.iter().zip(&results) {
@@ -157,7 +226,7 @@ impl Scheduler {
             }
         }
         specs
-            .into_iter()
+            .iter()
             .zip(results)
             .map(|(spec, result)| {
                 let result = result.unwrap_or_else(|| {
@@ -167,98 +236,25 @@ impl Scheduler {
                     )
                     .into())
                 });
-                (spec.name, result)
+                (spec.name.clone(), result)
             })
             .collect()
     }
 
-    /// Puts the jobs at `roots` (none has a parent) as [`Self::put_job`] would, but in
-    /// one bulk write: each is validated in memory, the ones that exist already are found
-    /// in one query, and the new ones count against `max_jobs` in order. Should the bulk
-    /// write fail, each job is put alone, so that each gets its own reason.
-    async fn put_roots(
-        &self,
-        tenant: TenantId,
-        specs: &[JobSpec],
-        roots: &[usize],
-        results: &mut [Option<Result<(), JobError>>],
-    ) {
-        let Ok(policy) = self.inner.tenants.policy(tenant).await else {
-            // Each job alone, so that each gets the store's reason.
-            for &index in roots {
-                let result = self.put_job(tenant, specs[index].clone()).await.map(|_| ());
-                results[index] = Some(result);
-            }
-            return;
-        };
-        let now = Utc::now();
-        let mut known: HashMap<&str, bool> = HashMap::new();
-        let mut valid = Vec::new();
-        for &index in roots {
-            let spec = &specs[index];
-            let executor_known = match known.get(spec.executor.as_str()) {
-                Some(&known) => Ok(known),
-                None => self
-                    .inner
-                    .registry
-                    .knows(tenant, &spec.executor)
-                    .await
-                    .map_err(JobError::from),
-            };
-            let checked = executor_known.and_then(|executor_known| {
-                known.insert(spec.executor.as_str(), executor_known);
-                validate(spec, |_| executor_known)?;
-                Ok(check_interval(&policy, spec, now)?)
-            });
-            match checked {
-                Ok(_) => valid.push(index),
-                Err(error) => results[index] = Some(Err(error)),
-            }
-        }
-        if valid.is_empty() {
-            return;
-        }
-        let written = match self
-            .put_checked_roots(tenant, &policy, specs, &valid, results)
-            .await
-        {
-            Ok(written) => written,
-            Err(error) => {
-                tracing::warn!(%error, "restoring jobs in bulk failed; putting them one by one");
-                for &index in &valid {
-                    let result = self.put_job(tenant, specs[index].clone()).await.map(|_| ());
-                    results[index] = Some(result);
-                }
-                return;
-            }
-        };
-        for index in written {
-            results[index] = Some(Ok(()));
-        }
-    }
-
-    /// The bulk write of [`Self::put_roots`], for jobs already validated under the
-    /// tenant's `policy`: the indexes it wrote. The ones past `max_jobs` get their refusal
-    /// in `results`.
-    async fn put_checked_roots(
+    /// Writes `jobs` (at `indexes` of a restore's batch, none with a parent, checked
+    /// under the tenant's `policy`) in one bulk write: the ones that exist already are
+    /// found in one query and called off, and the new ones count against `max_jobs` in
+    /// order. Their results go to `results`: written, or refused past `max_jobs`.
+    async fn write_ready_roots(
         &self,
         tenant: TenantId,
         policy: &TenantPolicy,
-        specs: &[JobSpec],
-        valid: &[usize],
+        indexes: &[usize],
+        jobs: &[NewJob],
         results: &mut [Option<Result<(), JobError>>],
-    ) -> Result<Vec<usize>, JobError> {
-        let names: Vec<&str> = valid.iter().map(|&i| specs[i].name.as_str()).collect();
+    ) -> Result<(), JobError> {
+        let names: Vec<&str> = jobs.iter().map(|job| job.spec.name.as_str()).collect();
         let existing = self.inner.jobs.job_ids(tenant, &names).await?;
-        let now = Utc::now();
-        let jobs: Vec<(JobSpec, Option<chrono::DateTime<Utc>>)> = valid
-            .iter()
-            .map(|&index| {
-                let spec = &specs[index];
-                let next = schedule_of(spec).and_then(|_| plan_next(spec, now, now));
-                (spec.clone(), next)
-            })
-            .collect();
         // Before the write: see `call_off`.
         self.inner
             .called_off
@@ -266,20 +262,16 @@ impl Scheduler {
         let refused = self
             .inner
             .jobs
-            .put_jobs_within(tenant, &jobs, policy.quotas.max_jobs)
+            .put_jobs_within(tenant, jobs, policy.quotas.max_jobs)
             .await?;
         self.inner.wake.notify_one();
-        let mut refused_at = HashSet::with_capacity(refused.len());
-        for over in &refused {
-            let index = valid[over.index];
-            results[index] = Some(Err(jobs_quota(policy, over).into()));
-            refused_at.insert(index);
+        for &index in indexes {
+            results[index] = Some(Ok(()));
         }
-        Ok(valid
-            .iter()
-            .copied()
-            .filter(|index| !refused_at.contains(index))
-            .collect())
+        for over in &refused {
+            results[indexes[over.index]] = Some(Err(jobs_quota(policy, over).into()));
+        }
+        Ok(())
     }
 
     /// Starts a run now and returns its execution record (state `running`) without
@@ -376,4 +368,63 @@ fn jobs_quota(policy: &TenantPolicy, over: &JobOverLimit) -> QuotaExceeded {
         policy.quotas.max_jobs.unwrap_or_default(),
         format!("tenant {} has {} jobs", policy.name, over.jobs),
     )
+}
+
+/// A batch of a restore, checked and made ready ([`Scheduler::prepare_restore`]) but not
+/// yet written ([`Scheduler::write_restore`]).
+pub struct RestoreBatch {
+    tenant: TenantId,
+    specs: Arc<Vec<JobSpec>>,
+    /// Each job's result, once known: refused by the checks, or written.
+    results: Vec<Option<Result<(), JobError>>>,
+    /// The tenant's policy the jobs were checked under, if it could be read.
+    policy: Option<Arc<TenantPolicy>>,
+    /// The jobs without a parent that passed the checks, each with its place in `specs`.
+    ready: Vec<(usize, NewJob)>,
+    /// Places of jobs without a parent to be put one by one, each for its own reason.
+    alone: Vec<usize>,
+}
+
+/// What [`check_roots`] made of a batch's jobs without a parent.
+struct CheckedRoots {
+    ready: Vec<(usize, NewJob)>,
+    refused: Vec<(usize, JobError)>,
+    alone: Vec<usize>,
+}
+
+/// Checks each job of `specs` without a parent as [`Scheduler::put_job`] would (whether
+/// its executor is `known`, the tenant's `policy`) and makes it ready to write. CPU only.
+fn check_roots(
+    specs: &[JobSpec],
+    known: &HashMap<String, bool>,
+    policy: &TenantPolicy,
+) -> CheckedRoots {
+    let now = Utc::now();
+    let mut checked = CheckedRoots {
+        ready: Vec::new(),
+        refused: Vec::new(),
+        alone: Vec::new(),
+    };
+    for (index, spec) in specs.iter().enumerate() {
+        if !spec.parent_job.is_empty() {
+            continue;
+        }
+        let Some(&executor_known) = known.get(&spec.executor) else {
+            checked.alone.push(index);
+            continue;
+        };
+        let ready = validate(spec, |_| executor_known)
+            .and_then(|schedule| check_interval(policy, spec, now).map(|()| schedule))
+            .map_err(JobError::from)
+            .and_then(|schedule| {
+                // An `@every` job starts its series now, as in `put_job`.
+                let next = schedule.and_then(|_| plan_next(spec, now, now));
+                Ok(NewJob::new(spec.clone(), next)?)
+            });
+        match ready {
+            Ok(job) => checked.ready.push((index, job)),
+            Err(error) => checked.refused.push((index, error)),
+        }
+    }
+    checked
 }

@@ -27,6 +27,7 @@ mod retention;
 mod spans;
 mod targets;
 
+pub use admin::RestoreBatch;
 pub use claim::next_fire;
 pub use history::MinuteStats;
 

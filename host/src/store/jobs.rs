@@ -33,6 +33,32 @@ pub struct StoredJob {
     pub dependent_jobs: Vec<String>,
 }
 
+/// A job made ready to be written: its definition, its next tick, and the definition as
+/// the store keeps it, serialized when this is made ([`NewJob::new`]) rather than inside
+/// the writing transaction, so that a bulk write holds the write lock only for its
+/// statements and its callers can prepare the next batch while one is being written.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    /// The definition.
+    pub spec: JobSpec,
+    /// When it fires next; `None` when it never fires by itself.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// `spec` as stored.
+    pub(super) stored: String,
+}
+
+impl NewJob {
+    /// `spec`, to be written with `next_run_at` as its next tick.
+    pub fn new(spec: JobSpec, next_run_at: Option<DateTime<Utc>>) -> Result<Self, StoreError> {
+        let stored = super::sql::rows::stored_spec(&spec)?;
+        Ok(Self {
+            spec,
+            next_run_at,
+            stored,
+        })
+    }
+}
+
 /// A new job [`JobStore::put_jobs_within`] did not write, as the tenant had its
 /// `max_jobs` already.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,11 +202,7 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Creates or replaces many jobs in one transaction, a bulk statement per thousand;
     /// a job that appears twice keeps its last definition.
-    async fn put_jobs(
-        &self,
-        tenant: TenantId,
-        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
-    ) -> Result<(), StoreError> {
+    async fn put_jobs(&self, tenant: TenantId, jobs: &[NewJob]) -> Result<(), StoreError> {
         self.put_jobs_within(tenant, jobs, None).await.map(|_| ())
     }
 
@@ -192,7 +214,7 @@ pub trait JobStore: Send + Sync + 'static {
     async fn put_jobs_within(
         &self,
         tenant: TenantId,
-        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+        jobs: &[NewJob],
         max_jobs: Option<u64>,
     ) -> Result<Vec<JobOverLimit>, StoreError>;
 

@@ -41,7 +41,7 @@ pub use executors::{
     ExecutorLimit, ExecutorLimits, ExecutorOverLimit, ExecutorStore, ExecutorUsage, NewExecutor,
     StoredExecutor,
 };
-pub use jobs::{JobOverLimit, JobQuery, JobSort, JobStore, StoredJob};
+pub use jobs::{JobOverLimit, JobQuery, JobSort, JobStore, NewJob, StoredJob};
 pub use members::{DeadRule, HandedExecution, Member, MemberStore, NodeNameGuard, TakenOver};
 pub use secrets::{SecretInfo, SecretStore};
 pub use tenants::{Tenant, TenantStore, TokenOwner};

@@ -11,7 +11,9 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, QueryBuilder, Type};
 use super::rows::{self, JOB_COLUMNS, JOBS_WITH_TOTALS_FROM};
 use super::{Column, Dialect, SqlStore};
 use crate::jobs::JobSpec;
-use crate::store::{JobOverLimit, JobQuery, JobStore, StoreError, StoredJob, TenantId, to_millis};
+use crate::store::{
+    JobOverLimit, JobQuery, JobStore, NewJob, StoreError, StoredJob, TenantId, to_millis,
+};
 
 #[async_trait::async_trait]
 impl<DB: Dialect> JobStore for SqlStore<DB>
@@ -37,7 +39,7 @@ where
         spec: &JobSpec,
         next_run_at: Option<DateTime<Utc>>,
     ) -> Result<StoredJob, StoreError> {
-        self.put_jobs(tenant, &[(spec.clone(), next_run_at)])
+        self.put_jobs(tenant, &[NewJob::new(spec.clone(), next_run_at)?])
             .await?;
         let vanished = || StoreError::Corrupt(format!("job {} vanished after writing", spec.name));
         self.get_job(tenant, &spec.name).await?.ok_or_else(vanished)
@@ -46,7 +48,7 @@ where
     async fn put_jobs_within(
         &self,
         tenant: TenantId,
-        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+        jobs: &[NewJob],
         max_jobs: Option<u64>,
     ) -> Result<Vec<JobOverLimit>, StoreError> {
         let now = to_millis(Utc::now());
@@ -57,41 +59,36 @@ where
         };
         let refused_names: HashSet<&str> = refused
             .iter()
-            .map(|over| jobs[over.index].0.name.as_str())
+            .map(|over| jobs[over.index].spec.name.as_str())
             .collect();
         // One statement may not touch a row twice: keep each name's last definition.
         let last: HashMap<&str, usize> = jobs
             .iter()
             .enumerate()
-            .map(|(i, (spec, _))| (spec.name.as_str(), i))
+            .map(|(i, job)| (job.spec.name.as_str(), i))
             .collect();
-        let jobs: Vec<&(JobSpec, Option<DateTime<Utc>>)> = jobs
+        let jobs: Vec<&NewJob> = jobs
             .iter()
             .enumerate()
-            .filter(|(i, (spec, _))| {
-                last[spec.name.as_str()] == *i && !refused_names.contains(spec.name.as_str())
+            .filter(|(i, job)| {
+                let name = job.spec.name.as_str();
+                last[name] == *i && !refused_names.contains(name)
             })
             .map(|(_, job)| job)
             .collect();
         for chunk in jobs.chunks(rows::BULK_ROWS) {
-            let rows = chunk
+            let next_by_name: HashMap<&str, Option<i64>> = chunk
                 .iter()
-                .map(|(spec, next)| {
-                    rows::stored_spec(spec).map(|json| (spec, json, next.map(to_millis)))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let next_by_name: HashMap<&str, Option<i64>> = rows
-                .iter()
-                .map(|(spec, _, next)| (spec.name.as_str(), *next))
+                .map(|job| (job.spec.name.as_str(), job.next_run_at.map(to_millis)))
                 .collect();
             let mut insert = QueryBuilder::<DB>::new(
                 "INSERT INTO jobs (tenant_id, name, spec, displayname, schedule, disabled, \
                  parent_job, created_at, updated_at) ",
             );
-            insert.push_values(&rows, |mut row, (spec, json, _)| {
+            insert.push_values(chunk, |mut row, NewJob { spec, stored, .. }| {
                 row.push_bind(tenant)
                     .push_bind(spec.name.clone())
-                    .push_bind(json.clone())
+                    .push_bind(stored.clone())
                     .push_bind(spec.displayname.clone())
                     .push_bind(spec.schedule.clone())
                     .push_bind(spec.disabled)

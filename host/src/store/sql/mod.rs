@@ -31,8 +31,8 @@ use sqlx::{
 
 use super::{
     DueJob, ExecutionRecord, ExecutionState, ExecutorUsage, FinishedExecution, JobOverLimit,
-    JobQuery, NodeNameGuard, ReleasedTick, StoreError, StoredJob, Tenant, TenantId, TenantStore,
-    to_millis,
+    JobQuery, NewJob, NodeNameGuard, ReleasedTick, StoreError, StoredJob, Tenant, TenantId,
+    TenantStore, to_millis,
 };
 use crate::jobs::JobSpec;
 use rows::{EXECUTION_COLUMNS, JobTotals};
@@ -344,12 +344,12 @@ where
     async fn jobs_past(
         tx: &mut Transaction<'_, DB>,
         tenant: TenantId,
-        jobs: &[(JobSpec, Option<DateTime<Utc>>)],
+        jobs: &[NewJob],
         max: u64,
     ) -> Result<Vec<JobOverLimit>, StoreError> {
         Self::lock_tenant(tx, tenant).await?;
         let had = Self::job_count(&mut **tx, tenant).await?;
-        let names: Vec<&str> = jobs.iter().map(|(spec, _)| spec.name.as_str()).collect();
+        let names: Vec<&str> = jobs.iter().map(|job| job.spec.name.as_str()).collect();
         let existing = Self::ids_of(&mut **tx, tenant, &names).await?;
         let mut new: HashSet<&str> = HashSet::new();
         let mut refused = Vec::new();
@@ -372,7 +372,7 @@ where
     async fn write_metadata(
         tx: &mut Transaction<'_, DB>,
         tenant: TenantId,
-        jobs: &[&(JobSpec, Option<DateTime<Utc>>)],
+        jobs: &[&NewJob],
         written: &[(i64, String)],
     ) -> Result<(), StoreError> {
         let mut forget = QueryBuilder::<DB>::new("DELETE FROM job_metadata WHERE job_id IN (");
@@ -384,7 +384,7 @@ where
         DB::build(&mut forget).execute(&mut **tx).await?;
         let by_name: HashMap<&str, &JobSpec> = jobs
             .iter()
-            .map(|(spec, _)| (spec.name.as_str(), spec))
+            .map(|job| (job.spec.name.as_str(), &job.spec))
             .collect();
         let pairs: Vec<(i64, &str, &str)> = written
             .iter()
