@@ -173,11 +173,8 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                     if run.spec.tags.is_empty() {
                         inner.spawn_run(run);
                     } else {
-                        let inner = inner.clone();
-                        inner
-                            .tasks
-                            .clone()
-                            .spawn(async move { inner.place(run).await });
+                        let placing = inner.clone();
+                        inner.spawn_task(async move { placing.place(run).await });
                     }
                 }
                 // More are due now, or a job fires again within the horizon.

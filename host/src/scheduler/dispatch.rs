@@ -9,6 +9,7 @@
 //! (or, for a job that forbids overlapping runs, is recorded as failed, never dropped
 //! silently); a manual run comes with its place already taken (`Run::slot`).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -80,8 +81,13 @@ impl Inner {
     pub(super) fn spawn_run(self: &Arc<Self>, run: Run) {
         let inner = self.clone();
         let cause = tracing::Span::current();
-        self.tasks
-            .spawn(async move { inner.run_tick(run, cause).await });
+        self.spawn_task(async move { inner.run_tick(run, cause).await });
+    }
+
+    /// Runs `task` as one of the ticks' tasks: tracked (shutdown waits for it) and on the
+    /// executions' runtime, wherever it is started from.
+    pub(super) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn_on(task, &self.tasks_runtime);
     }
 
     async fn run_tick(self: Arc<Self>, mut run: Run, cause: tracing::Span) {
@@ -586,7 +592,7 @@ impl Inner {
         };
         if targeted {
             let inner = self.clone();
-            self.tasks.spawn(async move { inner.place(run).await });
+            self.spawn_task(async move { inner.place(run).await });
             return Ok(record);
         }
         if state == ExecutionState::Running {

@@ -6,6 +6,7 @@
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
 //!   (batched writes of started and finished executions), the retention pruner, and the
 //!   membership loop (heartbeat, take-over of dead nodes, executions handed to this node).
+//!   The claim loop and the recorder run on a thread of their own ([`writer_thread`]).
 //! * Every job belongs to a tenant: the handle's methods take the caller's [`TenantId`].
 //!   The scheduler uses the services beside it through [`Services`]: the executor
 //!   [`Registry`] finds the component a job names, [`Tenants`] gives each tenant's grants
@@ -26,6 +27,7 @@ mod recorder;
 mod retention;
 mod spans;
 mod targets;
+mod writer_thread;
 
 pub use admin::RestoreBatch;
 pub use claim::next_fire;
@@ -277,6 +279,9 @@ struct Inner {
     leave: CancellationToken,
     /// Every tick's task, so shutdown can wait for them.
     tasks: TaskTracker,
+    /// The runtime the scheduler was started on, where every tick's task runs (the
+    /// claim loop, which starts most of them, runs on [`writer_thread`]'s).
+    tasks_runtime: tokio::runtime::Handle,
     /// Bounds the executions running at once.
     slots: Semaphore,
     /// Bounds those of the tenants other than the default one: the rest of `slots` is
@@ -323,7 +328,8 @@ impl Scheduler {
         let name = store.hold_node_name(&config.node).await?;
         let retention = Arc::new(Retention::new(config.keep_last, config.max_age));
         let stopping = CancellationToken::new();
-        let recorder = Recorder::start(store.clone(), retention.clone());
+        let writer = writer_thread::WriterThread::start()?;
+        let recorder = Recorder::start(&writer, store.clone(), retention.clone());
         let mut after_run_config = config.after_run.clone();
         after_run_config.node.clone_from(&config.node);
         let after_run = crate::after_run::AfterRun::start(
@@ -352,6 +358,7 @@ impl Scheduler {
             stopping: stopping.clone(),
             leave: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            tasks_runtime: tokio::runtime::Handle::current(),
             released: std::sync::Mutex::default(),
             called_off: called_off::CalledOff::default(),
             claim_loop: std::sync::Mutex::default(),
@@ -381,7 +388,7 @@ impl Scheduler {
             );
         }
         tokio::spawn(retention.run(inner.executions.clone(), stopping));
-        let claim_loop = tokio::spawn(claim::claim_loop(inner.clone()));
+        let claim_loop = writer.spawn(claim::claim_loop(inner.clone()));
         *inner.claim_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim_loop);
         let membership_loop = tokio::spawn(membership::membership_loop(inner.clone()));
         *inner

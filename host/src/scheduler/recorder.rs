@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::retention::Retention;
+use super::writer_thread::WriterThread;
 use crate::store::{AfterRunWrite, ExecutionStore, FinishedExecution};
 
 /// The most events written in one batch.
@@ -34,10 +35,14 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer task.
-    pub fn start(store: Arc<dyn ExecutionStore>, retention: Arc<Retention>) -> Self {
+    /// Starts the writer task on the `writer` thread.
+    pub(super) fn start(
+        writer: &WriterThread,
+        store: Arc<dyn ExecutionStore>,
+        retention: Arc<Retention>,
+    ) -> Self {
         let (events, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(store, retention, receiver));
+        writer.spawn(write_loop(store, retention, receiver));
         Self { events }
     }
 
