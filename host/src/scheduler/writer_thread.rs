@@ -7,9 +7,9 @@
 //! executions, the transaction's task waited for a busy worker after every statement,
 //! with the lock held. On a thread of their own the writers are polled as soon as a
 //! statement returns: on the two-core machine, offered 33,000 ticks a second, SQLite's
-//! saturation rose by about a quarter (`docs/benchmarks.md`). The price: in a burst the
-//! writers take CPU the executions' workers had, so a burst of 10,000 starts a little
-//! later (p99 about 40 ms more), while one of 100,000 starts sooner.
+//! saturation rose by about a quarter and a burst of 100,000 ticks starts sooner; a
+//! burst of 10,000 starts no sooner, the writers now taking CPU that the executions'
+//! workers had while it starts (`docs/benchmarks.md`).
 //!
 //! The thread lives as long as the runtime that started the scheduler: a task on that
 //! runtime holds the thread's end, so when the runtime is dropped (the process ends, a
