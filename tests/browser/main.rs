@@ -22,6 +22,9 @@ use serde_json::json;
 use crate::browser::Browser;
 use crate::support::{Server, build_component};
 
+/// The job form once its executors and job are filled in (inert until then).
+const FORM_READY: &str = "form.job-form:not([inert])";
+
 /// Makes tenant `name` and answers a token of it.
 async fn tenant_with_token(server: &Server, name: &str) -> String {
     let created = server.post("/v1/tenants", json!({ "name": name })).await;
@@ -72,6 +75,7 @@ async fn a_job_made_through_the_form_runs_and_its_runs_appear() {
     browser.sign_in(&server.admin_token).await;
     browser.go("/jobs").await;
     browser.click("a[href='#/jobs/new']").await;
+    browser.wait(FORM_READY).await;
     browser.wait_text("main h1", "New job").await;
     browser.type_into("name", "hello").await;
     browser.type_into("schedule", "@every 2s").await;
@@ -239,6 +243,7 @@ async fn a_bad_schedule_is_shown_at_the_schedule_field() {
     let browser = Browser::open("bad-schedule", &server).await;
     browser.sign_in(&server.admin_token).await;
     browser.go("/jobs/new").await;
+    browser.wait(FORM_READY).await;
     browser.type_into("name", "nightly").await;
     browser.type_into("schedule", "* * *").await;
     let shown = browser

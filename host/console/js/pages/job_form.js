@@ -80,7 +80,8 @@ export function render(main, { args: [editing], navigate }) {
     field('Metadata', inputs.metadata, { name: 'metadata', hint: 'key=value, comma-separated.' }),
     h('div', { class: 'field checkbox', dataset: { field: 'disabled' } },
       h('label', {}, inputs.disabled, ' Disabled (does not run by its schedule)')));
-  const form = h('form', { class: 'card job-form', novalidate: true },
+  // Inert until the executors and the job are in it: typing before would be overwritten.
+  const form = h('form', { class: 'card job-form', novalidate: true, inert: true },
     status, formFields, jsonRow, zones, keyNames,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, editing ? 'Save' : 'Create'),
@@ -269,6 +270,7 @@ export function render(main, { args: [editing], navigate }) {
       replace(inputs.executor, executors.map((e) => h('option', { value: e.name },
         e.builtin ? `${e.name} (built-in)` : `${e.name} (upload, v${e.version})`)));
       toForm(editing ? (await api('GET', jobPath(editing))).data : NEW_JOB);
+      form.inert = false;
       if (editing) {
         inputs.name.readOnly = true;
         inputs.schedule.focus();
@@ -277,6 +279,8 @@ export function render(main, { args: [editing], navigate }) {
       }
     } catch (error) {
       say(status, error.message, 'error');
+    } finally {
+      form.inert = false;
     }
   })();
 
