@@ -28,17 +28,13 @@ impl Scheduler {
         validate(&spec, |_| known)?;
         self.check_parent(tenant, &spec).await?;
         let policy = self.inner.tenants.policy(tenant).await?;
-        let now = Utc::now();
-        check_interval(&policy, &spec, now)?;
+        let job = ready_to_write(&spec, &policy, Utc::now())?;
         let existing = self.inner.jobs.get_job(tenant, &spec.name).await?;
-        // An `@every` job starts its series now; `starts_at` and the rest via plan_next.
-        let next = schedule_of(&spec).and_then(|_| plan_next(&spec, now, now));
         if let Some(job) = existing {
             // Before the write: see `call_off`.
             self.inner.called_off.call_off(job.id);
         }
         let max_jobs = policy.quotas.max_jobs;
-        let job = NewJob::new(spec.clone(), next)?;
         let refused = self
             .inner
             .jobs
@@ -370,6 +366,19 @@ fn jobs_quota(policy: &TenantPolicy, over: &JobOverLimit) -> QuotaExceeded {
     )
 }
 
+/// `spec` (validated), checked against its tenant's `policy` and made ready to write
+/// with its next tick: an `@every` job starts its series `now`; `starts_at` and the rest
+/// via `plan_next`.
+fn ready_to_write(
+    spec: &JobSpec,
+    policy: &TenantPolicy,
+    now: chrono::DateTime<Utc>,
+) -> Result<NewJob, JobError> {
+    check_interval(policy, spec, now)?;
+    let next = schedule_of(spec).and_then(|_| plan_next(spec, now, now));
+    Ok(NewJob::new(spec.clone(), next)?)
+}
+
 /// A batch of a restore, checked and made ready ([`Scheduler::prepare_restore`]) but not
 /// yet written ([`Scheduler::write_restore`]).
 pub struct RestoreBatch {
@@ -414,13 +423,8 @@ fn check_roots(
             continue;
         };
         let ready = validate(spec, |_| executor_known)
-            .and_then(|schedule| check_interval(policy, spec, now).map(|()| schedule))
             .map_err(JobError::from)
-            .and_then(|schedule| {
-                // An `@every` job starts its series now, as in `put_job`.
-                let next = schedule.and_then(|_| plan_next(spec, now, now));
-                Ok(NewJob::new(spec.clone(), next)?)
-            });
+            .and_then(|_| ready_to_write(spec, policy, now));
         match ready {
             Ok(job) => checked.ready.push((index, job)),
             Err(error) => checked.refused.push((index, error)),

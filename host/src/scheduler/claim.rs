@@ -173,8 +173,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                     if run.spec.tags.is_empty() {
                         inner.spawn_run(run);
                     } else {
-                        let placing = inner.clone();
-                        inner.spawn_task(async move { placing.place(run).await });
+                        inner.spawn_placing(run);
                     }
                 }
                 // More are due now, or a job fires again within the horizon.

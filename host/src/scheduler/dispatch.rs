@@ -84,9 +84,15 @@ impl Inner {
         self.spawn_task(async move { inner.run_tick(run, cause).await });
     }
 
+    /// Hands `run` (a job with `tags`) to the nodes its tags select, in a task of its own.
+    pub(super) fn spawn_placing(self: &Arc<Self>, run: Run) {
+        let inner = self.clone();
+        self.spawn_task(async move { inner.place(run).await });
+    }
+
     /// Runs `task` as one of the ticks' tasks: tracked (shutdown waits for it) and on the
     /// executions' runtime, wherever it is started from.
-    pub(super) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+    fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.tasks.spawn_on(task, &self.tasks_runtime);
     }
 
@@ -591,8 +597,7 @@ impl Inner {
             claimed_at: Instant::now(),
         };
         if targeted {
-            let inner = self.clone();
-            self.spawn_task(async move { inner.place(run).await });
+            self.spawn_placing(run);
             return Ok(record);
         }
         if state == ExecutionState::Running {
