@@ -154,6 +154,7 @@ impl Orders {
 
     /// The child's work: limits, the component from stdin, the artifact to its file.
     fn run(self) -> i32 {
+        exit_on_unhandled_out_of_memory();
         if let Err(error) = self.limit() {
             eprintln!("{NAME}: cannot set its limits: {error}");
             return USAGE;
@@ -231,6 +232,10 @@ pub async fn compile_in_child(
         .arg(MARKER)
         .args(orders.to_args())
         .env_clear()
+        // mimalloc (the process's allocator, `memory.rs`) commits its 1 GiB arenas at
+        // once where the system overcommits; under `RLIMIT_DATA` that would count the
+        // whole arena. Committed as used, the limit counts what the compile takes.
+        .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -278,6 +283,26 @@ pub async fn compile_in_child(
     })
     .await
     .map_err(|e| CompileError::Child(e.to_string()))?
+}
+
+/// How wasmtime's compiler panics when an allocation it cannot hand back as an error
+/// fails (`wasmtime-internal-core`'s `PanicOnOom`).
+const UNHANDLED_OUT_OF_MEMORY: &str = "unhandled out-of-memory error";
+
+/// Makes the child exit with [`OUT_OF_MEMORY`] when the compiler panics for want of
+/// memory, on whichever of the compile's threads: under its memory limit that is the
+/// budget reached, like an allocation that aborts. Other panics are reported as before.
+fn exit_on_unhandled_out_of_memory() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info
+            .payload_as_str()
+            .is_some_and(|message| message.starts_with(UNHANDLED_OUT_OF_MEMORY))
+        {
+            std::process::exit(OUT_OF_MEMORY);
+        }
+        report(info);
+    }));
 }
 
 /// What the child's exit means.

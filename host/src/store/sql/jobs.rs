@@ -77,46 +77,7 @@ where
             .map(|(_, job)| job)
             .collect();
         for chunk in jobs.chunks(rows::BULK_ROWS) {
-            let next_by_name: HashMap<&str, Option<i64>> = chunk
-                .iter()
-                .map(|job| (job.spec.name.as_str(), job.next_run_at.map(to_millis)))
-                .collect();
-            let mut insert = QueryBuilder::<DB>::new(
-                "INSERT INTO jobs (tenant_id, name, spec, displayname, schedule, disabled, \
-                 parent_job, created_at, updated_at) ",
-            );
-            insert.push_values(chunk, |mut row, NewJob { spec, stored, .. }| {
-                row.push_bind(tenant)
-                    .push_bind(spec.name.clone())
-                    .push_bind(stored.clone())
-                    .push_bind(spec.displayname.clone())
-                    .push_bind(spec.schedule.clone())
-                    .push_bind(spec.disabled)
-                    .push_bind(spec.parent_job.clone())
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            insert.push(
-                " ON CONFLICT (tenant_id, name) DO UPDATE SET spec = excluded.spec, \
-                 displayname = excluded.displayname, schedule = excluded.schedule, \
-                 disabled = excluded.disabled, parent_job = excluded.parent_job, \
-                 updated_at = excluded.updated_at RETURNING id, name",
-            );
-            let written: Vec<(i64, String)> = DB::build_as(&mut insert).fetch_all(&mut *tx).await?;
-            let mut state = QueryBuilder::<DB>::new("INSERT INTO job_state (job_id, next_run_at) ");
-            state.push_values(&written, |mut row, (id, name)| {
-                row.push_bind(*id)
-                    .push_bind(next_by_name.get(name.as_str()).copied().flatten());
-            });
-            state.push(" ON CONFLICT (job_id) DO UPDATE SET next_run_at = excluded.next_run_at");
-            DB::build(&mut state).execute(&mut *tx).await?;
-            let mut totals = QueryBuilder::<DB>::new("INSERT INTO job_totals (job_id, tenant_id) ");
-            totals.push_values(&written, |mut row, (id, _)| {
-                row.push_bind(*id).push_bind(tenant);
-            });
-            totals.push(" ON CONFLICT (job_id) DO NOTHING");
-            DB::build(&mut totals).execute(&mut *tx).await?;
-            Self::write_metadata(&mut tx, tenant, chunk, &written).await?;
+            Self::write_job_rows(&mut tx, tenant, now, chunk).await?;
         }
         tx.commit().await?;
         Ok(refused)
