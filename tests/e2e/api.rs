@@ -518,6 +518,8 @@ async fn bad_input_is_refused_naming_the_field() {
             ("disabled=maybe", "disabled"),
             ("_start=-1", "_start"),
             ("_end=x", "_end"),
+            ("q=ab%00cd", "q"),
+            ("metadata%5Bteam%5D=%00", "metadata[team]"),
         ] {
             let reply = server.get(&format!("/v1/jobs?{query}")).await;
             assert_eq!(reply.status, 400, "{backend} {query}");

@@ -155,10 +155,21 @@ impl QueryPairs {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
+    /// Refuses a parameter holding a NUL character, naming it: no stored name or text can
+    /// hold one (PostgreSQL's text cannot), and SQLite's full-text search would read the
+    /// search only up to it.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::parse(parts.uri.query().unwrap_or("")))
+        let query = Self::parse(parts.uri.query().unwrap_or(""));
+        let with_nul = query
+            .pairs()
+            .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+            .map(|(key, _)| key.replace('\0', "\\0"));
+        match with_nul {
+            Some(key) => Err(ApiError::invalid(key, "must not contain a NUL character")),
+            None => Ok(query),
+        }
     }
 }
 
