@@ -4,7 +4,7 @@
 //! links the library: the server, the benches, the tests), built without transparent huge
 //! pages (each touched 2 MiB page stayed resident: 80 MiB idle instead of 50). Against
 //! glibc's allocator, saturation ran about 12 % more executions a second, a burst of
-//! 10,000 started a fifth sooner at p99, and the RSS at the end of a run was 150–180 MiB
+//! 10,000 started a fifth sooner at p99, and the RSS at the end of a run was 150–230 MiB
 //! where glibc's arenas kept 370–740 (docs/benchmarks.md, "mimalloc"): glibc keeps an
 //! arena per thread that allocated, and a tick claimed on the writers' thread is freed on
 //! a worker's.
