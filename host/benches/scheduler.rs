@@ -173,8 +173,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         scheduler.shutdown(Duration::from_secs(10)).await;
     } else {
         let start_at = first_tick + TimeDelta::from_std(args.warmup)?;
-        sleep_until(start_at).await;
+        // A burst's count starts just before its instant (this task may wake late, once
+        // some of the burst already started); a steady load's at the window's start.
+        let count_from = match args.burst {
+            true => start_at - TimeDelta::milliseconds(200),
+            false => start_at,
+        };
+        sleep_until(count_from).await;
         let started_before = scheduler.executions_started();
+        sleep_until(start_at).await;
         let cpu_before = cpu_seconds();
         let window_start = Utc::now();
         if args.burst {

@@ -50,7 +50,8 @@ pub struct JobSpec {
     /// Node-targeting tags (`"key": "value[:count]"`).
     #[serde(deserialize_with = "null_as_default")]
     pub tags: BTreeMap<String, String>,
-    /// Free labels; the job list filters on them.
+    /// Free labels; the job list filters on them. A claimed tick does not keep them
+    /// (`scheduler::claim`): nothing that runs or reports a run reads them.
     #[serde(deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, String>,
     /// Extra attempts after a failure.

@@ -156,10 +156,15 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                             .skipped(&inner.labels(tick.job.tenant, &tick.job.spec));
                         continue;
                     };
+                    // The tick waits for its instant holding its spec, and so do the
+                    // 100,000 others due then: without `metadata`, which only the API
+                    // reads (no execution, processor or notification does).
+                    let mut spec = tick.job.spec;
+                    spec.metadata.clear();
                     let run = Run {
                         tenant: tick.job.tenant,
                         job_id: tick.job.id,
-                        spec: Arc::new(tick.job.spec),
+                        spec: Arc::new(spec),
                         execution_id,
                         group: tick.group,
                         attempt: 1,
