@@ -14,11 +14,11 @@
 //!
 //! With PostgreSQL, the URL is an administrative one: the bench creates (and afterwards
 //! drops) a database of its own next to it, and analyzes it half-way through the
-//! warm-up, as autovacuum would have on a server that has been running. `--capacity` registers the jobs `@every 1h`
-//! instead, so nothing fires, and reports the RSS and the time of the job list's queries
-//! (the first page, a search by name, a metadata filter, each sort, the last page),
-//! measured `--settle` (default 60s) after the load: the "a million jobs on one node"
-//! figures. `--burst` gives every job the same first tick (the top of the minute: every
+//! warm-up, as autovacuum would have on a server that has been running. `--capacity`
+//! registers the jobs `@every 1h` instead, so nothing fires, and reports the RSS and the
+//! time of the job list's queries (the first page, a search by name, a metadata filter,
+//! each sort, the last page), measured `--settle` (default 60s) after the load: the "a
+//! million jobs on one node" figures. `--burst` gives every job the same first tick (the top of the minute: every
 //! job due at one instant, at every interval), instead of spreading them.
 
 use std::sync::Arc;
