@@ -3,7 +3,8 @@
 //! over time are), runs the real scheduler (claim loop, dispatcher, runtime, batched
 //! recorder) against SQLite or PostgreSQL, and reports the sustained executions per
 //! second, the start lateness of every tick in the measured window (read back from the
-//! executions table: every execution is persisted), and the peak RSS.
+//! executions table: every execution is persisted), the CPU used (by thread name, and by
+//! the rest of the machine: on PostgreSQL, its server), and the peak RSS.
 //!
 //! ```sh
 //! cargo bench -p sandcron --bench scheduler -- --jobs 100000 --interval 10s \
@@ -197,7 +198,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         sleep_until(count_from).await;
         let started_before = scheduler.executions_started();
         sleep_until(start_at).await;
-        let cpu_before = cpu_seconds();
+        let cpu_before = CpuUse::now();
         let window_start = Utc::now();
         if args.burst {
             // The window opens on a burst: how long until all of it started, at what CPU.
@@ -206,7 +207,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         sleep_until(start_at + TimeDelta::from_std(args.duration)?).await;
         let window_end = Utc::now();
-        let cpu = cpu_seconds() - cpu_before;
+        let cpu = CpuUse::now().since(&cpu_before);
         let started = scheduler.executions_started() - started_before;
         let seconds = (window_end - window_start).as_seconds_f64();
         scheduler.shutdown(Duration::from_secs(10)).await;
@@ -216,10 +217,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.jobs as f64 / args.interval.as_secs_f64()
         );
         println!(
-            "CPU: {cpu:.1} s in the window ({:.2} of 2 cores), {:.2} s per 10,000 executions; \
-             RSS at its end {} MiB",
-            cpu / seconds,
-            cpu / (started.max(1) as f64) * 10_000.0,
+            "CPU in the window: {}; RSS at its end {} MiB",
+            cpu.describe(seconds, started),
             rss_kib("VmRSS:") / 1024
         );
         // The ticks of the window are those due from its first instant (the burst it opens
@@ -432,7 +431,7 @@ async fn time_burst(
     jobs: usize,
     interval: Duration,
 ) -> String {
-    let (at, cpu_at) = (Instant::now(), cpu_seconds());
+    let (at, cpu_at) = (Instant::now(), CpuUse::now());
     let mut started = 0;
     while at.elapsed() < interval {
         started = scheduler.executions_started() - started_before;
@@ -441,30 +440,132 @@ async fn time_burst(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (took, cpu) = (at.elapsed().as_secs_f64(), cpu_seconds() - cpu_at);
+    let (took, cpu) = (at.elapsed().as_secs_f64(), CpuUse::now().since(&cpu_at));
     format!(
-        "burst: {started} of {jobs} started {took:.2} s after their instant \
-         ({:.0}/s); CPU meanwhile {cpu:.2} s ({:.2} of 2 cores, {:.2} s per 10,000)",
+        "burst: {started} of {jobs} started {took:.2} s after their instant ({:.0}/s); \
+         CPU meanwhile: {}",
         started as f64 / took,
-        cpu / took,
-        cpu / (started.max(1) as f64) * 10_000.0
+        cpu.describe(took, started)
     )
 }
 
-/// CPU time this process has used, user and system, in seconds (from /proc/self/stat).
-fn cpu_seconds() -> f64 {
-    let ticks_per_second = 100.0; // USER_HZ on Linux
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| {
-            // The fields after the command name, which is in parentheses.
-            let after = stat.rsplit_once(')')?.1;
+/// CPU time used so far, user and system, in seconds: by this process (from
+/// /proc/self/stat) and by the whole machine (from /proc/stat), so that a window shows
+/// what the rest of the machine (on PostgreSQL, the database's server) took beside it.
+struct CpuUse {
+    own: f64,
+    machine: f64,
+    /// This process's time by thread name (the tokio workers, SQLite's connection
+    /// threads, the writers' thread, ...), summed over the threads of each name.
+    threads: std::collections::BTreeMap<String, f64>,
+}
+
+/// Clock ticks per second of /proc's CPU times (`USER_HZ` on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuUse {
+    fn now() -> Self {
+        let own = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| {
+                // The fields after the command name, which is in parentheses.
+                let after = stat.rsplit_once(')')?.1;
+                let fields: Vec<&str> = after.split_whitespace().collect();
+                let user: f64 = fields.get(11)?.parse().ok()?;
+                let system: f64 = fields.get(12)?.parse().ok()?;
+                Some(user + system)
+            })
+            .unwrap_or(0.0);
+        // The first line of /proc/stat: `cpu user nice system idle iowait irq softirq
+        // steal ...`; everything but idle and iowait is busy.
+        let machine = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| {
+                let times: Vec<f64> = stat
+                    .lines()
+                    .next()?
+                    .split_whitespace()
+                    .skip(1)
+                    .take(8)
+                    .map(|n| n.parse().unwrap_or(0.0))
+                    .collect();
+                Some(times.iter().sum::<f64>() - times.get(3)? - times.get(4)?)
+            })
+            .unwrap_or(0.0);
+        let mut threads = std::collections::BTreeMap::new();
+        for task in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // `TID (NAME) STATE ...`: the name may hold spaces, but not `)`.
+            let (Some((_, rest)), Some((_, after))) = (stat.split_once('('), stat.rsplit_once(')'))
+            else {
+                continue;
+            };
+            let name = rest.rsplit_once(')').map_or(rest, |(name, _)| name);
             let fields: Vec<&str> = after.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some((user + system) / ticks_per_second)
-        })
-        .unwrap_or(0.0)
+            let time: f64 = [11, 12]
+                .iter()
+                .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+                .sum();
+            *threads.entry(name.to_string()).or_insert(0.0) += time / TICKS_PER_SECOND;
+        }
+        CpuUse {
+            own: own / TICKS_PER_SECOND,
+            machine: machine / TICKS_PER_SECOND,
+            threads,
+        }
+    }
+
+    /// The use from `before` to this one. A thread that ended in between is not counted
+    /// in its name's share (the process's total still holds it).
+    fn since(&self, before: &CpuUse) -> CpuUse {
+        CpuUse {
+            own: self.own - before.own,
+            machine: self.machine - before.machine,
+            threads: self
+                .threads
+                .iter()
+                .map(|(name, now)| {
+                    let then = before.threads.get(name).copied().unwrap_or(0.0);
+                    (name.clone(), (now - then).max(0.0))
+                })
+                .collect(),
+        }
+    }
+
+    /// This use over `seconds` in which `executions` started, as cores and per 10,000.
+    fn describe(&self, seconds: f64, executions: u64) -> String {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_10k = |cpu: f64| cpu / (executions.max(1) as f64) * 10_000.0;
+        let others = (self.machine - self.own).max(0.0);
+        let mut threads: Vec<(&String, &f64)> = self
+            .threads
+            .iter()
+            .filter(|(_, cpu)| **cpu >= 0.01)
+            .collect();
+        threads.sort_by(|a, b| b.1.total_cmp(a.1));
+        let threads: Vec<String> = threads
+            .iter()
+            .map(|(name, cpu)| format!("{name} {:.2}", per_10k(**cpu)))
+            .collect();
+        format!(
+            "this process {:.2} s ({:.2} of {cores} cores, {:.2} s per 10,000 executions: \
+             {}); the rest of the machine {others:.2} s ({:.2} cores, {:.2} s per 10,000); \
+             idle {:.2} of {cores} cores",
+            self.own,
+            self.own / seconds,
+            per_10k(self.own),
+            threads.join(", "),
+            others / seconds,
+            per_10k(others),
+            (cores as f64 - self.machine / seconds).max(0.0),
+        )
+    }
 }
 
 async fn sleep_until(at: DateTime<Utc>) {

@@ -852,6 +852,45 @@ async fn runoncreate_starts_a_run() {
 }
 
 #[tokio::test]
+async fn a_restore_on_postgresql_refreshes_the_planners_statistics_of_the_jobs() {
+    let database = fresh_postgres_database().await;
+    let server = Server::postgres(&database, &[]);
+    let jobs: Vec<Value> = (0..2_000)
+        .map(|i| {
+            json!({"name": format!("analyzed-{i}"), "schedule": "@every 1h",
+                        "executor": "echo", "executor_config": {"message": "m"}})
+        })
+        .collect();
+    let reply = server.post("/v1/restore", Value::Array(jobs)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    // Autovacuum analyzes on its own schedule (`last_autoanalyze`); the restore's own
+    // `ANALYZE` is `last_analyze`, and `reltuples` counts the jobs just written.
+    let pool = sqlx::PgPool::connect(&database).await.unwrap();
+    let tables = eventually("the restore's ANALYZE", Duration::from_secs(20), || {
+        let pool = pool.clone();
+        async move {
+            let analyzed: Vec<(String,)> = sqlx::query_as(
+                "SELECT relname::text FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL \
+                 ORDER BY relname",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            (analyzed.len() == 4).then_some(analyzed)
+        }
+    })
+    .await;
+    let names: Vec<&str> = tables.iter().map(|(name,)| name.as_str()).collect();
+    assert_eq!(names, ["job_metadata", "job_state", "job_totals", "jobs"]);
+    let (counted,): (f32,) =
+        sqlx::query_as("SELECT reltuples FROM pg_class WHERE relname = 'jobs'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(counted, 2_000.0);
+}
+
+#[tokio::test]
 async fn a_restore_is_streamed_in_chunks_and_refused_past_its_size_limit() {
     let mut server = Server::sqlite(&["--max-restore-size", "4M"]);
     // 25,000 jobs (three bulk chunks), a child of the last job first, and a parent the

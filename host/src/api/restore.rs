@@ -9,7 +9,9 @@
 //! overlap: while one chunk is written, the next is checked and serialized on a thread
 //! that may block, and the one after it is parsed on another. What is held at once is a
 //! few chunks and the answer's lines, never the export or its parsed tree.
-//! Progress is logged every [`PROGRESS_EVERY`] jobs.
+//! Progress is logged every [`PROGRESS_EVERY`] jobs. Once every job is written, the
+//! store refreshes its statistics of the jobs' tables in the background (PostgreSQL's
+//! `ANALYZE`), so that the claim's plans fit what was restored.
 
 use std::fmt;
 use std::fs::File;
@@ -133,6 +135,7 @@ pub async fn restore(
     let (places, specs): (Vec<usize>, Vec<JobSpec>) = children.into_iter().unzip();
     let children = scheduler.prepare_restore(caller.tenant, specs).await;
     write(&scheduler, Some((places, children)), &mut lines).await;
+    scheduler.end_restore();
     tracing::info!(tenant = caller.tenant, count, "restore: {count} jobs done");
     Ok(Json(lines))
 }

@@ -163,6 +163,18 @@ impl Scheduler {
         batch
     }
 
+    /// After the last batch of a restore: the store's statistics of the jobs' tables are
+    /// refreshed in the background (the answer does not wait for them), so that the
+    /// claim's plans fit the jobs just written rather than the tables before them.
+    pub fn end_restore(&self) {
+        let jobs = self.inner.jobs.clone();
+        tokio::spawn(async move {
+            if let Err(error) = jobs.refresh_job_statistics().await {
+                tracing::warn!(%error, "refreshing the jobs' statistics after a restore failed");
+            }
+        });
+    }
+
     /// The second half of a restore: writes the batch's ready jobs in one bulk write (one
     /// by one, each with its own reason, should that fail), then the jobs with a parent,
     /// one by one, each once its parent is stored. One result per job of the batch, in

@@ -235,6 +235,10 @@ pub trait JobStore: Send + Sync + 'static {
     /// How many jobs the tenant has.
     async fn count_jobs(&self, tenant: TenantId) -> Result<u64, StoreError>;
 
+    /// Brings the planner's statistics of the jobs' tables up to date, after a bulk write
+    /// (a restore) changed them much; nothing on a backend that keeps none.
+    async fn refresh_job_statistics(&self) -> Result<(), StoreError>;
+
     /// A slice of the jobs matching `query`, and how many match in all.
     async fn list_jobs(
         &self,

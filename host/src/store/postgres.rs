@@ -81,6 +81,13 @@ impl Dialect for Postgres {
     /// Nothing: PostgreSQL chooses by its statistics.
     const NOT_BY_INDEX: &'static str = "";
 
+    /// Until autovacuum's next analyze (up to a minute after a large write), the planner
+    /// judges the tables by what they held before: right after a restore of a million
+    /// jobs into a new database, the claim's `has_dependents` became a sequential scan of
+    /// every job, once per claim (docs/benchmarks.md, "Every row in one command").
+    const REFRESH_JOB_STATISTICS: Option<&'static str> =
+        Some("ANALYZE jobs, job_state, job_totals, job_metadata");
+
     /// A transaction that writes.
     async fn begin_write(
         pool: &Pool<Postgres>,

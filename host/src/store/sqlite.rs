@@ -8,7 +8,7 @@ use sqlx::query::{Query, QueryAs};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, FromRow, Pool, QueryBuilder, Sqlite, Transaction};
 
-use super::sql::rows::{BULK_ROWS, JobTotals, finished_state, tick_group};
+use super::sql::rows::{JobTotals, finished_state, ladder_chunks, tick_group};
 use super::sql::{Dialect, RowsAffected, SqlStore};
 use super::{DueJob, FinishedExecution, NodeNameGuard, StoreError, to_millis};
 use crate::telemetry::sqlx_warnings;
@@ -63,6 +63,10 @@ impl Dialect for Sqlite {
     /// SQLite's unary `+`: the column's indexes are not considered.
     const NOT_BY_INDEX: &'static str = "+";
 
+    /// None: SQLite keeps statistics only once `ANALYZE` has run, and its plans here were
+    /// chosen without them.
+    const REFRESH_JOB_STATISTICS: Option<&'static str> = None;
+
     /// A write transaction excludes every other (`BEGIN IMMEDIATE`), so that it never fails
     /// to upgrade a read lock half-way.
     async fn begin_write(
@@ -71,12 +75,12 @@ impl Dialect for Sqlite {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    /// Stores each job's next tick: a `VALUES` list per thousand jobs.
+    /// Stores each job's next tick: a `VALUES` list per thousand jobs (see [`ladder_chunks`]).
     async fn store_next_runs(
         tx: &mut Transaction<'_, Sqlite>,
         next: &[(i64, Option<i64>)],
     ) -> Result<(), StoreError> {
-        for chunk in next.chunks(BULK_ROWS) {
+        for chunk in ladder_chunks(next) {
             let mut update = QueryBuilder::<Sqlite>::new("WITH v (vid, vnext) AS (");
             update.push_values(chunk, |mut row, (id, next)| {
                 row.push_bind(*id).push_bind(*next);
@@ -96,7 +100,7 @@ impl Dialect for Sqlite {
         jobs: &[&DueJob],
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let mut ids = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(BULK_ROWS) {
+        for chunk in ladder_chunks(jobs) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO executions (job_id, job_name, group_id, attempt, scheduled_at, \
                  state, node) ",
@@ -126,7 +130,7 @@ impl Dialect for Sqlite {
         pool: &Pool<Sqlite>,
         started: &[(i64, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
-        for chunk in started.chunks(BULK_ROWS) {
+        for chunk in ladder_chunks(started) {
             let mut update = QueryBuilder::<Sqlite>::new("WITH v (vid, vat) AS (");
             update.push_values(chunk, |mut row, (id, at)| {
                 row.push_bind(*id).push_bind(to_millis(*at));
@@ -145,7 +149,7 @@ impl Dialect for Sqlite {
         tx: &mut Transaction<'_, Sqlite>,
         finished: &[FinishedExecution],
     ) -> Result<(), StoreError> {
-        for chunk in finished.chunks(BULK_ROWS) {
+        for chunk in ladder_chunks(finished) {
             let mut update = QueryBuilder::<Sqlite>::new(
                 "WITH v (vid, vstate, vstart, vend, vout, vtrunc, vreason) AS (",
             );
@@ -174,7 +178,7 @@ impl Dialect for Sqlite {
         totals: &[JobTotals],
         update: &'static str,
     ) -> Result<(), StoreError> {
-        for chunk in totals.chunks(BULK_ROWS) {
+        for chunk in ladder_chunks(totals) {
             let mut values = QueryBuilder::<Sqlite>::new(
                 "WITH v (vid, vok, verr, vlast_ok, vlast_err, vstatus) AS (",
             );

@@ -125,6 +125,13 @@ where
         Self::job_count(&mut *connection, tenant).await
     }
 
+    async fn refresh_job_statistics(&self) -> Result<(), StoreError> {
+        if let Some(refresh) = DB::REFRESH_JOB_STATISTICS {
+            sqlx::query(refresh).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     async fn list_jobs(
         &self,
         tenant: TenantId,

@@ -82,6 +82,10 @@ pub(in crate::store) trait Dialect: Database<QueryResult: RowsAffected> {
     /// pair).
     const NOT_BY_INDEX: &'static str;
 
+    /// What refreshes the planner's statistics of the jobs' tables after a bulk write,
+    /// if the backend keeps any.
+    const REFRESH_JOB_STATISTICS: Option<&'static str>;
+
     /// A transaction that writes.
     fn begin_write(
         pool: &Pool<Self>,

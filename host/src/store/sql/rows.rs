@@ -16,6 +16,31 @@ use crate::jobs::JobSpec;
 /// PostgreSQL's 65,535 parameters.
 pub(in crate::store) const BULK_ROWS: usize = 1000;
 
+/// `rows` in chunks for statements with a `VALUES` list of one row per element, of sizes
+/// from a fixed ladder: whole chunks of [`BULK_ROWS`], then the rest as powers of two
+/// (345 rows: 256, 64, 16, 8, 1). A statement's text depends on its number of rows, and
+/// the connection's cache of prepared statements finds it again only if that number
+/// recurs: with a chunk of whatever size a batch left, nearly every claim and every
+/// batch of the recorder prepared its statements anew (a tenth of SQLite's thread, most of
+/// it parsing the lists), and evicted the others from the cache. A kind of statement now
+/// has at most eleven texts, each prepared once per connection.
+pub(in crate::store) fn ladder_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = match rest.len() {
+            n if n >= BULK_ROWS => BULK_ROWS,
+            // The largest power of two that is not more than `n`.
+            n => 1 << n.ilog2(),
+        };
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
+}
+
 /// Parses a job's stored definition ([`stored_spec`]'s text, or the whole JSON that
 /// rows written before it hold: both read the same).
 fn parse_spec(id: i64, json: &str) -> Result<JobSpec, StoreError> {
@@ -353,6 +378,28 @@ pub(in crate::store) fn closing(open: &[ExecutionRecord], reason: &str) -> Vec<F
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bulk_statements_come_in_a_few_sizes_and_cover_every_row_once_in_order() {
+        for count in [0, 1, 2, 3, 345, 999, 1000, 1001, 2345, 5000] {
+            let rows: Vec<usize> = (0..count).collect();
+            let chunks: Vec<&[usize]> = ladder_chunks(&rows).collect();
+            assert_eq!(chunks.concat(), rows, "{count} rows");
+            for chunk in &chunks {
+                assert!(
+                    chunk.len() == BULK_ROWS || chunk.len().is_power_of_two(),
+                    "{count} rows: a chunk of {}",
+                    chunk.len()
+                );
+            }
+        }
+        let sizes = |count: usize| -> Vec<usize> {
+            let rows = vec![(); count];
+            ladder_chunks(&rows).map(<[()]>::len).collect()
+        };
+        assert_eq!(sizes(345), [256, 64, 16, 8, 1]);
+        assert_eq!(sizes(2345), [1000, 1000, 256, 64, 16, 8, 1]);
+    }
+
     use super::*;
 
     fn spec(json: &str) -> JobSpec {
