@@ -19,8 +19,9 @@
 //! registers the jobs `@every 1h` instead, so nothing fires, and reports the RSS and the
 //! time of the job list's queries (the first page, a search by name, a metadata filter,
 //! each sort, the last page), measured `--settle` (default 60s) after the load: the "a
-//! million jobs on one node" figures. `--burst` gives every job the same first tick (the top of the minute: every
-//! job due at one instant, at every interval), instead of spreading them.
+//! million jobs on one node" figures. `--burst` gives every job the same first tick (the
+//! top of the minute: every job due at one instant, at every interval), instead of
+//! spreading them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -463,18 +464,22 @@ struct CpuUse {
 /// Clock ticks per second of /proc's CPU times (`USER_HZ` on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
+/// The name and the user and system time (in clock ticks) of a process's or a thread's
+/// `stat` line: `PID (NAME) STATE ...`, where the name may hold spaces but not `)`.
+fn name_and_time(stat: &str) -> Option<(&str, f64)> {
+    let (before, after) = stat.rsplit_once(')')?;
+    let (_, name) = before.split_once('(')?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((name, user + system))
+}
+
 impl CpuUse {
     fn now() -> Self {
         let own = std::fs::read_to_string("/proc/self/stat")
             .ok()
-            .and_then(|stat| {
-                // The fields after the command name, which is in parentheses.
-                let after = stat.rsplit_once(')')?.1;
-                let fields: Vec<&str> = after.split_whitespace().collect();
-                let user: f64 = fields.get(11)?.parse().ok()?;
-                let system: f64 = fields.get(12)?.parse().ok()?;
-                Some(user + system)
-            })
+            .and_then(|stat| name_and_time(&stat).map(|(_, time)| time))
             .unwrap_or(0.0);
         // The first line of /proc/stat: `cpu user nice system idle iowait irq softirq
         // steal ...`; everything but idle and iowait is busy.
@@ -501,18 +506,9 @@ impl CpuUse {
             let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
                 continue;
             };
-            // `TID (NAME) STATE ...`: the name may hold spaces, but not `)`.
-            let (Some((_, rest)), Some((_, after))) = (stat.split_once('('), stat.rsplit_once(')'))
-            else {
-                continue;
-            };
-            let name = rest.rsplit_once(')').map_or(rest, |(name, _)| name);
-            let fields: Vec<&str> = after.split_whitespace().collect();
-            let time: f64 = [11, 12]
-                .iter()
-                .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-                .sum();
-            *threads.entry(name.to_string()).or_insert(0.0) += time / TICKS_PER_SECOND;
+            if let Some((name, time)) = name_and_time(&stat) {
+                *threads.entry(name.to_string()).or_insert(0.0) += time / TICKS_PER_SECOND;
+            }
         }
         CpuUse {
             own: own / TICKS_PER_SECOND,

@@ -378,6 +378,8 @@ pub(in crate::store) fn closing(open: &[ExecutionRecord], reason: &str) -> Vec<F
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn bulk_statements_come_in_a_few_sizes_and_cover_every_row_once_in_order() {
         for count in [0, 1, 2, 3, 345, 999, 1000, 1001, 2345, 5000] {
@@ -399,8 +401,6 @@ mod tests {
         assert_eq!(sizes(345), [256, 64, 16, 8, 1]);
         assert_eq!(sizes(2345), [1000, 1000, 256, 64, 16, 8, 1]);
     }
-
-    use super::*;
 
     fn spec(json: &str) -> JobSpec {
         serde_json::from_str(json).unwrap()
