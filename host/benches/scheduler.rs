@@ -287,11 +287,11 @@ async fn report_lateness(
     jobs: usize,
     interval: Duration,
 ) -> anyhow::Result<()> {
-    const SQL: &str = "SELECT started_at - scheduled_at, state FROM executions \
+    const SQL: &str = "SELECT started_at - scheduled_at, state, scheduled_at FROM executions \
                        WHERE scheduled_at >= $1 AND scheduled_at < $2";
     macro_rules! fetch {
         ($connection:expr) => {
-            sqlx::query_as::<_, (Option<i64>, String)>(SQL)
+            sqlx::query_as::<_, (Option<i64>, String, i64)>(SQL)
                 .bind(from.timestamp_millis())
                 .bind(to.timestamp_millis())
                 .fetch_all(&mut $connection)
@@ -304,8 +304,8 @@ async fn report_lateness(
         fetch!(sqlx::PgConnection::connect(url).await?)
     };
     let expected = (to - from).as_seconds_f64() * jobs as f64 / interval.as_secs_f64();
-    let succeeded = rows.iter().filter(|(_, s)| s == "succeeded").count();
-    let mut lateness: Vec<i64> = rows.iter().filter_map(|(l, _)| *l).collect();
+    let succeeded = rows.iter().filter(|(_, s, _)| s == "succeeded").count();
+    let mut lateness: Vec<i64> = rows.iter().filter_map(|(l, _, _)| *l).collect();
     lateness.sort_unstable();
     let pct = |p: f64| {
         lateness
@@ -342,6 +342,17 @@ async fn report_lateness(
         })
         .collect();
     println!("lateness histogram (ms): {}", histogram.join(", "));
+    // Each instant's last start, in order: whether some instants are late and others not
+    // (a burst that meets a claim or a write) or every one alike (the starts' own cost).
+    let mut last_start = std::collections::BTreeMap::<i64, i64>::new();
+    for (late, _, instant) in &rows {
+        let last = last_start.entry(*instant).or_default();
+        *last = (*last).max(late.unwrap_or(0));
+    }
+    if last_start.len() <= 100 {
+        let each: Vec<String> = last_start.values().map(i64::to_string).collect();
+        println!("each instant's last start (ms): {}", each.join(" "));
+    }
     Ok(())
 }
 

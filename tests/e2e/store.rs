@@ -795,19 +795,26 @@ async fn overdue_jobs_are_rescheduled_at_start_up() {
 
 #[tokio::test]
 async fn pruning_keeps_the_newest_executions_of_each_job() {
-    for (backend, store) in each_store().await {
+    /// `runs` executions of job `name`, the first `finished` of them ended; their ids.
+    async fn executions(
+        store: &Arc<dyn Store>,
+        name: &str,
+        runs: usize,
+        finished: usize,
+    ) -> Vec<i64> {
         let job_id = store
-            .put_job(DEFAULT_TENANT, &job("p"), None)
+            .get_job(DEFAULT_TENANT, name)
             .await
+            .unwrap()
             .unwrap()
             .id;
         let mut ids = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..runs {
             let record = store
                 .start_execution(&NewExecution {
                     tenant: DEFAULT_TENANT,
                     exclusive: false,
-                    job_name: "p".into(),
+                    job_name: name.into(),
                     group: None,
                     attempt: 1,
                     scheduled_at: Utc::now(),
@@ -820,7 +827,7 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
                 .unwrap();
             ids.push(record.id);
         }
-        let finished: Vec<FinishedExecution> = ids[..4]
+        let ended: Vec<FinishedExecution> = ids[..finished]
             .iter()
             .map(|id| FinishedExecution {
                 id: *id,
@@ -834,16 +841,40 @@ async fn pruning_keeps_the_newest_executions_of_each_job() {
                 job_status: "success",
             })
             .collect();
-        store.finish_executions(&finished).await.unwrap();
+        store.finish_executions(&ended).await.unwrap();
+        ids
+    }
+
+    for (backend, store) in each_store().await {
+        let mut job_ids = Vec::new();
+        for name in ["p", "q", "r"] {
+            job_ids.push(
+                store
+                    .put_job(DEFAULT_TENANT, &job(name), None)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let ids = executions(&store, "p", 5, 4).await;
+        let q_ids = executions(&store, "q", 3, 3).await;
         let job = store.get_job(DEFAULT_TENANT, "p").await.unwrap().unwrap();
         assert_eq!(
             (job.success_count, job.status.as_str()),
             (4, "success"),
             "{backend}"
         );
-        // Keep 2: the open one is never pruned, and counts among the newest.
-        let deleted = store.prune_executions(&[job_id], 2).await.unwrap();
-        assert_eq!(deleted, 3, "{backend}");
+        // Keep 2 of each job, pruned together: of `p` the open one is never pruned, and
+        // counts among the newest (3 deleted); of `q` the oldest goes; `r` has none.
+        let deleted = store.prune_executions(&job_ids, 2).await.unwrap();
+        assert_eq!(deleted, 3 + 1, "{backend}");
+        let (q_left, _) = store
+            .list_executions(DEFAULT_TENANT, "q", 0, None)
+            .await
+            .unwrap();
+        let mut q_left: Vec<i64> = q_left.iter().map(|record| record.id).collect();
+        q_left.sort_unstable();
+        assert_eq!(q_left, q_ids[1..], "{backend}");
         let (left, total) = store
             .list_executions(DEFAULT_TENANT, "p", 0, None)
             .await

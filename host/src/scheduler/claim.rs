@@ -1,18 +1,24 @@
 //! The claim loop: every half horizon (or as soon as a job changes), claims the ticks due
 //! within the horizon from the store, a batch per transaction, and hands each to the
 //! dispatcher, which waits for its instant. The cost of a claim is an index range scan
-//! over the due ticks: nothing is proportional to the number of jobs.
+//! over the due ticks: nothing is proportional to the number of jobs. A claim made ahead
+//! of its ticks (after a pause, or after a claim whose ticks were all at least half a
+//! horizon away) keeps clear of a burst of ticks: it waits for one about to start
+//! ([`HandedOut`]) and gives way to one starting. A claim that is behind does not.
 //!
 //! Also the rule for a job's next tick ([`plan_next`]) and the misfire policies applied
 //! at start-up ([`apply_misfire_policies`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::Inner;
 use super::dispatch::Run;
+use super::writer_thread::GiveWay;
 use crate::jobs::{JobSpec, Misfire};
 use crate::store::{ClaimShare, DueJob, StoreError, Trigger};
 use sandcron_schedule::Schedule;
@@ -21,6 +27,17 @@ use sandcron_schedule::Schedule;
 /// within the last half horizon before a tick (when that tick is anyone's, see
 /// [`Inner::claim_share`]), so that such a tick still fires on time.
 const SHARED_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Ticks due at one instant from which on a claim keeps clear of it: starting them takes
+/// both cores of a small machine for milliseconds, and a claim running meanwhile takes
+/// CPU from them (docs/benchmarks.md).
+const DENSE: usize = 1000;
+
+/// How long before a dense instant a claim is not begun, beyond the last claim's duration.
+const CLEARANCE: Duration = Duration::from_millis(20);
+
+/// How long after their instant a burst's ticks are surely queued to start.
+const QUEUED_AFTER: Duration = Duration::from_millis(5);
 
 /// How long after its tick a job counts as having missed it while no node was running.
 const MISFIRE_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
@@ -99,12 +116,31 @@ pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreEr
 }
 
 /// Claims and hands out ticks until the scheduler stops.
-pub(super) async fn claim_loop(inner: Arc<Inner>) {
+pub(super) async fn claim_loop(inner: Arc<Inner>, give_way: GiveWay) {
     let horizon = chrono::Duration::from_std(inner.config.horizon)
         .unwrap_or(chrono::TimeDelta::milliseconds(500));
     let pause = inner.config.horizon / 2;
+    // A claim made ahead takes ticks at least half a horizon away: an eighth of it spent
+    // giving way leaves them claimed well before their instant.
+    let most_given_way = GiveWay::MOST.min(inner.config.horizon / 8);
     let batch = inner.config.claim_batch.max(1);
+    let mut ahead = false;
+    let mut handed_out = HandedOut::default();
+    let mut last_took = Duration::ZERO;
     while !inner.stopping.is_cancelled() {
+        handed_out.forget_before(Utc::now());
+        if std::mem::take(&mut ahead) {
+            if let Some(burst) = handed_out.dense_within(Utc::now(), last_took + CLEARANCE) {
+                // Just past the instant, its ticks are queued on the executions' runtime,
+                // and giving way waits for them to start.
+                let wait = (burst - Utc::now()).to_std().unwrap_or_default() + QUEUED_AFTER;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = inner.stopping.cancelled() => {}
+                }
+            }
+            give_way.to_executions(most_given_way).await;
+        }
         let now = Utc::now();
         let until = now + horizon;
         let soonest = AtomicI64::new(i64::MAX);
@@ -124,6 +160,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             .await
         {
             Ok(ticks) => {
+                last_took = claimed_at.elapsed();
                 let claim_ended = Utc::now();
                 let late_ms = ticks
                     .iter()
@@ -139,6 +176,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                 let late = std::time::Duration::from_millis(late_ms.max(0) as u64);
                 inner.metrics.claimed(ticks.len(), late);
                 let full = ticks.len() == batch;
+                let latest = ticks.iter().map(|tick| tick.job.scheduled_at).max();
                 // Each execution's span follows from its claim's.
                 let span = match ticks.is_empty() {
                     true => tracing::Span::none(),
@@ -175,6 +213,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                         slot: None,
                         claimed_at,
                     };
+                    handed_out.add(run.scheduled_at);
                     if run.spec.tags.is_empty() {
                         inner.spawn_run(run);
                     } else {
@@ -183,6 +222,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
                 }
                 // More are due now, or a job fires again within the horizon.
                 if full || soonest.load(Ordering::Relaxed) <= until.timestamp_millis() {
+                    ahead = latest.is_some_and(|latest| latest > Utc::now() + horizon / 2);
                     continue;
                 }
             }
@@ -205,6 +245,35 @@ pub(super) async fn claim_loop(inner: Arc<Inner>) {
             _ = inner.wake.notified() => {}
             _ = inner.stopping.cancelled() => {}
         }
+        ahead = true;
+    }
+}
+
+/// The instants of the ticks the loop handed out that are still to come, with how many
+/// are due at each: where the bursts are.
+#[derive(Default)]
+struct HandedOut {
+    due: BTreeMap<DateTime<Utc>, usize>,
+}
+
+impl HandedOut {
+    fn add(&mut self, at: DateTime<Utc>) {
+        *self.due.entry(at).or_default() += 1;
+    }
+
+    /// Forgets the instants before `now`, whether or not the loop is ahead.
+    fn forget_before(&mut self, now: DateTime<Utc>) {
+        self.due = self.due.split_off(&now);
+    }
+
+    /// The first instant from `now` to `within` after it at which at least [`DENSE`]
+    /// ticks are due.
+    fn dense_within(&self, now: DateTime<Utc>, within: Duration) -> Option<DateTime<Utc>> {
+        let until = now + chrono::Duration::from_std(within).ok()?;
+        self.due
+            .range(..=until)
+            .find(|(_, due)| **due >= DENSE)
+            .map(|(at, _)| *at)
     }
 }
 
@@ -315,6 +384,32 @@ mod tests {
         );
         let disabled = spec(r#"{"name": "j", "schedule": "@every 1s", "disabled": true}"#);
         assert_eq!(next_fire(&disabled, None, now), None);
+    }
+
+    #[test]
+    fn a_claim_keeps_clear_of_a_dense_instant_about_to_come() {
+        let now = at("2026-01-01T00:00:00.900Z");
+        let mut handed_out = HandedOut::default();
+        for _ in 0..DENSE - 1 {
+            handed_out.add(at("2026-01-01T00:00:00.950Z"));
+        }
+        for _ in 0..DENSE {
+            handed_out.add(at("2026-01-01T00:00:00.500Z"));
+            handed_out.add(at("2026-01-01T00:00:01Z"));
+            handed_out.add(at("2026-01-01T00:00:02Z"));
+        }
+        let soon = Duration::from_millis(150);
+        handed_out.forget_before(now);
+        // The past burst is forgotten, the smaller instant passed over.
+        assert_eq!(
+            handed_out.dense_within(now, soon),
+            Some(at("2026-01-01T00:00:01Z"))
+        );
+        assert_eq!(
+            handed_out.dense_within(now, Duration::from_millis(50)),
+            None
+        );
+        assert_eq!(handed_out.due.len(), 3);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   dispatcher (one task per execution, retries, chaining, ephemeral jobs), the recorder
 //!   (batched writes of started and finished executions), the retention pruner, and the
 //!   membership loop (heartbeat, take-over of dead nodes, executions handed to this node).
-//!   The claim loop and the recorder run on a thread of their own ([`writer_thread`]).
+//!   The claim loop, the recorder and the pruner run on a thread of their own
+//!   ([`writer_thread`]), and give way to a burst of ticks starting.
 //! * Every job belongs to a tenant: the handle's methods take the caller's [`TenantId`].
 //!   The scheduler uses the services beside it through [`Services`]: the executor
 //!   [`Registry`] finds the component a job names, [`Tenants`] gives each tenant's grants
@@ -387,8 +388,8 @@ impl Scheduler {
                 "applied misfire policies to ticks missed while stopped"
             );
         }
-        tokio::spawn(retention.run(inner.executions.clone(), stopping));
-        let claim_loop = writer.spawn(claim::claim_loop(inner.clone()));
+        writer.spawn(retention.run(inner.executions.clone(), stopping, writer.give_way()));
+        let claim_loop = writer.spawn(claim::claim_loop(inner.clone(), writer.give_way()));
         *inner.claim_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim_loop);
         let membership_loop = tokio::spawn(membership::membership_loop(inner.clone()));
         *inner

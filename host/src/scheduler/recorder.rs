@@ -2,7 +2,9 @@
 //! notifications, `crate::after_run`) to the store in batches, off the executions' path.
 //! What ran after an execution is always written after its "finished", which was sent
 //! first. Each batch is a few bulk statements whatever its size; a batch holds
-//! whatever arrived while the previous one was being written. A failed write is retried,
+//! whatever arrived while the previous one was being written, and waits first while a
+//! burst of ticks is starting ([`GiveWay`]) unless the recorder is catching up. A failed
+//! write is retried,
 //! so an accepted record is not dropped while the database is briefly away.
 
 use std::collections::HashSet;
@@ -13,7 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::retention::Retention;
-use super::writer_thread::WriterThread;
+use super::writer_thread::{GiveWay, WriterThread};
 use crate::store::{AfterRunWrite, ExecutionStore, FinishedExecution};
 
 /// The most events written in one batch.
@@ -42,7 +44,7 @@ impl Recorder {
         retention: Arc<Retention>,
     ) -> Self {
         let (events, receiver) = mpsc::unbounded_channel();
-        writer.spawn(write_loop(store, retention, receiver));
+        writer.spawn(write_loop(store, retention, receiver, writer.give_way()));
         Self { events }
     }
 
@@ -74,8 +76,13 @@ async fn write_loop(
     store: Arc<dyn ExecutionStore>,
     retention: Arc<Retention>,
     mut receiver: mpsc::UnboundedReceiver<Event>,
+    give_way: GiveWay,
 ) {
+    let mut catching_up = false;
     while let Some(first) = receiver.recv().await {
+        if !catching_up {
+            give_way.to_executions(GiveWay::MOST).await;
+        }
         let mut started = Vec::new();
         let mut finished = Vec::new();
         let mut after_run = Vec::new();
@@ -94,6 +101,7 @@ async fn write_loop(
                 next = receiver.try_recv().ok();
             }
         }
+        catching_up = count >= MAX_BATCH;
         let ended: HashSet<i64> = finished.iter().map(|done| done.id).collect();
         started.retain(|(id, _)| !ended.contains(id));
         let writing = std::time::Instant::now();

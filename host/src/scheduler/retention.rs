@@ -1,7 +1,8 @@
 //! Retention: keeps the newest N executions per job and/or drops those older than a
 //! maximum age, in the background. A job is pruned once it has gained a tenth of N
 //! executions since it was last pruned, so pruning costs a statement per job every N/10
-//! executions rather than one per execution.
+//! executions rather than one per execution. It runs on the writers' thread and gives way
+//! to a burst of ticks starting, as the other writers do.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,14 +11,16 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+use super::writer_thread::GiveWay;
 use crate::store::ExecutionStore;
 
 /// How often the pruner looks for work.
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
 /// How often executions past the maximum age are deleted.
 const AGE_PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// Jobs pruned per transaction.
-const JOBS_PER_PRUNE: usize = 500;
+/// Jobs pruned per transaction: a power of two, so that the store prunes them in one
+/// statement (its bulk statements come in sizes of powers of two).
+const JOBS_PER_PRUNE: usize = 512;
 
 /// What to keep, and which jobs gained executions.
 pub struct Retention {
@@ -62,7 +65,12 @@ impl Retention {
     }
 
     /// Prunes until `stop` is cancelled.
-    pub async fn run(self: Arc<Self>, store: Arc<dyn ExecutionStore>, stop: CancellationToken) {
+    pub(super) async fn run(
+        self: Arc<Self>,
+        store: Arc<dyn ExecutionStore>,
+        stop: CancellationToken,
+        give_way: GiveWay,
+    ) {
         let mut since_age_prune = Duration::ZERO;
         loop {
             tokio::select! {
@@ -72,6 +80,7 @@ impl Retention {
             if let Some(keep) = self.keep_last {
                 let due = self.take_due((keep / 10).max(1));
                 for chunk in due.chunks(JOBS_PER_PRUNE) {
+                    give_way.to_executions(GiveWay::MOST).await;
                     if let Err(error) = store.prune_executions(chunk, keep).await {
                         tracing::warn!(%error, "pruning executions failed");
                     }
@@ -82,6 +91,7 @@ impl Retention {
                 && since_age_prune >= AGE_PRUNE_EVERY
             {
                 since_age_prune = Duration::ZERO;
+                give_way.to_executions(GiveWay::MOST).await;
                 let before = Utc::now() - chrono::Duration::from_std(max_age).unwrap_or_default();
                 if let Err(error) = store.prune_finished_before(before).await {
                     tracing::warn!(%error, "pruning old executions failed");

@@ -11,11 +11,19 @@
 //! burst of 10,000 starts no sooner, the writers now taking CPU that the executions'
 //! workers had while it starts (`docs/benchmarks.md`).
 //!
+//! While the executions' runtime has ticks queued and not yet polled — a burst of ticks
+//! due at one instant, starting — the writers give way ([`GiveWay`]): a write started
+//! then takes CPU from the executions on a machine with few cores (SQLite's thread, the
+//! database server), and the same write a moment later costs no start any lateness.
+//! They wait at most [`GiveWay::MOST`], so a burst that never ends (a saturated node)
+//! delays each write by that much, no more.
+//!
 //! The thread lives as long as the runtime that started the scheduler: a task on that
 //! runtime holds the thread's end, so when the runtime is dropped (the process ends, a
 //! test ends) the thread's runtime and every task on it are dropped too.
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -23,6 +31,7 @@ use tokio::task::JoinHandle;
 /// A single-threaded runtime on a thread of its own, for one scheduler's writers.
 pub(super) struct WriterThread {
     handle: Handle,
+    give_way: GiveWay,
 }
 
 impl WriterThread {
@@ -45,7 +54,18 @@ impl WriterThread {
             let _keep = keep;
             std::future::pending::<()>().await;
         });
-        Ok(Self { handle })
+        Ok(Self {
+            handle,
+            give_way: GiveWay {
+                executions: Handle::current(),
+            },
+        })
+    }
+
+    /// What tells the writers when to give way to the executions' runtime (the one this
+    /// thread was started from).
+    pub(super) fn give_way(&self) -> GiveWay {
+        self.give_way.clone()
     }
 
     /// Runs `task` on the thread.
@@ -55,5 +75,31 @@ impl WriterThread {
         F::Output: Send + 'static,
     {
         self.handle.spawn(task)
+    }
+}
+
+/// Lets a writer wait while the executions' runtime has tasks queued and not yet polled.
+#[derive(Clone)]
+pub(super) struct GiveWay {
+    executions: Handle,
+}
+
+impl GiveWay {
+    /// The longest a writer waits.
+    pub(super) const MOST: Duration = Duration::from_millis(250);
+
+    /// How often a waiting writer looks again.
+    const LOOK_EVERY: Duration = Duration::from_millis(2);
+
+    /// Waits until the executions' runtime has no task queued in its shared queue (where
+    /// the tasks of a burst wait, beyond the few hundred each worker keeps), or `most`
+    /// has passed.
+    pub(super) async fn to_executions(&self, most: Duration) {
+        let until = tokio::time::Instant::now() + most;
+        while self.executions.metrics().global_queue_depth() > 0
+            && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Self::LOOK_EVERY).await;
+        }
     }
 }

@@ -326,17 +326,32 @@ where
         let keep = i64::from(keep.max(1));
         let mut deleted = 0;
         let mut tx = DB::begin_write(&self.pool).await?;
-        for job_id in job_ids {
-            deleted += sqlx::query(
-                "DELETE FROM executions WHERE job_id = $1 \
-                 AND state IN ('succeeded', 'failed') AND id < (SELECT id FROM executions \
-                 WHERE job_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-            )
-            .bind(job_id)
-            .bind(keep - 1)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        // One statement for many jobs: each job's oldest kept execution is found once
+        // (`kept`), then every finished one below it is deleted; the `(job_id, id)` index
+        // serves both. A statement per job made pruning 10,000 jobs 10,000 round trips,
+        // each polled by the executions' workers, with the write lock held throughout.
+        // (SQLite itself deletes about half as fast this way, through a list of ids, than
+        // through a job's statement: less than the round trips cost.)
+        for chunk in rows::ladder_chunks(job_ids) {
+            let mut delete = QueryBuilder::<DB>::new("WITH pruned (job_id) AS (");
+            delete.push_values(chunk, |mut row, job_id| {
+                row.push_bind(*job_id);
+            });
+            delete.push(
+                "), kept (job_id, oldest) AS MATERIALIZED (SELECT job_id, (SELECT id \
+                 FROM executions WHERE executions.job_id = pruned.job_id \
+                 ORDER BY id DESC LIMIT 1 OFFSET ",
+            );
+            delete.push_bind(keep - 1);
+            delete.push(
+                ") FROM pruned) DELETE FROM executions WHERE id IN (SELECT e.id FROM kept \
+                 JOIN executions e ON e.job_id = kept.job_id AND e.id < kept.oldest \
+                 WHERE e.state IN ('succeeded', 'failed'))",
+            );
+            deleted += DB::build(&mut delete)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
         Ok(deleted)
