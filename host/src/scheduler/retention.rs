@@ -1,8 +1,9 @@
 //! Retention: keeps the newest N executions per job and/or drops those older than a
 //! maximum age, in the background. A job is pruned once it has gained a tenth of N
-//! executions since it was last pruned, so pruning costs a statement per job every N/10
-//! executions rather than one per execution. It runs on the writers' thread and gives way
-//! to a burst of ticks starting, as the other writers do.
+//! executions since it was last pruned, so each job is pruned every N/10 executions
+//! rather than after each, and the jobs due are pruned together, 512 to a statement. It
+//! runs on the writers' thread and gives way to a burst of ticks starting, as the other
+//! writers do.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
