@@ -698,11 +698,18 @@ async fn a_claim_writes_executions_advances_jobs_and_skips_forbidden_overlaps() 
             .await
             .unwrap();
 
+        assert_eq!(store.earliest_due().await.unwrap(), Some(t0), "{backend}");
         let plan = |due: &DueJob| Some(due.scheduled_at + second * 10);
         let ticks = store
             .claim_due("n", t0 + second, 10, None, &plan)
             .await
             .unwrap();
+        // The earliest tick left is the one the claim planned (`later` comes after it).
+        assert_eq!(
+            store.earliest_due().await.unwrap(),
+            Some(t0 + second * 10),
+            "{backend}"
+        );
         let mut claimed: Vec<(&str, bool)> = ticks
             .iter()
             .map(|t| (t.job.spec.name.as_str(), t.execution.is_some()))

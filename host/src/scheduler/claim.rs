@@ -39,6 +39,11 @@ const CLEARANCE: Duration = Duration::from_millis(20);
 /// How long after their instant a burst's ticks are surely queued to start.
 const QUEUED_AFTER: Duration = Duration::from_millis(5);
 
+/// The shortest pause of the loop once nothing more is due within its horizon: ticks
+/// spread over many instants are claimed a quarter of a second's worth at a time, not one
+/// instant at a time.
+const SHORTEST_PAUSE: Duration = Duration::from_millis(250);
+
 /// How long after its tick a job counts as having missed it while no node was running.
 const MISFIRE_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 
@@ -235,6 +240,14 @@ pub(super) async fn claim_loop(inner: Arc<Inner>, give_way: GiveWay) {
                 continue;
             }
         }
+        let earliest = match inner.executions.earliest_due().await {
+            Ok(earliest) => earliest,
+            Err(error) => {
+                tracing::debug!(%error, "reading the earliest tick failed");
+                None
+            }
+        };
+        let pause = pause_before(earliest, Utc::now(), horizon, pause);
         let pause = if share.is_some() {
             pause.min(SHARED_PAUSE)
         } else {
@@ -247,6 +260,26 @@ pub(super) async fn claim_loop(inner: Arc<Inner>, give_way: GiveWay) {
         }
         ahead = true;
     }
+}
+
+/// How long the claim loop pauses once nothing more is due within its `horizon`: until
+/// the `earliest` next tick enters it, so that the claim of an instant begins a whole
+/// horizon ahead (100,000 ticks due at once take SQLite more than a second to claim:
+/// begun only half a horizon ahead, a burst's last ticks were claimed after their
+/// instant), but at least [`SHORTEST_PAUSE`] and at most `longest`.
+fn pause_before(
+    earliest: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    horizon: chrono::TimeDelta,
+    longest: Duration,
+) -> Duration {
+    let Some(earliest) = earliest else {
+        return longest;
+    };
+    (earliest - horizon - now)
+        .to_std()
+        .unwrap_or_default()
+        .clamp(SHORTEST_PAUSE.min(longest), longest)
 }
 
 /// The instants of the ticks the loop handed out that are still to come, with how many
@@ -410,6 +443,25 @@ mod tests {
             None
         );
         assert_eq!(handed_out.due.len(), 3);
+    }
+
+    #[test]
+    fn the_loop_wakes_as_the_earliest_tick_enters_its_horizon() {
+        let now = at("2026-01-01T00:00:00Z");
+        let horizon = chrono::TimeDelta::seconds(2);
+        let longest = Duration::from_secs(1);
+        let pause = |earliest: &str| pause_before(Some(at(earliest)), now, horizon, longest);
+        // Enters the horizon in 600 ms: the claim begins then, two seconds ahead.
+        assert_eq!(
+            pause("2026-01-01T00:00:02.600Z"),
+            Duration::from_millis(600)
+        );
+        // Far away, or no tick at all: the longest pause.
+        assert_eq!(pause("2026-01-01T00:00:09Z"), longest);
+        assert_eq!(pause_before(None, now, horizon, longest), longest);
+        // Already within it (a tick spread just after the last claim): the shortest.
+        assert_eq!(pause("2026-01-01T00:00:02.010Z"), SHORTEST_PAUSE);
+        assert_eq!(pause("2026-01-01T00:00:01Z"), SHORTEST_PAUSE);
     }
 
     #[test]

@@ -324,6 +324,10 @@ pub trait ExecutionStore: Send + Sync + 'static {
         plan: PlanNext<'_>,
     ) -> Result<Vec<ClaimedTick>, StoreError>;
 
+    /// The earliest next tick of any job, `None` when no job has one: when the claim loop,
+    /// with nothing due within its horizon, next has something to claim.
+    async fn earliest_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Deletes the execution of a claimed tick that was called off before it started.
     async fn discard_tick(&self, execution_id: i64) -> Result<(), StoreError>;
 

@@ -12,7 +12,7 @@ use super::{Column, Dialect, RowsAffected, SqlStore};
 use crate::store::{
     AfterRunWrite, ClaimShare, ClaimedTick, DueJob, ExecutionRecord, ExecutionSort, ExecutionState,
     ExecutionStore, FinishedExecution, JobStore, NewExecution, PlanNext, ReleasedTick, StoreError,
-    StoredJob, TenantId, to_millis,
+    StoredJob, TenantId, from_millis, to_millis,
 };
 
 #[async_trait::async_trait]
@@ -96,6 +96,14 @@ where
                 job,
             })
             .collect())
+    }
+
+    async fn earliest_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // The claim's index (`job_state_next`) gives it at once.
+        let (earliest,): (Option<i64>,) = sqlx::query_as("SELECT MIN(next_run_at) FROM job_state")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(earliest.map(from_millis))
     }
 
     async fn discard_tick(&self, execution_id: i64) -> Result<(), StoreError> {
