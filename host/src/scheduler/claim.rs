@@ -1,6 +1,7 @@
-//! The claim loop: every half horizon (or as soon as a job changes), claims the ticks due
-//! within the horizon from the store, a batch per transaction, and hands each to the
-//! dispatcher, which waits for its instant. The cost of a claim is an index range scan
+//! The claim loop: as soon as the earliest next tick enters the horizon (within a quarter
+//! second to half a horizon of its last claim, or as soon as a job changes), claims the
+//! ticks due within the horizon from the store, a batch per transaction, and hands each
+//! to the dispatcher, which waits for its instant. The cost of a claim is an index range scan
 //! over the due ticks: nothing is proportional to the number of jobs. A claim made ahead
 //! of its ticks (after a pause, or after a claim whose ticks were all at least half a
 //! horizon away) keeps clear of a burst of ticks: it waits for one about to start
