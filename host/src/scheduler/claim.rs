@@ -1,10 +1,10 @@
 //! The claim loop: as soon as the earliest next tick enters the horizon (within a quarter
 //! second to half a horizon of its last claim, or as soon as a job changes), claims the
 //! ticks due within the horizon from the store, a batch per transaction, and hands each
-//! to the dispatcher, which waits for its instant. The cost of a claim is an index range scan
-//! over the due ticks: nothing is proportional to the number of jobs. A claim made ahead
-//! of its ticks (after a pause, or after a claim whose ticks were all at least half a
-//! horizon away) keeps clear of a burst of ticks: it waits for one about to start
+//! to the dispatcher, which waits for its instant. The cost of a claim is an index range
+//! scan over the due ticks: nothing is proportional to the number of jobs. A claim made
+//! ahead of its ticks (after a pause, or after a claim whose ticks were all at least half
+//! a horizon away) keeps clear of a burst of ticks: it waits for one about to start
 //! ([`HandedOut`]) and gives way to one starting. A claim that is behind does not.
 //!
 //! Also the rule for a job's next tick ([`plan_next`]) and the misfire policies applied
@@ -125,7 +125,7 @@ pub(super) async fn apply_misfire_policies(inner: &Inner) -> Result<u64, StoreEr
 pub(super) async fn claim_loop(inner: Arc<Inner>, give_way: GiveWay) {
     let horizon = chrono::Duration::from_std(inner.config.horizon)
         .unwrap_or(chrono::TimeDelta::milliseconds(500));
-    let pause = inner.config.horizon / 2;
+    let longest_pause = inner.config.horizon / 2;
     // A claim made ahead takes ticks at least half a horizon away: an eighth of it spent
     // giving way leaves them claimed well before their instant.
     let most_given_way = GiveWay::MOST.min(inner.config.horizon / 8);
@@ -248,7 +248,7 @@ pub(super) async fn claim_loop(inner: Arc<Inner>, give_way: GiveWay) {
                 None
             }
         };
-        let pause = pause_before(earliest, Utc::now(), horizon, pause);
+        let pause = pause_before(earliest, Utc::now(), horizon, longest_pause);
         let pause = if share.is_some() {
             pause.min(SHARED_PAUSE)
         } else {

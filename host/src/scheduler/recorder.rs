@@ -4,8 +4,8 @@
 //! first. Each batch is a few bulk statements whatever its size; a batch holds
 //! whatever arrived while the previous one was being written, and waits first while a
 //! burst of ticks is starting ([`GiveWay`]) unless the recorder is catching up. A failed
-//! write is retried,
-//! so an accepted record is not dropped while the database is briefly away.
+//! write is retried, so an accepted record is not dropped while the database is briefly
+//! away.
 
 use std::collections::HashSet;
 use std::sync::Arc;
