@@ -11,7 +11,8 @@
 //! few chunks and the answer's lines, never the export or its parsed tree.
 //! Progress is logged every [`PROGRESS_EVERY`] jobs. Once every job is written, the
 //! store refreshes its statistics of the jobs' tables in the background (PostgreSQL's
-//! `ANALYZE`), so that the claim's plans fit what was restored.
+//! `ANALYZE`), so that the claim's plans fit what was restored, and the memory the restore
+//! freed is given back before the answer goes (`memory::give_back_now`).
 
 use std::fmt;
 use std::fs::File;
@@ -20,7 +21,7 @@ use std::io::{BufReader, Seek, SeekFrom};
 use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Json;
+use axum::response::{IntoResponse, Json, Response};
 use futures::StreamExt;
 use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
 use serde_json::Value;
@@ -71,7 +72,7 @@ pub async fn restore(
     State(tenants): State<Tenants>,
     caller: Caller,
     request: Request,
-) -> Result<Json<Vec<String>>, ApiError> {
+) -> Result<Response, ApiError> {
     super::cluster::refuse_if_paused(&tenants, &caller).await?;
     let export = spool(request, scheduler.max_restore_bytes()).await?;
     let (export, count) = blocking(move || {
@@ -137,7 +138,11 @@ pub async fn restore(
     write(&scheduler, Some((places, children)), &mut lines).await;
     scheduler.end_restore();
     tracing::info!(tenant = caller.tenant, count, "restore: {count} jobs done");
-    Ok(Json(lines))
+    // The answer serialized first, so that its lines go with the rest of what the
+    // restore freed, given back before the server falls idle.
+    let answer = Json(lines).into_response();
+    let _ = tokio::task::spawn_blocking(crate::memory::give_back_now).await;
+    Ok(answer)
 }
 
 /// Writes a prepared `batch` (each job with its place in the export), if any, and its
