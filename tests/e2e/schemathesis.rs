@@ -50,6 +50,10 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
             EXAMPLES,
         ])
         .args(["--workers", "2"])
+        // Hypothesis's own complaint that it filtered out too many of the examples it
+        // generated (for `PUT /v1/executors/{name}`, now and then) is about the
+        // generator, not the server: not a failure of this test.
+        .args(["--suppress-health-check", "filter_too_much"])
         .args([
             "--exclude-path",
             "/v1/leave",
