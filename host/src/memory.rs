@@ -53,11 +53,7 @@ pub fn give_back_periodically() {
 /// that freed much (a restore), on a thread that may block.
 pub fn give_back_now() {
     purge_freed_pages();
-    // SAFETY: a glibc function that takes no pointers.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::malloc_trim(0)
-    };
+    trim_glibc_now();
 }
 
 /// Returns the pages mimalloc holds freed, without waiting for their delay to pass.
@@ -75,13 +71,12 @@ fn give_back(last_free: usize) -> usize {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn trim_glibc(last_free: usize) -> usize {
-    // SAFETY: glibc functions that take no pointers.
+    // SAFETY: a glibc function that takes no pointers.
     let free = unsafe { libc::mallinfo2() }.fordblks;
     if free.abs_diff(last_free) < THRESHOLD {
         return last_free;
     }
-    // SAFETY: as above.
-    unsafe { libc::malloc_trim(0) };
+    trim_glibc_now();
     tracing::debug!(free_bytes = free, "gave the memory freed by a burst back");
     free
 }
@@ -90,6 +85,15 @@ fn trim_glibc(last_free: usize) -> usize {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim_glibc(last_free: usize) -> usize {
     last_free
+}
+
+/// Returns the free pages of every glibc arena (`malloc_trim(0)`); nothing elsewhere.
+fn trim_glibc_now() {
+    // SAFETY: a glibc function that takes no pointers.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0)
+    };
 }
 
 #[cfg(all(test, target_os = "linux", target_env = "gnu"))]
@@ -129,7 +133,9 @@ mod tests {
     fn resident() -> usize {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
         let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-        pages * 4096
+        // SAFETY: takes no pointers.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        pages * usize::try_from(page).unwrap()
     }
 
     #[test]
